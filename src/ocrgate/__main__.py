@@ -1,0 +1,3 @@
+from ocrgate.cli import app
+
+app(prog_name="ocrgate")

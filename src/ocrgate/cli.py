@@ -1,0 +1,219 @@
+"""Command line: `ocrgate ocr | backends | serve | worker`."""
+
+from __future__ import annotations
+
+import base64
+import sys
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ocrgate.backends import registry
+from ocrgate.config import Settings, load_settings
+from ocrgate.documents import open_document
+from ocrgate.errors import OCRGateError
+from ocrgate.pipeline import recognize
+from ocrgate.schema import OCRResponse
+
+app = typer.Typer(help="ocrgate: one gateway in front of several OCR engines.", no_args_is_help=True)
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML config file (default: $OCRGATE_CONFIG)")
+]
+
+
+class OutputFormat(StrEnum):
+    json = "json"
+    md = "md"
+
+
+class BoxesChoice(StrEnum):
+    all = "all"
+    first = "first"
+    none = "none"
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(f"bad configuration: {exc}")
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _write_outputs(response: OCRResponse, out: Path, stem: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(response.model_dump_json(indent=2), encoding="utf-8")
+    (out / f"{stem}.md").write_text(response.markdown + "\n", encoding="utf-8")
+    if response.boxes_image:
+        (out / f"{stem}.boxes.png").write_bytes(base64.b64decode(response.boxes_image))
+
+
+@app.command()
+def ocr(
+    files: Annotated[list[Path], typer.Argument(help="images or PDFs", exists=False)],
+    backend: Annotated[str, typer.Option("--backend", "-b", help="backend name")] = "",
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="json or md")] = OutputFormat.json,
+    out: Annotated[Path | None, typer.Option(help="write NAME.json, NAME.md, NAME.boxes.png here")] = None,
+    dpi: Annotated[int | None, typer.Option(help="PDF rasterising DPI", min=36, max=600)] = None,
+    boxes: Annotated[BoxesChoice, typer.Option(help="boxes images for all, first or no pages")] = (
+        BoxesChoice.all
+    ),
+    prompt: Annotated[str | None, typer.Option(help="prompt, for engines that take one")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Recognise FILES in this process and print the unified JSON (or markdown), or write to --out."""
+    settings = _settings(config)
+    name = backend or settings.default_backend
+    try:
+        engine = registry.create(name, settings.backends[name].options if name in settings.backends else {})
+        options = engine.parse_options({"prompt": prompt} if prompt else {})
+        reason = engine.availability()
+        if reason:
+            _fail(f"backend {name!r} is not available: {reason}")
+    except OCRGateError as exc:
+        _fail(exc.message)
+    failures = 0
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        for path in files:
+            task = progress.add_task(path.name, total=None)
+            try:
+                if not path.is_file():
+                    raise OCRGateError(f"no such file: {path}")
+                t0 = time.perf_counter()
+                document = open_document(path.read_bytes(), path.name, settings.limits, dpi)
+                decode = time.perf_counter() - t0
+                progress.update(task, total=document.page_count)
+                response = recognize(
+                    document,
+                    engine,
+                    options,
+                    boxes.value,
+                    decode_seconds=decode,
+                    on_page=lambda _r, _n, t=task: progress.advance(t),
+                )
+            except OCRGateError as exc:
+                failures += 1
+                err.print(f"[red]error:[/red] {path}: {exc.message}", highlight=False, soft_wrap=True)
+                continue
+            finally:
+                progress.remove_task(task)
+            if out is not None:
+                _write_outputs(response, out, path.stem)
+            elif fmt is OutputFormat.md:
+                sys.stdout.write(response.markdown + "\n")
+            else:
+                indent = 2 if len(files) == 1 else None
+                sys.stdout.write(response.model_dump_json(indent=indent) + "\n")
+    if failures:
+        raise typer.Exit(2)
+
+
+@app.command("backends")
+def list_backends(config: ConfigOption = None) -> None:
+    """List registered backends and whether each can run here."""
+    settings = _settings(config)
+    table = Table("backend", "available", "configured", "detail")
+    for name in registry.names():
+        try:
+            reason = registry.get(name).availability()
+        except Exception as exc:  # a third-party backend that fails to import is reported, not fatal
+            reason = f"cannot be imported: {exc}"
+        configured = "yes" if name in settings.backends else "no"
+        table.add_row(name, "no" if reason else "yes", configured, reason or "")
+    Console().print(table)
+
+
+def _logging() -> None:
+    import logging
+
+    from rich.logging import RichHandler
+
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(name)s: %(message)s",
+        handlers=[RichHandler(console=err, show_path=False)],
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@app.command()
+def worker(
+    backend: Annotated[str, typer.Option("--backend", "-b", help="the one backend this worker hosts")],
+    port: Annotated[int, typer.Option(help="port to listen on")] = 5000,
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    gpu: Annotated[
+        str | None, typer.Option(help="CUDA_VISIBLE_DEVICES for this worker; empty = CPU (default: config)")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Host one backend over HTTP (normally started by `ocrgate serve`)."""
+    from ocrgate.devices import pin_gpu
+
+    settings = _settings(config)
+    backend_config = settings.backends.get(backend)
+    pin_gpu(gpu if gpu is not None else (backend_config.gpu if backend_config else None))
+    # only now, with the GPU pinned, may anything import an engine
+    import uvicorn
+
+    from ocrgate.worker import create_worker_app
+
+    try:
+        engine = registry.create(backend, backend_config.options if backend_config else {})
+    except OCRGateError as exc:
+        _fail(exc.message)
+    concurrency = backend_config.concurrency if backend_config else 1
+    _logging()
+    worker_app = create_worker_app(engine, settings.limits, settings.gateway.worker_secret, concurrency)
+    uvicorn.run(worker_app, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def gateway(
+    host: Annotated[str | None, typer.Option(help="address to bind (default: config, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default: config, 8080)")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run the gateway alone, in front of workers that run elsewhere (see `serve` for everything)."""
+    import uvicorn
+
+    from ocrgate.gateway.app import create_gateway_app
+
+    settings = _settings(config)
+    _logging()
+    uvicorn.run(
+        create_gateway_app(settings),
+        host=host or settings.gateway.host,
+        port=port or settings.gateway.port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Start the workers and the gateway, restart crashed workers, stop all on Ctrl-C."""
+    from ocrgate import launcher
+
+    settings = _settings(config)
+    _logging()
+    launcher.serve(settings, str(config.resolve()) if config else None)

@@ -1,0 +1,289 @@
+"""Python client for the gateway, sync (`OCRGateClient`) and async (`AsyncOCRGateClient`).
+
+    from ocrgate.client import OCRGateClient
+    with OCRGateClient("http://127.0.0.1:8080") as client:
+        result = client.ocr("page.png", backend="rapidocr")
+        compared = client.compare("page.png", ["rapidocr", "tesseract"])
+        job = client.submit_job("book.pdf")
+        final = client.wait_job(job.id, on_event=lambda e: print(e.progress))
+
+Both classes build the same requests (`_build`) and read the same answers (`_read`); they differ only
+in how the bytes travel. Errors come back as the typed `ocrgate.errors` exceptions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from httpx_sse import aconnect_sse, connect_sse
+from pydantic import BaseModel, TypeAdapter
+
+from ocrgate.errors import BackendError, OCRGateError, error_from_info
+from ocrgate.schema import CompareResponse, ErrorResponse, JobEvent, JobStatus, OCRResponse
+
+FileInput = str | Path | bytes
+Model = TypeVar("Model", bound=BaseModel)
+_ANY_RESULT: TypeAdapter[OCRResponse | CompareResponse] = TypeAdapter(OCRResponse | CompareResponse)
+_JOB_LIST: TypeAdapter[list[JobStatus]] = TypeAdapter(list[JobStatus])
+
+
+def _file(file: FileInput, filename: str | None) -> tuple[str, bytes]:
+    if isinstance(file, bytes):
+        return filename or "upload", file
+    path = Path(file)
+    return filename or path.name, path.read_bytes()
+
+
+def _form(
+    backend: str | list[str] | None,
+    prompt: str | None,
+    options: dict[str, Any] | None,
+    boxes: str,
+    dpi: int | None,
+) -> dict[str, str]:
+    form = {"boxes": boxes}
+    if backend:
+        form["backend"] = backend if isinstance(backend, str) else ",".join(backend)
+    if prompt:
+        form["prompt"] = prompt
+    if options:
+        form["options"] = json.dumps(options)
+    if dpi:
+        form["dpi"] = str(dpi)
+    return form
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        error: OCRGateError = error_from_info(ErrorResponse.model_validate_json(response.content).error)
+    except ValueError:
+        error = BackendError(f"HTTP {response.status_code}: {response.text[:200]}")
+    error.status = response.status_code
+    if "retry-after" in response.headers and hasattr(error, "retry_after"):
+        error.retry_after = int(response.headers["retry-after"])
+    raise error
+
+
+def _read(response: httpx.Response, model: type[Model] | TypeAdapter[Any]) -> Any:
+    _raise_for(response)
+    if isinstance(model, TypeAdapter):
+        return model.validate_json(response.content)
+    return model.model_validate_json(response.content)
+
+
+class _Base:
+    def __init__(self, base_url: str, api_key: str | None, timeout: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.headers = {"X-API-Key": api_key} if api_key else {}
+        self.timeout = timeout
+
+    @staticmethod
+    def _upload(
+        file: FileInput,
+        filename: str | None,
+        backend: str | list[str] | None,
+        prompt: str | None,
+        options: dict[str, Any] | None,
+        boxes: str,
+        dpi: int | None,
+    ) -> dict[str, Any]:
+        return {"files": {"file": _file(file, filename)}, "data": _form(backend, prompt, options, boxes, dpi)}
+
+
+class OCRGateClient(_Base):
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8080",
+        api_key: str | None = None,
+        timeout: float = 600,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(base_url, api_key, timeout)
+        self.http = httpx.Client(
+            base_url=self.base_url, headers=self.headers, timeout=timeout, transport=transport
+        )
+
+    def __enter__(self) -> OCRGateClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def ocr(
+        self,
+        file: FileInput,
+        backend: str | None = None,
+        *,
+        prompt: str | None = None,
+        options: dict[str, Any] | None = None,
+        boxes: str = "all",
+        dpi: int | None = None,
+        filename: str | None = None,
+    ) -> OCRResponse:
+        """One backend (default: the gateway's default) on one image or PDF."""
+        body = self._upload(file, filename, backend, prompt, options, boxes, dpi)
+        return _read(self.http.post("/v1/ocr", **body), OCRResponse)
+
+    def compare(
+        self,
+        file: FileInput,
+        backends: list[str] | str = "all",
+        *,
+        prompt: str | None = None,
+        options: dict[str, Any] | None = None,
+        boxes: str = "all",
+        dpi: int | None = None,
+        filename: str | None = None,
+    ) -> CompareResponse:
+        """Several backends on the same document, with their pairwise agreement."""
+        body = self._upload(file, filename, backends, prompt, options, boxes, dpi)
+        return _read(self.http.post("/v1/ocr", **body), CompareResponse)
+
+    def submit_job(
+        self,
+        file: FileInput,
+        backend: str | list[str] | None = None,
+        *,
+        prompt: str | None = None,
+        options: dict[str, Any] | None = None,
+        boxes: str = "first",
+        dpi: int | None = None,
+        filename: str | None = None,
+    ) -> JobStatus:
+        body = self._upload(file, filename, backend, prompt, options, boxes, dpi)
+        return _read(self.http.post("/v1/jobs", **body), JobStatus)
+
+    def job(self, job_id: str) -> JobStatus:
+        return _read(self.http.get(f"/v1/jobs/{job_id}"), JobStatus)
+
+    def jobs(self) -> list[JobStatus]:
+        return _read(self.http.get("/v1/jobs"), _JOB_LIST)
+
+    def job_result(self, job_id: str) -> OCRResponse | CompareResponse:
+        return _read(self.http.get(f"/v1/jobs/{job_id}/result"), _ANY_RESULT)
+
+    def cancel_job(self, job_id: str) -> JobStatus:
+        return _read(self.http.delete(f"/v1/jobs/{job_id}"), JobStatus)
+
+    def job_events(self, job_id: str) -> Iterator[JobEvent]:
+        """Finished pages as they come, then the job's end (the stream closes after it)."""
+        with connect_sse(self.http, "GET", f"/v1/jobs/{job_id}/events", timeout=None) as source:
+            _raise_for(source.response)
+            for sse in source.iter_sse():
+                if sse.event in ("page", "job"):
+                    yield JobEvent.model_validate_json(sse.data)
+
+    def wait_job(
+        self, job_id: str, on_event: Callable[[JobEvent], None] | None = None
+    ) -> OCRResponse | CompareResponse:
+        """Follow the job's events to its end and return its result."""
+        for event in self.job_events(job_id):
+            if on_event:
+                on_event(event)
+        return self.job_result(job_id)
+
+    def backends(self) -> list[dict[str, Any]]:
+        response = self.http.get("/v1/backends")
+        _raise_for(response)
+        return response.json()
+
+    def health(self) -> dict[str, Any]:
+        return self.http.get("/health").json()
+
+
+class AsyncOCRGateClient(_Base):
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8080",
+        api_key: str | None = None,
+        timeout: float = 600,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(base_url, api_key, timeout)
+        self.http = httpx.AsyncClient(
+            base_url=self.base_url, headers=self.headers, timeout=timeout, transport=transport
+        )
+
+    async def __aenter__(self) -> AsyncOCRGateClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def ocr(
+        self,
+        file: FileInput,
+        backend: str | None = None,
+        *,
+        prompt: str | None = None,
+        options: dict[str, Any] | None = None,
+        boxes: str = "all",
+        dpi: int | None = None,
+        filename: str | None = None,
+    ) -> OCRResponse:
+        body = self._upload(file, filename, backend, prompt, options, boxes, dpi)
+        return _read(await self.http.post("/v1/ocr", **body), OCRResponse)
+
+    async def compare(
+        self,
+        file: FileInput,
+        backends: list[str] | str = "all",
+        *,
+        prompt: str | None = None,
+        options: dict[str, Any] | None = None,
+        boxes: str = "all",
+        dpi: int | None = None,
+        filename: str | None = None,
+    ) -> CompareResponse:
+        body = self._upload(file, filename, backends, prompt, options, boxes, dpi)
+        return _read(await self.http.post("/v1/ocr", **body), CompareResponse)
+
+    async def submit_job(
+        self,
+        file: FileInput,
+        backend: str | list[str] | None = None,
+        *,
+        prompt: str | None = None,
+        options: dict[str, Any] | None = None,
+        boxes: str = "first",
+        dpi: int | None = None,
+        filename: str | None = None,
+    ) -> JobStatus:
+        body = self._upload(file, filename, backend, prompt, options, boxes, dpi)
+        return _read(await self.http.post("/v1/jobs", **body), JobStatus)
+
+    async def job(self, job_id: str) -> JobStatus:
+        return _read(await self.http.get(f"/v1/jobs/{job_id}"), JobStatus)
+
+    async def job_result(self, job_id: str) -> OCRResponse | CompareResponse:
+        return _read(await self.http.get(f"/v1/jobs/{job_id}/result"), _ANY_RESULT)
+
+    async def cancel_job(self, job_id: str) -> JobStatus:
+        return _read(await self.http.delete(f"/v1/jobs/{job_id}"), JobStatus)
+
+    async def job_events(self, job_id: str) -> AsyncIterator[JobEvent]:
+        async with aconnect_sse(self.http, "GET", f"/v1/jobs/{job_id}/events", timeout=None) as source:
+            _raise_for(source.response)
+            async for sse in source.aiter_sse():
+                if sse.event in ("page", "job"):
+                    yield JobEvent.model_validate_json(sse.data)
+
+    async def wait_job(
+        self, job_id: str, on_event: Callable[[JobEvent], None] | None = None
+    ) -> OCRResponse | CompareResponse:
+        async for event in self.job_events(job_id):
+            if on_event:
+                on_event(event)
+        return await self.job_result(job_id)

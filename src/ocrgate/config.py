@@ -1,0 +1,93 @@
+"""Settings from a TOML file and OCRGATE_* environment variables (env wins over the file)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "OCRGATE_CONFIG"
+
+
+class Limits(BaseModel):
+    """What one upload may weigh and hold; every value is checked before the expensive step."""
+
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    max_page_pixels: int = Field(default=40_000_000, gt=0, description="checked before decoding")
+    max_pages: int = Field(default=500, gt=0)
+    pdf_dpi: int = Field(default=144, ge=36, le=600)
+    page_timeout_s: float = Field(default=120.0, gt=0)
+
+
+class BackendConfig(BaseModel):
+    """One backend: where its workers listen, which GPU and python they get, how much they take."""
+
+    enabled: bool = True
+    port: int | None = Field(default=None, description="first worker port; replicas take the next ones")
+    host: str = "127.0.0.1"
+    gpu: str | None = Field(default=None, description="CUDA_VISIBLE_DEVICES for the worker; none = CPU")
+    gpus: list[str] | None = Field(default=None, description="one GPU per replica, overrides `gpu`")
+    python: str | None = Field(default=None, description="python of the backend's own virtualenv")
+    replicas: int = Field(default=1, ge=1)
+    urls: list[str] = Field(default_factory=list, description="workers already running elsewhere")
+    concurrency: int = Field(default=1, ge=1, description="pages in flight per worker")
+    queue_size: int = Field(default=16, ge=0, description="pages waiting per worker before 429")
+    options: dict[str, Any] = Field(default_factory=dict, description="engine settings for the worker")
+
+
+def _default_backends() -> dict[str, BackendConfig]:
+    return {"rapidocr": BackendConfig(port=5002), "tesseract": BackendConfig(port=5003)}
+
+
+class GatewayConfig(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("data")
+    api_keys: list[str] = Field(default_factory=list, description="empty = no authentication")
+    worker_secret: str | None = Field(default=None, description="shared secret gateway -> workers")
+    job_ttl_s: float = Field(default=7 * 24 * 3600, gt=0, description="how long job results are kept")
+    page_retries: int = Field(default=2, ge=0, description="retries of a page on another worker")
+    job_concurrency: int = Field(default=4, ge=1, description="job pages in flight at once")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OCRGATE_", env_nested_delimiter="__", extra="forbid", toml_file=None
+    )
+
+    default_backend: str = "rapidocr"
+    limits: Limits = Field(default_factory=Limits)
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    backends: dict[str, BackendConfig] = Field(default_factory=_default_backends)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = os.environ.get(CONFIG_ENV)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(path)))
+        return tuple(sources)
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Settings from `path` (or $OCRGATE_CONFIG) plus the environment."""
+    if path is not None:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        os.environ[CONFIG_ENV] = str(Path(path).resolve())
+    return Settings()

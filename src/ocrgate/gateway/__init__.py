@@ -1,0 +1,1 @@
+"""The gateway: durable multi-page jobs and what serves them."""

@@ -1,0 +1,409 @@
+"""Durable jobs: one SQLite file (WAL) holds job and page state, one directory per job holds its input.
+
+Each (backend, page) is a row moving `queued -> running -> done | failed`; a failed attempt goes back to
+`queued` until it runs out of attempts. After a restart or a kill, `unfinished_jobs` plus
+`requeue_running_pages` let the new gateway pick up where the old one stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ocrgate.errors import NotFound, StorageError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5000
+ORPHAN_GRACE_S = 3600.0  # an input directory with no job row (kill inside create_job) lives this long
+
+JobStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
+PageStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+ACTIVE = ("queued", "running")
+_PAGE_KEY = "job_id = ? AND backend = ? AND idx = ?"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, status TEXT NOT NULL, name TEXT NOT NULL, media_type TEXT NOT NULL,
+    backends TEXT NOT NULL, options TEXT NOT NULL, boxes TEXT NOT NULL, page_count INTEGER NOT NULL,
+    owner TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL, expires_at REAL NOT NULL, error TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
+CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, created_at);
+CREATE INDEX IF NOT EXISTS jobs_expires ON jobs (expires_at);
+CREATE TABLE IF NOT EXISTS pages (
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE, backend TEXT NOT NULL,
+    idx INTEGER NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    result_json TEXT, error TEXT, updated_at REAL NOT NULL, PRIMARY KEY (job_id, backend, idx)
+);
+"""
+
+
+def new_job_id() -> str:
+    """An unguessable job id (144 random bits, URL-safe)."""
+    return secrets.token_urlsafe(18)
+
+
+class JobRecord(BaseModel):
+    id: str
+    status: JobStatus
+    name: str
+    media_type: str
+    backends: list[str]
+    options: dict[str, Any] = Field(default_factory=dict)
+    boxes: str
+    page_count: int
+    owner: str | None = None
+    created_at: float
+    updated_at: float
+    expires_at: float
+    error: str | None = None
+
+
+class PageTask(BaseModel):
+    backend: str
+    index: int
+    attempts: int
+
+
+class PageOutcome(BaseModel):
+    index: int
+    status: PageStatus
+    result_json: str | None = None
+    error: str | None = None
+    attempts: int = 0
+
+
+class Progress(BaseModel):
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    running: int = 0
+    queued: int = 0
+
+
+class JobStore:
+    """Jobs in `data_dir/jobs.sqlite3`, inputs in `data_dir/jobs/<id>/input`; safe to share across threads."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.jobs_dir = self.data_dir / "jobs"
+        self.db_path = self.data_dir / "jobs.sqlite3"
+        self._lock = threading.Lock()
+        try:
+            self.jobs_dir.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                self.db_path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot open the job store in {self.data_dir}: {exc}") from exc
+        self._conn.row_factory = sqlite3.Row
+        with self._locked() as db:  # per-connection pragmas; journal_mode=WAL also sticks to the file
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StorageError(f"the job store {self.db_path} cannot use WAL journaling (got {mode!r})")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+        with self._tx() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StorageError(f"the job store {self.db_path} has schema {version}, newer than this code")
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+            if version < SCHEMA_VERSION:
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:  # disk full, read-only file system, corrupt file, ...
+                raise StorageError(f"job store error: {exc}") from exc
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT), rolled back on any error."""
+        with self._locked() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:  # a failed COMMIT (disk full) can leave it open
+                    with suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                raise
+
+    def _job_dir(self, job_id: str) -> Path:
+        if not job_id or "/" in job_id or "\\" in job_id or job_id.startswith("."):
+            raise NotFound(f"no job {job_id!r}")
+        return self.jobs_dir / job_id
+
+    @staticmethod
+    def _write_input(job_dir: Path, data: bytes) -> None:
+        """tmp file, fsync, rename, fsync the directory: the input is either whole or absent."""
+        job_dir.mkdir(parents=True)
+        tmp = job_dir / "input.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, job_dir / "input")
+        dir_fd = os.open(job_dir, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    @staticmethod
+    def _record(row: sqlite3.Row) -> JobRecord:
+        data = dict(row)
+        return JobRecord(
+            **data | {"backends": json.loads(data["backends"]), "options": json.loads(data["options"])}
+        )
+
+    @staticmethod
+    def _page_row(db: sqlite3.Connection, job_id: str, backend: str, index: int) -> sqlite3.Row:
+        sql = (
+            "SELECT p.status, p.attempts, j.status AS job_status FROM pages p JOIN jobs j ON j.id = p.job_id"
+            " WHERE p.job_id = ? AND p.backend = ? AND p.idx = ?"
+        )
+        row = db.execute(sql, (job_id, backend, index)).fetchone()
+        if row is None:
+            raise NotFound(f"job {job_id!r} has no page {index} for backend {backend!r}")
+        return row
+
+    @staticmethod
+    def _set_page(db: sqlite3.Connection, key: tuple[str, str, int], **cols: Any) -> None:
+        now = time.time()
+        assignments = ", ".join(f"{name} = ?" for name in cols)
+        db.execute(
+            f"UPDATE pages SET {assignments}, updated_at = ? WHERE {_PAGE_KEY}", (*cols.values(), now, *key)
+        )
+        db.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (now, key[0]))
+
+    # -- jobs -------------------------------------------------------------------------------------------
+
+    def create_job(
+        self,
+        *,
+        data: bytes,
+        name: str,
+        media_type: str,
+        backends: list[str],
+        options: dict,
+        boxes: str,
+        page_count: int,
+        owner: str | None,
+        ttl_s: float,
+    ) -> JobRecord:
+        job_id = new_job_id()
+        job_dir = self._job_dir(job_id)
+        try:
+            self._write_input(job_dir, data)
+        except OSError as exc:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise StorageError(f"cannot store the upload of a new job ({reason}); try again later") from exc
+        now = time.time()
+        record = JobRecord(
+            id=job_id, status="queued", name=name, media_type=media_type, backends=list(backends),
+            options=dict(options), boxes=boxes, page_count=page_count, owner=owner,
+            created_at=now, updated_at=now, expires_at=now + ttl_s,
+        )  # fmt: skip
+        row = record.model_dump() | {"backends": json.dumps(backends), "options": json.dumps(options)}
+        pages = [(job_id, backend, index, now) for backend in record.backends for index in range(page_count)]
+        try:
+            with self._tx() as db:
+                columns = ", ".join(row)
+                db.execute(
+                    f"INSERT INTO jobs ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
+                )
+                db.executemany(
+                    "INSERT INTO pages (job_id, backend, idx, status, attempts, updated_at)"
+                    " VALUES (?, ?, ?, 'queued', 0, ?)",
+                    pages,
+                )
+        except BaseException:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            raise
+        return record
+
+    def get_job(self, job_id: str, owner: str | None = None) -> JobRecord | None:
+        """The job, if it exists and belongs to `owner` (`None` sees only jobs created without an owner)."""
+        with self._locked() as db:
+            row = db.execute("SELECT * FROM jobs WHERE id = ? AND owner IS ?", (job_id, owner)).fetchone()
+        return self._record(row) if row else None
+
+    def load_job(self, job_id: str) -> JobRecord | None:
+        """The job whoever owns it: for the gateway's own use (the runner), never for answering a client."""
+        with self._locked() as db:
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return self._record(row) if row else None
+
+    def list_jobs(self, owner: str | None, limit: int = 50) -> list[JobRecord]:
+        sql = "SELECT * FROM jobs WHERE owner IS ? ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        with self._locked() as db:
+            rows = db.execute(sql, (owner, limit)).fetchall()
+        return [self._record(row) for row in rows]
+
+    def input_bytes(self, job_id: str) -> bytes:
+        try:
+            return (self._job_dir(job_id) / "input").read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFound(f"no input stored for job {job_id!r}") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read the input of job {job_id!r}: {exc}") from exc
+
+    def unfinished_jobs(self) -> list[str]:
+        """Ids of queued or running jobs, oldest first: what a restarted gateway must resume."""
+        with self._locked() as db:
+            rows = db.execute("SELECT id FROM jobs WHERE status IN (?, ?) ORDER BY created_at, rowid", ACTIVE)
+            return [row["id"] for row in rows]
+
+    def requeue_running_pages(self, job_id: str) -> int:
+        """Pages left `running` by a dead gateway go back to `queued` (attempts kept); returns how many."""
+        now = time.time()
+        with self._tx() as db:
+            sql = "UPDATE pages SET status = 'queued', updated_at = ? WHERE job_id = ? AND status = 'running'"
+            return db.execute(sql, (now, job_id)).rowcount
+
+    # -- pages ------------------------------------------------------------------------------------------
+
+    def queued_pages(self, job_id: str) -> list[PageTask]:
+        sql = "SELECT backend, idx, attempts FROM pages WHERE job_id = ? AND status = 'queued'"
+        with self._locked() as db:
+            rows = db.execute(sql + " ORDER BY idx, backend", (job_id,)).fetchall()
+        return [PageTask(backend=r["backend"], index=r["idx"], attempts=r["attempts"]) for r in rows]
+
+    def mark_running(self, job_id: str, backend: str, index: int) -> bool:
+        """Claim a queued page (and start its job); False when the page was not queued (taken, cancelled)."""
+        with self._tx() as db:
+            if self._page_row(db, job_id, backend, index)["status"] != "queued":
+                return False
+            self._set_page(db, (job_id, backend, index), status="running")
+            db.execute("UPDATE jobs SET status = 'running' WHERE id = ? AND status = 'queued'", (job_id,))
+        return True
+
+    def save_page(self, job_id: str, backend: str, index: int, result_json: str) -> None:
+        with self._tx() as db:
+            self._page_row(db, job_id, backend, index)
+            self._set_page(db, (job_id, backend, index), status="done", result_json=result_json, error=None)
+
+    def fail_attempt(self, job_id: str, backend: str, index: int, reason: str, max_attempts: int) -> str:
+        """Count a failed attempt: the page is requeued, or `failed` once it used up `max_attempts`."""
+        with self._tx() as db:
+            row = self._page_row(db, job_id, backend, index)
+            attempts = row["attempts"] + 1
+            if attempts >= max_attempts:
+                status = "failed"
+            else:  # a cancelled job's page is not worth another try
+                status = "cancelled" if row["job_status"] == "cancelled" else "queued"
+            self._set_page(db, (job_id, backend, index), status=status, attempts=attempts, error=reason)
+        return status
+
+    def page_results(self, job_id: str, backend: str) -> list[PageOutcome]:
+        sql = "SELECT idx, status, result_json, error, attempts FROM pages WHERE job_id = ? AND backend = ?"
+        with self._locked() as db:
+            rows = db.execute(sql + " ORDER BY idx", (job_id, backend)).fetchall()
+        return [PageOutcome(**dict(r) | {"index": r["idx"]}) for r in rows]
+
+    def progress(self, job_id: str) -> dict[str, Progress]:
+        """Page counts per backend (cancelled pages count only in `total`)."""
+        with self._locked() as db:
+            job = db.execute("SELECT backends FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            sql = "SELECT backend, status, COUNT(*) AS n FROM pages WHERE job_id = ? GROUP BY backend, status"
+            rows = db.execute(sql, (job_id,)).fetchall()
+        if job is None:
+            raise NotFound(f"no job {job_id!r}")
+        result = {backend: Progress() for backend in json.loads(job["backends"])}
+        for r in rows:
+            progress = result.setdefault(r["backend"], Progress())
+            progress.total += r["n"]
+            if r["status"] in Progress.model_fields:
+                setattr(progress, r["status"], getattr(progress, r["status"]) + r["n"])
+        return result
+
+    def finish_if_complete(self, job_id: str) -> str | None:
+        """Settle a job none of whose pages is queued or running as `completed` or `failed`.
+
+        Returns the job's status once it is terminal (a cancelled job is left as it is), else None.
+        """
+        with self._tx() as db:
+            job = db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if job is None:
+                raise NotFound(f"no job {job_id!r}")
+            if job["status"] not in ACTIVE:
+                return str(job["status"])
+            sql = "SELECT status, COUNT(*) FROM pages WHERE job_id = ? GROUP BY status"
+            counts: dict[str, int] = dict(db.execute(sql, (job_id,)).fetchall())
+            if counts.get("queued") or counts.get("running"):
+                return None
+            status, error = "completed", None
+            if failed := counts.get("failed", 0):
+                sql = "SELECT backend, idx, error FROM pages WHERE job_id = ? AND status = 'failed'"
+                first = db.execute(sql + " ORDER BY idx, backend", (job_id,)).fetchone()
+                status = "failed"
+                error = (
+                    f"{failed} of {sum(counts.values())} pages failed; first: page {first['idx']}"
+                    f" ({first['backend']}): {first['error']}"
+                )
+            sql = "UPDATE jobs SET status = ?, error = ?, updated_at = ? WHERE id = ?"
+            db.execute(sql, (status, error, time.time(), job_id))
+        return status
+
+    def cancel(self, job_id: str) -> bool:
+        """A queued or running job becomes `cancelled`, and so do its queued pages; False if it was not."""
+        now = time.time()
+        with self._tx() as db:
+            sql = "UPDATE jobs SET status = 'cancelled', updated_at = ? WHERE id = ? AND status IN (?, ?)"
+            if not db.execute(sql, (now, job_id, *ACTIVE)).rowcount:
+                return False
+            sql = (
+                "UPDATE pages SET status = 'cancelled', updated_at = ? WHERE job_id = ? AND status = 'queued'"
+            )
+            db.execute(sql, (now, job_id))
+        return True
+
+    # -- housekeeping -----------------------------------------------------------------------------------
+
+    def delete_expired(self, now: float | None = None) -> int:
+        """Delete jobs past `expires_at`, whatever their status: rows first, then their directories."""
+        now = time.time() if now is None else now
+        with self._tx() as db:
+            ids = [r["id"] for r in db.execute("SELECT id FROM jobs WHERE expires_at <= ?", (now,))]
+            db.executemany("DELETE FROM jobs WHERE id = ?", [(job_id,) for job_id in ids])
+            known = {r["id"] for r in db.execute("SELECT id FROM jobs")}
+        for job_id in ids:
+            shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
+        self._sweep_orphans(known)
+        return len(ids)
+
+    def _sweep_orphans(self, known: set[str]) -> None:
+        """Remove old input directories whose job row never got written (a kill inside `create_job`)."""
+        cutoff = time.time() - ORPHAN_GRACE_S
+        try:
+            entries = [e for e in os.scandir(self.jobs_dir) if e.name not in known]
+            for entry in entries:
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

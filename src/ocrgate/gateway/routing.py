@@ -1,0 +1,238 @@
+"""Sending pages to workers: one pool per backend, bounded queues, timeouts, retry on another replica.
+
+Admission is decided when a request arrives: a backend takes at most (concurrency + queue_size) pages
+per healthy replica; past that an interactive request gets `Busy` (429 + Retry-After) instead of
+waiting. Job pages wait for a slot instead, they are already accepted. A replica that refuses the
+connection or times out is marked down and the page moves to another one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from ocrgate.config import BackendConfig, Settings
+from ocrgate.documents import PageImage
+from ocrgate.errors import BackendError, BackendUnavailable, Busy, OCRGateError, Timeout, error_from_info
+from ocrgate.schema import ErrorResponse, PageResult
+from ocrgate.wire import RAW_RGB, SECRET_HEADER, encode_page
+
+log = logging.getLogger("ocrgate.routing")
+HEALTH_INTERVAL_S = 2.0
+_RETRYABLE = (httpx.TransportError,)
+
+
+def worker_urls(config: BackendConfig) -> list[str]:
+    """Where a backend's workers listen: the configured URLs, or one local port per replica."""
+    if config.urls:
+        return [u.rstrip("/") for u in config.urls]
+    if config.port is None:
+        return []
+    return [f"http://{config.host}:{config.port + i}" for i in range(config.replicas)]
+
+
+class Replica:
+    def __init__(self, url: str, concurrency: int) -> None:
+        self.url = url
+        self.slots = asyncio.Semaphore(concurrency)
+        self.load = 0
+        self.healthy = False
+        self.health: dict[str, Any] | None = None
+        self.last_error: str | None = None
+
+    def mark_down(self, reason: str) -> None:
+        if self.healthy:
+            log.warning("worker %s marked down: %s", self.url, reason)
+        self.healthy = False
+        self.last_error = reason
+
+
+class BackendPool:
+    """The replicas of one backend and the pages waiting for them."""
+
+    def __init__(
+        self, name: str, config: BackendConfig, client: httpx.AsyncClient, secret: str | None
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.client = client
+        self.secret = secret
+        self.replicas = [Replica(url, config.concurrency) for url in worker_urls(config)]
+        self.pending = 0
+        self._changed = asyncio.Event()
+
+    @property
+    def healthy(self) -> list[Replica]:
+        return [r for r in self.replicas if r.healthy]
+
+    @property
+    def capacity(self) -> int:
+        return len(self.healthy) * (self.config.concurrency + self.config.queue_size)
+
+    def admit(self, pages: int) -> None:
+        """Refuse at once when `pages` more would overflow the backend's queue."""
+        if not self.healthy:
+            raise BackendUnavailable(self._down_message())
+        if self.pending + pages > self.capacity:
+            raise Busy(
+                f"backend {self.name} is busy ({self.pending} pages queued, capacity {self.capacity}); "
+                "retry later or submit a job",
+                retry_after=max(1, round(self.pending / max(1, len(self.healthy)))),
+            )
+
+    def _down_message(self) -> str:
+        if not self.replicas:
+            return f"backend {self.name} has no workers configured"
+        reasons = sorted({r.last_error for r in self.replicas if r.last_error})
+        detail = f": {'; '.join(reasons)}" if reasons else ""
+        return f"backend {self.name} has no healthy worker{detail}"
+
+    @contextlib.contextmanager
+    def _reserved(self) -> Iterator[None]:
+        self.pending += 1
+        try:
+            yield
+        finally:
+            self.pending -= 1
+
+    async def _pick(self, tried: set[str], wait_s: float) -> Replica:
+        """The healthy replica with the least load that this page has not tried yet."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            candidates = [r for r in self.healthy if r.url not in tried] or (
+                self.healthy if len(tried) >= len(self.replicas) else []
+            )
+            if candidates:
+                return min(candidates, key=lambda r: r.load)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BackendUnavailable(self._down_message())
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, HEALTH_INTERVAL_S))
+
+    async def run_page(
+        self,
+        page: PageImage,
+        options: dict[str, Any],
+        timeout_s: float,
+        retries: int,
+        wait_for_worker_s: float = 0,
+    ) -> PageResult:
+        """Recognise one page on some replica; moves to another replica on transport errors."""
+        body, params = encode_page(page)
+        if options:
+            params["options"] = json.dumps(options)
+        headers = {"content-type": RAW_RGB}
+        if self.secret:
+            headers[SECRET_HEADER] = self.secret
+        tried: set[str] = set()
+        last: OCRGateError | None = None
+        with self._reserved():
+            for _attempt in range(retries + 1):
+                replica = await self._pick(tried, wait_for_worker_s)
+                tried.add(replica.url)
+                replica.load += 1
+                try:
+                    async with replica.slots:
+                        return await self._post(replica, body, params, headers, timeout_s)
+                except (Timeout, BackendUnavailable) as exc:
+                    last = exc
+                    replica.mark_down(exc.message)
+                finally:
+                    replica.load -= 1
+        assert last is not None
+        raise last
+
+    async def _post(
+        self, replica: Replica, body: bytes, params: dict[str, str], headers: dict[str, str], timeout_s: float
+    ) -> PageResult:
+        try:
+            response = await self.client.post(
+                f"{replica.url}/v1/ocr", content=body, params=params, headers=headers, timeout=timeout_s
+            )
+        except httpx.TimeoutException as exc:
+            raise Timeout(f"backend {self.name} took longer than {timeout_s:g} s on one page") from exc
+        except _RETRYABLE as exc:
+            raise BackendUnavailable(f"worker {replica.url} unreachable: {type(exc).__name__}") from exc
+        if response.status_code == 200:
+            return PageResult.model_validate_json(response.content)
+        try:
+            error = error_from_info(ErrorResponse.model_validate_json(response.content).error)
+        except ValueError:
+            error = BackendError(f"worker {replica.url} answered HTTP {response.status_code}")
+        if isinstance(error, BackendUnavailable):
+            raise error  # e.g. the model failed to load there: another replica may do better
+        if type(error) is OCRGateError:  # an untyped 5xx: the engine itself failed on this page
+            error = BackendError(f"backend {self.name} failed on a page: {error.message}")
+        raise error
+
+    async def check_health(self) -> None:
+        async def one(replica: Replica) -> None:
+            try:
+                response = await self.client.get(f"{replica.url}/health", timeout=5)
+                replica.health = response.json()
+                ok = response.status_code == 200 and replica.health.get("status") == "healthy"
+                if ok:
+                    replica.healthy, replica.last_error = True, None
+                else:
+                    replica.mark_down(
+                        replica.health.get("error") or replica.health.get("status", "unhealthy")
+                    )
+            except (httpx.HTTPError, ValueError) as exc:
+                replica.mark_down(f"health check failed: {type(exc).__name__}")
+
+        await asyncio.gather(*(one(r) for r in self.replicas))
+        self._changed.set()
+
+
+class Router:
+    """Every configured backend's pool, and the loop that keeps their health current."""
+
+    def __init__(self, settings: Settings) -> None:
+        limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)
+        self.client = httpx.AsyncClient(limits=limits, timeout=settings.limits.page_timeout_s)
+        secret = settings.gateway.worker_secret
+        self.pools = {
+            name: BackendPool(name, config, self.client, secret)
+            for name, config in settings.backends.items()
+            if config.enabled
+        }
+        self._task: asyncio.Task[None] | None = None
+
+    def pool(self, name: str) -> BackendPool:
+        from ocrgate.backends import registry
+
+        if name not in self.pools:
+            registry.get(name)  # UnknownBackend for names nobody knows
+            raise BackendUnavailable(f"backend {name!r} is not configured on this gateway")
+        return self.pools[name]
+
+    async def start(self) -> None:
+        await self.check_all()
+        self._task = asyncio.create_task(self._watch())
+
+    async def check_all(self) -> None:
+        await asyncio.gather(*(p.check_health() for p in self.pools.values()))
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(HEALTH_INTERVAL_S)
+            try:
+                await self.check_all()
+            except Exception:  # the watcher must outlive any one bad answer
+                log.exception("health check round failed")
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.client.aclose()

@@ -1,0 +1,114 @@
+"""A document through one or several backends' workers into the unified response."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any
+
+import anyio
+from rapidfuzz.distance import Levenshtein
+
+from ocrgate.backends import registry
+from ocrgate.config import Settings
+from ocrgate.documents import Document
+from ocrgate.errors import InvalidOption
+from ocrgate.gateway.routing import BackendPool, Router
+from ocrgate.render import BoxesMode, RenderedPage, assemble_response, render_page, wants_boxes
+from ocrgate.schema import Agreement, CompareResponse, OCRResponse, Timings
+
+
+def parse_backends(value: str | None, router: Router, default: str) -> list[str]:
+    """`rapidocr`, `rapidocr,tesseract` or `all` (every configured backend) -> checked names."""
+    text = (value or default).strip()
+    names = list(router.pools) if text == "all" else [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise InvalidOption("no backend named; give one name, a comma list, or `all`")
+    for name in names:
+        router.pool(name)
+    return list(dict.fromkeys(names))
+
+
+def check_options(names: list[str], options: dict[str, Any]) -> dict[str, Any]:
+    """Validate request options against every chosen backend's options model (4xx on unknown ones)."""
+    for name in names:
+        registry.get(name).parse_options(options)
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def agreement(results: dict[str, OCRResponse]) -> list[Agreement]:
+    """Pairwise normalised edit similarity (1 = same text) of the backends' markdown."""
+    texts = {name: " ".join(r.markdown.split()) for name, r in results.items()}
+    return [
+        Agreement(a=a, b=b, similarity=round(Levenshtein.normalized_similarity(texts[a], texts[b]), 4))
+        for a, b in itertools.combinations(texts, 2)
+    ]
+
+
+async def recognize_document(
+    pool: BackendPool,
+    document: Document,
+    options: dict[str, Any],
+    boxes: BoxesMode,
+    settings: Settings,
+    request_id: str,
+) -> OCRResponse:
+    """Every page of `document` through `pool`, a window of pages in flight across its replicas."""
+    started = time.perf_counter()
+    window = max(1, len(pool.healthy) * pool.config.concurrency)
+    pool.admit(min(window, document.page_count))
+    gate = asyncio.Semaphore(window)
+    timings = Timings()
+
+    async def one(index: int) -> RenderedPage:
+        async with gate:
+            t0 = time.perf_counter()
+            page = await anyio.to_thread.run_sync(document.page, index)
+            t1 = time.perf_counter()
+            result = await pool.run_page(
+                page, options, settings.limits.page_timeout_s, settings.gateway.page_retries
+            )
+            t2 = time.perf_counter()
+            rendered = await anyio.to_thread.run_sync(
+                render_page, result, page.image, wants_boxes(boxes, index)
+            )
+            timings.decode += t1 - t0
+            timings.ocr += result.ocr_seconds
+            timings.queue += max(0.0, (t2 - t1) - result.ocr_seconds)
+            timings.render += time.perf_counter() - t2
+            return rendered
+
+    rendered = await asyncio.gather(*(one(i) for i in range(document.page_count)))
+    response = assemble_response(pool.name, document.name, rendered, request_id=request_id)
+    timings.total = time.perf_counter() - started
+    response.timings, response.processing_time = timings, timings.total
+    return response
+
+
+async def compare_document(
+    router: Router,
+    names: list[str],
+    document: Document,
+    options: dict[str, Any],
+    boxes: BoxesMode,
+    settings: Settings,
+    request_id: str,
+) -> CompareResponse:
+    """The same document through several backends at once, with their pairwise agreement."""
+    started = time.perf_counter()
+    for name in names:
+        pool = router.pool(name)
+        pool.admit(min(document.page_count, max(1, len(pool.healthy) * pool.config.concurrency)))
+    responses = await asyncio.gather(
+        *(recognize_document(router.pool(n), document, options, boxes, settings, request_id) for n in names)
+    )
+    results = dict(zip(names, responses, strict=True))
+    return CompareResponse(
+        request_id=request_id,
+        image_name=document.name,
+        backends=names,
+        results=results,
+        agreement=agreement(results),
+        processing_time=time.perf_counter() - started,
+    )

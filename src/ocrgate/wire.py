@@ -1,0 +1,43 @@
+"""How a page travels from the gateway to a worker: raw pixels or the original image bytes.
+
+A page rasterised by the gateway goes as raw RGB bytes (no PNG encode/decode on either side); an
+uploaded single image goes as its own bytes, untouched.
+"""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from ocrgate.config import Limits
+from ocrgate.documents import PageImage, open_document
+from ocrgate.errors import CorruptFile, ImageTooLarge
+
+RAW_RGB = "application/x-ocrgate-rgb"
+SECRET_HEADER = "X-Ocrgate-Secret"
+
+
+def encode_page(page: PageImage) -> tuple[bytes, dict[str, str]]:
+    """Body and query parameters that carry `page` to a worker."""
+    image = page.image.convert("RGB")
+    params = {"index": str(page.index), "width": str(image.width), "height": str(image.height)}
+    return image.tobytes(), params
+
+
+def decode_page(
+    body: bytes, content_type: str, index: int, width: int | None, height: int | None, limits: Limits
+) -> PageImage:
+    """The page a worker received: raw RGB with its size, or any image type the intake accepts."""
+    if content_type.split(";")[0].strip() == RAW_RGB:
+        if not width or not height or width <= 0 or height <= 0:
+            raise CorruptFile("raw RGB pages need a positive width and height")
+        if width * height > limits.max_page_pixels:
+            raise ImageTooLarge(f"page is {width}x{height} pixels; the limit is {limits.max_page_pixels:,}")
+        if len(body) != width * height * 3:
+            raise CorruptFile(
+                f"raw RGB page of {width}x{height} needs {width * height * 3} bytes, got {len(body)}"
+            )
+        return PageImage(index=index, image=Image.frombytes("RGB", (width, height), body))
+    document = open_document(body, f"page-{index}", limits)
+    page = document.page(0)
+    page.index = index
+    return page

@@ -1,0 +1,135 @@
+"""A real `ocrgate serve` on loopback for tests: config file, processes, readiness, clean stop."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive free loopback ports."""
+    for _ in range(200):
+        base = random.randint(20000, 60000 - count)
+        if all(_port_free(base + i) for i in range(count)):
+            return base
+    raise RuntimeError("no free ports")
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return str(value)
+
+
+def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {toml_value(value)}" for key, value in values.items()]
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+class Cluster:
+    """`ocrgate serve --config ...` as a child process, torn down without leaving orphans."""
+
+    def __init__(self, tmp: Path, backends: dict[str, dict[str, Any]], gateway: dict[str, Any] | None = None,
+                 limits: dict[str, Any] | None = None) -> None:
+        ports = free_ports(1 + sum(b.get("replicas", 1) for b in backends.values()))
+        self.port = ports
+        self.url = f"http://127.0.0.1:{ports}"
+        next_port = ports + 1
+        sections: dict[str, dict[str, Any]] = {
+            "gateway": {"port": ports, "data_dir": str(tmp / "data"), **(gateway or {})},
+            "limits": limits or {},
+        }
+        for name, values in backends.items():
+            sections[f"backends.{name}"] = {"port": next_port, **values}
+            next_port += values.get("replicas", 1)
+        self.config = write_config(tmp / "ocrgate.toml", sections)
+        self.log = (tmp / "serve.log").open("wb")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.expected = list(backends)
+
+    def start(self, timeout_s: float = 90) -> Cluster:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OCRGATE_")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ocrgate", "serve", "--config", str(self.config)],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+        )
+        self.wait_healthy(timeout_s)
+        return self
+
+    def wait_healthy(self, timeout_s: float = 90) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.process is not None and self.process.poll() is None, "ocrgate serve exited"
+            try:
+                health = httpx.get(f"{self.url}/health", timeout=2).json()
+                if all(health["backends"].get(name) for name in self.expected):
+                    return
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"cluster not healthy after {timeout_s} s; see {self.log.name}")
+
+    def workers(self) -> dict[str, list[dict[str, Any]]]:
+        """Each backend's workers as the gateway sees them, with their /health answers."""
+        backends = httpx.get(f"{self.url}/v1/backends", timeout=5).json()
+        return {b["name"]: b["workers"] for b in backends}
+
+    def worker_pids(self) -> list[int]:
+        return [w["health"]["pid"] for ws in self.workers().values() for w in ws if w["health"]]
+
+    def stop(self) -> list[int]:
+        """SIGTERM the launcher; returns the worker pids that are still alive afterwards."""
+        pids = []
+        if self.process and self.process.poll() is None:
+            try:
+                pids = self.worker_pids()
+            except httpx.HTTPError:
+                pids = []
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        time.sleep(0.2)
+        return [pid for pid in pids if _alive(pid)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purpose
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"

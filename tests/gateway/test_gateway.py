@@ -1,0 +1,167 @@
+"""The whole path on loopback: `ocrgate serve` starts real worker processes and the gateway.
+
+One cluster (rapidocr x2 pinned to "GPUs" 0 and 1, tesseract on CPU) serves this module; the
+tests that break things start their own in test_faults.py.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from ocrgate import errors
+from ocrgate.client import AsyncOCRGateClient, OCRGateClient
+from tests.gateway.cluster import Cluster
+from tests.helpers import cer
+
+
+def pdf_of(image: Image.Image, pages: int) -> bytes:
+    """A PDF of `pages` copies of `image`, sized so that 144 dpi gives back the image's pixels."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PDF", save_all=True, append_images=[image] * (pages - 1), resolution=144)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, eval_dir: Path) -> Iterator[Cluster]:
+    tmp = tmp_path_factory.mktemp("cluster")
+    running = Cluster(
+        tmp,
+        {"rapidocr": {"replicas": 2, "gpus": ["0", "1"]}, "tesseract": {}},
+    ).start()
+    yield running
+    orphans = running.stop()
+    assert orphans == [], f"workers left running after stop: {orphans}"
+
+
+@pytest.fixture(scope="module")
+def client(cluster: Cluster) -> Iterator[OCRGateClient]:
+    with OCRGateClient(cluster.url) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def small_pdf(phototest: Path) -> bytes:
+    return pdf_of(Image.open(phototest).convert("RGB"), 3)
+
+
+def test_each_worker_sees_only_its_pinned_gpu(cluster: Cluster) -> None:
+    workers = cluster.workers()
+    pinned = sorted(w["health"]["device"]["cuda_visible_devices"] for w in workers["rapidocr"])
+    assert pinned == ["0", "1"]
+    assert workers["tesseract"][0]["health"]["device"]["cuda_visible_devices"] == ""
+    pids = cluster.worker_pids()
+    assert len(set(pids)) == 3
+    assert all(w["health"]["sys_prefix"] for ws in workers.values() for w in ws)
+
+
+def test_ocr_returns_the_unified_response(client: OCRGateClient, phototest: Path, phototest_truth: str) -> None:
+    result = client.ocr(phototest, backend="rapidocr")
+    assert result.success and result.backend == "rapidocr" and result.image_name == "phototest.png"
+    assert cer(result.markdown, phototest_truth) <= 0.05
+    page = result.pages[0]
+    assert (page.width, page.height) == (640, 480)
+    assert all(0 <= b.bbox[0] < b.bbox[2] <= 640 and 0 <= b.bbox[1] < b.bbox[3] <= 480 for b in page.blocks)
+    assert result.boxes_image and result.raw_result["rapidocr"]
+    assert result.timings.ocr > 0 and result.processing_time >= result.timings.ocr
+
+
+def test_plain_multipart_post_as_curl_sends_it(cluster: Cluster, phototest: Path) -> None:
+    with phototest.open("rb") as handle:
+        response = httpx.post(
+            f"{cluster.url}/v1/ocr", files={"file": handle}, data={"backend": "tesseract"}, timeout=60
+        )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["success"] is True and body["backend"] == "tesseract" and "quick brown" in body["markdown"]
+
+
+def test_all_compares_every_backend(client: OCRGateClient, phototest: Path) -> None:
+    compared = client.compare(phototest, "all")
+    assert set(compared.results) == {"rapidocr", "tesseract"}
+    assert len(compared.agreement) == 1
+    assert 0.8 < compared.agreement[0].similarity <= 1.0
+
+
+def test_pdf_pages_spread_over_both_replicas(client: OCRGateClient, cluster: Cluster, small_pdf: bytes) -> None:
+    before = {w["url"]: w["health"]["pages_done"] for w in cluster.workers()["rapidocr"]}
+    result = client.ocr(small_pdf, backend="rapidocr", filename="three.pdf", boxes="none")
+    assert [p.index for p in result.pages] == [0, 1, 2]
+    assert all("quick brown" in p.markdown for p in result.pages)
+    cluster.wait_healthy()
+    import time
+
+    time.sleep(2.5)  # the next health round carries the workers' page counts
+    after = {w["url"]: w["health"]["pages_done"] for w in cluster.workers()["rapidocr"]}
+    assert all(after[url] > before[url] for url in before), (before, after)
+
+
+def test_job_streams_pages_then_completes(client: OCRGateClient, small_pdf: bytes) -> None:
+    job = client.submit_job(small_pdf, "rapidocr,tesseract", filename="three.pdf")
+    assert job.status == "queued" and job.page_count == 3 and len(job.id) >= 20
+    events = list(client.job_events(job.id))
+    pages = [(e.backend, e.index) for e in events if e.event == "page"]
+    assert sorted(pages) == sorted((b, i) for b in ("rapidocr", "tesseract") for i in range(3))
+    assert events[-1].event == "job" and events[-1].status == "completed"
+    status = client.job(job.id)
+    assert status.progress["tesseract"].done == 3
+    result = client.job_result(job.id)
+    assert result.results["rapidocr"].markdown.count("12 point text") == 3  # type: ignore[union-attr]
+
+
+async def test_async_client_waits_for_a_job(cluster: Cluster, small_pdf: bytes) -> None:
+    async with AsyncOCRGateClient(cluster.url) as client:
+        job = await client.submit_job(small_pdf, "tesseract", filename="three.pdf")
+        seen: list[int] = []
+        result = await client.wait_job(job.id, on_event=lambda e: seen.append(e.index or 0))
+    assert len(result.pages) == 3 and len(seen) == 4  # three pages and the job's end
+
+
+def test_cancelled_job_stops(client: OCRGateClient, small_pdf: bytes) -> None:
+    job = client.submit_job(small_pdf * 1, "rapidocr", filename="three.pdf")
+    cancelled = client.cancel_job(job.id)
+    assert cancelled.status == "cancelled"
+    assert client.job(job.id).status == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("data", "form", "status", "code"),
+    [
+        (b"", {}, 422, "empty_document"),
+        (b"plain text, not a page" * 4, {}, 415, "unsupported_type"),
+        (b"%PDF-1.7\n1 0 obj << /Type /Page >>", {}, 422, "corrupt_file"),
+        (None, {"backend": "no-such-engine"}, 404, "unknown_backend"),
+        (None, {"backend": "rapidocr", "options": '{"colour": 1}'}, 422, "invalid_option"),
+        (None, {"options": "not json"}, 422, "invalid_option"),
+        (None, {"boxes": "sometimes"}, 422, "invalid_request"),
+    ],
+)
+def test_bad_uploads_get_a_json_4xx(
+    cluster: Cluster, phototest: Path, data: bytes | None, form: dict, status: int, code: str
+) -> None:
+    payload = phototest.read_bytes() if data is None else data
+    response = httpx.post(f"{cluster.url}/v1/ocr", files={"file": ("x.png", payload)}, data=form, timeout=30)
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["success"] is False and body["error"]["code"] == code and body["error"]["message"]
+
+
+def test_missing_file_and_missing_job(client: OCRGateClient, cluster: Cluster) -> None:
+    response = httpx.post(f"{cluster.url}/v1/ocr", data={"backend": "rapidocr"}, timeout=10)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_input"
+    with pytest.raises(errors.NotFound):
+        client.job("no-such-job")
+
+
+def test_backends_health_metrics_and_docs(client: OCRGateClient, cluster: Cluster) -> None:
+    backends = {b["name"]: b for b in client.backends()}
+    assert backends["rapidocr"]["healthy"] and len(backends["rapidocr"]["workers"]) == 2
+    assert client.health()["status"] == "healthy"
+    metrics = httpx.get(f"{cluster.url}/metrics").text
+    assert "ocrgate_requests_total" in metrics and 'ocrgate_healthy_workers{backend="rapidocr"} 2.0' in metrics
+    assert httpx.get(f"{cluster.url}/openapi.json").json()["paths"]["/v1/jobs/{job_id}/events"]

@@ -1,0 +1,155 @@
+"""Document intake: every supported type decodes, every kind of bad input gets its own typed error."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import pypdf
+import pytest
+from PIL import Image
+
+from ocrgate import errors
+from ocrgate.config import Limits
+from ocrgate.documents import open_document, sniff
+from tests.helpers import image_bytes
+
+
+@pytest.fixture(scope="module")
+def page(phototest: Path) -> Image.Image:
+    return Image.open(phototest).convert("RGB")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "media_type"),
+    [
+        ("PNG", "image/png"),
+        ("JPEG", "image/jpeg"),
+        ("TIFF", "image/tiff"),
+        ("WEBP", "image/webp"),
+        ("BMP", "image/bmp"),
+    ],
+)
+def test_each_image_type_decodes_to_rgb(page: Image.Image, fmt: str, media_type: str) -> None:
+    document = open_document(image_bytes(page, fmt), f"page.{fmt.lower()}")
+    assert document.media_type == media_type
+    assert document.page_count == 1
+    decoded = document.page(0)
+    assert (decoded.width, decoded.height) == page.size
+    assert decoded.image.mode == "RGB"
+
+
+def test_bilevel_tiff_from_eval_set(eval_dir: Path) -> None:
+    data = (eval_dir / "tesseract_test" / "orig" / "phototest.tif").read_bytes()
+    document = open_document(data, "phototest.tif")
+    assert document.page(0).image.mode == "RGB"
+    assert document.page(0).image.size == (640, 480)
+
+
+def test_multipage_tiff_keeps_every_page(page: Image.Image) -> None:
+    second = page.rotate(90, expand=True)
+    data = image_bytes(page, "TIFF", save_all=True, append_images=[second, page])
+    document = open_document(data, "three.tiff")
+    assert document.page_count == 3
+    assert [p.image.size for p in document.iter_pages()] == [page.size, second.size, page.size]
+
+
+def test_pdf_is_rasterised_lazily_at_the_configured_dpi(multipage_pdf: Path) -> None:
+    document = open_document(multipage_pdf.read_bytes(), multipage_pdf.name)
+    assert document.is_pdf and document.page_count == 5
+    first = document.page(0)
+    # A4 (595.2 x 841.92 pt) at the default 144 dpi
+    assert (first.width, first.height) == (1191, 1684)
+    assert first.dpi == pytest.approx(144)
+    assert first.text_layer and "Word Processor" in first.text_layer
+    low = open_document(multipage_pdf.read_bytes(), "x.pdf", dpi=72).page(4)
+    assert (low.width, low.height) == (596, 842)  # pdfium rounds 595.2 up
+
+
+def test_pdf_page_over_the_pixel_limit_is_rendered_smaller(multipage_pdf: Path) -> None:
+    limits = Limits(max_page_pixels=500_000)
+    first = open_document(multipage_pdf.read_bytes(), "x.pdf", limits).page(0)
+    assert first.width * first.height <= 500_000
+    assert first.width * first.height > 480_000
+
+
+def test_type_is_sniffed_from_content_not_name(page: Image.Image) -> None:
+    assert open_document(image_bytes(page, "PNG"), "looks-like.pdf").media_type == "image/png"
+    with pytest.raises(errors.UnsupportedType):
+        open_document(b"just some text, not a page\n" * 10, "page.png")
+    assert sniff(b"   %PDF-1.7\n") == "application/pdf"
+
+
+def test_empty_file() -> None:
+    with pytest.raises(errors.EmptyDocument, match="empty"):
+        open_document(b"", "nothing.png")
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "TIFF", "WEBP"])
+def test_truncated_image(page: Image.Image, fmt: str) -> None:
+    data = image_bytes(page, fmt)
+    with pytest.raises(errors.CorruptFile):
+        open_document(data[: len(data) // 2], "cut")
+
+
+def test_truncated_pdf(multipage_pdf: Path) -> None:
+    data = multipage_pdf.read_bytes()
+    with pytest.raises(errors.CorruptFile):
+        open_document(data[: len(data) // 3], "cut.pdf")
+
+
+def _pdf_bytes(writer: pypdf.PdfWriter) -> bytes:
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def test_encrypted_pdf(multipage_pdf: Path) -> None:
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(multipage_pdf))
+    writer.encrypt(user_password="secret", owner_password="owner", algorithm="RC4-128")
+    with pytest.raises(errors.EncryptedPDF, match="password"):
+        open_document(_pdf_bytes(writer), "locked.pdf")
+
+
+def test_pdf_without_pages() -> None:
+    with pytest.raises(errors.EmptyDocument, match="no pages"):
+        open_document(_pdf_bytes(pypdf.PdfWriter()), "empty.pdf")
+
+
+def test_upload_over_the_byte_limit(page: Image.Image) -> None:
+    data = image_bytes(page, "PNG")
+    with pytest.raises(errors.FileTooLarge, match="limit"):
+        open_document(data, "big.png", Limits(max_upload_bytes=len(data) - 1))
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares width x height but carries only a few bytes of data."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+
+
+@pytest.mark.parametrize("side", [10_000, 100_000])
+def test_decompression_bomb_refused_before_decoding(side: int) -> None:
+    with pytest.raises(errors.ImageTooLarge):
+        open_document(_png_header(side, side), "bomb.png")
+
+
+def test_too_many_pages(page: Image.Image, multipage_pdf: Path) -> None:
+    limits = Limits(max_pages=2)
+    tiff = image_bytes(page, "TIFF", save_all=True, append_images=[page, page])
+    with pytest.raises(errors.TooManyPages, match="3 pages"):
+        open_document(tiff, "three.tiff", limits)
+    with pytest.raises(errors.TooManyPages, match="5 pages"):
+        open_document(multipage_pdf.read_bytes(), "five.pdf", limits)
+
+
+def test_every_input_error_is_a_4xx() -> None:
+    for cls in errors.ERRORS_BY_CODE.values():
+        if issubclass(cls, errors.InputError):
+            assert 400 <= cls.status < 500, cls
