@@ -58,8 +58,13 @@ def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
 class Cluster:
     """`ocrgate serve --config ...` as a child process, torn down without leaving orphans."""
 
-    def __init__(self, tmp: Path, backends: dict[str, dict[str, Any]], gateway: dict[str, Any] | None = None,
-                 limits: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        backends: dict[str, dict[str, Any]],
+        gateway: dict[str, Any] | None = None,
+        limits: dict[str, Any] | None = None,
+    ) -> None:
         ports = free_ports(1 + sum(b.get("replicas", 1) for b in backends.values()))
         self.port = ports
         self.url = f"http://127.0.0.1:{ports}"
@@ -80,7 +85,10 @@ class Cluster:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OCRGATE_")}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ocrgate", "serve", "--config", str(self.config)],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=REPO,
         )
         self.wait_healthy(timeout_s)
         return self

@@ -86,6 +86,8 @@ def test_gateway_killed_mid_job_resumes_it_on_restart(single: Cluster, page_pdf:
 
         _wait_for(restarted)
         single.wait_healthy()
-        final = _wait_for(lambda: client.job(job.id) if client.job(job.id).status == "completed" else None, 120)
+        final = _wait_for(
+            lambda: client.job(job.id) if client.job(job.id).status == "completed" else None, 120
+        )
         assert final.progress["rapidocr"].done == 4
         assert len(client.job_result(job.id).pages) == 4

@@ -60,7 +60,9 @@ def test_each_worker_sees_only_its_pinned_gpu(cluster: Cluster) -> None:
     assert all(w["health"]["sys_prefix"] for ws in workers.values() for w in ws)
 
 
-def test_ocr_returns_the_unified_response(client: OCRGateClient, phototest: Path, phototest_truth: str) -> None:
+def test_ocr_returns_the_unified_response(
+    client: OCRGateClient, phototest: Path, phototest_truth: str
+) -> None:
     result = client.ocr(phototest, backend="rapidocr")
     assert result.success and result.backend == "rapidocr" and result.image_name == "phototest.png"
     assert cer(result.markdown, phototest_truth) <= 0.05
@@ -88,7 +90,9 @@ def test_all_compares_every_backend(client: OCRGateClient, phototest: Path) -> N
     assert 0.8 < compared.agreement[0].similarity <= 1.0
 
 
-def test_pdf_pages_spread_over_both_replicas(client: OCRGateClient, cluster: Cluster, small_pdf: bytes) -> None:
+def test_pdf_pages_spread_over_both_replicas(
+    client: OCRGateClient, cluster: Cluster, small_pdf: bytes
+) -> None:
     before = {w["url"]: w["health"]["pages_done"] for w in cluster.workers()["rapidocr"]}
     result = client.ocr(small_pdf, backend="rapidocr", filename="three.pdf", boxes="none")
     assert [p.index for p in result.pages] == [0, 1, 2]
@@ -163,5 +167,7 @@ def test_backends_health_metrics_and_docs(client: OCRGateClient, cluster: Cluste
     assert backends["rapidocr"]["healthy"] and len(backends["rapidocr"]["workers"]) == 2
     assert client.health()["status"] == "healthy"
     metrics = httpx.get(f"{cluster.url}/metrics").text
-    assert "ocrgate_requests_total" in metrics and 'ocrgate_healthy_workers{backend="rapidocr"} 2.0' in metrics
+    assert (
+        "ocrgate_requests_total" in metrics and 'ocrgate_healthy_workers{backend="rapidocr"} 2.0' in metrics
+    )
     assert httpx.get(f"{cluster.url}/openapi.json").json()["paths"]["/v1/jobs/{job_id}/events"]

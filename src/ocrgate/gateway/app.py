@@ -231,8 +231,13 @@ def create_gateway_app(settings: Settings) -> FastAPI:
             if states and all(states.values())
             else ("degraded" if any(states.values()) else "unhealthy")
         )
-        return {"status": status, "backends": states, "version": __version__,
-            "timestamp": time.time(), "pid": os.getpid()}
+        return {
+            "status": status,
+            "backends": states,
+            "version": __version__,
+            "timestamp": time.time(),
+            "pid": os.getpid(),
+        }
 
     @app.get("/metrics")
     def prometheus() -> Response:
