@@ -74,3 +74,14 @@ def test_third_party_backend_registers_through_an_entry_point(tmp_path: Path) ->
         check=True,
     ).stdout
     assert markdown.strip() == "echo"
+
+
+def test_config_can_name_a_backend_class_directly(phototest: Path) -> None:
+    from ocrgate.config import BackendConfig
+    from ocrgate.documents import open_document
+
+    registry.configure({"probe": BackendConfig(class_path="bench.noop_backend:NoopBackend")})
+    backend = registry.create("probe")
+    assert "probe" in registry.names()
+    page = open_document(phototest.read_bytes(), "p.png").page(0)
+    assert backend.ocr_page(page, backend.parse_options({})).width == 640

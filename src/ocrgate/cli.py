@@ -42,9 +42,11 @@ class BoxesChoice(StrEnum):
 
 def _settings(config: Path | None) -> Settings:
     try:
-        return load_settings(config)
+        settings = load_settings(config)
     except (FileNotFoundError, ValueError) as exc:
         _fail(f"bad configuration: {exc}")
+    registry.configure(settings.backends)
+    return settings
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:

@@ -31,6 +31,9 @@ class BackendConfig(BaseModel):
     """One backend: where its workers listen, which GPU and python they get, how much they take."""
 
     enabled: bool = True
+    class_path: str | None = Field(
+        default=None, description="`module:Class` of a backend that is not installed as an entry point"
+    )
     port: int | None = Field(default=None, description="first worker port; replicas take the next ones")
     host: str = "127.0.0.1"
     gpu: str | None = Field(default=None, description="CUDA_VISIBLE_DEVICES for the worker; none = CPU")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import entry_points
 
 from ocrgate.backends.base import Backend
+from ocrgate.config import BackendConfig
 from ocrgate.errors import UnknownBackend
 
 ENTRY_POINT_GROUP = "ocrgate.backends"
@@ -17,6 +19,22 @@ BUILTIN: dict[str, str] = {
     "tesseract": "ocrgate.backends.tesseract:TesseractBackend",
 }
 _registered: dict[str, type[Backend]] = {}
+
+
+_targets: dict[str, str] = {}
+
+
+def register_target(name: str, target: str) -> None:
+    """Make `name` load `module:Class` on first use (backends named by `class_path` in the config)."""
+    _targets[name] = target
+    _registered.pop(name, None)
+
+
+def configure(backends: Mapping[str, BackendConfig]) -> None:
+    """Register every configured backend that names its class directly."""
+    for name, config in backends.items():
+        if config.class_path:
+            register_target(name, config.class_path)
 
 
 def register(cls: type[Backend]) -> type[Backend]:
@@ -32,7 +50,7 @@ def _entry_point_targets() -> dict[str, str]:
 
 def names() -> list[str]:
     """Every backend name known here, built-ins first."""
-    ordered = dict.fromkeys([*BUILTIN, *_entry_point_targets(), *_registered])
+    ordered = dict.fromkeys([*BUILTIN, *_entry_point_targets(), *_targets, *_registered])
     return list(ordered)
 
 
@@ -40,7 +58,7 @@ def get(name: str) -> type[Backend]:
     """The backend class called `name`; UnknownBackend if there is none."""
     if name in _registered:
         return _registered[name]
-    target = BUILTIN.get(name) or _entry_point_targets().get(name)
+    target = _targets.get(name) or BUILTIN.get(name) or _entry_point_targets().get(name)
     if target is None:
         raise UnknownBackend(f"unknown backend {name!r}; known backends: {', '.join(names())}")
     module_name, _, attr = target.partition(":")

@@ -17,7 +17,8 @@ from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
 
 from ocrgate import __version__
-from ocrgate.config import Settings
+from ocrgate.backends import registry
+from ocrgate.config import Limits, Settings
 from ocrgate.errors import InvalidOption, NotFound
 from ocrgate.gateway.auth import APIKeys
 from ocrgate.gateway.jobs import JobStore
@@ -32,6 +33,11 @@ from ocrgate.render import BoxesMode
 from ocrgate.schema import CompareResponse, ErrorResponse, JobStatus, OCRResponse
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+# The web client: its own scripts and styles only; pictures may be data: URIs (boxes, figures).
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 415, 422, 429, 502, 503, 504, 507)
 }
@@ -60,6 +66,7 @@ def _options(prompt: str | None, options: str | None) -> dict[str, Any]:
 
 
 def create_gateway_app(settings: Settings) -> FastAPI:
+    registry.configure(settings.backends)
     router = Router(settings)
     store = JobStore(Path(settings.gateway.data_dir))
     runner = JobRunner(store, router, settings)
@@ -88,6 +95,9 @@ def create_gateway_app(settings: Settings) -> FastAPI:
     @app.middleware("http")
     async def count_requests(request: Request, call_next):  # type: ignore[no-untyped-def]
         response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if not request.url.path.startswith(("/v1/", "/docs", "/redoc", "/openapi.json")):
+            response.headers.setdefault("Content-Security-Policy", CSP)
         route = request.scope.get("route")
         metrics.requests.labels(getattr(route, "path", "other"), str(response.status_code)).inc()
         if response.status_code >= 400:
@@ -222,6 +232,11 @@ def create_gateway_app(settings: Settings) -> FastAPI:
                 )
             )
         return infos
+
+    @app.get("/v1/limits", response_model=Limits)
+    def get_limits() -> Limits:
+        """What one upload may weigh and hold (the web client shows these before upload)."""
+        return limits
 
     @app.get("/health")
     def health() -> dict[str, Any]:
