@@ -80,6 +80,8 @@ class Cluster:
         self.log = (tmp / "serve.log").open("wb")
         self.process: subprocess.Popen[bytes] | None = None
         self.expected = list(backends)
+        keys = (gateway or {}).get("api_keys") or []
+        self.headers = {"X-API-Key": keys[0]} if keys else {}
 
     def start(self, timeout_s: float = 90) -> Cluster:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OCRGATE_")}
@@ -108,7 +110,7 @@ class Cluster:
 
     def workers(self) -> dict[str, list[dict[str, Any]]]:
         """Each backend's workers as the gateway sees them, with their /health answers."""
-        backends = httpx.get(f"{self.url}/v1/backends", timeout=5).json()
+        backends = httpx.get(f"{self.url}/v1/backends", headers=self.headers, timeout=5).json()
         return {b["name"]: b["workers"] for b in backends}
 
     def worker_pids(self) -> list[int]:
