@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import os
 import sys
@@ -18,17 +17,17 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 from fastapi import Depends, FastAPI, Header, Query, Request
 from pydantic import BaseModel
 
 from ocrgate import __version__
-from ocrgate.backends.base import Backend
+from ocrgate.backends.base import Backend, options_from_json
 from ocrgate.config import Limits
 from ocrgate.devices import DeviceInfo, device_info
-from ocrgate.errors import BackendUnavailable, InvalidOption, Unauthorized
+from ocrgate.errors import BackendUnavailable, Unauthorized
 from ocrgate.http_errors import install_error_handlers
 from ocrgate.schema import BackendHealth, PageResult
 from ocrgate.wire import SECRET_HEADER, decode_page
@@ -127,7 +126,7 @@ def create_worker_app(
         height: Annotated[int | None, Query(gt=0)] = None,
         options: Annotated[str | None, Query(description="JSON object of backend options")] = None,
     ) -> PageResult:
-        parsed = backend.parse_options(_options_json(options))
+        parsed = backend.parse_options(options_from_json(options))
         body = await request.body()
         page = await anyio.to_thread.run_sync(
             decode_page, body, request.headers.get("content-type", ""), index, width, height, limits
@@ -147,15 +146,3 @@ def create_worker_app(
         return result
 
     return app
-
-
-def _options_json(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidOption(f"options must be a JSON object: {exc}") from exc
-    if not isinstance(value, dict):
-        raise InvalidOption("options must be a JSON object")
-    return value

@@ -21,6 +21,7 @@ import pytest
 from ocrgate.errors import NotFound, StorageError
 from ocrgate.gateway import jobs
 from ocrgate.gateway.jobs import JobStore, new_job_id
+from ocrgate.schema import JobProgress
 
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 8
 
@@ -100,18 +101,18 @@ def test_owner_isolation(store: JobStore) -> None:
 def test_page_lifecycle_and_progress(store: JobStore) -> None:
     job = make_job(store, backends=["a", "b"], page_count=2)
     assert store.progress(job.id) == {
-        "a": jobs.Progress(total=2, queued=2),
-        "b": jobs.Progress(total=2, queued=2),
+        "a": JobProgress(total=2, queued=2),
+        "b": JobProgress(total=2, queued=2),
     }
     assert store.mark_running(job.id, "a", 0) is True
     assert store.mark_running(job.id, "a", 0) is False  # already claimed
     assert store.get_job(job.id).status == "running"
     store.mark_running(job.id, "b", 1)
-    assert store.progress(job.id)["a"] == jobs.Progress(total=2, running=1, queued=1)
+    assert store.progress(job.id)["a"] == JobProgress(total=2, running=1, queued=1)
     store.save_page(job.id, "a", 0, json.dumps({"index": 0, "markdown": "# Title"}))
     assert store.progress(job.id) == {
-        "a": jobs.Progress(total=2, done=1, queued=1),
-        "b": jobs.Progress(total=2, running=1, queued=1),
+        "a": JobProgress(total=2, done=1, queued=1),
+        "b": JobProgress(total=2, running=1, queued=1),
     }
     outcomes = store.page_results(job.id, "a")
     assert [(o.index, o.status, o.attempts) for o in outcomes] == [(0, "done", 0), (1, "queued", 0)]
@@ -135,7 +136,7 @@ def test_retries_then_failure_with_reason(store: JobStore) -> None:
     [outcome] = store.page_results(job.id, "rapidocr")
     assert (outcome.status, outcome.error, outcome.attempts) == ("failed", "backend crashed", 3)
     assert store.queued_pages(job.id) == []
-    assert store.progress(job.id)["rapidocr"] == jobs.Progress(total=1, failed=1)
+    assert store.progress(job.id)["rapidocr"] == JobProgress(total=1, failed=1)
 
 
 def test_finish_if_complete_completed(store: JobStore) -> None:
@@ -379,8 +380,6 @@ def test_failed_write_rolls_back_and_the_store_keeps_working(store: JobStore) ->
         db.execute(
             "INSERT INTO pages (job_id, backend, idx, status, updated_at) VALUES ('nope', 'a', 0, 'x', 0)"
         )
-    assert store.progress(job.id)["rapidocr"] == jobs.Progress(
-        total=2, queued=2
-    )  # foreign key refused, undone
+    assert store.progress(job.id)["rapidocr"] == JobProgress(total=2, queued=2)  # foreign key refused, undone
     store.save_page(job.id, "rapidocr", 0, "{}")
     assert store.progress(job.id)["rapidocr"].done == 1

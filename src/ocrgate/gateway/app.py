@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import AsyncIterator
@@ -18,8 +17,9 @@ from sse_starlette import EventSourceResponse
 
 from ocrgate import __version__
 from ocrgate.backends import registry
+from ocrgate.backends.base import options_from_json
 from ocrgate.config import Limits, Settings
-from ocrgate.errors import InvalidOption, NotFound
+from ocrgate.errors import NotFound
 from ocrgate.gateway.auth import APIKeys
 from ocrgate.gateway.jobs import JobStore
 from ocrgate.gateway.metrics import Metrics
@@ -52,14 +52,7 @@ class BackendInfo(BaseModel):
 
 
 def _options(prompt: str | None, options: str | None) -> dict[str, Any]:
-    parsed: dict[str, Any] = {}
-    if options:
-        try:
-            parsed = json.loads(options)
-        except json.JSONDecodeError as exc:
-            raise InvalidOption(f"`options` must be a JSON object: {exc}") from exc
-        if not isinstance(parsed, dict):
-            raise InvalidOption("`options` must be a JSON object")
+    parsed = options_from_json(options)
     if prompt:
         parsed["prompt"] = prompt
     return parsed

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ocrgate.errors import NotFound, StorageError
+from ocrgate.schema import JobProgress
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 5000
@@ -82,14 +83,6 @@ class PageOutcome(BaseModel):
     result_json: str | None = None
     error: str | None = None
     attempts: int = 0
-
-
-class Progress(BaseModel):
-    total: int = 0
-    done: int = 0
-    failed: int = 0
-    running: int = 0
-    queued: int = 0
 
 
 class JobStore:
@@ -322,7 +315,7 @@ class JobStore:
             rows = db.execute(sql + " ORDER BY idx", (job_id, backend)).fetchall()
         return [PageOutcome(**dict(r) | {"index": r["idx"]}) for r in rows]
 
-    def progress(self, job_id: str) -> dict[str, Progress]:
+    def progress(self, job_id: str) -> dict[str, JobProgress]:
         """Page counts per backend (cancelled pages count only in `total`)."""
         with self._locked() as db:
             job = db.execute("SELECT backends FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -330,11 +323,11 @@ class JobStore:
             rows = db.execute(sql, (job_id,)).fetchall()
         if job is None:
             raise NotFound(f"no job {job_id!r}")
-        result = {backend: Progress() for backend in json.loads(job["backends"])}
+        result = {backend: JobProgress() for backend in json.loads(job["backends"])}
         for r in rows:
-            progress = result.setdefault(r["backend"], Progress())
+            progress = result.setdefault(r["backend"], JobProgress())
             progress.total += r["n"]
-            if r["status"] in Progress.model_fields:
+            if r["status"] in JobProgress.model_fields:
                 setattr(progress, r["status"], getattr(progress, r["status"]) + r["n"])
         return result
 

@@ -73,6 +73,11 @@ class BackendPool:
         return [r for r in self.replicas if r.healthy]
 
     @property
+    def window(self) -> int:
+        """Pages one request keeps in flight: one per free slot across the healthy replicas."""
+        return max(1, len(self.healthy) * self.config.concurrency)
+
+    @property
     def capacity(self) -> int:
         return len(self.healthy) * (self.config.concurrency + self.config.queue_size)
 

@@ -32,14 +32,13 @@ WORKER_WAIT_S = 60.0
 
 
 def job_status(store: JobStore, job: JobRecord) -> JobStatus:
-    progress = {b: JobProgress(**p.model_dump()) for b, p in store.progress(job.id).items()}
     return JobStatus(
         id=job.id,
         status=job.status,
         name=job.name,
         page_count=job.page_count,
         backends=job.backends,
-        progress=progress,
+        progress=store.progress(job.id),
         created_at=job.created_at,
         updated_at=job.updated_at,
         expires_at=job.expires_at,
@@ -154,7 +153,7 @@ class JobRunner:
                 self.listeners.pop(job_id, None)
 
     def _progress(self, job_id: str) -> dict[str, JobProgress]:
-        return {b: JobProgress(**p.model_dump()) for b, p in self.store.progress(job_id).items()}
+        return self.store.progress(job_id)
 
     def _page_event(
         self, job_id: str, backend: str, index: int, result_json: str | None, error: str | None

@@ -56,9 +56,8 @@ async def recognize_document(
 ) -> OCRResponse:
     """Every page of `document` through `pool`, a window of pages in flight across its replicas."""
     started = time.perf_counter()
-    window = max(1, len(pool.healthy) * pool.config.concurrency)
-    pool.admit(min(window, document.page_count))
-    gate = asyncio.Semaphore(window)
+    pool.admit(min(pool.window, document.page_count))
+    gate = asyncio.Semaphore(pool.window)
     timings = Timings()
 
     async def one(index: int) -> RenderedPage:
@@ -99,7 +98,7 @@ async def compare_document(
     started = time.perf_counter()
     for name in names:
         pool = router.pool(name)
-        pool.admit(min(document.page_count, max(1, len(pool.healthy) * pool.config.concurrency)))
+        pool.admit(min(document.page_count, pool.window))
     responses = await asyncio.gather(
         *(recognize_document(router.pool(n), document, options, boxes, settings, request_id) for n in names)
     )
