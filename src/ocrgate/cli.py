@@ -212,6 +212,21 @@ def gateway(
 
 
 @app.command()
+def web(
+    api: Annotated[str, typer.Option(help="the gateway's URL")] = "http://127.0.0.1:8080",
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 3000,
+) -> None:
+    """Serve the web client on its own port, against a gateway elsewhere (which must allow the origin
+    with `cors_origins`)."""
+    import uvicorn
+
+    from ocrgate.web_server import create_web_app
+
+    uvicorn.run(create_web_app(api), host=host, port=port, log_level="warning")
+
+
+@app.command()
 def serve(config: ConfigOption = None) -> None:
     """Start the workers and the gateway, restart crashed workers, stop all on Ctrl-C."""
     from ocrgate import launcher

@@ -55,6 +55,9 @@ class GatewayConfig(BaseModel):
     port: int = 8080
     data_dir: Path = Path("data")
     api_keys: list[str] = Field(default_factory=list, description="empty = no authentication")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="origins of a web client served elsewhere (`ocrgate web`)"
+    )
     worker_secret: str | None = Field(default=None, description="shared secret gateway -> workers")
     job_ttl_s: float = Field(default=7 * 24 * 3600, gt=0, description="how long job results are kept")
     page_retries: int = Field(default=2, ge=0, description="retries of a page on another worker")

@@ -1,0 +1,229 @@
+// One result on screen: per page, the page picture with the blocks' boxes over it (an SVG in page
+// pixels), and tabs for the rendered markdown, the engine's raw output and the JSON.
+
+import { renderMarkdown, safeTableHtml } from "./markdown.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+export const KINDS = ["text", "title", "table", "figure", "equation", "caption", "list", "code", "header", "footer"];
+let uid = 0;
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+const kindOf = (kind) => (KINDS.includes(kind) ? kind : "text");
+
+// The page picture: an image (or a blank sheet) with an SVG overlay whose viewBox is the page.
+export function pageStage(page, imageSrc) {
+  const stage = el("div", { class: "stage" });
+  stage.style.aspectRatio = `${page.width} / ${page.height}`;
+  if (imageSrc) {
+    stage.append(el("img", { src: imageSrc, alt: `Page ${page.index + 1}`, class: "page-image" }));
+  } else {
+    stage.append(el("div", { class: "page-blank", role: "img", "aria-label": `Page ${page.index + 1} (no picture)` }));
+  }
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${page.width} ${page.height}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("class", "boxes");
+  svg.setAttribute("aria-hidden", "true");
+  (page.blocks || []).forEach((block, i) => {
+    const [x0, y0, x1, y1] = block.bbox;
+    const rect = document.createElementNS(SVG, "rect");
+    rect.setAttribute("x", x0);
+    rect.setAttribute("y", y0);
+    rect.setAttribute("width", Math.max(1, x1 - x0));
+    rect.setAttribute("height", Math.max(1, y1 - y0));
+    rect.setAttribute("class", `box kind-${kindOf(block.kind)}`);
+    rect.dataset.block = String(i);
+    const title = document.createElementNS(SVG, "title");
+    title.textContent = `${block.kind}: ${String(block.text || "").slice(0, 120)}`;
+    rect.append(title);
+    svg.append(rect);
+  });
+  stage.append(svg);
+  return stage;
+}
+
+export function legend(blocks) {
+  const kinds = [...new Set((blocks || []).map((b) => kindOf(b.kind)))];
+  const list = el("ul", { class: "legend", "aria-label": "Block kinds" });
+  for (const kind of kinds) list.append(el("li", { class: `kind-${kind}` }, el("span", { class: "swatch" }), kind));
+  return list;
+}
+
+// Blocks as text, each linked to its box by data-block.
+export function blocksView(page) {
+  const wrap = el("div", { class: "markdown" });
+  const blocks = page.blocks || [];
+  if (!blocks.length) {
+    wrap.append(renderMarkdown(page.markdown));
+    return wrap;
+  }
+  blocks.forEach((block, i) => {
+    const kind = kindOf(block.kind);
+    const node = el("div", { class: `block kind-${kind}`, tabindex: "0", "data-block": String(i), "aria-label": `${kind} block ${i + 1}` });
+    if (kind === "table" && block.html) node.append(safeTableHtml(block.html));
+    else node.append(renderMarkdown(block.text));
+    wrap.append(node);
+  });
+  return wrap;
+}
+
+// Hover or focus on a box or a block highlights both.
+export function linkHighlights(section) {
+  const set = (index, on, scroll) => {
+    for (const node of section.querySelectorAll(`[data-block="${index}"]`)) {
+      node.classList.toggle("hl", on);
+      if (on && scroll && node.tagName === "DIV") node.scrollIntoView({ block: "nearest" });
+    }
+  };
+  const target = (event) => event.target.closest && event.target.closest("[data-block]");
+  section.addEventListener("mouseover", (e) => { const t = target(e); if (t) set(t.dataset.block, true, t.tagName !== "DIV"); });
+  section.addEventListener("mouseout", (e) => { const t = target(e); if (t) set(t.dataset.block, false); });
+  section.addEventListener("focusin", (e) => { const t = target(e); if (t) set(t.dataset.block, true); });
+  section.addEventListener("focusout", (e) => { const t = target(e); if (t) set(t.dataset.block, false); });
+}
+
+// Accessible tabs: buttons with aria-selected, arrow keys move between them.
+export function tabs(label, entries) {
+  const id = `t${++uid}`;
+  const list = el("div", { role: "tablist", "aria-label": label, class: "tabs" });
+  const panels = el("div", { class: "tab-panels" });
+  const buttons = [];
+  const select = (n, focus) => {
+    buttons.forEach((b, i) => {
+      b.setAttribute("aria-selected", String(i === n));
+      b.tabIndex = i === n ? 0 : -1;
+      panels.children[i].hidden = i !== n;
+    });
+    if (focus) buttons[n].focus();
+  };
+  entries.forEach(([name, build], i) => {
+    const button = el("button", { type: "button", role: "tab", id: `${id}-${i}`, "aria-controls": `${id}-p${i}`, class: "tab", "data-tab": name.toLowerCase(), text: name });
+    button.addEventListener("click", () => select(i));
+    button.addEventListener("keydown", (e) => {
+      const n = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: entries.length - 1 }[e.key];
+      if (n !== undefined) { e.preventDefault(); select((n + entries.length) % entries.length, true); }
+    });
+    buttons.push(button);
+    list.append(button);
+    const panel = el("div", { role: "tabpanel", id: `${id}-p${i}`, "aria-labelledby": `${id}-${i}`, class: "tab-panel", tabindex: "0" });
+    panel.append(build());
+    panels.append(panel);
+  });
+  select(0);
+  return el("div", { class: "tabbed" }, list, panels);
+}
+
+const pre = (value) => el("pre", { class: "code", text: typeof value === "string" ? value : JSON.stringify(value, null, 2) });
+
+function rawFor(response, page) {
+  const raw = response && response.raw_result ? response.raw_result[response.backend] : undefined;
+  if (raw === undefined) return "(no raw output for this page)";
+  return Array.isArray(raw) && (response.pages || []).length > 1 ? raw[page.index] : raw;
+}
+
+export function download(name, content, type) {
+  const blob = content instanceof Blob ? content : new Blob([content], { type });
+  const href = URL.createObjectURL(blob);
+  const a = el("a", { href, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 5000);
+}
+
+// The boxes picture: the server's own, or the page image with the boxes drawn on a canvas.
+async function boxesPicture(page, imageSrc) {
+  if (page.boxes_image) return (await fetch(`data:image/png;base64,${page.boxes_image}`)).blob();
+  const img = new Image();
+  img.src = imageSrc;
+  await img.decode();
+  const canvas = el("canvas");
+  canvas.width = page.width;
+  canvas.height = page.height;
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(img, 0, 0, page.width, page.height);
+  ctx.lineWidth = 2;
+  for (const block of page.blocks || []) {
+    const [x0, y0, x1, y1] = block.bbox;
+    ctx.strokeStyle = getComputedStyle(document.documentElement).getPropertyValue(`--kind-${kindOf(block.kind)}`) || "#d00";
+    ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+  }
+  return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+}
+
+// The uploaded image when we have it (boxes drawn by the SVG), else the server's boxes picture.
+const pictureOf = (page, imageSrc) => imageSrc || (page.boxes_image ? `data:image/png;base64,${page.boxes_image}` : null);
+
+// One page: picture with boxes on the left, tabs on the right.
+export function pageView(page, { response = null, imageSrc = null, base = "page" } = {}) {
+  const picture = pictureOf(page, imageSrc);
+  const section = el("section", { class: "page", "data-page": String(page.index), "aria-label": `Page ${page.index + 1}` });
+  const head = el("header", { class: "page-head" },
+    el("h3", { text: `Page ${page.index + 1}` }),
+    el("span", { class: "muted", text: `${page.width}×${page.height} px · ${(page.blocks || []).length} blocks` }),
+  );
+  for (const flag of page.flags || []) head.append(el("span", { class: "flag", text: flag }));
+  if (picture) {
+    const button = el("button", { type: "button", class: "small", text: "Boxes PNG" });
+    button.addEventListener("click", async () => download(`${base}.p${page.index + 1}.boxes.png`, await boxesPicture(page, picture)));
+    head.append(button);
+  }
+  const figure = el("figure", { class: "page-figure" }, pageStage(page, picture), legend(page.blocks));
+  const json = { ...page };
+  delete json.boxes_image;
+  const text = tabs(`Page ${page.index + 1} views`, [
+    ["Markdown", () => blocksView(page)],
+    ["Raw", () => pre(rawFor(response, page))],
+    ["JSON", () => pre(json)],
+  ]);
+  section.append(head, el("div", { class: "page-body" }, figure, el("div", { class: "page-text" }, text)));
+  linkHighlights(section);
+  return section;
+}
+
+export function timingsView(response) {
+  const t = response.timings || {};
+  const dl = el("dl", { class: "timings", "aria-label": "Timings" });
+  if (!t.total) return dl; // job results carry no timings of their own
+  for (const key of ["queue", "decode", "ocr", "render", "total"]) {
+    if (t[key] === undefined) continue;
+    dl.append(el("div", {}, el("dt", { text: key }), el("dd", { text: `${Number(t[key]).toFixed(2)} s` })));
+  }
+  return dl;
+}
+
+export function stem(name) {
+  return String(name || "result").replace(/\.[^.]+$/, "") || "result";
+}
+
+// A whole one-backend response.
+export function resultView(response, { imageSrc = null } = {}) {
+  const base = stem(response.image_name);
+  const wrap = el("article", { class: "result", "aria-label": `Result from ${response.backend}` });
+  const md = el("button", { type: "button", text: "Download markdown" });
+  md.addEventListener("click", () => download(`${base}.${response.backend}.md`, response.markdown || "", "text/markdown"));
+  const js = el("button", { type: "button", text: "Download JSON" });
+  js.addEventListener("click", () => download(`${base}.${response.backend}.json`, JSON.stringify(response, null, 2), "application/json"));
+  wrap.append(el("header", { class: "result-head" },
+    el("h2", { text: `${response.image_name || "Document"} — ${response.backend}` }),
+    timingsView(response),
+    el("div", { class: "actions" }, md, js),
+  ));
+  const pages = response.pages || [];
+  pages.forEach((page) => {
+    wrap.append(pageView(page, { response, imageSrc: pages.length === 1 ? imageSrc : null, base }));
+  });
+  if (!pages.length) wrap.append(el("p", { class: "muted", text: "No pages in this result." }));
+  return wrap;
+}

@@ -1,0 +1,63 @@
+"""The web client on its own port (3000 by default), talking to a gateway elsewhere.
+
+The gateway must allow this origin: `cors_origins = ["http://127.0.0.1:3000"]` under `[gateway]`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+API_META = '<meta name="ocrgate-api" content="">'
+
+
+def web_csp(api_url: str) -> str:
+    """The gateway's policy for the client, with the gateway's origin allowed for API calls."""
+    return (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+        f"connect-src 'self' {api_url}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+        "form-action 'self'"
+    )
+
+
+def create_web_app(api_url: str) -> Starlette:
+    """Serve `web/` with the gateway's address written into index.html."""
+    api_url = api_url.rstrip("/")
+    html = (WEB_DIR / "index.html").read_text(encoding="utf-8")
+    html = html.replace(API_META, f'<meta name="ocrgate-api" content="{api_url}">')
+    headers = {"Content-Security-Policy": web_csp(api_url), "X-Content-Type-Options": "nosniff"}
+
+    async def index(_request: Request) -> Response:
+        return HTMLResponse(html)
+
+    return Starlette(
+        routes=[Route("/", index), Mount("/static", StaticFiles(directory=WEB_DIR), name="static")],
+        middleware=[Middleware(HeadersMiddleware, headers=headers)],
+    )
+
+
+class HeadersMiddleware:
+    """Adds fixed headers (the CSP) to every response."""
+
+    def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
+        self.app = app
+        self.headers = headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response_headers = MutableHeaders(scope=message)
+                for key, value in self.headers.items():
+                    response_headers.setdefault(key, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

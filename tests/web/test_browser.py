@@ -1,0 +1,269 @@
+"""The web client in a real browser: Debian's chromium driven by Playwright against a real gateway.
+
+The project never downloads a browser of its own: without /usr/bin/chromium these tests skip.
+Screenshots land in test-artifacts/web/ (docs/screenshot.png in the README is a copy of single.png).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.gateway.cluster import REPO, Cluster
+from tests.gateway.test_gateway import pdf_of
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts" / "web"
+HL = re.compile(r"\bhl\b")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+if not CHROMIUM.is_file():
+    pytest.skip(f"{CHROMIUM} not found (Debian's chromium; `.ci/run` installs it)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+sync_api.expect.set_options(timeout=60_000)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, eval_dir: Path) -> Iterator[Cluster]:
+    running = Cluster(tmp_path_factory.mktemp("web"), {"rapidocr": {}, "tesseract": {}}).start()
+    yield running
+    assert running.stop() == []
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[sync_api.Browser]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: sync_api.Browser, cluster: Cluster) -> Iterator[sync_api.Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(60_000)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(cluster.url + "/")
+    sync_api.expect(tab.locator("#backend-list input")).to_have_count(2)
+    yield tab
+    context.close()
+    assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+def choose(page: sync_api.Page, *backends: str) -> None:
+    for box in page.locator("#backend-list input").all():
+        box.set_checked(box.get_attribute("value") in backends)
+
+
+def test_page_is_served_with_local_assets_and_limits(page: sync_api.Page, cluster: Cluster) -> None:
+    assert page.locator("h1").inner_text() == "ocrgate"
+    sync_api.expect(page.locator("#limits")).to_contain_text("MiB per file")
+    sync_api.expect(page.locator("#backend-list")).to_contain_text("healthy")
+    # every script and stylesheet comes from the gateway itself
+    sources = page.eval_on_selector_all("script[src], link[href]", "els => els.map(e => e.src || e.href)")
+    assert sources and all(s.startswith(cluster.url + "/static/") for s in sources)
+
+
+def test_upload_a_page_shows_markdown_and_boxes(page: sync_api.Page, phototest: Path) -> None:
+    choose(page, "rapidocr")
+    page.set_input_files("#file", str(phototest))
+    page.click("#submit")
+    result = page.locator("#result .result")
+    sync_api.expect(result.locator(".markdown")).to_contain_text("quick brown", ignore_case=True)
+    boxes = result.locator("svg.boxes rect")
+    assert boxes.count() >= 1
+    assert result.locator("svg.boxes").get_attribute("viewBox") == "0 0 640 480"
+    sync_api.expect(result.locator(".timings")).to_contain_text("total")
+    page.screenshot(path=str(ARTIFACTS / "single.png"))
+
+    # hovering a box highlights its text, and the other way round
+    boxes.first.hover()
+    sync_api.expect(result.locator('.block[data-block="0"]')).to_have_class(HL)
+    page.screenshot(path=str(ARTIFACTS / "hover.png"))
+    page.mouse.move(5, 5)
+    sync_api.expect(result.locator('.block[data-block="0"]')).not_to_have_class(HL)
+    result.locator('.block[data-block="0"]').hover()
+    sync_api.expect(result.locator('rect[data-block="0"]')).to_have_class(HL)
+
+    # the other tabs: raw engine output and JSON, reachable by keyboard
+    tab = result.locator('[role="tab"][data-tab="markdown"]')
+    tab.focus()
+    page.keyboard.press("ArrowRight")
+    raw = result.locator('[role="tab"][data-tab="raw"]')
+    sync_api.expect(raw).to_have_attribute("aria-selected", "true")
+    sync_api.expect(raw).to_be_focused()
+    result.locator('[role="tab"][data-tab="json"]').click()
+    panel = result.locator('[role="tabpanel"]:visible')
+    assert json.loads(panel.inner_text())["width"] == 640
+
+
+def test_compare_two_backends(page: sync_api.Page, phototest: Path) -> None:
+    choose(page, "rapidocr", "tesseract")
+    page.set_input_files("#file", str(phototest))
+    page.click("#submit")
+    compare = page.locator("#result .compare")
+    sync_api.expect(compare.locator(".column")).to_have_count(2)
+    assert compare.locator(".column h3").all_inner_texts() == ["rapidocr", "tesseract"]
+    sync_api.expect(compare.locator(".agreement")).to_contain_text(re.compile(r"rapidocr ↔ tesseract: \d+%"))
+    for column in compare.locator(".column").all():
+        sync_api.expect(column.locator(".diff")).to_contain_text("brown", ignore_case=True)
+        assert column.locator("svg.boxes rect").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
+
+    # the word diff (LCS on words) marks what one side lacks
+    marks = page.evaluate(
+        """async () => {
+        const { diffWords } = await import('/static/compare.js');
+        const d = diffWords('the quick brown fox'.split(' '), 'the quick red fox jumps'.split(' '));
+        return [d.keepA, d.keepB];
+    }"""
+    )
+    assert marks == [[True, True, False, True], [True, True, False, True, False]]
+
+
+def test_pdf_job_progress_pages_and_reload(page: sync_api.Page, phototest: Path, tmp_path: Path) -> None:
+    pdf = tmp_path / "three.pdf"
+    pdf.write_bytes(pdf_of(Image.open(phototest).convert("RGB"), 3))
+    page.evaluate(
+        """() => {
+        const bar = document.getElementById('job-progress');
+        window.__progress = [];
+        new MutationObserver(() => window.__progress.push([bar.value, bar.max]))
+          .observe(bar, {attributes: true});
+    }"""
+    )
+    choose(page, "rapidocr")
+    page.set_input_files("#file", str(pdf))
+    sync_api.expect(page.locator("#file-info")).to_contain_text("runs as a job")
+    page.click("#submit")
+    sync_api.expect(page.locator("#job")).to_be_visible()
+    assert "#job=" in page.url
+    sync_api.expect(page.locator("#job-status")).to_contain_text("completed — 3 / 3 pages", timeout=90_000)
+    sync_api.expect(page.locator("#result .result .page")).to_have_count(3)
+    values = page.evaluate("window.__progress")
+    assert values[-1] == [3, 3]
+    seen = [v for v, _ in values]
+    assert seen == sorted(seen) and len(set(seen)) >= 3, f"progress did not move: {values}"
+    sync_api.expect(page.locator("#result .page").first.locator(".markdown")).to_contain_text(
+        "quick", ignore_case=True
+    )
+    page.screenshot(path=str(ARTIFACTS / "job.png"))
+
+    # coming back to the job's URL shows it again
+    page.reload()
+    sync_api.expect(page.locator("#job-status")).to_contain_text("completed — 3 / 3 pages")
+    sync_api.expect(page.locator("#result .page")).to_have_count(3)
+    sync_api.expect(page.locator("#job-cancel")).to_be_disabled()
+
+
+def test_cancel_a_running_job(page: sync_api.Page, phototest: Path, tmp_path: Path) -> None:
+    pdf = tmp_path / "eight.pdf"
+    pdf.write_bytes(pdf_of(Image.open(phototest).convert("RGB"), 8))
+    choose(page, "rapidocr")
+    page.set_input_files("#file", str(pdf))
+    page.click("#submit")
+    sync_api.expect(page.locator("#job-cancel")).to_be_enabled()
+    page.click("#job-cancel")
+    sync_api.expect(page.locator("#job-status")).to_contain_text("cancelled")
+    sync_api.expect(page.locator("#job-cancel")).to_be_disabled()
+    done = page.evaluate("document.getElementById('job-progress').value")
+    assert done < 8
+
+
+def test_unsupported_type_shows_a_clear_message(page: sync_api.Page) -> None:
+    choose(page, "rapidocr")
+    page.set_input_files(
+        "#file", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"just some text, not an image\n"}
+    )
+    page.click("#submit")
+    message = page.locator("#message")
+    sync_api.expect(message).to_be_visible()
+    sync_api.expect(message).to_have_attribute("data-code", "unsupported_type")
+    sync_api.expect(message).to_contain_text("not supported")
+    page.screenshot(path=str(ARTIFACTS / "error.png"))
+
+
+def _answer(status: int, body: dict, headers: dict[str, str]):  # type: ignore[no-untyped-def]
+    return lambda route: route.fulfill(status=status, json=body, headers=headers)
+
+
+def test_backend_down_and_busy_messages(page: sync_api.Page, phototest: Path) -> None:
+    for status, code, headers in [(503, "backend_unavailable", {}), (429, "busy", {"Retry-After": "7"})]:
+        body = {"success": False, "error": {"code": code, "message": "from the test"}}
+        page.route("**/v1/ocr", _answer(status, body, headers))
+        page.set_input_files("#file", str(phototest))
+        page.click("#submit")
+        sync_api.expect(page.locator("#message")).to_have_attribute("data-code", code)
+        page.unroute("**/v1/ocr")
+    sync_api.expect(page.locator("#message")).to_contain_text("Try again in 7 s")
+
+
+EVIL = '<script>window.__xss=1</script> <img src=x onerror="window.__xss=1"> **bold**'
+
+
+def test_markdown_with_script_and_onerror_does_not_execute(page: sync_api.Page, phototest: Path) -> None:
+    crafted = {
+        "success": True,
+        "request_id": "x",
+        "backend": "rapidocr",
+        "image_name": "evil.png",
+        "markdown": EVIL,
+        "source_markdown": EVIL,
+        "pages": [
+            {
+                "index": 0,
+                "width": 640,
+                "height": 480,
+                "markdown": EVIL,
+                "flags": [],
+                "blocks": [
+                    {"kind": "text", "text": EVIL, "bbox": [10, 10, 300, 60]},
+                    {
+                        "kind": "table",
+                        "text": "| a | b |\n|---|---|\n| <script>window.__xss=1</script> | x |",
+                        "html": '<table><tr><td onclick="window.__xss=1">cell'
+                        '<img src=x onerror="window.__xss=1"></td></tr></table>'
+                        "<script>window.__xss=1</script>",
+                        "bbox": [10, 100, 300, 200],
+                    },
+                ],
+            }
+        ],
+        "raw_result": {"rapidocr": [EVIL]},
+        "processing_time": 0.1,
+        "timings": {"total": 0.1},
+    }
+    page.route("**/v1/ocr", lambda route: route.fulfill(status=200, json=crafted))
+    choose(page, "rapidocr")
+    page.set_input_files("#file", str(phototest))
+    page.click("#submit")
+    markdown = page.locator("#result .markdown")
+    sync_api.expect(markdown).to_contain_text("<script>window.__xss=1</script>")
+    sync_api.expect(markdown.locator("strong")).to_have_text("bold")
+    sync_api.expect(markdown.locator("td").first).to_contain_text("cell")
+    page.locator('#result [role="tab"][data-tab="raw"]').click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.locator("#result script").count() == 0
+    assert page.locator("#result img[src='x']").count() == 0
+    handlers = page.evaluate(
+        """() => [...document.querySelectorAll('#result *')]
+            .flatMap(e => [...e.attributes].map(a => a.name)).filter(n => n.startsWith('on'))"""
+    )
+    assert handlers == []
+    page.screenshot(path=str(ARTIFACTS / "xss.png"))
