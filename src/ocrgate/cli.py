@@ -145,6 +145,11 @@ def list_backends(config: ConfigOption = None) -> None:
     Console().print(table)
 
 
+from ocrgate.evaluate.cli import eval_app  # noqa: E402
+
+app.add_typer(eval_app, name="eval")
+
+
 def _logging() -> None:
     import logging
 

@@ -1,0 +1,1 @@
+"""Accuracy and speed evaluation of OCR backends: datasets, metrics, runner, report, diff."""

@@ -1,0 +1,170 @@
+"""`ocrgate eval --manifest M --backends a,b --out DIR` and `ocrgate eval diff RUN_A RUN_B`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ocrgate.evaluate.datasets import load_dataset
+from ocrgate.evaluate.diff import diff_summaries, load_summary
+from ocrgate.evaluate.report import write_report
+from ocrgate.evaluate.runner import Recognizer, ScoreOptions, in_process, run_pages, score, via_gateway
+
+eval_app = typer.Typer(
+    help="Measure accuracy and speed of backends on pages with ground truth.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@eval_app.callback()
+def run(
+    ctx: typer.Context,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(help="manifest.jsonl, a folder holding one, or a folder of pages + .txt/.md"),
+    ] = None,
+    backends: Annotated[str, typer.Option(help="comma-separated backend names")] = "",
+    out: Annotated[
+        Path | None, typer.Option(help="run folder: results.jsonl, summary.json, report.html")
+    ] = None,
+    via: Annotated[str | None, typer.Option(help="send pages to the gateway at this URL")] = None,
+    api_key: Annotated[str | None, typer.Option(help="API key for --via")] = None,
+    limit: Annotated[int | None, typer.Option(help="only the first N pages", min=1)] = None,
+    source: Annotated[str | None, typer.Option(help="only pages of this source (comma-separated)")] = None,
+    casefold: Annotated[bool, typer.Option(help="fold case before CER/WER/F1")] = True,
+    collapse_ws: Annotated[bool, typer.Option(help="collapse white space before CER/WER/F1")] = True,
+    strip_markdown: Annotated[bool, typer.Option(help="drop markdown syntax before CER/WER/F1")] = True,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config (backend settings)")
+    ] = None,
+) -> None:
+    """Run every page through each backend, score it, and write the report (resumable)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if manifest is None or out is None or not backends:
+        err.print(ctx.get_help(), highlight=False)
+        _fail("--manifest, --backends and --out are needed")
+    names = [b.strip() for b in backends.split(",") if b.strip()]
+    try:
+        pages = load_dataset(manifest)
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read dataset {manifest}: {exc}")
+    if source:
+        wanted = set(source.split(","))
+        pages = [p for p in pages if p.source in wanted]
+    pages = pages[:limit] if limit else pages
+    if not pages:
+        _fail(f"no pages with ground truth in {manifest}")
+    settings: dict[str, dict] = {}
+    if config is not None and via is None:
+        from ocrgate.config import load_settings
+
+        try:
+            loaded = load_settings(config)
+        except (FileNotFoundError, ValueError) as exc:
+            _fail(f"bad configuration: {exc}")
+        settings = {name: dict(b.options) for name, b in loaded.backends.items()}
+
+    def make(name: str) -> Recognizer:
+        if via:
+            return via_gateway(name, via, api_key)
+        return in_process(name, settings.get(name))
+
+    options = ScoreOptions(casefold=casefold, collapse_ws=collapse_ws, strip_markdown=strip_markdown)
+    err.print(f"{len(pages)} pages × {len(names)} backends → {out}", highlight=False)
+    records = run_pages(pages, names, out, make, options, err)
+    # records from earlier runs are scored again, so metric or option changes apply to them too
+    by_id = {p.id: p for p in pages}
+    mine = [
+        score(r, by_id[r.page_id], options)
+        for r in records.values()
+        if r.backend in names and r.page_id in by_id
+    ]
+    summary = write_report(mine, pages, out, str(manifest), options)
+    _print_summary(summary)
+    err.print(f"report: {out / 'report.html'}", highlight=False)
+
+
+def _print_summary(summary: object) -> None:
+    from ocrgate.evaluate.report import Summary
+
+    assert isinstance(summary, Summary)
+    table = Table(
+        "backend", "group", "pages", "failed", "CER", "WER", "F1", "NED", "tests", "p50 s", "pages/s"
+    )
+
+    def f(value: float | None, digits: int = 3) -> str:
+        return "–" if value is None else f"{value:.{digits}f}"
+
+    for name, backend in summary.backends.items():
+        for group, a in [("all", backend.overall), *backend.by_source.items()]:
+            tests = f"{f(a.test_pass_rate)} ({a.tests_passed}/{a.tests_total})" if a.tests_total else "–"
+            table.add_row(
+                name,
+                group,
+                str(a.pages),
+                str(a.failed),
+                f(a.cer),
+                f(a.wer),
+                f(a.f1),
+                f(a.ned),
+                tests,
+                f(a.latency_p50, 2),
+                f(a.pages_per_second, 2),
+            )
+    Console().print(table)
+
+
+@eval_app.command()
+def diff(
+    run_a: Annotated[Path, typer.Argument(help="the earlier run folder (or its summary.json)")],
+    run_b: Annotated[Path, typer.Argument(help="the later run folder (or its summary.json)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the diff as JSON")] = False,
+) -> None:
+    """Show what changed between two runs: metric deltas per backend and pages that got better or worse."""
+    try:
+        a, b = load_summary(run_a), load_summary(run_b)
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read run summary: {exc}")
+    result = diff_summaries(a, b)
+    if as_json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    table = Table("backend", "group", "metric", "A", "B", "Δ")
+    for d in result.metrics:
+        if d.a is None and d.b is None:
+            continue
+        colour = "" if d.better is None else ("green" if d.better else "red")
+        delta = "–" if d.delta is None else f"{d.delta:+.3f}"
+        table.add_row(
+            d.backend,
+            d.group,
+            d.metric,
+            "–" if d.a is None else f"{d.a:.3f}",
+            "–" if d.b is None else f"{d.b:.3f}",
+            f"[{colour}]{delta}[/{colour}]" if colour else delta,
+        )
+    console = Console()
+    console.print(table)
+    for title, changes in (("better", result.better_pages), ("worse", result.worse_pages)):
+        console.print(f"{len(changes)} pages {title}")
+        for c in changes:
+            va = "failed" if c.a is None else f"{c.a:.3f}"
+            vb = "failed" if c.b is None else f"{c.b:.3f}"
+            console.print(f"  {c.backend} {c.page_id}: {c.metric} {va} → {vb}", highlight=False)
+    for name in result.only_in_a:
+        console.print(f"backend {name} only in A")
+    for name in result.only_in_b:
+        console.print(f"backend {name} only in B")

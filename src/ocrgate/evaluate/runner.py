@@ -1,0 +1,238 @@
+"""Run evaluation pages through backends (in-process or through a gateway) into `results.jsonl`.
+
+One JSON line per (backend, page) is appended as soon as the page is done, so an interrupted run loses at
+most the page in flight. On a rerun, pairs already recorded without failure are skipped; failed ones are
+tried again (the newest line for a pair wins).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ocrgate.evaluate import metrics
+from ocrgate.evaluate.datasets import EvalPage
+
+RESULTS = "results.jsonl"
+
+
+class ScoreOptions(BaseModel):
+    """How texts are normalised before CER / WER / word-bag F1."""
+
+    casefold: bool = True
+    collapse_ws: bool = True
+    strip_markdown: bool = True
+
+
+class PageRecord(BaseModel):
+    """One backend on one page: its output, timing, scores, or why it failed."""
+
+    backend: str
+    page_id: str
+    source: str
+    doc_type: str
+    ok: bool = True
+    cause: str | None = Field(default=None, description="failure cause: an error code or exception name")
+    error: str | None = None
+    seconds: float = Field(default=0.0, description="wall clock of the request, decode to response")
+    ocr_seconds: float = 0.0
+    markdown: str = ""
+    cer: float | None = None
+    wer: float | None = None
+    f1: float | None = None
+    ned: float | None = None
+    truth_chars: int = Field(default=0, description="length of the normalised ground truth")
+    tests_total: int = 0
+    tests_passed: int = 0
+    tests_by_type: dict[str, list[int]] = Field(default_factory=dict, description="type -> [passed, total]")
+    test_failures: list[str] = Field(default_factory=list)
+    finished_at: float = Field(default_factory=time.time)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.backend, self.page_id
+
+
+def score(record: PageRecord, page: EvalPage, options: ScoreOptions) -> PageRecord:
+    """Fill in the record's metrics from its markdown and the page's ground truth."""
+    if not record.ok:
+        return record
+    if page.gt_text is not None:
+        norm = dict(
+            casefold=options.casefold, collapse_ws=options.collapse_ws, markdown=options.strip_markdown
+        )
+        out = metrics.normalise(record.markdown, **norm)
+        truth = metrics.normalise(page.gt_text, **norm)
+        record.cer = metrics.cer(out, truth)
+        record.truth_chars = len(truth)
+        record.wer = metrics.wer(out, truth)
+        record.f1 = metrics.word_bag_f1(out, truth)
+        record.ned = metrics.ned(record.markdown, page.gt_text)
+    if page.gt_tests:
+        by_type: dict[str, list[int]] = {}
+        failures: list[str] = []
+        for test in page.gt_tests:
+            passed, why = metrics.run_olmocr_test(test, record.markdown)
+            counts = by_type.setdefault(str(test.get("type")), [0, 0])
+            counts[0] += int(passed)
+            counts[1] += 1
+            if not passed:
+                failures.append(f"{test.get('id')} ({test.get('type')}): {why}")
+        record.tests_by_type = by_type
+        record.tests_total = sum(t for _, t in by_type.values())
+        record.tests_passed = sum(p for p, _ in by_type.values())
+        record.test_failures = failures
+    return record
+
+
+def read_results(out: Path) -> dict[tuple[str, str], PageRecord]:
+    """The newest record per (backend, page) in `out/results.jsonl`; unreadable lines are ignored."""
+    records: dict[tuple[str, str], PageRecord] = {}
+    path = out / RESULTS
+    if not path.is_file():
+        return records
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = PageRecord.model_validate_json(line)
+        except ValueError:
+            continue  # a line cut short by an interrupted run
+        records[record.key] = record
+    return records
+
+
+class Recognizer(Protocol):
+    """Recognises one page: returns (markdown, ocr_seconds); raises on failure."""
+
+    def __call__(self, page: EvalPage) -> tuple[str, float]: ...
+
+
+def _read_page_bytes(page: EvalPage) -> tuple[bytes, int | None]:
+    """The bytes to send and, for a PDF, the 0-based page to keep."""
+    path = page.input_path
+    index = (page.pdf_page - 1) if (page.image is None and page.pdf_page) else None
+    return path.read_bytes(), index
+
+
+def _pick(pages: list[Any], index: int | None) -> Any:
+    if not pages:
+        return None
+    if index is None or not 0 <= index < len(pages):
+        index = 0
+    return pages[index]
+
+
+def in_process(backend_name: str, settings: dict[str, Any] | None = None) -> Recognizer:
+    """A recognizer running `backend_name` in this process (loaded on first page)."""
+    from ocrgate.backends import registry
+    from ocrgate.documents import open_document
+    from ocrgate.pipeline import recognize
+
+    engine = registry.create(backend_name, settings or {})
+    reason = engine.availability()
+    if reason:
+        raise RuntimeError(f"backend {backend_name!r} is not available: {reason}")
+    options = engine.parse_options({})
+
+    def run(page: EvalPage) -> tuple[str, float]:
+        data, index = _read_page_bytes(page)
+        document = open_document(data, page.input_path.name)
+        try:
+            response = recognize(document, engine, options, boxes="none")
+        finally:
+            document.close()
+        chosen = _pick(response.pages, index)
+        markdown = chosen.markdown if chosen is not None and len(response.pages) > 1 else response.markdown
+        return markdown, response.timings.ocr
+
+    return run
+
+
+def via_gateway(backend_name: str, url: str, api_key: str | None = None) -> Recognizer:
+    """A recognizer sending each page to a running gateway."""
+    from ocrgate.client import OCRGateClient
+
+    client = OCRGateClient(url, api_key=api_key)
+
+    def run(page: EvalPage) -> tuple[str, float]:
+        data, index = _read_page_bytes(page)
+        response = client.ocr(data, backend=backend_name, boxes="none", filename=page.input_path.name)
+        chosen = _pick(response.pages, index)
+        markdown = chosen.markdown if chosen is not None and len(response.pages) > 1 else response.markdown
+        return markdown, response.timings.ocr
+
+    return run
+
+
+def _scored(record: PageRecord | None) -> bool:
+    return record is not None and record.ok
+
+
+def failure_cause(exc: BaseException) -> str:
+    return str(getattr(exc, "code", "") or type(exc).__name__)
+
+
+def run_pages(
+    pages: Iterable[EvalPage],
+    backends: list[str],
+    out: Path,
+    make_recognizer: Callable[[str], Recognizer],
+    options: ScoreOptions | None = None,
+    console: Console | None = None,
+) -> dict[tuple[str, str], PageRecord]:
+    """Every (backend, page) not yet scored in `out`, appended to `out/results.jsonl` as it finishes.
+
+    Returns all records of the run folder (old and new). A backend that cannot be created fails all its
+    pages with that cause rather than stopping the other backends.
+    """
+    options = options or ScoreOptions()
+    out.mkdir(parents=True, exist_ok=True)
+    pages = list(pages)
+    records = read_results(out)
+    todo = [(b, p) for b in backends for p in pages if not _scored(records.get((b, p.id)))]
+    console = console or Console(stderr=True)
+    recognizers: dict[str, Recognizer | BaseException] = {}
+    with (
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[page]}"),
+            console=console,
+            disable=not console.is_terminal,
+        ) as progress,
+        (out / RESULTS).open("a", encoding="utf-8") as sink,
+    ):
+        task = progress.add_task("eval", total=len(todo), page="")
+        for backend, page in todo:
+            progress.update(task, description=backend, page=page.id)
+            if backend not in recognizers:
+                try:
+                    recognizers[backend] = make_recognizer(backend)
+                except Exception as exc:  # reported per page, the other backends go on
+                    recognizers[backend] = exc
+            recognizer = recognizers[backend]
+            record = PageRecord(backend=backend, page_id=page.id, source=page.source, doc_type=page.doc_type)
+            t0 = time.perf_counter()
+            try:
+                if isinstance(recognizer, BaseException):
+                    raise recognizer
+                record.markdown, record.ocr_seconds = recognizer(page)
+            except Exception as exc:
+                record.ok, record.cause = False, failure_cause(exc)
+                record.error = str(getattr(exc, "message", None) or exc)[:500]
+            record.seconds = time.perf_counter() - t0
+            record = score(record, page, options)
+            sink.write(record.model_dump_json() + "\n")
+            sink.flush()
+            records[record.key] = record
+            progress.advance(task)
+    return records
