@@ -173,3 +173,20 @@ def test_cli_needs_arguments() -> None:
 def test_record_round_trip() -> None:
     record = PageRecord(backend="x", page_id="p", source="s", doc_type="d", tests_by_type={"present": [1, 2]})
     assert PageRecord.model_validate_json(record.model_dump_json()) == record
+
+
+def test_eval_through_a_running_gateway(eval_dir: Path, tmp_path: Path) -> None:
+    from tests.gateway.cluster import Cluster
+
+    (tmp_path / "cluster").mkdir()
+    cluster = Cluster(tmp_path / "cluster", {"tesseract": {}}).start()
+    try:
+        out = tmp_path / "via"
+        args = ["eval", "--manifest", str(eval_dir / "manifest.jsonl"), "--backends", "tesseract"]
+        args += ["--source", "tesseract_test", "--limit", "1", "--via", cluster.url, "--out", str(out)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    finally:
+        cluster.stop()
+    (record,) = records_in(out)
+    assert record["ok"] and record["page_id"] == "tess_phototest" and record["cer"] <= 0.05
