@@ -20,11 +20,13 @@ WEB_DIR = Path(__file__).resolve().parent / "web"
 API_META = '<meta name="ocrgate-api" content="">'
 
 
-def web_csp(api_url: str) -> str:
-    """The gateway's policy for the client, with the gateway's origin allowed for API calls."""
+def web_csp(api_url: str = "") -> str:
+    """The web client's policy: its own scripts and styles only, pictures also from data: URIs;
+    API calls to its own origin plus, in standalone mode, the gateway's."""
+    connect = " ".join(filter(None, ["'self'", api_url]))
     return (
         "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-        f"connect-src 'self' {api_url}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+        f"connect-src {connect}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
         "form-action 'self'"
     )
 

@@ -32,13 +32,10 @@ from ocrgate.http_errors import install_error_handlers
 from ocrgate.pipeline import new_request_id
 from ocrgate.render import BoxesMode
 from ocrgate.schema import CompareResponse, ErrorResponse, JobStatus, OCRResponse
+from ocrgate.web_server import web_csp
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
-# The web client: its own scripts and styles only; pictures may be data: URIs (boxes, figures).
-CSP = (
-    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-)
+CSP = web_csp()
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 415, 422, 429, 502, 503, 504, 507)
 }
