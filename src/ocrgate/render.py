@@ -35,7 +35,7 @@ def block_markdown(block: Block) -> str:
     """The markdown one block contributes to its page."""
     text = block.text.strip()
     if block.kind == "title" and text and not text.startswith("#"):
-        return "# " + " ".join(text.split())
+        return "#" * (block.level or 1) + " " + " ".join(text.split())
     if block.kind == "table" and not text and block.html:
         return block.html
     if block.kind == "equation" and text and not text.startswith(("$", "\\[")):

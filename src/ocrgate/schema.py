@@ -22,6 +22,8 @@ class Block(BaseModel):
     bbox: BBox = Field(description="[x0, y0, x1, y1] in pixels of the page image that was recognised")
     score: float | None = None
     html: str | None = Field(default=None, description="tables only: the table as HTML")
+    level: int | None = Field(default=None, ge=1, le=6, description="titles only: heading level")
+    label: str | None = Field(default=None, description="the engine's own label for this region")
 
 
 class PageResult(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -46,6 +46,9 @@ class Backend(ABC):
     options_model: ClassVar[type[BackendOptions]] = BackendOptions
     #: how many pages `ocr_page` may run at once in one process (engines that batch say more)
     max_batch: ClassVar[int] = 1
+    #: media types this backend reads whole through `ocr_file` (the original upload, never rasterised
+    #: by us); empty for backends that only see page images
+    file_types: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
         self.settings: dict[str, Any] = dict(settings or {})
@@ -77,6 +80,21 @@ class Backend(ABC):
     def ocr_document(self, document: Document, options: BackendOptions) -> list[PageResult]:
         """Every page in order; engines that read whole documents natively override this."""
         return [self.ocr_page(page, options) for page in document.iter_pages()]
+
+    def ocr_file(
+        self,
+        data: bytes,
+        media_type: str,
+        sizes: Sequence[tuple[int, int]],
+        options: BackendOptions,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[PageResult]:
+        """Recognise a whole upload natively (only for `file_types`).
+
+        `sizes[i]` is the (width, height) in pixels of page i's image as the gateway shows it; every
+        returned box must be in those pixels. `progress(done, total)` reports pages done so far.
+        """
+        raise NotImplementedError(f"backend {self.name!r} reads page images only")
 
     def health(self) -> BackendHealth:
         return BackendHealth(
