@@ -79,7 +79,9 @@ def ocr(
     settings = _settings(config)
     name = backend or settings.default_backend
     try:
-        engine = registry.create(name, settings.backends[name].options if name in settings.backends else {})
+        engine = registry.create(
+            name, settings.backends[name].engine_settings() if name in settings.backends else {}
+        )
         options = engine.parse_options({"prompt": prompt} if prompt else {})
         reason = engine.availability()
         if reason:
@@ -185,7 +187,7 @@ def worker(
     from ocrgate.worker import create_worker_app
 
     try:
-        engine = registry.create(backend, backend_config.options if backend_config else {})
+        engine = registry.create(backend, backend_config.engine_settings() if backend_config else {})
     except OCRGateError as exc:
         _fail(exc.message)
     concurrency = backend_config.concurrency if backend_config else 1

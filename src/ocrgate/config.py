@@ -27,6 +27,31 @@ class Limits(BaseModel):
     page_timeout_s: float = Field(default=120.0, gt=0)
 
 
+class ModelServerConfig(BaseModel):
+    """A backend's own model server (vLLM, mineru-api...) that the launcher starts before its workers.
+
+    It runs with the backend's GPU pinned and, usually, from the backend's own virtualenv; the
+    workers reach it at `url` (given to the backend as the `url` setting unless that is set).
+    """
+
+    command: list[str] = Field(
+        min_length=1, description="argv; `{host}`, `{port}` and `{python}` are filled in"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(gt=0, lt=65536)
+    health_path: str = Field(default="/health", description="answers 200 once the model is served")
+    start_timeout_s: float = Field(default=900.0, gt=0, description="model loading can take minutes")
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment for the server")
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def argv(self, python: str) -> list[str]:
+        values = {"host": self.host, "port": str(self.port), "python": python}
+        return [part.format(**values) for part in self.command]
+
+
 class BackendConfig(BaseModel):
     """One backend: where its workers listen, which GPU and python they get, how much they take."""
 
@@ -44,6 +69,16 @@ class BackendConfig(BaseModel):
     concurrency: int = Field(default=1, ge=1, description="pages in flight per worker")
     queue_size: int = Field(default=16, ge=0, description="pages waiting per worker before 429")
     options: dict[str, Any] = Field(default_factory=dict, description="engine settings for the worker")
+    server: ModelServerConfig | None = Field(
+        default=None, description="a model server the launcher starts for this backend"
+    )
+
+    def engine_settings(self) -> dict[str, Any]:
+        """The worker's engine settings: `options`, plus the model server's URL when there is one."""
+        settings = dict(self.options)
+        if self.server is not None:
+            settings.setdefault("url", self.server.url)
+        return settings
 
 
 def _default_backends() -> dict[str, BackendConfig]:

@@ -9,6 +9,7 @@ pixels before decoding, declared pages before rasterising.
 from __future__ import annotations
 
 import io
+import math
 import re
 import threading
 import warnings
@@ -104,6 +105,22 @@ class Document:
         if self._images is not None:
             return PageImage(index=index, image=self._images[index])
         return self._render_pdf_page(index)
+
+    def page_size(self, index: int) -> tuple[int, int]:
+        """(width, height) in pixels of `page(index)`'s image, without rendering it."""
+        if not 0 <= index < self.page_count:
+            raise IndexError(f"page {index} out of range 0..{self.page_count - 1}")
+        if self._images is not None:
+            return self._images[index].size
+        assert self._pdf is not None
+        with _PDFIUM_LOCK:
+            width_pt, height_pt = self._pdf[index].get_size()
+        scale = _pdf_scale(width_pt, height_pt, self.dpi, self.limits.max_page_pixels)
+        # pdfium renders ceil(points * scale) pixels a side
+        return math.ceil(width_pt * scale), math.ceil(height_pt * scale)
+
+    def page_sizes(self) -> list[tuple[int, int]]:
+        return [self.page_size(i) for i in range(self.page_count)]
 
     def iter_pages(self) -> Iterator[PageImage]:
         for index in range(self.page_count):

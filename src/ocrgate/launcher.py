@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ocrgate.config import CONFIG_ENV, Settings
+from ocrgate.config import CONFIG_ENV, BackendConfig, Settings
 
 log = logging.getLogger("ocrgate.launcher")
 BACKOFF_MAX_S = 30.0
@@ -40,6 +40,9 @@ class Child:
     argv: list[str]
     env: dict[str, str]
     health_url: str
+    #: a model server is ready on any 200 from its health URL; our own processes say `status`
+    model_server: bool = False
+    start_timeout_s: float = 120.0
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     restarts: int = 0
@@ -58,6 +61,32 @@ class Child:
         return self.process is not None and self.process.poll() is None
 
 
+def _gpu_of(backend: BackendConfig, replica: int) -> str:
+    return (backend.gpus[replica % len(backend.gpus)] if backend.gpus else backend.gpu) or ""
+
+
+def server_children(settings: Settings) -> list[Child]:
+    """Each backend's own model server, pinned to the backend's (first) GPU."""
+    children = []
+    for name, backend in settings.backends.items():
+        server = backend.server
+        if not backend.enabled or server is None:
+            continue
+        gpu = _gpu_of(backend, 0)
+        env = {**os.environ, **server.env, "CUDA_VISIBLE_DEVICES": gpu}
+        children.append(
+            Child(
+                f"model server {name} :{server.port} gpu={gpu or '-'}",
+                server.argv(backend.python or sys.executable),
+                env,
+                server.url + server.health_path,
+                model_server=True,
+                start_timeout_s=server.start_timeout_s,
+            )
+        )
+    return children
+
+
 def worker_children(settings: Settings, config_path: str | None) -> list[Child]:
     children = []
     for name, backend in settings.backends.items():
@@ -65,7 +94,7 @@ def worker_children(settings: Settings, config_path: str | None) -> list[Child]:
             continue  # remote workers are someone else's to run
         for replica in range(backend.replicas):
             port = backend.port + replica
-            gpu = (backend.gpus[replica % len(backend.gpus)] if backend.gpus else backend.gpu) or ""
+            gpu = _gpu_of(backend, replica)
             env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
             if config_path:
                 env[CONFIG_ENV] = config_path
@@ -108,14 +137,17 @@ class Supervisor:
         self.children = children
         self.stopping = threading.Event()
 
-    def wait_ready(self, child: Child, timeout_s: float = 120.0) -> bool:
+    def wait_ready(self, child: Child) -> bool:
         """True once the child answers its health URL (any answer: a worker may report unhealthy)."""
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + child.start_timeout_s
         while time.monotonic() < deadline and not self.stopping.is_set():
             if not child.alive():
                 return False
             try:
-                if httpx.get(child.health_url, timeout=2).json().get("status") != "loading":
+                response = httpx.get(child.health_url, timeout=2)
+                if child.model_server and response.status_code == 200:
+                    return True
+                if not child.model_server and response.json().get("status") != "loading":
                     return True
             except (httpx.HTTPError, ValueError):
                 pass
@@ -169,7 +201,13 @@ class Supervisor:
 
 def serve(settings: Settings, config_path: str | None) -> None:
     """Run until Ctrl-C or SIGTERM."""
-    supervisor = Supervisor([*worker_children(settings, config_path), gateway_child(settings, config_path)])
+    supervisor = Supervisor(
+        [
+            *server_children(settings),
+            *worker_children(settings, config_path),
+            gateway_child(settings, config_path),
+        ]
+    )
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("signal %s: stopping", signal.Signals(signum).name)

@@ -141,6 +141,18 @@ def render_page(result: PageResult, image: Image.Image | None, boxes: bool) -> R
     return RenderedPage(page=page, source_markdown=source, raw=result.raw)
 
 
+def fit_to_page(result: PageResult, width: int, height: int) -> PageResult:
+    """`result` with its boxes scaled to a page image of `width` x `height` (a no-op when it fits)."""
+    if (result.width, result.height) == (width, height):
+        return result
+    sx, sy = width / result.width, height / result.height
+    blocks = [
+        b.model_copy(update={"bbox": (b.bbox[0] * sx, b.bbox[1] * sy, b.bbox[2] * sx, b.bbox[3] * sy)})
+        for b in result.blocks
+    ]
+    return result.model_copy(update={"width": width, "height": height, "blocks": blocks})
+
+
 def wants_boxes(mode: BoxesMode, position: int) -> bool:
     return mode == "all" or (mode == "first" and position == 0)
 

@@ -136,6 +136,9 @@ class JobProgress(BaseModel):
     failed: int = 0
     running: int = 0
     queued: int = 0
+    reported: int | None = Field(
+        default=None, description="pages done so far by an engine that reads the whole file, as it says"
+    )
 
 
 class JobStatus(BaseModel):
@@ -156,7 +159,7 @@ class JobStatus(BaseModel):
 class JobEvent(BaseModel):
     """One server-sent event of a job: a page finished or failed, or the job ended."""
 
-    event: Literal["page", "job"]
+    event: Literal["page", "progress", "job"]
     job_id: str
     status: str
     backend: str | None = None

@@ -1,19 +1,37 @@
 """How a page travels from the gateway to a worker: raw pixels or the original image bytes.
 
 A page rasterised by the gateway goes as raw RGB bytes (no PNG encode/decode on either side); an
-uploaded single image goes as its own bytes, untouched.
+uploaded single image goes as its own bytes, untouched. Backends that read whole files get the
+original upload at `/v1/ocr/file` and answer with NDJSON lines (`FileEvent`): progress while they
+work (at least every HEARTBEAT_S), then the pages or an error.
 """
 
 from __future__ import annotations
 
 from PIL import Image
+from pydantic import BaseModel
 
 from ocrgate.config import Limits
 from ocrgate.documents import PageImage, open_document
 from ocrgate.errors import CorruptFile, ImageTooLarge
+from ocrgate.schema import ErrorInfo, PageResult
 
 RAW_RGB = "application/x-ocrgate-rgb"
 SECRET_HEADER = "X-Ocrgate-Secret"
+NDJSON = "application/x-ndjson"
+HEARTBEAT_S = 5.0
+
+
+class FileEvent(BaseModel):
+    """One line of a worker's answer to a whole file: progress, or the final pages, or an error."""
+
+    done: int | None = None
+    total: int | None = None
+    pages: list[PageResult] | None = None
+    error: ErrorInfo | None = None
+
+    def line(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode() + b"\n"
 
 
 def encode_page(page: PageImage) -> tuple[bytes, dict[str, str]]:

@@ -21,16 +21,18 @@ from typing import Annotated
 
 import anyio
 from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from ocrgate import __version__
-from ocrgate.backends.base import Backend, options_from_json
+from ocrgate.backends.base import Backend, BackendOptions, options_from_json
 from ocrgate.config import Limits
 from ocrgate.devices import DeviceInfo, device_info
-from ocrgate.errors import BackendUnavailable, Unauthorized
+from ocrgate.documents import open_document
+from ocrgate.errors import BackendUnavailable, InvalidOption, OCRGateError, Unauthorized, UnsupportedType
 from ocrgate.http_errors import install_error_handlers
-from ocrgate.schema import BackendHealth, PageResult
-from ocrgate.wire import SECRET_HEADER, decode_page
+from ocrgate.schema import BackendHealth, ErrorInfo, PageResult
+from ocrgate.wire import HEARTBEAT_S, NDJSON, SECRET_HEADER, FileEvent, decode_page
 
 log = logging.getLogger("ocrgate.worker")
 
@@ -78,6 +80,47 @@ class WorkerState:
             self.load_error = f"{type(exc).__name__}: {exc}"
         finally:
             self.loaded.set()
+
+    async def ready(self) -> None:
+        await anyio.to_thread.run_sync(self.loaded.wait)
+        if self.load_error:
+            raise BackendUnavailable(f"backend {self.backend.name} failed to load: {self.load_error}")
+
+    async def file_events(
+        self, data: bytes, media_type: str, sizes: list[tuple[int, int]], options: BackendOptions
+    ) -> AsyncIterator[bytes]:
+        """Run `ocr_file` in a thread; yield its progress (or a heartbeat), then its pages or error."""
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[FileEvent] = asyncio.Queue()
+        last = FileEvent(done=0, total=len(sizes))
+
+        def progress(done: int, total: int) -> None:
+            loop.call_soon_threadsafe(events.put_nowait, FileEvent(done=done, total=total))
+
+        async with self.slots:
+            self.inflight += 1
+            work = asyncio.ensure_future(
+                anyio.to_thread.run_sync(self.backend.ocr_file, data, media_type, sizes, options, progress)
+            )
+            try:
+                yield last.line()
+                while not work.done():
+                    with contextlib.suppress(TimeoutError):
+                        last = await asyncio.wait_for(events.get(), timeout=HEARTBEAT_S)
+                    yield last.line()
+                try:
+                    pages = work.result()
+                except OCRGateError as exc:
+                    yield FileEvent(error=exc.info()).line()
+                except Exception as exc:  # the engine's own failure, reported in the stream
+                    log.exception("backend %s failed on a file", self.backend.name)
+                    message = f"backend {self.backend.name} failed: {type(exc).__name__}: {exc}"
+                    yield FileEvent(error=ErrorInfo(code="backend_error", message=message)).line()
+                else:
+                    self.pages_done += len(pages)
+                    yield FileEvent(done=len(pages), total=len(sizes), pages=pages).line()
+            finally:
+                self.inflight -= 1
 
 
 def create_worker_app(
@@ -131,9 +174,7 @@ def create_worker_app(
         page = await anyio.to_thread.run_sync(
             decode_page, body, request.headers.get("content-type", ""), index, width, height, limits
         )
-        await anyio.to_thread.run_sync(state.loaded.wait)
-        if state.load_error:
-            raise BackendUnavailable(f"backend {backend.name} failed to load: {state.load_error}")
+        await state.ready()
         async with state.slots:
             state.inflight += 1
             try:
@@ -144,5 +185,29 @@ def create_worker_app(
                 state.inflight -= 1
         state.pages_done += 1
         return result
+
+    @app.post("/v1/ocr/file", dependencies=[Depends(check_secret)])
+    async def ocr_file(
+        request: Request,
+        name: Annotated[str, Query(max_length=255)] = "upload",
+        dpi: Annotated[int | None, Query(ge=36, le=600)] = None,
+        options: Annotated[str | None, Query(description="JSON object of backend options")] = None,
+    ) -> StreamingResponse:
+        """The original upload, for backends that read files natively; NDJSON `FileEvent` lines back."""
+        if not backend.file_types:
+            raise InvalidOption(f"backend {backend.name} reads page images only; send pages to /v1/ocr")
+        parsed = backend.parse_options(options_from_json(options))
+        body = await request.body()
+        document = await anyio.to_thread.run_sync(open_document, body, name, limits, dpi)
+        try:
+            if document.media_type not in backend.file_types:
+                raise UnsupportedType(f"backend {backend.name} does not read {document.media_type} files")
+            sizes = await anyio.to_thread.run_sync(document.page_sizes)
+        finally:
+            document.close()
+        await state.ready()
+        return StreamingResponse(
+            state.file_events(body, document.media_type, sizes, parsed), media_type=NDJSON
+        )
 
     return app

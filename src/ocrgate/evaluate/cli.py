@@ -75,7 +75,7 @@ def run(
             loaded = load_settings(config)
         except (FileNotFoundError, ValueError) as exc:
             _fail(f"bad configuration: {exc}")
-        settings = {name: dict(b.options) for name, b in loaded.backends.items()}
+        settings = {name: b.engine_settings() for name, b in loaded.backends.items()}
 
     def make(name: str) -> Recognizer:
         if via:

@@ -183,7 +183,8 @@ def create_gateway_app(settings: Settings) -> FastAPI:
 
     @app.get("/v1/jobs/{job_id}", response_model=JobStatus, responses=ERRORS)
     def get_job(job_id: str, owner: str | None = Depends(auth)) -> JobStatus:
-        return job_status(store, _job(job_id, owner))
+        job = _job(job_id, owner)
+        return job_status(store, job, runner.progress(job.id))
 
     @app.get("/v1/jobs/{job_id}/result", response_model=OCRResponse | CompareResponse, responses=ERRORS)
     def get_job_result(job_id: str, owner: str | None = Depends(auth)) -> OCRResponse | CompareResponse:

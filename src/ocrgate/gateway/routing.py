@@ -13,20 +13,21 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import httpx
 
 from ocrgate.config import BackendConfig, Settings
-from ocrgate.documents import PageImage
+from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendError, BackendUnavailable, Busy, OCRGateError, Timeout, error_from_info
 from ocrgate.schema import ErrorResponse, PageResult
-from ocrgate.wire import RAW_RGB, SECRET_HEADER, encode_page
+from ocrgate.wire import RAW_RGB, SECRET_HEADER, FileEvent, encode_page
 
 log = logging.getLogger("ocrgate.routing")
 HEALTH_INTERVAL_S = 2.0
 _RETRYABLE = (httpx.TransportError,)
+T = TypeVar("T")
 
 
 def worker_urls(config: BackendConfig) -> list[str]:
@@ -123,6 +124,40 @@ class BackendPool:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, HEALTH_INTERVAL_S))
 
+    def reads_files(self, media_type: str) -> bool:
+        """Whether this backend takes the original upload of this type instead of page images."""
+        from ocrgate.backends import registry
+
+        return media_type in registry.get(self.name).file_types
+
+    def _headers(self, content_type: str) -> dict[str, str]:
+        headers = {"content-type": content_type}
+        if self.secret:
+            headers[SECRET_HEADER] = self.secret
+        return headers
+
+    async def _on_some_replica(
+        self, call: Callable[[Replica], Awaitable[T]], retries: int, wait_for_worker_s: float
+    ) -> T:
+        """`call` on the least-loaded healthy replica; on timeout or a dead worker, on another one."""
+        tried: set[str] = set()
+        last: OCRGateError | None = None
+        with self._reserved():
+            for _attempt in range(retries + 1):
+                replica = await self._pick(tried, wait_for_worker_s)
+                tried.add(replica.url)
+                replica.load += 1
+                try:
+                    async with replica.slots:
+                        return await call(replica)
+                except (Timeout, BackendUnavailable) as exc:
+                    last = exc
+                    replica.mark_down(exc.message)
+                finally:
+                    replica.load -= 1
+        assert last is not None
+        raise last
+
     async def run_page(
         self,
         page: PageImage,
@@ -135,49 +170,81 @@ class BackendPool:
         body, params = encode_page(page)
         if options:
             params["options"] = json.dumps(options)
-        headers = {"content-type": RAW_RGB}
-        if self.secret:
-            headers[SECRET_HEADER] = self.secret
-        tried: set[str] = set()
-        last: OCRGateError | None = None
-        with self._reserved():
-            for _attempt in range(retries + 1):
-                replica = await self._pick(tried, wait_for_worker_s)
-                tried.add(replica.url)
-                replica.load += 1
-                try:
-                    async with replica.slots:
-                        return await self._post(replica, body, params, headers, timeout_s)
-                except (Timeout, BackendUnavailable) as exc:
-                    last = exc
-                    replica.mark_down(exc.message)
-                finally:
-                    replica.load -= 1
-        assert last is not None
-        raise last
+        headers = self._headers(RAW_RGB)
 
-    async def _post(
-        self, replica: Replica, body: bytes, params: dict[str, str], headers: dict[str, str], timeout_s: float
-    ) -> PageResult:
+        async def call(replica: Replica) -> PageResult:
+            try:
+                response = await self.client.post(
+                    f"{replica.url}/v1/ocr", content=body, params=params, headers=headers, timeout=timeout_s
+                )
+            except httpx.TimeoutException as exc:
+                raise Timeout(f"backend {self.name} took longer than {timeout_s:g} s on one page") from exc
+            except _RETRYABLE as exc:
+                raise BackendUnavailable(f"worker {replica.url} unreachable: {type(exc).__name__}") from exc
+            if response.status_code == 200:
+                return PageResult.model_validate_json(response.content)
+            raise self._error(replica, response.status_code, response.content)
+
+        return await self._on_some_replica(call, retries, wait_for_worker_s)
+
+    async def run_file(
+        self,
+        document: Document,
+        options: dict[str, Any],
+        timeout_s: float,
+        retries: int,
+        progress: Callable[[int, int], None] | None = None,
+        wait_for_worker_s: float = 0,
+    ) -> list[PageResult]:
+        """The original upload to a backend that reads files; `timeout_s` bounds each silence."""
+        params = {"name": document.name, "dpi": str(document.dpi)}
+        if options:
+            params["options"] = json.dumps(options)
+        headers = self._headers(document.media_type)
+        url_timeout = httpx.Timeout(timeout_s, connect=10.0)
+
+        async def call(replica: Replica) -> list[PageResult]:
+            try:
+                async with self.client.stream(
+                    "POST",
+                    f"{replica.url}/v1/ocr/file",
+                    content=document.data,
+                    params=params,
+                    headers=headers,
+                    timeout=url_timeout,
+                ) as response:
+                    if response.status_code != 200:
+                        raise self._error(replica, response.status_code, await response.aread())
+                    async for line in response.aiter_lines():
+                        if not line.strip():
+                            continue
+                        event = FileEvent.model_validate_json(line)
+                        if event.error is not None:
+                            raise self._typed(error_from_info(event.error))
+                        if event.pages is not None:
+                            return event.pages
+                        if progress and event.done is not None and event.total is not None:
+                            progress(event.done, event.total)
+            except httpx.TimeoutException as exc:
+                raise Timeout(f"backend {self.name} was silent for more than {timeout_s:g} s") from exc
+            except _RETRYABLE as exc:
+                raise BackendUnavailable(f"worker {replica.url} unreachable: {type(exc).__name__}") from exc
+            raise BackendUnavailable(f"worker {replica.url} ended its answer without the pages")
+
+        return await self._on_some_replica(call, retries, wait_for_worker_s)
+
+    def _error(self, replica: Replica, status: int, content: bytes) -> OCRGateError:
         try:
-            response = await self.client.post(
-                f"{replica.url}/v1/ocr", content=body, params=params, headers=headers, timeout=timeout_s
-            )
-        except httpx.TimeoutException as exc:
-            raise Timeout(f"backend {self.name} took longer than {timeout_s:g} s on one page") from exc
-        except _RETRYABLE as exc:
-            raise BackendUnavailable(f"worker {replica.url} unreachable: {type(exc).__name__}") from exc
-        if response.status_code == 200:
-            return PageResult.model_validate_json(response.content)
-        try:
-            error = error_from_info(ErrorResponse.model_validate_json(response.content).error)
+            error = error_from_info(ErrorResponse.model_validate_json(content).error)
         except ValueError:
-            error = BackendError(f"worker {replica.url} answered HTTP {response.status_code}")
-        if isinstance(error, BackendUnavailable):
-            raise error  # e.g. the model failed to load there: another replica may do better
-        if type(error) is OCRGateError:  # an untyped 5xx: the engine itself failed on this page
-            error = BackendError(f"backend {self.name} failed on a page: {error.message}")
-        raise error
+            error = BackendError(f"worker {replica.url} answered HTTP {status}")
+        return self._typed(error)
+
+    def _typed(self, error: OCRGateError) -> OCRGateError:
+        """BackendUnavailable stays (another replica may do better); an untyped 5xx is the engine's."""
+        if type(error) is OCRGateError:
+            return BackendError(f"backend {self.name} failed: {error.message}")
+        return error
 
     async def check_health(self) -> None:
         async def one(replica: Replica) -> None:

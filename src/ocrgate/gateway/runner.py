@@ -14,6 +14,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 
@@ -31,14 +32,16 @@ EXPIRY_INTERVAL_S = 60.0
 WORKER_WAIT_S = 60.0
 
 
-def job_status(store: JobStore, job: JobRecord) -> JobStatus:
+def job_status(
+    store: JobStore, job: JobRecord, progress: dict[str, JobProgress] | None = None
+) -> JobStatus:
     return JobStatus(
         id=job.id,
         status=job.status,
         name=job.name,
         page_count=job.page_count,
         backends=job.backends,
-        progress=store.progress(job.id),
+        progress=progress if progress is not None else store.progress(job.id),
         created_at=job.created_at,
         updated_at=job.updated_at,
         expires_at=job.expires_at,
@@ -88,6 +91,8 @@ class JobRunner:
         self.settings = settings
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.listeners: dict[str, set[asyncio.Queue[JobEvent]]] = defaultdict(set)
+        #: pages done so far by whole-file backends, as their engines report it (job -> backend -> n)
+        self.reported: dict[str, dict[str, int]] = {}
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -139,7 +144,7 @@ class JobRunner:
                     event="job",
                     job_id=job_id,
                     status=job.status if job else "expired",
-                    progress=self._progress(job_id),
+                    progress=self.progress(job_id),
                 )
                 return
             while True:
@@ -152,8 +157,13 @@ class JobRunner:
             if not self.listeners[job_id]:
                 self.listeners.pop(job_id, None)
 
-    def _progress(self, job_id: str) -> dict[str, JobProgress]:
-        return self.store.progress(job_id)
+    def progress(self, job_id: str) -> dict[str, JobProgress]:
+        """The store's counts, plus what whole-file engines report while they work."""
+        progress = self.store.progress(job_id)
+        for backend, done in self.reported.get(job_id, {}).items():
+            if backend in progress:
+                progress[backend].reported = done
+        return progress
 
     def _page_event(
         self, job_id: str, backend: str, index: int, result_json: str | None, error: str | None
@@ -169,7 +179,7 @@ class JobRunner:
             index=index,
             page=page,
             error=error,
-            progress=self._progress(job_id),
+            progress=self.progress(job_id),
         )
 
     def _publish(self, event: JobEvent) -> None:
@@ -207,8 +217,12 @@ class JobRunner:
 
     async def _run_pages(self, job: JobRecord, document: Document, tasks: list[PageTask]) -> None:
         by_page: dict[int, list[PageTask]] = defaultdict(list)
+        by_file: dict[str, list[PageTask]] = defaultdict(list)
         for task in tasks:
-            by_page[task.index].append(task)
+            if self.router.pool(task.backend).reads_files(document.media_type):
+                by_file[task.backend].append(task)
+            else:
+                by_page[task.index].append(task)
         window = asyncio.Semaphore(self.settings.gateway.job_concurrency)
 
         async def one_page(index: int, page_tasks: list[PageTask]) -> None:
@@ -216,10 +230,75 @@ class JobRunner:
                 page = await anyio.to_thread.run_sync(document.page, index)
                 await asyncio.gather(*(self._run_task(job, page, t) for t in page_tasks))
 
-        await asyncio.gather(*(one_page(i, ts) for i, ts in sorted(by_page.items())))
+        await asyncio.gather(
+            *(one_page(i, ts) for i, ts in sorted(by_page.items())),
+            *(self._run_file(job, document, backend, ts) for backend, ts in by_file.items()),
+        )
+
+    async def _run_file(
+        self, job: JobRecord, document: Document, backend: str, tasks: list[PageTask]
+    ) -> None:
+        """All of a job's pages for a backend that reads the file whole, as one call to one worker."""
+        from ocrgate.gateway.service import render_result
+
+        tasks = [t for t in tasks if self.store.mark_running(job.id, backend, t.index)]
+        if not tasks:
+            return
+
+        def progress(done: int, total: int) -> None:
+            self.reported.setdefault(job.id, {})[backend] = done
+            self._publish(
+                JobEvent(
+                    event="progress",
+                    job_id=job.id,
+                    status="running",
+                    backend=backend,
+                    progress=self.progress(job.id),
+                )
+            )
+
+        try:
+            results = await self.router.pool(backend).run_file(
+                document,
+                self._options(job),
+                self.settings.limits.page_timeout_s,
+                self.settings.gateway.page_retries,
+                progress=progress,
+                wait_for_worker_s=WORKER_WAIT_S,
+            )
+            by_index = {r.index: r for r in results}
+            rendered = {
+                t.index: await render_result(document, by_index[t.index], job.boxes)  # type: ignore[arg-type]
+                for t in tasks
+                if t.index in by_index
+            }
+        except OCRGateError as exc:
+            rendered, error = {}, exc.message
+        else:
+            error = "the backend returned no result for this page"
+        finally:
+            self.reported.get(job.id, {}).pop(backend, None)
+        for task in tasks:
+            if task.index in rendered:
+                result_json = rendered[task.index].model_dump_json()
+                self.store.save_page(job.id, backend, task.index, result_json)
+                self._publish(self._page_event(job.id, backend, task.index, result_json, None))
+            else:
+                self._fail(job, task, error)
+
+    @staticmethod
+    def _options(job: JobRecord) -> dict[str, Any]:
+        return {k: v for k, v in job.options.items() if k != "dpi"}
+
+    def _fail(self, job: JobRecord, task: PageTask, error: str) -> None:
+        status = self.store.fail_attempt(
+            job.id, task.backend, task.index, error, self.settings.gateway.page_retries + 1
+        )
+        if status == "failed":
+            self._publish(self._page_event(job.id, task.backend, task.index, None, error))
 
     async def _run_task(self, job: JobRecord, page: PageImage, task: PageTask) -> None:
-        options = {k: v for k, v in job.options.items() if k != "dpi"}
+        options = self._options(job)
         if not self.store.mark_running(job.id, task.backend, task.index):
             return  # claimed elsewhere or cancelled meanwhile
         try:
@@ -238,11 +317,7 @@ class JobRunner:
                 wants_boxes(job.boxes, task.index),  # type: ignore[arg-type]
             )
         except OCRGateError as exc:
-            status = self.store.fail_attempt(
-                job.id, task.backend, task.index, exc.message, self.settings.gateway.page_retries + 1
-            )
-            if status == "failed":
-                self._publish(self._page_event(job.id, task.backend, task.index, None, exc.message))
+            self._fail(job, task, exc.message)
             return
         result_json = rendered.model_dump_json()
         self.store.save_page(job.id, task.backend, task.index, result_json)
@@ -253,7 +328,7 @@ class JobRunner:
         if status:
             log.info("job %s %s", job_id, status)
             self._publish(
-                JobEvent(event="job", job_id=job_id, status=status, progress=self._progress(job_id))
+                JobEvent(event="job", job_id=job_id, status=status, progress=self.progress(job_id))
             )
         self.tasks.pop(job_id, None)
 

@@ -13,10 +13,17 @@ from rapidfuzz.distance import Levenshtein
 from ocrgate.backends import registry
 from ocrgate.config import Settings
 from ocrgate.documents import Document
-from ocrgate.errors import InvalidOption
+from ocrgate.errors import BackendError, InvalidOption
 from ocrgate.gateway.routing import BackendPool, Router
-from ocrgate.render import BoxesMode, RenderedPage, assemble_response, render_page, wants_boxes
-from ocrgate.schema import Agreement, CompareResponse, OCRResponse, Timings
+from ocrgate.render import (
+    BoxesMode,
+    RenderedPage,
+    assemble_response,
+    fit_to_page,
+    render_page,
+    wants_boxes,
+)
+from ocrgate.schema import Agreement, CompareResponse, OCRResponse, PageResult, Timings
 
 
 def parse_backends(value: str | None, router: Router, default: str) -> list[str]:
@@ -55,6 +62,8 @@ async def recognize_document(
     request_id: str,
 ) -> OCRResponse:
     """Every page of `document` through `pool`, a window of pages in flight across its replicas."""
+    if pool.reads_files(document.media_type):
+        return await recognize_file(pool, document, options, boxes, settings, request_id)
     started = time.perf_counter()
     pool.admit(min(pool.window, document.page_count))
     gate = asyncio.Semaphore(pool.window)
@@ -83,6 +92,38 @@ async def recognize_document(
     timings.total = time.perf_counter() - started
     response.timings, response.processing_time = timings, timings.total
     return response
+
+
+async def recognize_file(
+    pool: BackendPool,
+    document: Document,
+    options: dict[str, Any],
+    boxes: BoxesMode,
+    settings: Settings,
+    request_id: str,
+) -> OCRResponse:
+    """The original upload to a backend that reads files whole; pages rendered here for display."""
+    started = time.perf_counter()
+    pool.admit(1)
+    results = await pool.run_file(
+        document, options, settings.limits.page_timeout_s, settings.gateway.page_retries
+    )
+    t_ocr = time.perf_counter()
+    rendered = [await render_result(document, result, boxes) for result in results]
+    timings = Timings(ocr=t_ocr - started, render=time.perf_counter() - t_ocr)
+    response = assemble_response(pool.name, document.name, rendered, request_id=request_id)
+    timings.total = time.perf_counter() - started
+    response.timings, response.processing_time = timings, timings.total
+    return response
+
+
+async def render_result(document: Document, result: PageResult, boxes: BoxesMode) -> RenderedPage:
+    """A whole-file backend's page rendered against the page image this gateway shows."""
+    if not 0 <= result.index < document.page_count:
+        raise BackendError(f"the backend returned page {result.index} of a {document.page_count}-page file")
+    page = await anyio.to_thread.run_sync(document.page, result.index)
+    fitted = fit_to_page(result, page.width, page.height)
+    return await anyio.to_thread.run_sync(render_page, fitted, page.image, wants_boxes(boxes, result.index))
 
 
 async def compare_document(

@@ -61,7 +61,8 @@ export class JobView {
     let total = 0;
     let failed = 0;
     for (const p of Object.values(progress || {})) {
-      done += p.done + p.failed;
+      // an engine that reads the whole file reports its own count until its pages arrive
+      done += Math.max(p.done, p.reported || 0) + p.failed;
       failed += p.failed;
       total += p.total;
     }
@@ -78,6 +79,10 @@ export class JobView {
       const event = JSON.parse(message.data);
       this.update(event.status, event.progress);
       this.addPage(event);
+    });
+    source.addEventListener("progress", (message) => {
+      const event = JSON.parse(message.data);
+      this.update(event.status, event.progress);
     });
     source.addEventListener("job", (message) => {
       const event = JSON.parse(message.data);

@@ -61,3 +61,4 @@ class Engine(ABC):
 
     def close(self) -> None:
         """Release the model or the connection."""
+        return None
