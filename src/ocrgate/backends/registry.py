@@ -17,6 +17,7 @@ ENTRY_POINT_GROUP = "ocrgate.backends"
 BUILTIN: dict[str, str] = {
     "rapidocr": "ocrgate.backends.rapidocr:RapidOCRBackend",
     "tesseract": "ocrgate.backends.tesseract:TesseractBackend",
+    "deepseek-ocr": "ocrgate.backends.deepseek.backend:DeepSeekOCRBackend",
 }
 _registered: dict[str, type[Backend]] = {}
 

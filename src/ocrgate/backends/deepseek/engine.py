@@ -38,6 +38,8 @@ class Engine(ABC):
     """Loads the model (or reaches its server) and generates; `generate` takes a batch of pages."""
 
     name: ClassVar[str]
+    #: the resolution modes this engine can apply; None: all of prompts.RESOLUTIONS
+    resolutions: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.settings = dict(settings)

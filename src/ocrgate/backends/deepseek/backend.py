@@ -1,0 +1,131 @@
+"""Backend `deepseek-ocr`: DeepSeek-OCR through an engine, its raw text parsed into our blocks.
+
+Settings (`[backends.deepseek-ocr.options]`): `engine` (`vllm`, the default: a vLLM server reached
+at `url`; or `transformers`: the model inside the worker), `max_tokens` (default 8192),
+`resolution` (the default resolution mode), plus the chosen engine's own settings (see
+`vllm_engine` and `hf_engine`). Request options: `mode`, `prompt`, `phrase`, `resolution`,
+`max_tokens`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from ocrgate.backends.base import Backend, BackendOptions
+from ocrgate.backends.deepseek.engine import Engine, GenerationRequest
+from ocrgate.backends.deepseek.grounding import parse_grounding
+from ocrgate.backends.deepseek.prompts import RESOLUTIONS, Mode, build_prompt
+from ocrgate.documents import PageImage
+from ocrgate.errors import BackendUnavailable, InvalidOption
+from ocrgate.schema import BackendHealth, PageResult
+
+ENGINES: dict[str, str] = {
+    "vllm": "ocrgate.backends.deepseek.vllm_engine:VLLMEngine",
+    "transformers": "ocrgate.backends.deepseek.hf_engine:TransformersEngine",
+}
+DEFAULT_MAX_TOKENS = 8192
+
+Resolution = Literal["tiny", "small", "base", "large", "gundam"]
+
+
+class DeepSeekOptions(BackendOptions):
+    """`prompt` replaces the mode's prompt; `phrase` is what `locate` looks for."""
+
+    mode: Mode = Mode.document
+    phrase: str | None = Field(default=None, max_length=500)
+    resolution: Resolution | None = None
+    max_tokens: int | None = Field(default=None, gt=0, le=32768)
+
+
+def engine_class(name: str) -> type[Engine]:
+    if name not in ENGINES:
+        raise BackendUnavailable(f"deepseek-ocr: unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+    module, _, attr = ENGINES[name].partition(":")
+    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+
+
+class DeepSeekOCRBackend(Backend):
+    name: ClassVar[str] = "deepseek-ocr"
+    options_model: ClassVar[type[BackendOptions]] = DeepSeekOptions
+    max_batch: ClassVar[int] = 32
+
+    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
+        super().__init__(settings)
+        self.engine_name = str(self.settings.get("engine", "vllm"))
+        self.engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            if self.engine is not None:
+                return
+            cls = engine_class(self.engine_name)
+            reason = cls.availability()
+            if reason:
+                raise BackendUnavailable(f"deepseek-ocr ({self.engine_name}): {reason}")
+            engine = cls(self.settings)
+            engine.load()
+            self.engine = engine
+            self.loaded = True
+
+    def request(self, page: PageImage, options: DeepSeekOptions) -> GenerationRequest:
+        resolution = options.resolution or self.settings.get("resolution")
+        if resolution is not None and resolution not in RESOLUTIONS:
+            raise InvalidOption(f"unknown resolution {resolution!r}; one of {', '.join(RESOLUTIONS)}")
+        supported = getattr(self.engine, "resolutions", None)
+        if resolution is not None and supported is not None and resolution not in supported:
+            raise InvalidOption(
+                f"the {self.engine_name} engine runs DeepSeek-OCR at {', '.join(sorted(supported))} only; "
+                "other resolution modes need the transformers engine"
+            )
+        return GenerationRequest(
+            image=page.image,
+            prompt=build_prompt(options.mode, options.prompt, options.phrase),
+            max_tokens=options.max_tokens or int(self.settings.get("max_tokens", DEFAULT_MAX_TOKENS)),
+            resolution=resolution,
+        )
+
+    def ocr_page(self, page: PageImage, options: BackendOptions) -> PageResult:
+        assert isinstance(options, DeepSeekOptions)
+        if self.engine is None:
+            self.load()
+        assert self.engine is not None
+        request = self.request(page, options)
+        generation = self.engine.generate([request])[0]
+        parsed = parse_grounding(generation.text, page.width, page.height, generation.finish_reason)
+        return PageResult(
+            index=page.index,
+            width=page.width,
+            height=page.height,
+            blocks=parsed.blocks,
+            flags=parsed.flags,
+            raw={
+                "text": generation.text,
+                "finish_reason": generation.finish_reason,
+                "output_tokens": generation.output_tokens,
+                "prompt": request.prompt,
+                "mode": options.mode.value,
+                "engine": self.engine_name,
+            },
+            ocr_seconds=generation.seconds,
+        )
+
+    def health(self) -> BackendHealth:
+        health = super().health()
+        info = self.engine.info() if self.engine is not None else {"engine": self.engine_name}
+        health.engine_version = str(info.get("model") or info.get("engine"))
+        health.device = str(info.get("device", "cpu"))
+        health.detail = health.detail or ", ".join(f"{k}={v}" for k, v in info.items())
+        return health
+
+    def close(self) -> None:
+        with self._lock:
+            if self.engine is not None:
+                self.engine.close()
+            self.engine = None
+            self.loaded = False
