@@ -233,11 +233,37 @@ def web(
     uvicorn.run(create_web_app(api), host=host, port=port, log_level="warning")
 
 
+class ServeEngine(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
 @app.command()
-def serve(config: ConfigOption = None) -> None:
+def serve(
+    config: ConfigOption = None,
+    engine: Annotated[
+        ServeEngine, typer.Option(help="local: processes on this machine; ray: Ray Serve deployments")
+    ] = ServeEngine.local,
+    serve_config: Annotated[
+        Path | None, typer.Option(help="with --engine ray: write the Serve config (YAML) here and exit")
+    ] = None,
+) -> None:
     """Start the workers and the gateway, restart crashed workers, stop all on Ctrl-C."""
+    settings = _settings(config)
+    config_path = str(config.resolve()) if config else None
+    _logging()
+    if engine is ServeEngine.ray:
+        try:
+            from ocrgate.ray_serve import apps, runner
+        except ImportError as exc:
+            _fail(f"--engine ray needs Ray Serve: pip install 'ocrgate[ray]' ({exc})")
+        if serve_config is not None:
+            if not config_path:
+                _fail("--serve-config needs --config: replicas read the same TOML file")
+            serve_config.write_text(apps.serve_config(settings, config_path), encoding="utf-8")
+            return
+        runner.serve_on_ray(settings, config_path)
+        return
     from ocrgate import launcher
 
-    settings = _settings(config)
-    _logging()
-    launcher.serve(settings, str(config.resolve()) if config else None)
+    launcher.serve(settings, config_path)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -52,6 +52,23 @@ class ModelServerConfig(BaseModel):
         return [part.format(**values) for part in self.command]
 
 
+class RayBackendConfig(BaseModel):
+    """How `ocrgate serve --engine ray` places this backend's replicas (Ray Serve deployment options)."""
+
+    num_gpus: float | None = Field(
+        default=None, ge=0, description="GPUs per replica; default 1 when the backend names a gpu, else 0"
+    )
+    num_cpus: float = Field(default=1.0, ge=0)
+    resources: dict[str, float] = Field(default_factory=dict, description="custom Ray resources per replica")
+    autoscaling: dict[str, Any] | None = Field(
+        default=None,
+        description="Serve autoscaling_config (min_replicas, max_replicas, ...); else `replicas`",
+    )
+    runtime_env: dict[str, Any] | None = Field(
+        default=None, description="Ray runtime_env; default: the backend's `python` as py_executable"
+    )
+
+
 class BackendConfig(BaseModel):
     """One backend: where its workers listen, which GPU and python they get, how much they take."""
 
@@ -72,6 +89,7 @@ class BackendConfig(BaseModel):
     server: ModelServerConfig | None = Field(
         default=None, description="a model server the launcher starts for this backend"
     )
+    ray: RayBackendConfig = Field(default_factory=RayBackendConfig)
 
     def engine_settings(self) -> dict[str, Any]:
         """The worker's engine settings: `options`, plus the model server's URL when there is one."""
@@ -97,6 +115,28 @@ class GatewayConfig(BaseModel):
     job_ttl_s: float = Field(default=7 * 24 * 3600, gt=0, description="how long job results are kept")
     page_retries: int = Field(default=2, ge=0, description="retries of a page on another worker")
     job_concurrency: int = Field(default=4, ge=1, description="job pages in flight at once")
+    job_store: Literal["sqlite", "postgres"] = Field(
+        default="sqlite", description="sqlite: one gateway (data_dir); postgres: gateways sharing jobs"
+    )
+    database_url: str | None = Field(
+        default=None, description="libpq URL of the postgres job store, postgresql://user@host:5432/ocrgate"
+    )
+
+    @model_validator(mode="after")
+    def _postgres_needs_a_url(self) -> GatewayConfig:
+        if self.job_store == "postgres" and not self.database_url:
+            raise ValueError('job_store = "postgres" needs database_url (postgresql://user@host/db)')
+        return self
+
+
+class RayConfig(BaseModel):
+    """`ocrgate serve --engine ray`: where the Ray cluster is; Serve's HTTP port is the gateway's."""
+
+    address: str | None = Field(
+        default=None, description="`auto`, ray://host:10001 or host:6379; none: local"
+    )
+    namespace: str = "ocrgate"
+    gateway_replicas: int = Field(default=1, ge=1, description="more than 1 needs the PostgreSQL job store")
 
 
 class Settings(BaseSettings):
@@ -108,6 +148,7 @@ class Settings(BaseSettings):
     limits: Limits = Field(default_factory=Limits)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     backends: dict[str, BackendConfig] = Field(default_factory=_default_backends)
+    ray: RayConfig = Field(default_factory=RayConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,1 @@
+"""ocrgate on Ray Serve (`pip install ocrgate[ray]`): nothing outside this package imports Ray."""
