@@ -96,7 +96,7 @@ def test_compare_with_a_cpu_engine(served: tuple[Cluster, Path, str], phototest:
     cluster, _, _ = served
     answer = httpx.post(
         f"{cluster.url}/v1/ocr",
-        params={"backend": "deepseek-ocr,rapidocr"},
+        data={"backend": "deepseek-ocr,rapidocr"},
         files={"file": ("phototest.png", phototest.read_bytes(), "image/png")},
         timeout=120,
     ).json()
@@ -133,8 +133,7 @@ def test_modes_prompts_and_flags(served: tuple[Cluster, Path, str], phototest: P
     def ocr(options: dict[str, Any]) -> httpx.Response:
         return httpx.post(
             f"{cluster.url}/v1/ocr",
-            params={"backend": "deepseek-ocr"},
-            data={"options": json.dumps(options)},
+            data={"backend": "deepseek-ocr", "options": json.dumps(options)},
             files={"file": ("p.png", data, "image/png")},
             timeout=60,
         )
