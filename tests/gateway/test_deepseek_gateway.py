@@ -149,5 +149,5 @@ def test_modes_prompts_and_flags(served: tuple[Cluster, Path, str], phototest: P
     assert "truncated" in cut["pages"][0]["flags"] and cut["pages"][0]["markdown"]
     for bad in ({"mode": "sing"}, {"resolution": "tiny"}, {"temperature": 1}, {"mode": "locate"}):
         answer = ocr(bad)
-        assert answer.status_code == 400, bad
+        assert answer.status_code == 422, bad
         assert answer.json()["error"]["code"] == "invalid_option"
