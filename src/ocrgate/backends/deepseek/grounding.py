@@ -25,24 +25,13 @@ GRID = 999
 #: every flag `parse_grounding` may raise, in the order it lists them
 FLAGS = ("empty", "no_grounding", "malformed_tags", "bbox_out_of_range", "truncated", "repetition")
 
+# the engine's labels; anything else (text, footnote, a locate phrase) is text
 KINDS: dict[str, BlockKind] = {
-    "title": "title",
-    "sub_title": "title",
-    "table": "table",
-    "image": "figure",
-    "figure": "figure",
-    "image_caption": "caption",
-    "table_caption": "caption",
-    "figure_caption": "caption",
-    "caption": "caption",
-    "equation": "equation",
-    "header": "header",
-    "page_header": "header",
-    "footer": "footer",
-    "page_footer": "footer",
-    "list": "list",
-    "code": "code",
-}  # anything else (text, footnote, a locate phrase) is text
+    "title": "title", "sub_title": "title", "table": "table", "image": "figure", "figure": "figure",
+    "image_caption": "caption", "table_caption": "caption", "figure_caption": "caption", "caption": "caption",
+    "equation": "equation", "header": "header", "page_header": "header", "footer": "footer",
+    "page_footer": "footer", "list": "list", "code": "code",
+}  # fmt: skip
 
 _REF, _END_REF, _DET, _END_DET = "<|ref|>", "<|/ref|>", "<|det|>", "<|/det|>"
 _TAG = re.compile(r"<\|/?(?:ref|det)\|>")
@@ -125,8 +114,8 @@ def _boxes(coords: str) -> tuple[list[tuple[float, ...]], bool]:
     boxes: list[tuple[float, ...]] = []
     bad = False
     for match in _BOX.finditer(coords):
-        numbers = _NUMBER.findall(match.group(1))
-        if len(numbers) == 4:
+        numbers = [n.strip() for n in match.group(1).split(",")]
+        if len(numbers) == 4 and all(_NUMBER.fullmatch(n) for n in numbers):
             boxes.append(tuple(_number(n) for n in numbers))
         else:
             bad = True
@@ -172,6 +161,10 @@ def _regions(text: str, flags: set[str]) -> tuple[str, list[_Region]]:
                 continue
             else:
                 flags.add("malformed_tags")
+                label = text[after : tokens[k].start()] if k < len(names) else ""
+                if k < len(names) and names[k] == _DET and "\n" not in label.strip() and len(label) <= 64:
+                    region.label, name, after = label.strip(), _DET, tokens[k].end()  # no <|/ref|>
+                    k += 1
         elif name == _DET:
             flags.add("malformed_tags")  # a det without its ref
         if name == _DET:
@@ -228,11 +221,6 @@ def _block(label: str | None, text: str, bbox: BBox) -> Block:
     return Block(kind=kind, text=text, bbox=bbox, html=html, level=level, label=label)
 
 
-def _unclosed_table(text: str) -> bool:
-    lower = text.lower()
-    return lower.count("<table") > lower.count("</table")
-
-
 def parse_grounding(text: str, width: int, height: int, finish_reason: str | None = None) -> GroundedPage:
     """The page DeepSeek-OCR's raw `text` describes, for an image of `width` x `height` pixels.
 
@@ -259,7 +247,7 @@ def parse_grounding(text: str, width: int, height: int, finish_reason: str | Non
         flags.add("empty")
     elif not _TAG.search(text):
         flags.add("no_grounding")
-    last = regions[-1].content if regions else preamble
-    if _unclosed_table(last):
-        flags.add("truncated")
+    last = (regions[-1].content if regions else preamble).lower()
+    if last.count("<table") > last.count("</table"):
+        flags.add("truncated")  # ends inside a table
     return GroundedPage(blocks=blocks, markdown=page_markdown(blocks), flags=[f for f in FLAGS if f in flags])
