@@ -74,6 +74,22 @@ class MicroBatcher(Generic[T, R]):
             raise pending.error
         return pending.result  # type: ignore[return-value]
 
+    def submit_many(self, items: Sequence[T]) -> list[R]:
+        """Queue all `items` at once (they share batches where `max_batch` allows); results in order.
+        The first failure is raised once every item has finished."""
+        pendings: list[_Pending[T, R]] = [_Pending(item) for item in items]
+        with self._cond:
+            if self._closed:
+                raise BatcherClosed("the batcher is closed")
+            self._queue.extend(pendings)
+            self._cond.notify_all()
+        for pending in pendings:
+            pending.done.wait()
+        for pending in pendings:
+            if pending.error is not None:
+                raise pending.error
+        return [p.result for p in pendings]  # type: ignore[misc]
+
     def stats(self) -> dict[str, int]:
         """Batches run so far by size, e.g. {"1": 3, "4": 2}."""
         with self._cond:
@@ -123,7 +139,9 @@ class MicroBatcher(Generic[T, R]):
             try:
                 results = list(self.fn([p.item for p in batch]))
                 if len(results) != len(batch):
-                    raise RuntimeError(f"batch function returned {len(results)} results for {len(batch)} items")
+                    raise RuntimeError(
+                        f"batch function returned {len(results)} results for {len(batch)} items"
+                    )
             except BaseException as exc:  # every caller of the batch gets the failure
                 for pending in batch:
                     pending.error = exc

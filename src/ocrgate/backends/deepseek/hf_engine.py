@@ -1,0 +1,398 @@
+"""The `transformers` engine: DeepSeek-OCR in the worker process, concurrent pages merged into batches.
+
+Settings (the backend's `[backends.deepseek-ocr.options]`): `model`, a local directory with config,
+weights and processor files (never downloaded); `family`: `deepseek_ocr2` (default: transformers'
+own `DeepseekOcr2ForConditionalGeneration` + `DeepseekOcr2Processor`, checkpoints in that format as
+`deepseek-community/DeepSeek-OCR-2`) or `deepseek_ocr` (DeepSeek-OCR 1 through the directory's own
+Python code, only with `trust_remote_code = true`; its `infer()`: one page at a time, CUDA only, its
+own 8192-token budget); `dtype` (bfloat16 on CUDA, float32 on CPU); `device` (`auto`: cuda if any);
+`attn_implementation`; `max_batch` (8) and `batch_wait_ms` (20): the worker calls `generate([page])`
+from several threads, one runner thread takes up to `max_batch` waiting pages, waiting at most
+`batch_wait_ms` after the first, and runs them as one `model.generate`; `ngram_size`, `window_size`
+(100), `whitelist_token_ids`: vLLM's DeepSeek-OCR anti-repetition rule (`NGramRepeatBan`), off
+unless `ngram_size` is set; `ignore_eos` (benchmarks): every page generates exactly `max_tokens`.
+
+Resolution modes (`GenerationRequest.resolution`) for `deepseek_ocr2`: its vision tower has learned
+queries for two view sizes only, the processor's global size (1024 px -> 256 tokens) and its tile
+size (768 px -> 144 tokens), so the five DeepSeek-OCR 1 modes map onto those:
+`None`/`gundam` -> the processor as saved (global view + 2..6 tiles when the page is larger than a
+tile: the released model's dynamic mode); `base`/`large` -> one global view, no tiles;
+`tiny`/`small` -> one tile-sized view, no tiles. `deepseek_ocr` takes each mode's own
+base_size/image_size/crop_mode.
+
+Each page's `seconds` is the wall time of the batch that carried it. torch and transformers are
+imported only when the engine loads.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.metadata
+import logging
+import re
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ocrgate.backends.deepseek.batching import MicroBatcher
+from ocrgate.backends.deepseek.engine import Engine, Generation, GenerationRequest
+from ocrgate.backends.deepseek.prompts import RESOLUTIONS, raw_prompt
+from ocrgate.errors import BackendError, BackendUnavailable, InvalidOption
+
+log = logging.getLogger("ocrgate.deepseek.transformers")
+
+MIN_TRANSFORMERS = (5, 17)
+#: resolution mode -> which view the deepseek_ocr2 processor makes (see the module doc)
+OCR2_VIEWS: dict[str | None, str] = dict.fromkeys([None, "gundam"], "dynamic")
+OCR2_VIEWS |= dict.fromkeys(["base", "large"], "global") | dict.fromkeys(["tiny", "small"], "tile")
+
+
+class TransformersSettings(BaseModel):
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+    model: str = Field(description="local directory of the checkpoint and its processor")
+    family: Literal["deepseek_ocr2", "deepseek_ocr"] = "deepseek_ocr2"
+    trust_remote_code: bool = False
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    device: str = "auto"
+    attn_implementation: str | None = None
+    max_batch: int = Field(default=8, ge=1)
+    batch_wait_ms: float = Field(default=20.0, ge=0)
+    ngram_size: int | None = Field(default=None, ge=1)
+    window_size: int = Field(default=100, ge=1)
+    whitelist_token_ids: list[int] = Field(default_factory=list)
+    ignore_eos: bool = False
+
+
+class NGramRepeatBan:
+    """A transformers logits processor with vLLM's DeepSeek-OCR n-gram rule.
+
+    Over the last `window_size` *generated* tokens (the prompt is not looked at), a token that would
+    complete an n-gram of `ngram_size` tokens already present in that window is banned (its score
+    set to -inf), unless it is in `whitelist`. `prompt_len` is where generation starts in
+    `input_ids` (the same for every row: prompts are left-padded).
+    """
+
+    def __init__(
+        self, ngram_size: int, window_size: int, whitelist: Sequence[int] = (), prompt_len: int = 0
+    ) -> None:
+        if ngram_size < 1 or window_size < 1:
+            raise ValueError("ngram_size and window_size must be positive")
+        self.ngram_size = ngram_size
+        self.window_size = window_size
+        self.whitelist = frozenset(whitelist)
+        self.prompt_len = prompt_len
+
+    def banned(self, tokens: Sequence[int]) -> set[int]:
+        """Tokens that may not come next after generated `tokens`."""
+        n, length = self.ngram_size, len(tokens)
+        if length < n:
+            return set()
+        prefix = list(tokens[length - n + 1 :]) if n > 1 else []
+        start = max(0, length - self.window_size)
+        banned = {
+            tokens[i + n - 1] for i in range(start, length - n + 1) if list(tokens[i : i + n - 1]) == prefix
+        }
+        return banned - self.whitelist
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        first = max(self.prompt_len, input_ids.shape[1] - self.window_size)
+        for row, tokens in enumerate(input_ids[:, first:].tolist()):
+            banned = self.banned(tokens)
+            if banned:
+                scores[row, sorted(banned)] = float("-inf")
+        return scores
+
+
+class _RowBudgets:
+    """Stopping criterion: row i is done once it has generated `budgets[i]` tokens."""
+
+    def __init__(self, budgets: Sequence[int], prompt_len: int, device: Any) -> None:
+        import torch
+
+        self.budgets = torch.tensor(list(budgets), device=device)
+        self.prompt_len = prompt_len
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        return (input_ids.shape[1] - self.prompt_len) >= self.budgets
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+class TransformersEngine(Engine):
+    """DeepSeek-OCR through transformers, in this process; see the module doc for the settings."""
+
+    name: ClassVar[str] = "transformers"
+
+    def __init__(self, settings: dict[str, Any] | Any) -> None:
+        super().__init__(settings)
+        try:
+            self.config = TransformersSettings.model_validate(self.settings)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+            )
+            raise BackendUnavailable(f"transformers engine: invalid settings: {problems}") from exc
+        self.model: Any = None
+        self.processor: Any = None
+        self.tokenizer: Any = None
+        self.device = "cpu"
+        self.dtype_name = "float32"
+        self._processors: dict[str, Any] = {}
+        self._batcher: MicroBatcher[GenerationRequest, Generation] | None = None
+
+    @classmethod
+    def availability(cls) -> str | None:
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            return "torch is not installed (pip install 'ocrgate[deepseek-hf]')"
+        version = _version("transformers")
+        if version is None:
+            return "transformers is not installed (pip install 'ocrgate[deepseek-hf]')"
+        if tuple(int(part) for part in re.findall(r"\d+", version)[:2]) < MIN_TRANSFORMERS:
+            wanted = ".".join(map(str, MIN_TRANSFORMERS))
+            return f"transformers {version} is too old for deepseek_ocr2; {wanted} or newer is needed"
+        return None
+
+    # -- loading -------------------------------------------------------------------------------
+    def load(self) -> None:
+        cfg = self.config
+        if cfg.family == "deepseek_ocr" and not cfg.trust_remote_code:
+            raise BackendUnavailable(
+                "family `deepseek_ocr` (DeepSeek-OCR 1) runs Python code shipped in the model directory; "
+                "set `trust_remote_code = true` in the backend's options only if you trust that directory "
+                "(or use family `deepseek_ocr2`, which runs transformers' own classes)"
+            )
+        reason = self.availability()
+        if reason and cfg.family == "deepseek_ocr2":
+            raise BackendUnavailable(reason)
+        path = Path(cfg.model).expanduser()
+        if not (path / "config.json").is_file():
+            raise BackendUnavailable(f"model directory {str(path)!r} has no config.json")
+        import torch
+
+        self.device = cfg.device if cfg.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu"
+        name = (
+            cfg.dtype if cfg.dtype != "auto" else "bfloat16" if self.device.startswith("cuda") else "float32"
+        )
+        self.dtype_name = name
+        dtype = getattr(torch, name)
+        started = time.perf_counter()
+        if cfg.family == "deepseek_ocr2":
+            self._load_ocr2(path, dtype)
+        else:
+            self._load_remote(path, dtype)
+        log.info("%s loaded on %s (%s) in %.1f s", path, self.device, name, time.perf_counter() - started)
+        self._batcher = MicroBatcher(
+            self._run_batch, cfg.max_batch, cfg.batch_wait_ms, name="deepseek-transformers-batcher"
+        )
+
+    def _load_ocr2(self, path: Path, dtype: Any) -> None:
+        from transformers import AutoConfig, DeepseekOcr2ForConditionalGeneration, DeepseekOcr2Processor
+
+        model_type = AutoConfig.from_pretrained(path, local_files_only=True).model_type
+        if model_type != "deepseek_ocr2":
+            raise BackendUnavailable(
+                f"{path} holds a {model_type!r} checkpoint, not transformers' `deepseek_ocr2` format; "
+                "use a converted checkpoint (as deepseek-community/DeepSeek-OCR-2), or family "
+                "`deepseek_ocr` with trust_remote_code for DeepSeek-OCR 1"
+            )
+        attn = self.config.attn_implementation
+        extra = {"attn_implementation": attn} if attn else {}
+        # loaded on the CPU, then moved: `device_map` would need accelerate
+        model = DeepseekOcr2ForConditionalGeneration.from_pretrained(
+            path, dtype=dtype, local_files_only=True, **extra
+        )
+        self.model = model.to(self.device).eval()
+        self.processor = DeepseekOcr2Processor.from_pretrained(path, local_files_only=True)
+        self.tokenizer = self.processor.tokenizer
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._processors = {"dynamic": self.processor}
+        image_processor = self.processor.image_processor
+        global_size, tile_size = int(image_processor.size["height"]), int(image_processor.tile_size)
+        for view, side in (("global", global_size), ("tile", tile_size)):
+            sized = copy.deepcopy(image_processor)
+            sized.size = {"height": side, "width": side}
+            sized.tile_size = side
+            self._processors[view] = DeepseekOcr2Processor(
+                image_processor=sized,
+                tokenizer=self.tokenizer,
+                patch_size=self.processor.patch_size,
+                downsample_ratio=self.processor.downsample_ratio,
+            )
+
+    def _load_remote(self, path: Path, dtype: Any) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        options = {"trust_remote_code": True, "local_files_only": True}
+        self.tokenizer = AutoTokenizer.from_pretrained(path, **options)
+        model = AutoModel.from_pretrained(path, dtype=dtype, use_safetensors=True, **options)
+        self.model = model.to(self.device).eval()
+
+    # -- generation ----------------------------------------------------------------------------
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        for request in requests:
+            if request.resolution not in OCR2_VIEWS:
+                raise InvalidOption(
+                    f"unknown resolution {request.resolution!r}; one of: {', '.join(RESOLUTIONS)}"
+                )
+        batcher = self._batcher
+        if batcher is None or self.model is None:
+            raise BackendUnavailable("the transformers engine is not loaded")
+        return batcher.submit_many(list(requests))
+
+    def _run_batch(self, requests: list[GenerationRequest]) -> list[Generation]:
+        """Runner thread only: one model.generate per view kind present in the batch."""
+        results: dict[int, Generation] = {}
+        if self.config.family == "deepseek_ocr":
+            for index, request in enumerate(requests):
+                results[index] = self._generate_remote(request)
+        else:
+            groups: dict[str, list[int]] = {}
+            for index, request in enumerate(requests):
+                groups.setdefault(OCR2_VIEWS[request.resolution], []).append(index)
+            for view, indices in groups.items():
+                generations = self._generate_ocr2(view, [requests[i] for i in indices])
+                results.update(zip(indices, generations, strict=True))
+        return [results[i] for i in range(len(requests))]
+
+    def _generate_ocr2(self, view: str, requests: list[GenerationRequest]) -> list[Generation]:
+        import torch
+        from transformers import LogitsProcessorList, StoppingCriteriaList
+
+        started = time.perf_counter()
+        processor = self._processors[view]
+        inputs = processor(
+            images=[r.image.convert("RGB") for r in requests],
+            text=[raw_prompt(r.prompt) for r in requests],
+            return_tensors="pt",
+            padding=True,
+            crop_to_patches=view == "dynamic",
+        ).to(self.device)
+        for key in ("pixel_values", "pixel_values_local"):
+            if key in inputs:
+                inputs[key] = inputs[key].to(self.model.dtype)
+        prompt_len = int(inputs["input_ids"].shape[1])
+        budgets = [r.max_tokens for r in requests]
+        tokenizer = self.tokenizer
+        eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+        gen = copy.deepcopy(self.model.generation_config)
+        gen.update(
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            num_beams=1,
+            max_new_tokens=max(budgets),
+            eos_token_id=eos,
+            pad_token_id=pad,
+            suppress_tokens=[eos] if self.config.ignore_eos else None,
+        )
+        cfg = self.config
+        processors = (
+            [NGramRepeatBan(cfg.ngram_size, cfg.window_size, cfg.whitelist_token_ids, prompt_len)]
+            if cfg.ngram_size
+            else []
+        )
+        stopping = StoppingCriteriaList([_RowBudgets(budgets, prompt_len, self.device)])
+        with torch.inference_mode():
+            output = self.model.generate(
+                **inputs,
+                generation_config=gen,
+                logits_processor=LogitsProcessorList(processors),
+                stopping_criteria=stopping,
+            )
+        seconds = time.perf_counter() - started
+        drop = {t for t in (eos, pad, tokenizer.bos_token_id) if t is not None}
+        generations = []
+        for row, budget in zip(output[:, prompt_len:].tolist(), budgets, strict=True):
+            row = row[:budget]
+            stopped = eos is not None and eos in row and not self.config.ignore_eos
+            if stopped:
+                row = row[: row.index(eos) + 1]
+            text = tokenizer.decode([t for t in row if t not in drop], skip_special_tokens=False)
+            generations.append(
+                Generation(
+                    text=text,
+                    finish_reason="stop" if stopped or len(row) < budget else "length",
+                    output_tokens=len(row),
+                    seconds=seconds,
+                )
+            )
+        return generations
+
+    def _generate_remote(self, request: GenerationRequest) -> Generation:
+        mode = RESOLUTIONS[request.resolution or "gundam"]
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="ocrgate-dsocr-") as tmp:
+            image_file = Path(tmp) / "page.png"
+            request.image.convert("RGB").save(image_file)
+            text = self.model.infer(
+                self.tokenizer,
+                prompt=raw_prompt(request.prompt),
+                image_file=str(image_file),
+                output_path=tmp,
+                base_size=mode.base_size,
+                image_size=mode.image_size,
+                crop_mode=mode.crop_mode,
+                save_results=False,
+                eval_mode=True,
+            )
+        if not isinstance(text, str):
+            raise BackendError("the model's infer() returned no text")
+        tokens = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return Generation(
+            text=text, finish_reason=None, output_tokens=tokens, seconds=time.perf_counter() - started
+        )
+
+    # -- state ---------------------------------------------------------------------------------
+    def batch_sizes(self) -> dict[str, int]:
+        return self._batcher.stats() if self._batcher else {}
+
+    def info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "engine": self.name,
+            "model": self.config.model,
+            "family": self.config.family,
+            "dtype": self.dtype_name,
+            "device": self.device,
+            "loaded": self.model is not None,
+            "max_batch": self.config.max_batch,
+            "batch_wait_ms": self.config.batch_wait_ms,
+            "batch_sizes": self.batch_sizes(),
+            "torch": _version("torch"),
+            "transformers": _version("transformers"),
+        }
+        if self.model is not None and self.device.startswith("cuda"):
+            import torch
+
+            info["gpu"] = torch.cuda.get_device_name(torch.device(self.device))
+        return info
+
+    def close(self) -> None:
+        batcher, self._batcher = self._batcher, None
+        if batcher is not None:
+            batcher.close()
+        had_model = self.model is not None
+        self.model = self.processor = self.tokenizer = None
+        self._processors = {}
+        if had_model:
+            import gc
+
+            import torch
+
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
