@@ -125,6 +125,7 @@ class BackendHealth(BaseModel):
     gpu_ids: list[str] = Field(default_factory=list)
     gpu_memory_mb: dict[str, int] = Field(default_factory=dict)
     detail: str | None = None
+    info: dict[str, Any] = Field(default_factory=dict, description="engine facts: model, batch sizes, ...")
 
 
 JobState = Literal["queued", "running", "completed", "failed", "cancelled"]

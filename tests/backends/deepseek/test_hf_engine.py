@@ -3,10 +3,8 @@ real worker process that merges concurrent pages into one batch."""
 
 from __future__ import annotations
 
-import ast
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -188,9 +186,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float =
 
 
 def _batch_sizes(health: dict[str, Any]) -> dict[int, int]:
-    match = re.search(r"batch_sizes=(\{[^}]*\})", health["engine"].get("detail") or "")
-    assert match, f"no batch sizes in /health: {health['engine']}"
-    return {int(size): count for size, count in ast.literal_eval(match.group(1)).items()}
+    sizes = health["engine"]["info"].get("batch_sizes")
+    assert sizes is not None, f"no batch sizes in /health: {health['engine']}"
+    return {int(size): count for size, count in sizes.items()}
 
 
 def test_worker_process_batches_concurrent_pages(

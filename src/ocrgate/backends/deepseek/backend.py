@@ -120,7 +120,7 @@ class DeepSeekOCRBackend(Backend):
         info = self.engine.info() if self.engine is not None else {"engine": self.engine_name}
         health.engine_version = str(info.get("model") or info.get("engine"))
         health.device = str(info.get("device", "cpu"))
-        health.detail = health.detail or ", ".join(f"{k}={v}" for k, v in info.items())
+        health.info = info
         return health
 
     def close(self) -> None:
