@@ -12,7 +12,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +21,19 @@ import pytest
 from ocrgate.errors import NotFound, StorageError
 from ocrgate.gateway import jobs
 from ocrgate.gateway.jobs import JobStore, new_job_id
+from ocrgate.gateway.store import JobStoreAPI
 from ocrgate.schema import JobProgress
 
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 8
 
+# tests that hold for any store run on SQLite and on PostgreSQL (`backend` and `opener`: conftest.py)
+BOTH = pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[JobStore]:
-    s = JobStore(tmp_path / "data")
-    yield s
+def store(opener: Callable[[], JobStoreAPI]) -> Iterator[JobStore]:
+    s = opener()
+    yield s  # type: ignore[misc]
     s.close()
 
 
@@ -42,6 +46,7 @@ def make_job(store: JobStore, **overrides: Any) -> jobs.JobRecord:
     return store.create_job(**args | overrides)
 
 
+@BOTH
 def test_create_then_get_round_trips(store: JobStore) -> None:
     before = time.time()
     job = make_job(store, backends=["rapidocr", "tesseract"])
@@ -52,7 +57,8 @@ def test_create_then_get_round_trips(store: JobStore) -> None:
     assert before <= got.created_at == got.updated_at <= time.time()
     assert got.expires_at == pytest.approx(got.created_at + 3600)
     assert store.input_bytes(job.id) == PDF
-    assert sorted(p.name for p in (store.jobs_dir / job.id).iterdir()) == ["input"]
+    if isinstance(store, JobStore):
+        assert sorted(p.name for p in (store.jobs_dir / job.id).iterdir()) == ["input"]
     order = [(t.index, t.backend) for t in store.queued_pages(job.id)]
     assert order == [(i, b) for i in range(3) for b in ("rapidocr", "tesseract")]
     assert store.get_job("no-such-job") is None
@@ -80,6 +86,7 @@ def test_ids_are_unique_and_long() -> None:
     assert all(len(i) == 24 and "/" not in i and "+" not in i for i in ids)
 
 
+@BOTH
 def test_owner_isolation(store: JobStore) -> None:
     alice = make_job(store, owner="alice")
     bob = make_job(store, owner="bob")
@@ -98,6 +105,7 @@ def test_owner_isolation(store: JobStore) -> None:
     assert [j.id for j in store.list_jobs("alice", limit=1)] == [newer.id]
 
 
+@BOTH
 def test_page_lifecycle_and_progress(store: JobStore) -> None:
     job = make_job(store, backends=["a", "b"], page_count=2)
     assert store.progress(job.id) == {
@@ -125,6 +133,7 @@ def test_page_lifecycle_and_progress(store: JobStore) -> None:
         store.mark_running(job.id, "zzz", 0)
 
 
+@BOTH
 def test_retries_then_failure_with_reason(store: JobStore) -> None:
     job = make_job(store, page_count=1)
     for attempt in (1, 2):
@@ -139,6 +148,7 @@ def test_retries_then_failure_with_reason(store: JobStore) -> None:
     assert store.progress(job.id)["rapidocr"] == JobProgress(total=1, failed=1)
 
 
+@BOTH
 def test_finish_if_complete_completed(store: JobStore) -> None:
     job = make_job(store, page_count=2)
     store.mark_running(job.id, "rapidocr", 0)
@@ -154,6 +164,7 @@ def test_finish_if_complete_completed(store: JobStore) -> None:
     assert store.unfinished_jobs() == []
 
 
+@BOTH
 def test_finish_if_complete_failed(store: JobStore) -> None:
     job = make_job(store, backends=["a", "b"], page_count=2)
     for backend, index in [("a", 0), ("a", 1), ("b", 0)]:
@@ -167,6 +178,7 @@ def test_finish_if_complete_failed(store: JobStore) -> None:
         store.finish_if_complete("nope")
 
 
+@BOTH
 def test_cancel(store: JobStore) -> None:
     job = make_job(store, page_count=3)
     store.mark_running(job.id, "rapidocr", 0)
@@ -214,11 +226,12 @@ def _resume(store: JobStore, first: str, second: str) -> None:
     assert store.unfinished_jobs() == [second]
 
 
-def test_restart_after_close_resumes(tmp_path: Path) -> None:
-    old = JobStore(tmp_path)
-    first, second = _half_done(old)
+@BOTH
+def test_restart_after_close_resumes(opener: Callable[[], JobStoreAPI]) -> None:
+    old = opener()
+    first, second = _half_done(old)  # type: ignore[arg-type]
     old.close()
-    new = JobStore(tmp_path)
+    new = opener()
     _resume(new, first, second)
     new.close()
 
@@ -354,6 +367,7 @@ def test_database_failure_after_the_input_was_written(
     assert _leftovers(store) == (0, [])
 
 
+@BOTH
 def test_threads_share_one_store(store: JobStore) -> None:
     job = make_job(store, backends=["a", "b", "c", "d"], page_count=25)
     claimed: list[tuple[str, int]] = []

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ocrgate.errors import NotFound, StorageError
+from ocrgate.gateway.store_rows import count_progress, failure_summary, job_fields
 from ocrgate.schema import JobProgress
 
 SCHEMA_VERSION = 1
@@ -164,10 +165,7 @@ class JobStore:
 
     @staticmethod
     def _record(row: sqlite3.Row) -> JobRecord:
-        data = dict(row)
-        return JobRecord(
-            **data | {"backends": json.loads(data["backends"]), "options": json.loads(data["options"])}
-        )
+        return JobRecord(**job_fields(row))
 
     @staticmethod
     def _page_row(db: sqlite3.Connection, job_id: str, backend: str, index: int) -> sqlite3.Row:
@@ -323,13 +321,7 @@ class JobStore:
             rows = db.execute(sql, (job_id,)).fetchall()
         if job is None:
             raise NotFound(f"no job {job_id!r}")
-        result = {backend: JobProgress() for backend in json.loads(job["backends"])}
-        for r in rows:
-            progress = result.setdefault(r["backend"], JobProgress())
-            progress.total += r["n"]
-            if r["status"] in JobProgress.model_fields:
-                setattr(progress, r["status"], getattr(progress, r["status"]) + r["n"])
-        return result
+        return count_progress(job["backends"], rows)
 
     def finish_if_complete(self, job_id: str) -> str | None:
         """Settle a job none of whose pages is queued or running as `completed` or `failed`.
@@ -347,14 +339,10 @@ class JobStore:
             if counts.get("queued") or counts.get("running"):
                 return None
             status, error = "completed", None
-            if failed := counts.get("failed", 0):
+            if counts.get("failed", 0):
                 sql = "SELECT backend, idx, error FROM pages WHERE job_id = ? AND status = 'failed'"
                 first = db.execute(sql + " ORDER BY idx, backend", (job_id,)).fetchone()
-                status = "failed"
-                error = (
-                    f"{failed} of {sum(counts.values())} pages failed; first: page {first['idx']}"
-                    f" ({first['backend']}): {first['error']}"
-                )
+                status, error = "failed", failure_summary(counts, first)
             sql = "UPDATE jobs SET status = ?, error = ?, updated_at = ? WHERE id = ?"
             db.execute(sql, (status, error, time.time(), job_id))
         return status

@@ -21,8 +21,9 @@ import anyio
 from ocrgate.config import Settings
 from ocrgate.documents import Document, PageImage, open_document
 from ocrgate.errors import OCRGateError
-from ocrgate.gateway.jobs import JobRecord, JobStore, PageTask
+from ocrgate.gateway.jobs import JobRecord, PageTask
 from ocrgate.gateway.routing import Router
+from ocrgate.gateway.store import JobStoreAPI
 from ocrgate.render import RenderedPage, assemble_response, render_page, wants_boxes
 from ocrgate.schema import CompareResponse, JobEvent, JobProgress, JobStatus, OCRResponse, Page
 
@@ -33,7 +34,7 @@ WORKER_WAIT_S = 60.0
 
 
 def job_status(
-    store: JobStore, job: JobRecord, progress: dict[str, JobProgress] | None = None
+    store: JobStoreAPI, job: JobRecord, progress: dict[str, JobProgress] | None = None
 ) -> JobStatus:
     return JobStatus(
         id=job.id,
@@ -49,7 +50,7 @@ def job_status(
     )
 
 
-def job_result(store: JobStore, job: JobRecord) -> OCRResponse | CompareResponse:
+def job_result(store: JobStoreAPI, job: JobRecord) -> OCRResponse | CompareResponse:
     """The unified response from the pages stored so far (failed pages carry their reason)."""
     from ocrgate.gateway.service import agreement
 
@@ -85,7 +86,7 @@ def job_result(store: JobStore, job: JobRecord) -> OCRResponse | CompareResponse
 
 
 class JobRunner:
-    def __init__(self, store: JobStore, router: Router, settings: Settings) -> None:
+    def __init__(self, store: JobStoreAPI, router: Router, settings: Settings) -> None:
         self.store = store
         self.router = router
         self.settings = settings

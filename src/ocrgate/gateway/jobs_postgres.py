@@ -1,0 +1,391 @@
+"""Durable jobs in PostgreSQL: the SQLite store's semantics, shareable by several gateway processes.
+
+Three tables: `ocrgate_jobs`, `ocrgate_pages` (one row per backend and page, `queued -> running -> done |
+failed`) and `ocrgate_inputs` (the upload as bytea: gateways need not share a disk). Created on first use,
+with the schema's version in `ocrgate_schema`.
+
+Concurrency. Every write transaction takes its job's row lock first (`SELECT ... FOR NO KEY UPDATE`, or the
+UPDATE of that row), then touches pages: writes to one job are serialised across all gateways, always in
+the same order, so they cannot deadlock, and `finish_if_complete` counts pages nobody else is changing. A
+page is claimed by `UPDATE ... WHERE status = 'queued'`: of several gateways racing, exactly one wins.
+
+Liveness. Each store holds a session advisory lock (its lease) on a connection of its own and stamps the
+pages it claims with the lease's key. `requeue_running_pages` puts back only pages whose claimer's lease
+is gone (its gateway died or closed the store), never pages a live gateway is working on.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from ocrgate.errors import NotFound, StorageError
+from ocrgate.gateway.jobs import ACTIVE, JobRecord, PageOutcome, PageTask, new_job_id
+from ocrgate.gateway.store_rows import count_progress, failure_summary, job_fields
+from ocrgate.schema import JobProgress
+
+SCHEMA_VERSION = 1
+SCHEMA_LOCK = 0x6F6372676174  # advisory lock key that serialises schema creation between gateways
+TIMEOUT_S = 10.0  # to connect, and to wait for a free pooled connection
+KEEPALIVE = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
+
+_COLUMNS = ", ".join(JobRecord.model_fields)
+_PAGE_KEY = "job_id = %s AND backend = %s AND idx = %s"
+_ACTIVE_SQL = "status IN ('queued', 'running')"
+# the keys of the leases held right now: what a bigint advisory lock shows in pg_locks
+_LIVE_LEASES = (
+    "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS ocrgate_jobs (
+        id TEXT COLLATE "C" PRIMARY KEY, status TEXT NOT NULL, name TEXT NOT NULL, media_type TEXT NOT NULL,
+        backends TEXT NOT NULL, options TEXT NOT NULL, boxes TEXT NOT NULL, page_count INTEGER NOT NULL,
+        owner TEXT, created_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL, error TEXT, seq BIGINT GENERATED ALWAYS AS IDENTITY
+    )""",
+    "CREATE INDEX IF NOT EXISTS ocrgate_jobs_status ON ocrgate_jobs (status, created_at)",
+    "CREATE INDEX IF NOT EXISTS ocrgate_jobs_owner ON ocrgate_jobs (owner, created_at)",
+    "CREATE INDEX IF NOT EXISTS ocrgate_jobs_expires ON ocrgate_jobs (expires_at)",
+    """CREATE TABLE IF NOT EXISTS ocrgate_pages (
+        job_id TEXT COLLATE "C" NOT NULL REFERENCES ocrgate_jobs (id) ON DELETE CASCADE,
+        backend TEXT COLLATE "C" NOT NULL, idx INTEGER NOT NULL, status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, result_json TEXT, error TEXT, claimed_by BIGINT,
+        updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (job_id, backend, idx)
+    )""",
+    """CREATE TABLE IF NOT EXISTS ocrgate_inputs (
+        job_id TEXT COLLATE "C" PRIMARY KEY REFERENCES ocrgate_jobs (id) ON DELETE CASCADE,
+        data BYTEA NOT NULL
+    )""",
+)
+
+
+def _where(url: str) -> str:
+    """host:port/dbname of a libpq URL, without its password, for messages."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "(an invalid database_url)"
+    return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+
+
+def _owned(owner: str | None) -> tuple[str, tuple[str, ...]]:
+    """The owner condition: `owner IS NULL` for keyless jobs, equality (which uses the index) otherwise."""
+    return ("owner IS NULL", ()) if owner is None else ("owner = %s", (owner,))
+
+
+class PostgresJobStore:
+    """Jobs in the PostgreSQL database at `url` (libpq URL); safe across threads and across processes."""
+
+    def __init__(self, url: str, *, max_connections: int = 4, timeout_s: float = TIMEOUT_S) -> None:
+        self.where = _where(url)
+        self.lease = secrets.randbits(62)  # stamps this store's claims; held as an advisory lock
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_connections,
+            open=False,
+            timeout=timeout_s,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            check=ConnectionPool.check_connection,
+            num_workers=1,
+            name="ocrgate-jobs",
+        )
+        self._lease_conn: psycopg.Connection[Any] | None = None
+        try:
+            self._pool.open(wait=True, timeout=timeout_s)
+            self._lease_conn = psycopg.connect(url, autocommit=True, connect_timeout=int(timeout_s))
+            for name, value in KEEPALIVE.items():  # so a vanished gateway host loses its lease in ~1 min
+                self._lease_conn.execute(f"SET {name} = {int(value)}")
+            self._lease_conn.execute("SELECT pg_advisory_lock(%s)", (self.lease,))
+            self._create_schema()
+        except (psycopg.Error, StorageError) as exc:
+            self.close()
+            if isinstance(exc, StorageError):
+                raise
+            raise StorageError(f"cannot open the PostgreSQL job store at {self.where}: {exc}") from exc
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:  # server gone, connection killed, pool exhausted, disk full, ...
+            raise StorageError(f"job store error ({self.where}): {exc}") from exc
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction, committed at the end, rolled back on any error (nothing half-written)."""
+        with self._conn() as conn, conn.transaction():
+            yield conn
+
+    def _create_schema(self) -> None:
+        with self._tx() as db:
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))  # two gateways starting at once
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS ocrgate_schema"
+                " (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
+            )
+            row = db.execute("SELECT version FROM ocrgate_schema WHERE id = 1").fetchone()
+            if row and row["version"] > SCHEMA_VERSION:
+                raise StorageError(
+                    f"the job store at {self.where} has schema {row['version']}, newer than this code"
+                )
+            for statement in _SCHEMA:
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO ocrgate_schema (id, version) VALUES (1, %s)"
+                " ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version",
+                (SCHEMA_VERSION,),
+            )
+
+    @staticmethod
+    def _lock_job(db: psycopg.Connection[Any], job_id: str) -> str | None:
+        """Lock the job's row for this transaction (the first lock every write takes); its status."""
+        row = db.execute(
+            "SELECT status FROM ocrgate_jobs WHERE id = %s FOR NO KEY UPDATE", (job_id,)
+        ).fetchone()
+        return None if row is None else str(row["status"])
+
+    @staticmethod
+    def _page(db: psycopg.Connection[Any], job_id: str, backend: str, index: int) -> dict[str, Any]:
+        sql = f"SELECT status, attempts FROM ocrgate_pages WHERE {_PAGE_KEY}"
+        row = db.execute(sql, (job_id, backend, index)).fetchone()
+        if row is None:
+            raise NotFound(f"job {job_id!r} has no page {index} for backend {backend!r}")
+        return row
+
+    @staticmethod
+    def _set_page(db: psycopg.Connection[Any], key: tuple[str, str, int], **cols: Any) -> None:
+        now = time.time()
+        assignments = ", ".join(f"{name} = %s" for name in cols)
+        sql = f"UPDATE ocrgate_pages SET {assignments}, updated_at = %s WHERE {_PAGE_KEY}"
+        if not db.execute(sql, (*cols.values(), now, *key)).rowcount:
+            raise NotFound(f"job {key[0]!r} has no page {key[2]} for backend {key[1]!r}")
+        db.execute("UPDATE ocrgate_jobs SET updated_at = %s WHERE id = %s", (now, key[0]))
+
+    # -- jobs -------------------------------------------------------------------------------------------
+
+    def create_job(
+        self,
+        *,
+        data: bytes,
+        name: str,
+        media_type: str,
+        backends: list[str],
+        options: dict,
+        boxes: str,
+        page_count: int,
+        owner: str | None,
+        ttl_s: float,
+    ) -> JobRecord:
+        job_id, now = new_job_id(), time.time()
+        record = JobRecord(
+            id=job_id, status="queued", name=name, media_type=media_type, backends=list(backends),
+            options=dict(options), boxes=boxes, page_count=page_count, owner=owner,
+            created_at=now, updated_at=now, expires_at=now + ttl_s,
+        )  # fmt: skip
+        row = record.model_dump() | {"backends": json.dumps(backends), "options": json.dumps(options)}
+        with self._tx() as db:  # job, pages and input in one transaction: all of it or none
+            db.execute(
+                f"INSERT INTO ocrgate_jobs ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
+                tuple(row.values()),
+            )
+            db.execute(
+                "INSERT INTO ocrgate_pages (job_id, backend, idx, status, attempts, updated_at)"
+                " SELECT %s, b.backend, i, 'queued', 0, %s"
+                " FROM unnest(%s::text[]) WITH ORDINALITY AS b (backend, n), generate_series(0, %s - 1) AS i"
+                " ORDER BY b.n, i",
+                (job_id, now, record.backends, page_count),
+            )
+            db.execute("INSERT INTO ocrgate_inputs (job_id, data) VALUES (%s, %b)", (job_id, data))
+        return record
+
+    def get_job(self, job_id: str, owner: str | None = None) -> JobRecord | None:
+        """The job, if it exists and belongs to `owner` (`None` sees only jobs created without an owner)."""
+        clause, params = _owned(owner)
+        with self._conn() as db:
+            sql = f"SELECT {_COLUMNS} FROM ocrgate_jobs WHERE id = %s AND {clause}"
+            row = db.execute(sql, (job_id, *params)).fetchone()
+        return JobRecord(**job_fields(row)) if row else None
+
+    def load_job(self, job_id: str) -> JobRecord | None:
+        """The job whoever owns it: for the gateway's own use (the runner), never for answering a client."""
+        with self._conn() as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM ocrgate_jobs WHERE id = %s", (job_id,)).fetchone()
+        return JobRecord(**job_fields(row)) if row else None
+
+    def list_jobs(self, owner: str | None, limit: int = 50) -> list[JobRecord]:
+        clause, params = _owned(owner)
+        sql = (
+            f"SELECT {_COLUMNS} FROM ocrgate_jobs WHERE {clause} ORDER BY created_at DESC, seq DESC LIMIT %s"
+        )
+        with self._conn() as db:
+            rows = db.execute(sql, (*params, limit)).fetchall()
+        return [JobRecord(**job_fields(row)) for row in rows]
+
+    def input_bytes(self, job_id: str) -> bytes:
+        with self._conn() as db:
+            sql = "SELECT data FROM ocrgate_inputs WHERE job_id = %s"
+            row = db.execute(sql, (job_id,), binary=True).fetchone()
+        if row is None:
+            raise NotFound(f"no input stored for job {job_id!r}")
+        return bytes(row["data"])
+
+    def unfinished_jobs(self) -> list[str]:
+        """Ids of queued or running jobs, oldest first: what a restarted gateway must resume."""
+        with self._conn() as db:
+            sql = f"SELECT id FROM ocrgate_jobs WHERE {_ACTIVE_SQL} ORDER BY created_at, seq"
+            return [row["id"] for row in db.execute(sql)]
+
+    def requeue_running_pages(self, job_id: str) -> int:
+        """Pages left `running` by a dead gateway go back to `queued` (attempts kept); returns how many.
+
+        A page whose claimer's lease is still held (a live gateway, this one included) stays running.
+        """
+        with self._tx() as db:
+            if self._lock_job(db, job_id) is None:
+                return 0
+            sql = (
+                "UPDATE ocrgate_pages SET status = 'queued', claimed_by = NULL, updated_at = %s"
+                " WHERE job_id = %s AND status = 'running'"
+                f" AND (claimed_by IS NULL OR claimed_by NOT IN ({_LIVE_LEASES}))"
+            )
+            return db.execute(sql, (time.time(), job_id)).rowcount
+
+    # -- pages ------------------------------------------------------------------------------------------
+
+    def queued_pages(self, job_id: str) -> list[PageTask]:
+        sql = "SELECT backend, idx, attempts FROM ocrgate_pages WHERE job_id = %s AND status = 'queued'"
+        with self._conn() as db:
+            rows = db.execute(sql + " ORDER BY idx, backend", (job_id,)).fetchall()
+        return [PageTask(backend=r["backend"], index=r["idx"], attempts=r["attempts"]) for r in rows]
+
+    def mark_running(self, job_id: str, backend: str, index: int) -> bool:
+        """Claim a queued page (and start its job); False when the page was not queued (taken, cancelled).
+
+        Atomic across processes: the conditional UPDATE lets exactly one of several claimers through.
+        """
+        now = time.time()
+        with self._tx() as db:
+            self._lock_job(db, job_id)
+            sql = (
+                "UPDATE ocrgate_pages SET status = 'running', claimed_by = %s, updated_at = %s"
+                f" WHERE {_PAGE_KEY} AND status = 'queued'"
+            )
+            if not db.execute(sql, (self.lease, now, job_id, backend, index)).rowcount:
+                self._page(db, job_id, backend, index)  # NotFound for a page that does not exist
+                return False
+            db.execute(
+                "UPDATE ocrgate_jobs SET updated_at = %s,"
+                " status = CASE WHEN status = 'queued' THEN 'running' ELSE status END WHERE id = %s",
+                (now, job_id),
+            )
+        return True
+
+    def save_page(self, job_id: str, backend: str, index: int, result_json: str) -> None:
+        with self._tx() as db:
+            self._lock_job(db, job_id)
+            self._set_page(db, (job_id, backend, index), status="done", result_json=result_json, error=None)
+
+    def fail_attempt(self, job_id: str, backend: str, index: int, reason: str, max_attempts: int) -> str:
+        """Count a failed attempt: the page is requeued, or `failed` once it used up `max_attempts`."""
+        with self._tx() as db:
+            job_status = self._lock_job(db, job_id)
+            attempts = self._page(db, job_id, backend, index)["attempts"] + 1
+            if attempts >= max_attempts:
+                status = "failed"
+            else:  # a cancelled job's page is not worth another try
+                status = "cancelled" if job_status == "cancelled" else "queued"
+            self._set_page(db, (job_id, backend, index), status=status, attempts=attempts, error=reason)
+        return status
+
+    def page_results(self, job_id: str, backend: str) -> list[PageOutcome]:
+        sql = "SELECT idx, status, result_json, error, attempts FROM ocrgate_pages WHERE job_id = %s"
+        with self._conn() as db:
+            rows = db.execute(sql + " AND backend = %s ORDER BY idx", (job_id, backend)).fetchall()
+        return [PageOutcome(**r, index=r["idx"]) for r in rows]
+
+    def progress(self, job_id: str) -> dict[str, JobProgress]:
+        """Page counts per backend (cancelled pages count only in `total`)."""
+        sql = (  # one statement: one snapshot of the job and its pages
+            "SELECT j.backends, p.backend, p.status, COUNT(p.idx) AS n FROM ocrgate_jobs j"
+            " LEFT JOIN ocrgate_pages p ON p.job_id = j.id WHERE j.id = %s"
+            " GROUP BY j.backends, p.backend, p.status"
+        )
+        with self._conn() as db:
+            rows = db.execute(sql, (job_id,)).fetchall()
+        if not rows:
+            raise NotFound(f"no job {job_id!r}")
+        return count_progress(rows[0]["backends"], [r for r in rows if r["backend"] is not None])
+
+    def finish_if_complete(self, job_id: str) -> str | None:
+        """Settle a job none of whose pages is queued or running as `completed` or `failed`.
+
+        Returns the job's status once it is terminal (a cancelled job is left as it is), else None.
+        Race-free: the job's row lock keeps every page write of every gateway out while it counts.
+        """
+        with self._tx() as db:
+            status = self._lock_job(db, job_id)
+            if status is None:
+                raise NotFound(f"no job {job_id!r}")
+            if status not in ACTIVE:
+                return status
+            sql = "SELECT status, COUNT(*) AS n FROM ocrgate_pages WHERE job_id = %s GROUP BY status"
+            counts = {r["status"]: r["n"] for r in db.execute(sql, (job_id,))}
+            if counts.get("queued") or counts.get("running"):
+                return None
+            status, error = "completed", None
+            if counts.get("failed"):
+                sql = "SELECT backend, idx, error FROM ocrgate_pages WHERE job_id = %s AND status = 'failed'"
+                first = db.execute(sql + " ORDER BY idx, backend LIMIT 1", (job_id,)).fetchone()
+                status, error = "failed", failure_summary(counts, first)
+            sql = "UPDATE ocrgate_jobs SET status = %s, error = %s, updated_at = %s WHERE id = %s"
+            db.execute(sql, (status, error, time.time(), job_id))
+        return status
+
+    def cancel(self, job_id: str) -> bool:
+        """A queued or running job becomes `cancelled`, and so do its queued pages; False if it was not."""
+        now = time.time()
+        with self._tx() as db:  # the UPDATE takes the job's row lock first, as every write does
+            sql = f"UPDATE ocrgate_jobs SET status = 'cancelled', updated_at = %s WHERE {_ACTIVE_SQL}"
+            if not db.execute(sql + " AND id = %s", (now, job_id)).rowcount:
+                return False
+            sql = "UPDATE ocrgate_pages SET status = 'cancelled', updated_at = %s WHERE status = 'queued'"
+            db.execute(sql + " AND job_id = %s", (now, job_id))
+        return True
+
+    # -- housekeeping -----------------------------------------------------------------------------------
+
+    def delete_expired(self, now: float | None = None) -> int:
+        """Delete jobs past `expires_at`, whatever their status, with their pages and input (cascade).
+
+        A job another gateway is writing at this moment is skipped (SKIP LOCKED): the next sweep takes it.
+        """
+        now = time.time() if now is None else now
+        sql = (
+            "DELETE FROM ocrgate_jobs WHERE id IN"
+            " (SELECT id FROM ocrgate_jobs WHERE expires_at <= %s FOR UPDATE SKIP LOCKED)"
+        )
+        with self._tx() as db:
+            return db.execute(sql, (now,)).rowcount
+
+    def close(self) -> None:
+        """Close the pool, and give the lease up (this store's running pages become requeueable)."""
+        self._pool.close()
+        if self._lease_conn is not None:
+            with suppress(psycopg.Error):  # unlock first: a closed connection's lock outlives close() a bit
+                self._lease_conn.execute("SELECT pg_advisory_unlock_all()")
+            self._lease_conn.close()
+            self._lease_conn = None
