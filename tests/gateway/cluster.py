@@ -85,14 +85,15 @@ class Cluster:
         keys = (gateway or {}).get("api_keys") or []
         self.headers = {"X-API-Key": keys[0]} if keys else {}
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "ocrgate", "serve", "--config", str(self.config)]
+
+    def environment(self) -> dict[str, str]:
+        return {k: v for k, v in os.environ.items() if not k.startswith("OCRGATE_")}
+
     def start(self, timeout_s: float = 90) -> Cluster:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OCRGATE_")}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ocrgate", "serve", "--config", str(self.config)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=REPO,
+            self.command(), stdout=self.log, stderr=subprocess.STDOUT, env=self.environment(), cwd=REPO
         )
         self.wait_healthy(timeout_s)
         return self

@@ -8,8 +8,6 @@ Ray session, so every deployment in these tests uses the same gateway port.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.gateway.cluster import REPO, Cluster, free_ports, write_config
+from tests.gateway.cluster import Cluster, free_ports, write_config
 
 ray_cluster_utils = pytest.importorskip("ray.cluster_utils", reason="Ray is an optional extra (ocrgate[ray])")
 
@@ -65,17 +63,14 @@ class RayServeCluster(Cluster):
         sections.update({f"backends.{name}": values for name, values in backends.items()})
         write_config(self.config, sections)
 
+    def command(self) -> list[str]:
+        return [*super().command(), "--engine", "ray"]
+
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(), "RAY_ADDRESS": self.nodes.address}
+
     def start(self, timeout_s: float = 180) -> RayServeCluster:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OCRGATE_")}
-        env["RAY_ADDRESS"] = self.nodes.address
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "ocrgate", "serve", "--engine", "ray", "--config", str(self.config)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=REPO,
-        )
-        self.wait_healthy(timeout_s)
+        super().start(timeout_s)
         return self
 
     def stop(self) -> list[int]:

@@ -61,10 +61,20 @@ async def recognize_document(
     settings: Settings,
     request_id: str,
 ) -> OCRResponse:
-    """Every page of `document` through `pool`, a window of pages in flight across its replicas."""
-    if pool.reads_files(document.media_type):
-        return await recognize_file(pool, document, options, boxes, settings, request_id)
+    """`document` through `pool`: page by page, or whole for backends that read the file natively."""
     started = time.perf_counter()
+    recognize = _whole_file if pool.reads_files(document.media_type) else _page_by_page
+    rendered, timings = await recognize(pool, document, options, boxes, settings)
+    response = assemble_response(pool.name, document.name, rendered, request_id=request_id)
+    timings.total = time.perf_counter() - started
+    response.timings, response.processing_time = timings, timings.total
+    return response
+
+
+async def _page_by_page(
+    pool: BackendPool, document: Document, options: dict[str, Any], boxes: BoxesMode, settings: Settings
+) -> tuple[list[RenderedPage], Timings]:
+    """Every page through `pool`, a window of pages in flight across its replicas."""
     pool.admit(min(pool.window, document.page_count))
     gate = asyncio.Semaphore(pool.window)
     timings = Timings()
@@ -87,21 +97,12 @@ async def recognize_document(
             timings.render += time.perf_counter() - t2
             return rendered
 
-    rendered = await asyncio.gather(*(one(i) for i in range(document.page_count)))
-    response = assemble_response(pool.name, document.name, rendered, request_id=request_id)
-    timings.total = time.perf_counter() - started
-    response.timings, response.processing_time = timings, timings.total
-    return response
+    return list(await asyncio.gather(*(one(i) for i in range(document.page_count)))), timings
 
 
-async def recognize_file(
-    pool: BackendPool,
-    document: Document,
-    options: dict[str, Any],
-    boxes: BoxesMode,
-    settings: Settings,
-    request_id: str,
-) -> OCRResponse:
+async def _whole_file(
+    pool: BackendPool, document: Document, options: dict[str, Any], boxes: BoxesMode, settings: Settings
+) -> tuple[list[RenderedPage], Timings]:
     """The original upload to a backend that reads files whole; pages rendered here for display."""
     started = time.perf_counter()
     pool.admit(1)
@@ -110,11 +111,7 @@ async def recognize_file(
     )
     t_ocr = time.perf_counter()
     rendered = [await render_result(document, result, boxes) for result in results]
-    timings = Timings(ocr=t_ocr - started, render=time.perf_counter() - t_ocr)
-    response = assemble_response(pool.name, document.name, rendered, request_id=request_id)
-    timings.total = time.perf_counter() - started
-    response.timings, response.processing_time = timings, timings.total
-    return response
+    return rendered, Timings(ocr=t_ocr - started, render=time.perf_counter() - t_ocr)
 
 
 async def render_result(document: Document, result: PageResult, boxes: BoxesMode) -> RenderedPage:
