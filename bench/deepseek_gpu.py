@@ -15,6 +15,15 @@ is meaningless; speed and memory are those of the real architecture.
 The measuring runs in a child process pinned to one GPU (CUDA_VISIBLE_DEVICES is set before torch
 is imported); it appends each batch size's figures to the JSON as it goes, so a run cut short keeps
 what it measured. `--tiny` runs the tiny test model on the CPU (a check of the script itself).
+`--engine-option KEY=JSON` adds an engine setting (e.g. `cudnn_attention=true`).
+
+`--profile` measures no sweep: for batch `--profile-batch` (8) it reports the experts / attention
+implementations the model resolved, the decode time per step (two runs of `--profile-tokens` (48)
+tokens apart, so the prefill cancels) with and without cuDNN attention (a first and a second pass
+over the same shapes), at batch 1, with the n-gram rule, with eager experts, and in a bare forward
+loop without `generate`, then a torch.profiler table (top 15 by self device time and by self CPU
+time) and a cProfile of one generate; the figures go to `<name>.json` (default
+`deepseek_ocr2_gpu_profile`), the tables to stdout.
 """
 
 from __future__ import annotations
@@ -188,10 +197,14 @@ def measure(args: argparse.Namespace) -> int:
         if cuda:
             torch.cuda.empty_cache()
         settings = {"model": tmp, "device": device, "max_batch": max(args.batch_sizes), "batch_wait_ms": 0}
+        settings |= args.engine_options
+        record["engine_options"] = args.engine_options
         engine = TransformersEngine({**settings, "ignore_eos": True})
         t0 = time.perf_counter()
         engine.load()
         record["load_seconds"] = round(time.perf_counter() - t0, 2)
+        record["resolved"] = _resolved(engine.model)
+        record["cudnn_attention"] = engine.config.cudnn_attention
         weights = sum(p.numel() * p.element_size() for p in engine.model.parameters())
         record["weights_mib"] = round(weights / MIB)
     images, record["pages"] = page_images()
@@ -240,6 +253,210 @@ def measure(args: argparse.Namespace) -> int:
     engine.close()
     record["total_seconds"] = round(time.perf_counter() - started, 2)
     save()
+    return 0
+
+
+def _resolved(model: Any) -> dict[str, Any]:
+    """The experts / attention implementations the loaded model actually runs, and grouped_mm's checks."""
+    import torch
+    from transformers.integrations import moe
+
+    config = model.config
+    out: dict[str, Any] = {
+        "experts": model.get_experts_implementation(),
+        "attention": {
+            "": config._attn_implementation,
+            "text": config.text_config._attn_implementation,
+            "vision": config.vision_config._attn_implementation,
+        },
+        "torch_has_F_grouped_mm": hasattr(torch.nn.functional, "grouped_mm"),
+        "torch_has__grouped_mm": hasattr(torch, "_grouped_mm"),
+        "generation_use_cache": model.generation_config.use_cache,
+    }
+    try:
+        out["grouped_mm_can_dispatch"] = bool(model._grouped_mm_can_dispatch())
+    except Exception as exc:
+        out["grouped_mm_can_dispatch"] = f"{type(exc).__name__}: {exc}"
+    experts = next(m for m in model.modules() if hasattr(m, "gate_up_proj"))
+    weight = experts.gate_up_proj
+    probe = torch.zeros(4, weight.shape[-1], dtype=weight.dtype, device=weight.device)
+    offs = torch.full((weight.shape[0],), 4, dtype=torch.int32, device=weight.device)
+    out["can_use_grouped_mm_kernel"] = bool(moe._can_use_grouped_mm(probe, weight.transpose(-2, -1), offs))
+    out["experts_module"] = f"{type(experts).__name__} on {weight.device}, {weight.dtype}"
+    return out
+
+
+def profile(args: argparse.Namespace) -> int:
+    """The child in `--profile` mode: where does a decode step's time go (batch `--profile-batch`)."""
+    assert "torch" not in sys.modules, "torch must be imported only after CUDA_VISIBLE_DEVICES is set"
+    import cProfile
+    import io
+    import pstats
+
+    import torch
+    import transformers
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    sys.path.insert(0, str(REPO / "src"))
+    from ocrgate.backends.deepseek.engine import GenerationRequest
+    from ocrgate.backends.deepseek.hf_engine import TransformersEngine
+
+    cuda = torch.cuda.is_available() and not args.tiny
+    device = "cuda" if cuda else "cpu"
+    batch, steps = args.profile_batch, args.profile_tokens
+    record: dict[str, Any] = {"torch": torch.__version__, "transformers": transformers.__version__}
+    record["device"] = torch.cuda.get_device_name(0) if cuda else "cpu"
+    out_json = args.out / f"{args.name}.json"
+
+    def save() -> None:
+        out_json.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+    def sync() -> None:
+        if cuda:
+            torch.cuda.synchronize()
+
+    with tempfile.TemporaryDirectory(prefix="dsocr2-prof-") as tmp:
+        record |= build_model_dir(Path(tmp), args.tiny, device)
+        engine = TransformersEngine(
+            {"model": tmp, "device": device, "max_batch": batch, "batch_wait_ms": 0, "ignore_eos": True}
+        )
+        engine.load()
+    model = engine.model
+    record["resolved"] = _resolved(model)
+    print("resolved:", json.dumps(record["resolved"]), flush=True)
+    images, _ = page_images()
+
+    def run(size: int, tokens: int) -> float:
+        requests = [
+            GenerationRequest(image=images[i % len(images)], prompt=PROMPT, max_tokens=tokens)
+            for i in range(size)
+        ]
+        sync()
+        t0 = time.perf_counter()
+        engine._run_batch(requests)
+        sync()
+        return time.perf_counter() - t0
+
+    def step_ms(label: str, size: int = batch) -> float:
+        short, long = run(size, 4), run(size, 4 + steps)
+        ms = round((long - short) / steps * 1000, 2)
+        record.setdefault("decode_ms_per_step", {})[label] = ms
+        print(f"{label}: {ms} ms/step (prefill+4: {short * 1000:.0f} ms)", flush=True)
+        save()
+        return ms
+
+    run(batch, 4)  # warm-up
+    current = str(model.config._experts_implementation)
+    cudnn = engine.config.cudnn_attention
+    # each key length is new on a first pass and seen before on a second: cuDNN plans per shape
+    for label in ("1st pass", "2nd pass (same shapes)"):
+        step_ms(f"batch {batch}, experts {current}, cuDNN attention {cudnn}, {label}")
+    if cuda:
+        engine.config.cudnn_attention = not cudnn
+        for label in ("1st pass", "2nd pass (same shapes)"):
+            step_ms(f"batch {batch}, experts {current}, cuDNN attention {not cudnn}, {label}")
+        engine.config.cudnn_attention = cudnn
+    step_ms(f"batch 1, experts {current}, cuDNN attention {cudnn}", 1)
+    engine.config.ngram_size, engine.config.window_size = 30, 90
+    step_ms(f"batch {batch}, experts {current}, ngram 30/90")
+    engine.config.ngram_size = None
+    # batched_mm is left out: it gathers every token's expert weights (113 GiB for one prefill)
+    for impl in ("eager", "grouped_mm"):
+        if impl == current:
+            continue
+        try:
+            model.set_experts_implementation(impl)
+            run(batch, 4)
+            step_ms(f"batch {batch}, experts {impl}")
+        except Exception as exc:
+            record.setdefault("decode_ms_per_step", {})[f"experts {impl}"] = f"{type(exc).__name__}: {exc}"
+    model.set_experts_implementation(current)
+    record["experts_after_restore"] = model.get_experts_implementation()
+    print("experts after restore:", record["experts_after_restore"], flush=True)
+
+    # the bare forward: prefill once, then `steps` one-token forwards with the cache, no generate()
+    processor = engine._processors["dynamic"]
+    inputs = processor(
+        images=[images[i % len(images)] for i in range(batch)],
+        text=[f"<image>\n{PROMPT}"] * batch,
+        return_tensors="pt",
+        padding=True,
+    ).to(device)
+    for key in ("pixel_values", "pixel_values_local"):
+        if key in inputs:
+            inputs[key] = inputs[key].to(model.dtype)
+    with torch.inference_mode(), engine._attention_kernels():
+        out = model(**inputs, use_cache=True)
+        cache, mask = out.past_key_values, inputs["attention_mask"]
+        token = out.logits[:, -1:].argmax(-1)
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            out = model(input_ids=token, attention_mask=mask, past_key_values=cache, use_cache=True)
+            token = out.logits[:, -1:].argmax(-1)
+        sync()
+    bare = round((time.perf_counter() - t0) / steps * 1000, 2)
+    record.setdefault("decode_ms_per_step", {})[f"batch {batch}, bare forward loop (no generate)"] = bare
+    print(f"bare forward loop: {bare} ms/step", flush=True)
+    save()
+
+    # torch.profiler over one generate (prefill + `steps` decode steps), then cProfile of another
+    try:
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+        with torch_profile(activities=activities) as prof:
+            run(batch, steps)
+        averages = prof.key_averages()
+        sort_gpu = "self_device_time_total" if cuda else "self_cpu_time_total"
+        tables = {
+            "by self device time": averages.table(sort_by=sort_gpu, row_limit=15, max_name_column_width=60),
+            "by self CPU time": averages.table(
+                sort_by="self_cpu_time_total", row_limit=15, max_name_column_width=60
+            ),
+        }
+        interesting = (
+            "cudaStreamSynchronize",
+            "cudaMemcpyAsync",
+            "aten::item",
+            "aten::_local_scalar_dense",
+            "aten::nonzero",
+            "cudaLaunchKernel",
+            "aten::_grouped_mm",
+            "aten::mm",
+            "aten::bmm",
+            "Memcpy DtoH (Device -> Pinned)",
+            "Memcpy DtoH (Device -> Pageable)",
+        )
+        counts = {}
+        for event in averages:
+            if event.key in interesting:
+                counts[event.key] = {
+                    "calls": event.count,
+                    "self_cpu_ms": round(event.self_cpu_time_total / 1000, 2),
+                    "self_device_ms": round(getattr(event, "self_device_time_total", 0) / 1000, 2),
+                }
+        total_device = sum(getattr(e, "self_device_time_total", 0) for e in averages) / 1000
+        record["profiler"] = {
+            "steps": steps,
+            "batch": batch,
+            "counts": counts,
+            "total_self_device_ms": round(total_device, 1),
+        }
+        for title, table in tables.items():
+            print(f"\n== torch.profiler, batch {batch}, {steps} tokens, {title} ==\n{table}", flush=True)
+        print("counts:", json.dumps(counts), f"total self device ms {total_device:.1f}", flush=True)
+    except Exception as exc:
+        print(f"torch.profiler failed: {type(exc).__name__}: {exc}", flush=True)
+    pr = cProfile.Profile()
+    pr.enable()
+    run(batch, steps)
+    pr.disable()
+    text = io.StringIO()
+    pstats.Stats(pr, stream=text).sort_stats("tottime").print_stats(20)
+    print("\n== cProfile (tottime) ==\n" + "\n".join(text.getvalue().splitlines()[:45]), flush=True)
+    save()
+    engine.close()
     return 0
 
 
@@ -294,16 +511,32 @@ def main() -> int:
     parser.add_argument("--batch-sizes", default="1,2,4,8,16,32")
     parser.add_argument("--budget-s", type=float, default=420.0, help="skip sizes that would not fit")
     parser.add_argument("--tiny", action="store_true", help="tiny test model on the CPU")
+    parser.add_argument("--profile", action="store_true", help="where a decode step's time goes")
+    parser.add_argument("--profile-batch", type=int, default=8)
+    parser.add_argument("--profile-tokens", type=int, default=48, help="decode steps profiled")
+    parser.add_argument(
+        "--engine-option",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="an extra engine setting, e.g. cudnn_attention=true (repeatable)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.batch_sizes = [int(b) for b in str(args.batch_sizes).split(",") if b]
-    args.name = args.name or ("deepseek_ocr2_tiny_cpu" if args.tiny else "deepseek_ocr2_gpu")
+    args.engine_options = {
+        key: json.loads(value) for key, _, value in (o.partition("=") for o in args.engine_option)
+    }
+    default = "deepseek_ocr2_tiny_cpu" if args.tiny else "deepseek_ocr2_gpu"
+    args.name = args.name or (f"{default}_profile" if args.profile else default)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.child:
-        return measure(args)
+        return profile(args) if args.profile else measure(args)
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "" if args.tiny else args.gpu}
     command = [sys.executable, "-m", "bench.deepseek_gpu", "--child", *sys.argv[1:]]
     code = subprocess.run(command, cwd=REPO, env=env, check=False).returncode
+    if args.profile:
+        return code
     out_json = args.out / f"{args.name}.json"
     if not out_json.is_file():
         print(f"the measuring process wrote nothing (exit {code})", file=sys.stderr)

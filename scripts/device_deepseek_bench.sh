@@ -7,6 +7,8 @@
 # The machine's python3 must already have torch and transformers>=5.17 (with tokenizers and
 # safetensors); they are never installed here. Extra arguments go to the bench, e.g.
 #   bash scripts/device_deepseek_bench.sh --batch-sizes 1,8 --tokens 200
+#   bash scripts/device_deepseek_bench.sh --profile      # where a decode step's time goes
+#   bash scripts/device_deepseek_bench.sh --engine-option cudnn_attention=true
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -d .whl ]; then

@@ -20,7 +20,8 @@ from PIL import Image
 
 from ocrgate.backends.deepseek.batching import BatcherClosed, MicroBatcher
 from ocrgate.backends.deepseek.engine import GenerationRequest
-from ocrgate.backends.deepseek.hf_engine import NGramRepeatBan, TransformersEngine
+from ocrgate.backends.deepseek.generation import NGramRepeatBan
+from ocrgate.backends.deepseek.hf_engine import TransformersEngine
 from ocrgate.documents import PageImage
 from ocrgate.errors import BackendUnavailable, InvalidOption
 from ocrgate.wire import RAW_RGB, encode_page

@@ -6,11 +6,18 @@ own `DeepseekOcr2ForConditionalGeneration` + `DeepseekOcr2Processor`, checkpoint
 `deepseek-community/DeepSeek-OCR-2`) or `deepseek_ocr` (DeepSeek-OCR 1 through the directory's own
 Python code, only with `trust_remote_code = true`; its `infer()`: one page at a time, CUDA only, its
 own 8192-token budget); `dtype` (bfloat16 on CUDA, float32 on CPU); `device` (`auto`: cuda if any);
-`attn_implementation`; `max_batch` (8) and `batch_wait_ms` (20): the worker calls `generate([page])`
-from several threads, one runner thread takes up to `max_batch` waiting pages, waiting at most
-`batch_wait_ms` after the first, and runs them as one `model.generate`; `ngram_size`, `window_size`
-(100), `whitelist_token_ids`: vLLM's DeepSeek-OCR anti-repetition rule (`NGramRepeatBan`), off
-unless `ngram_size` is set; `ignore_eos` (benchmarks): every page generates exactly `max_tokens`.
+`attn_implementation`; `experts_implementation` (unset: transformers' choice, `grouped_mm` where
+torch has it; `eager` loops over the experts, 1.5x slower a decode step on an H100);
+`cudnn_attention` (false: on CUDA, `model.generate` runs
+with PyTorch's SDPA limited to its flash / memory-efficient / math kernels, because torch 2.11
+otherwise sends the padded-mask attention to cuDNN first, and cuDNN builds a new execution plan,
+about 50 ms, for every key length it has not seen, i.e. at every decode step: 75 ms a step on an
+H100 whatever the batch, against 19-25 ms without, see bench/records/deepseek_ocr2_h100_tuned.md);
+`max_batch` (8) and `batch_wait_ms` (20): the worker calls `generate([page])` from several threads,
+one runner thread takes up to `max_batch` waiting pages, waiting at most `batch_wait_ms` after the
+first, and runs them as one `model.generate`; `ngram_size`, `window_size` (100),
+`whitelist_token_ids`: vLLM's DeepSeek-OCR anti-repetition rule (`NGramRepeatBan`), off unless
+`ngram_size` is set; `ignore_eos` (benchmarks): every page generates exactly `max_tokens`.
 
 Resolution modes (`GenerationRequest.resolution`) for `deepseek_ocr2`: its vision tower has learned
 queries for two view sizes only, the processor's global size (1024 px -> 256 tokens) and its tile
@@ -26,6 +33,7 @@ imported only when the engine loads.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.metadata
 import logging
@@ -40,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ocrgate.backends.deepseek.batching import MicroBatcher
 from ocrgate.backends.deepseek.engine import Engine, Generation, GenerationRequest
+from ocrgate.backends.deepseek.generation import NGramRepeatBan, RowBudgets
 from ocrgate.backends.deepseek.prompts import RESOLUTIONS, raw_prompt
 from ocrgate.errors import BackendError, BackendUnavailable, InvalidOption
 
@@ -60,65 +69,14 @@ class TransformersSettings(BaseModel):
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
     device: str = "auto"
     attn_implementation: str | None = None
+    experts_implementation: str | None = None
+    cudnn_attention: bool = False
     max_batch: int = Field(default=8, ge=1)
     batch_wait_ms: float = Field(default=20.0, ge=0)
     ngram_size: int | None = Field(default=None, ge=1)
     window_size: int = Field(default=100, ge=1)
     whitelist_token_ids: list[int] = Field(default_factory=list)
     ignore_eos: bool = False
-
-
-class NGramRepeatBan:
-    """A transformers logits processor with vLLM's DeepSeek-OCR n-gram rule.
-
-    Over the last `window_size` *generated* tokens (the prompt is not looked at), a token that would
-    complete an n-gram of `ngram_size` tokens already present in that window is banned (its score
-    set to -inf), unless it is in `whitelist`. `prompt_len` is where generation starts in
-    `input_ids` (the same for every row: prompts are left-padded).
-    """
-
-    def __init__(
-        self, ngram_size: int, window_size: int, whitelist: Sequence[int] = (), prompt_len: int = 0
-    ) -> None:
-        if ngram_size < 1 or window_size < 1:
-            raise ValueError("ngram_size and window_size must be positive")
-        self.ngram_size = ngram_size
-        self.window_size = window_size
-        self.whitelist = frozenset(whitelist)
-        self.prompt_len = prompt_len
-
-    def banned(self, tokens: Sequence[int]) -> set[int]:
-        """Tokens that may not come next after generated `tokens`."""
-        n, length = self.ngram_size, len(tokens)
-        if length < n:
-            return set()
-        prefix = list(tokens[length - n + 1 :]) if n > 1 else []
-        start = max(0, length - self.window_size)
-        banned = {
-            tokens[i + n - 1] for i in range(start, length - n + 1) if list(tokens[i : i + n - 1]) == prefix
-        }
-        return banned - self.whitelist
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        first = max(self.prompt_len, input_ids.shape[1] - self.window_size)
-        for row, tokens in enumerate(input_ids[:, first:].tolist()):
-            banned = self.banned(tokens)
-            if banned:
-                scores[row, sorted(banned)] = float("-inf")
-        return scores
-
-
-class _RowBudgets:
-    """Stopping criterion: row i is done once it has generated `budgets[i]` tokens."""
-
-    def __init__(self, budgets: Sequence[int], prompt_len: int, device: Any) -> None:
-        import torch
-
-        self.budgets = torch.tensor(list(budgets), device=device)
-        self.prompt_len = prompt_len
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        return (input_ids.shape[1] - self.prompt_len) >= self.budgets
 
 
 def _version(package: str) -> str | None:
@@ -207,13 +165,25 @@ class TransformersEngine(Engine):
                 "use a converted checkpoint (as deepseek-community/DeepSeek-OCR-2), or family "
                 "`deepseek_ocr` with trust_remote_code for DeepSeek-OCR 1"
             )
-        attn = self.config.attn_implementation
-        extra = {"attn_implementation": attn} if attn else {}
+        extra = {
+            key: value
+            for key, value in (
+                ("attn_implementation", self.config.attn_implementation),
+                ("experts_implementation", self.config.experts_implementation),
+            )
+            if value
+        }
         # loaded on the CPU, then moved: `device_map` would need accelerate
         model = DeepseekOcr2ForConditionalGeneration.from_pretrained(
             path, dtype=dtype, local_files_only=True, **extra
         )
         self.model = model.to(self.device).eval()
+        log.info(
+            "attention %s, experts %s, cuDNN attention %s",
+            model.config._attn_implementation,
+            model.config.text_config._experts_implementation,
+            "allowed" if self.config.cudnn_attention or not self.device.startswith("cuda") else "off",
+        )
         self.processor = DeepseekOcr2Processor.from_pretrained(path, local_files_only=True)
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
@@ -242,6 +212,14 @@ class TransformersEngine(Engine):
         self.model = model.to(self.device).eval()
 
     # -- generation ----------------------------------------------------------------------------
+    def _attention_kernels(self) -> contextlib.AbstractContextManager[Any]:
+        """On CUDA, SDPA without cuDNN (see `cudnn_attention` in the module doc); nothing on the CPU."""
+        if not self.device.startswith("cuda") or self.config.cudnn_attention:
+            return contextlib.nullcontext()
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
+
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         for request in requests:
             if request.resolution not in OCR2_VIEWS:
@@ -306,8 +284,8 @@ class TransformersEngine(Engine):
             if cfg.ngram_size
             else []
         )
-        stopping = StoppingCriteriaList([_RowBudgets(budgets, prompt_len, self.device)])
-        with torch.inference_mode():
+        stopping = StoppingCriteriaList([RowBudgets(budgets, prompt_len, self.device)])
+        with torch.inference_mode(), self._attention_kernels():
             output = self.model.generate(
                 **inputs,
                 generation_config=gen,
@@ -336,7 +314,7 @@ class TransformersEngine(Engine):
     def _generate_remote(self, request: GenerationRequest) -> Generation:
         mode = RESOLUTIONS[request.resolution or "gundam"]
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="ocrgate-dsocr-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="ocrgate-dsocr-") as tmp, self._attention_kernels():
             image_file = Path(tmp) / "page.png"
             request.image.convert("RGB").save(image_file)
             text = self.model.infer(
