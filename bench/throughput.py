@@ -1,0 +1,248 @@
+"""Throughput under concurrency: pages per second through the gateway vs straight to the workers.
+
+A bounded async client keeps C requests in flight (C = 1, 2, 4, 8, 16, 32), each the same page:
+its PNG to a worker's `POST /v1/ocr` (the workers taken in turn), or the same PNG as a multipart
+upload to the gateway (`boxes=none`), which picks the least-loaded worker. At each C both paths run
+in turn, the order alternating, so drift hits both. Ratio = gateway pages/s / direct pages/s.
+
+Two setups:
+- no-op backend sleeping `delay_s` (20 ms) per page, several replicas each taking several pages at
+  once: the workers are "busy" without burning CPU, so the gateway's own limits show;
+- RapidOCR, two replicas of one thread each: the engine takes the machine's two cores.
+
+Target: ratio ≥ 0.95 at every C.
+
+    python -m bench.throughput [--quick] [--out bench/results]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import (
+    NOOP,
+    Report,
+    SamplePage,
+    base_parser,
+    machine,
+    machine_line,
+    main_for,
+    running_cluster,
+    small_page,
+    table,
+    verdict,
+    worker_urls,
+)
+from bench.overhead import multipart
+
+TARGET_RATIO = 0.95
+LEVELS = (1, 2, 4, 8, 16, 32)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process used so far (0 where /proc is not there)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(
+    urls: list[str],
+    body: bytes,
+    headers: dict[str, str],
+    params: dict[str, Any],
+    pages: int,
+    concurrency: int,
+) -> dict[str, Any]:
+    """`pages` requests, `concurrency` at a time, over `urls` in turn; pages done, errors, seconds."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    turn = itertools.cycle(urls)
+    todo = iter(range(pages))
+    done, errors = 0, {}
+
+    async with httpx.AsyncClient(limits=limits, timeout=600) as client:
+
+        async def lane() -> None:
+            nonlocal done
+            for _ in todo:  # one shared iterator: each lane takes the next page
+                response = await client.post(next(turn), content=body, headers=headers, params=params)
+                if response.status_code == 200:
+                    done += 1
+                else:
+                    errors[response.status_code] = errors.get(response.status_code, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(lane() for _ in range(concurrency)))
+        seconds = time.perf_counter() - started
+    return {"pages": done, "errors": errors, "seconds": seconds}
+
+
+def measure(
+    gateway: str,
+    workers: list[str],
+    gateway_pid: int,
+    backend: str,
+    page: SamplePage,
+    levels: tuple[int, ...],
+    pages_for: Any,
+    rounds: int,
+) -> list[dict[str, Any]]:
+    body, headers = multipart(page, backend, "none")
+    paths = {
+        "direct": (
+            [f"{w}/v1/ocr" for w in workers],
+            page.data,
+            {"content-type": page.media_type},
+            {"index": 0},
+        ),
+        "gateway": ([f"{gateway}/v1/ocr"], body, headers, {}),
+    }
+    # warm both paths: connections, the first page through each worker
+    for urls, content, hdrs, params in paths.values():
+        asyncio.run(drive(urls, content, hdrs, params, 2 * len(workers), len(workers)))
+    rows = []
+    for number, concurrency in enumerate(levels):
+        pages = pages_for(concurrency)
+        totals = {name: {"pages": 0, "seconds": 0.0, "errors": 0} for name in paths}
+        gateway_cpu = 0.0
+        order = ["direct", "gateway"] if number % 2 == 0 else ["gateway", "direct"]
+        for round_number in range(rounds):
+            for name in order if round_number % 2 == 0 else order[::-1]:
+                urls, content, hdrs, params = paths[name]
+                cpu_before = cpu_seconds(gateway_pid)
+                result = asyncio.run(drive(urls, content, hdrs, params, pages, concurrency))
+                if name == "gateway":
+                    gateway_cpu += cpu_seconds(gateway_pid) - cpu_before
+                totals[name]["pages"] += result["pages"]
+                totals[name]["seconds"] += result["seconds"]
+                totals[name]["errors"] += sum(result["errors"].values())
+        rate = {name: t["pages"] / t["seconds"] for name, t in totals.items()}
+        rows.append(
+            {
+                "concurrency": concurrency,
+                "pages_per_path": totals["direct"]["pages"],
+                "direct_pages_per_s": rate["direct"],
+                "gateway_pages_per_s": rate["gateway"],
+                "ratio": rate["gateway"] / rate["direct"],
+                "errors": {name: t["errors"] for name, t in totals.items()},
+                "gateway_cpu_ms_per_page": 1000 * gateway_cpu / max(1, totals["gateway"]["pages"]),
+            }
+        )
+    return rows
+
+
+def run(args: Any) -> Report:
+    quick = args.quick
+    info = machine()
+    page = small_page()
+    delay_s = 0.02
+    noop_replicas, noop_slots = 4, 4
+    levels = (1, 4, 16) if quick else LEVELS
+    setups = []
+
+    noop = {
+        "class_path": NOOP,
+        "replicas": noop_replicas,
+        "concurrency": noop_slots,
+        "options": {"delay_s": delay_s},
+    }
+    with running_cluster({"noop": noop}) as cluster:
+        gateway_pid = httpx.get(f"{cluster.url}/health", timeout=5).json()["pid"]
+        rows = measure(
+            cluster.url,
+            worker_urls(cluster, "noop"),
+            gateway_pid,
+            "noop",
+            page,
+            levels,
+            (lambda c: max(20, 4 * c)) if quick else (lambda c: max(60, 12 * c)),
+            rounds=2,
+        )
+    setups.append(
+        {
+            "name": f"noop, {delay_s * 1000:.0f} ms per page (sleep), "
+            f"{noop_replicas} replicas x {noop_slots} pages at once",
+            "ideal_pages_per_s": noop_replicas * noop_slots / delay_s,
+            "rows": rows,
+        }
+    )
+
+    rapid = {"replicas": 2, "concurrency": 1, "queue_size": 32, "options": {"threads": 1}}
+    with running_cluster({"rapidocr": rapid}) as cluster:
+        gateway_pid = httpx.get(f"{cluster.url}/health", timeout=5).json()["pid"]
+        rows = measure(
+            cluster.url,
+            worker_urls(cluster, "rapidocr"),
+            gateway_pid,
+            "rapidocr",
+            page,
+            (1, 4) if quick else levels,
+            (lambda c: 2) if quick else (lambda c: max(4, c)),
+            rounds=1,
+        )
+    setups.append({"name": "rapidocr, 2 replicas x 1 thread", "ideal_pages_per_s": None, "rows": rows})
+
+    worst = {s["name"]: min(r["ratio"] for r in s["rows"]) for s in setups}
+    lines = [
+        f"Machine: {machine_line(info)}. Page: {page.label}, boxes=none. The client runs on the same "
+        "machine and shares its cores with the gateway and the workers.",
+        "",
+    ]
+    for setup in setups:
+        name = setup["name"]
+        lines += [
+            f"### {name}",
+            "",
+            f"Lowest ratio {worst[name]:.2f} "
+            f"(target ≥ {TARGET_RATIO}: {verdict(worst[name] >= TARGET_RATIO)})"
+            + (
+                f"; the workers could do {setup['ideal_pages_per_s']:.0f} pages/s."
+                if setup["ideal_pages_per_s"]
+                else "."
+            ),
+            "",
+        ]
+        lines += table(
+            [
+                "concurrency",
+                "pages per path",
+                "direct pages/s",
+                "gateway pages/s",
+                "ratio",
+                "gateway CPU ms/page",
+                "errors (direct/gateway)",
+            ],
+            [
+                [
+                    r["concurrency"],
+                    r["pages_per_path"],
+                    r["direct_pages_per_s"],
+                    r["gateway_pages_per_s"],
+                    r["ratio"],
+                    r["gateway_cpu_ms_per_page"],
+                    f"{r['errors']['direct']}/{r['errors']['gateway']}",
+                ]
+                for r in setup["rows"]
+            ],
+        )
+    data = {
+        "machine": info,
+        "page": page.label,
+        "target_ratio": TARGET_RATIO,
+        "lowest_ratio": worst,
+        "setups": setups,
+    }
+    return Report("throughput", "Throughput under concurrency", data, lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main_for(run, base_parser(__doc__.splitlines()[0])))
