@@ -36,7 +36,7 @@ class FileEvent(BaseModel):
 
 def encode_page(page: PageImage) -> tuple[bytes, dict[str, str]]:
     """Body and query parameters that carry `page` to a worker."""
-    image = page.image.convert("RGB")
+    image = page.image if page.image.mode == "RGB" else page.image.convert("RGB")
     params = {"index": str(page.index), "width": str(image.width), "height": str(image.height)}
     return image.tobytes(), params
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
+import anyio
 import httpx
 
 from ocrgate.config import BackendConfig, Settings
@@ -42,7 +43,9 @@ def worker_urls(config: BackendConfig) -> list[str]:
 class Replica:
     def __init__(self, url: str, concurrency: int) -> None:
         self.url = url
-        self.slots = asyncio.Semaphore(concurrency)
+        # one page more than the worker runs at once: the next page is on the wire while the engine
+        # works (the worker decodes it, then waits for its own slot), so the engine never idles
+        self.slots = asyncio.Semaphore(concurrency + 1)
         self.load = 0
         self.healthy = False
         self.health: dict[str, Any] | None = None
@@ -167,7 +170,7 @@ class BackendPool:
         wait_for_worker_s: float = 0,
     ) -> PageResult:
         """Recognise one page on some replica; moves to another replica on transport errors."""
-        body, params = encode_page(page)
+        body, params = await anyio.to_thread.run_sync(encode_page, page)  # megabytes: off the loop
         if options:
             params["options"] = json.dumps(options)
         headers = self._headers(RAW_RGB)

@@ -76,7 +76,8 @@ async def _page_by_page(
 ) -> tuple[list[RenderedPage], Timings]:
     """Every page through `pool`, a window of pages in flight across its replicas."""
     pool.admit(min(pool.window, document.page_count))
-    gate = asyncio.Semaphore(pool.window)
+    # twice the engine window: the next pages are rasterised while the current ones are recognised
+    gate = asyncio.Semaphore(2 * pool.window)
     timings = Timings()
 
     async def one(index: int) -> RenderedPage:
