@@ -1,1 +1,1 @@
-"""Stand-ins for engines whose model weights cannot be downloaded here; each speaks the real protocol."""
+"""Fake engine servers speaking the real engines' protocols, for tests (`python -m tests.fakes.X`)."""

@@ -18,6 +18,7 @@ BUILTIN: dict[str, str] = {
     "rapidocr": "ocrgate.backends.rapidocr:RapidOCRBackend",
     "tesseract": "ocrgate.backends.tesseract:TesseractBackend",
     "deepseek-ocr": "ocrgate.backends.deepseek.backend:DeepSeekOCRBackend",
+    "mineru": "ocrgate.backends.mineru.backend:MinerUBackend",
 }
 _registered: dict[str, type[Backend]] = {}
 

@@ -1,0 +1,215 @@
+"""Backend `mineru`: MinerU 4.x reads the original upload (PDFs natively), we parse its content list.
+
+Engines (setting `engine`):
+- `api` (default): MinerU's HTTP server `mineru-api`, reached at `url` (the launcher sets it when it
+  starts the server from `[backends.mineru.server]`). Multi-page PDFs go through the task API
+  (`POST /v1/tasks`, then polling), single images through `POST /v1/file_parse` (falling back to
+  polling when MinerU answers 202), so no document meets an HTTP timeout. See `api_client`.
+- `inprocess`: MinerU's Python API inside the worker, which must run from MinerU's virtualenv.
+
+Settings (`[backends.mineru.options]`): `engine`; `tier` and `ocr_mode` (defaults for requests that
+set none; unset = the server's own default); `chunk_pages` (0 = one MinerU task per document, which
+keeps MinerU's cross-page merging; N > 0 = tasks of N pages each, so progress moves every N pages);
+for `api`: `url`, `api_key`, `timeout_s` (one document, queue included; 3600), `request_timeout_s`
+(one HTTP request; 120), `poll_interval_s` (1.0), `sync_wait_s` (60), `start_timeout_s` (how long
+`load` waits for the server's health; 900); for `inprocess`: `preload` (true).
+
+Both engines take MinerU's `structured_content` (mineru-api 4.0.12 offers markdown, middle_json,
+structured_content and zip, not the content list), turn it into MinerU's content-list entries
+(`structured`) and parse those into blocks on our page images (`content_list`).
+
+Request options (MinerU 4.0.12's own names, `mineru/parser/task_api.py: UploadTaskOptions`):
+`tier` (flash | basic | standard | advanced), `ocr_mode` (auto | txt | ocr), `page_range` (PDFs:
+"1-5,8,r3-r1"; pages outside it come back empty and flagged). `prompt` is accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from ocrgate.backends.base import Backend, BackendOptions
+from ocrgate.backends.mineru.api_client import ApiSettings, MinerUApiClient, query_params
+from ocrgate.backends.mineru.content_list import parse_content_list
+from ocrgate.backends.mineru.inprocess import InProcessEngine
+from ocrgate.backends.mineru.page_range import chunks, format_pages, select_pages
+from ocrgate.backends.mineru.structured import content_list_from_structured
+from ocrgate.documents import PDF, PageImage
+from ocrgate.errors import BackendUnavailable, InvalidOption, OCRGateError, UnsupportedType
+from ocrgate.schema import BackendHealth, PageResult
+
+Tier = Literal["flash", "basic", "standard", "advanced"]
+OcrMode = Literal["auto", "txt", "ocr"]
+ENGINES = ("api", "inprocess")
+# MinerU tells the type by the file name's extension
+FILENAMES: dict[str, str] = {PDF: "document.pdf", "image/png": "page.png", "image/jpeg": "page.jpg"}
+OUTPUT_FORMATS = ["structured_content"]
+
+
+class MinerUOptions(BackendOptions):
+    """Passed to MinerU under these names; unset ones take the backend's settings, then MinerU's."""
+
+    tier: Tier | None = None
+    ocr_mode: OcrMode | None = None
+    page_range: str | None = Field(default=None, max_length=200, description="PDFs: '1-5,8,r3-r1'")
+
+
+class ApiEngine:
+    """The `api` engine: one mineru-api task per call."""
+
+    name = "api"
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        if not settings.get("url"):
+            raise BackendUnavailable(
+                "mineru (api): no server: set `url` in [backends.mineru.options] or give the backend a "
+                "[backends.mineru.server]"
+            )
+        fields = ApiSettings.model_fields
+        self.settings = ApiSettings(**{k: v for k, v in settings.items() if k in fields and v is not None})
+        self.start_timeout_s = float(settings.get("start_timeout_s", 900))
+        self.client = MinerUApiClient(self.settings)
+        self.server_version: str | None = None
+
+    @classmethod
+    def availability(cls) -> str | None:
+        return None
+
+    def load(self) -> None:
+        self.server_version = str(self.client.wait_ready(self.start_timeout_s).get("version") or "") or None
+
+    def version(self) -> str | None:
+        return self.server_version
+
+    def parse(
+        self, data: bytes, media_type: str, filename: str, query: Mapping[str, str | None]
+    ) -> dict[str, Any]:
+        params = query_params(query, OUTPUT_FORMATS)
+        file = self.client.parse(data, filename, media_type, params, sync=media_type != PDF)
+        structured = file.content.get("structured_content")
+        return structured if isinstance(structured, dict) else {}
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class MinerUBackend(Backend):
+    name: ClassVar[str] = "mineru"
+    options_model: ClassVar[type[BackendOptions]] = MinerUOptions
+    file_types: ClassVar[frozenset[str]] = frozenset(FILENAMES)
+
+    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
+        super().__init__(settings)
+        self.engine_name = str(self.settings.get("engine", "api"))
+        self.engine: ApiEngine | InProcessEngine | None = None
+        self._lock = threading.Lock()
+
+    def _engine_class(self) -> type[ApiEngine] | type[InProcessEngine]:
+        if self.engine_name not in ENGINES:
+            known = ", ".join(ENGINES)
+            raise BackendUnavailable(f"mineru: unknown engine {self.engine_name!r}; one of {known}")
+        return ApiEngine if self.engine_name == "api" else InProcessEngine
+
+    def load(self) -> None:
+        with self._lock:
+            if self.engine is not None:
+                return
+            cls = self._engine_class()
+            reason = cls.availability()
+            if reason:
+                raise BackendUnavailable(f"mineru ({self.engine_name}): {reason}")
+            defaults = {key: self.settings.get(key) for key in ("tier", "ocr_mode")}
+            try:
+                MinerUOptions.model_validate(defaults)
+            except ValueError as exc:
+                raise BackendUnavailable(f"mineru: bad tier / ocr_mode setting {defaults}: {exc}") from exc
+            engine = cls(self.settings)
+            engine.load()
+            self.engine = engine
+            self.loaded = True
+
+    def engine_version(self) -> str | None:
+        return self.engine.version() if self.engine is not None else None
+
+    def health(self) -> BackendHealth:
+        health = super().health()
+        try:
+            cls = self._engine_class()
+            reason = cls.availability()
+            if reason is None and cls is ApiEngine and not self.settings.get("url"):
+                reason = "no server: set `url` or give the backend a [backends.mineru.server]"
+        except OCRGateError as exc:
+            reason = exc.message
+        health.available = reason is None
+        health.detail = reason or f"engine={self.engine_name}"
+        health.device = "server" if self.engine_name == "api" else health.device
+        return health
+
+    def _query(self, options: MinerUOptions, page_range: str | None) -> dict[str, str | None]:
+        return {
+            "tier": options.tier or self.settings.get("tier"),
+            "ocr_mode": options.ocr_mode or self.settings.get("ocr_mode"),
+            "page_range": page_range,
+        }
+
+    def ocr_file(
+        self,
+        data: bytes,
+        media_type: str,
+        sizes: Sequence[tuple[int, int]],
+        options: BackendOptions,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[PageResult]:
+        if not isinstance(options, MinerUOptions):
+            options = self.parse_options(options.model_dump(exclude_unset=True))
+        assert isinstance(options, MinerUOptions)
+        if media_type not in FILENAMES:
+            raise UnsupportedType(f"mineru reads {', '.join(FILENAMES)}, not {media_type}")
+        if self.engine is None:
+            self.load()
+        assert self.engine is not None
+        requested = (options.page_range or "").strip()
+        if media_type != PDF and requested not in ("", "all"):
+            raise InvalidOption("page_range applies to PDFs only (MinerU reads an image as one page)")
+        pages = select_pages(requested, len(sizes)) if media_type == PDF else list(range(len(sizes)))
+        runs = chunks(pages, int(self.settings.get("chunk_pages", 0) or 0))
+        whole = len(runs) == 1 and requested in ("", "all")
+        total, done, entries = len(pages), 0, []
+        started = time.perf_counter()
+        if progress is not None:
+            progress(0, total)
+        for run in runs:
+            query = self._query(options, None if whole else format_pages(run))
+            structured = self.engine.parse(data, media_type, FILENAMES[media_type], query)
+            entries += content_list_from_structured(structured)
+            done += len(run)
+            if progress is not None:
+                progress(done, total)
+        results = parse_content_list(entries, sizes)
+        seconds = (time.perf_counter() - started) / max(1, total)
+        selected = set(pages)
+        for result in results:
+            if result.index in selected:
+                result.ocr_seconds = seconds
+            else:
+                result.flags.append("mineru: page not parsed (outside page_range)")
+        return results
+
+    def ocr_page(self, page: PageImage, options: BackendOptions) -> PageResult:
+        buffer = io.BytesIO()
+        page.image.convert("RGB").save(buffer, format="PNG", compress_level=1)
+        result = self.ocr_file(buffer.getvalue(), "image/png", [(page.width, page.height)], options)[0]
+        result.index = page.index
+        return result
+
+    def close(self) -> None:
+        with self._lock:
+            if self.engine is not None:
+                self.engine.close()
+            self.engine = None
+            self.loaded = False
