@@ -77,6 +77,10 @@ def _read(response: httpx.Response, model: type[Model] | TypeAdapter[Any]) -> An
     return model.model_validate_json(response.content)
 
 
+#: the server-sent events a job stream carries (`ping` comments are left out)
+JOB_EVENTS = ("page", "progress", "job")
+
+
 class _Base:
     def __init__(self, base_url: str, api_key: str | None, timeout: float) -> None:
         self.base_url = base_url.rstrip("/")
@@ -175,11 +179,11 @@ class OCRGateClient(_Base):
         return _read(self.http.delete(f"/v1/jobs/{job_id}"), JobStatus)
 
     def job_events(self, job_id: str) -> Iterator[JobEvent]:
-        """Finished pages as they come, then the job's end (the stream closes after it)."""
+        """Finished pages (and whole-file engines' progress) as they come, then the job's end."""
         with connect_sse(self.http, "GET", f"/v1/jobs/{job_id}/events", timeout=None) as source:
             _raise_for(source.response)
             for sse in source.iter_sse():
-                if sse.event in ("page", "job"):
+                if sse.event in JOB_EVENTS:
                     yield JobEvent.model_validate_json(sse.data)
 
     def wait_job(
@@ -277,7 +281,7 @@ class AsyncOCRGateClient(_Base):
         async with aconnect_sse(self.http, "GET", f"/v1/jobs/{job_id}/events", timeout=None) as source:
             _raise_for(source.response)
             async for sse in source.aiter_sse():
-                if sse.event in ("page", "job"):
+                if sse.event in JOB_EVENTS:
                     yield JobEvent.model_validate_json(sse.data)
 
     async def wait_job(
