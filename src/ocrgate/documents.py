@@ -26,6 +26,7 @@ from ocrgate.errors import (
     EncryptedPDF,
     FileTooLarge,
     ImageTooLarge,
+    OCRGateError,
     TooManyPages,
     UnsupportedType,
 )
@@ -114,7 +115,10 @@ class Document:
             return self._images[index].size
         assert self._pdf is not None
         with _PDFIUM_LOCK:
-            width_pt, height_pt = self._pdf[index].get_size()
+            try:
+                width_pt, height_pt = self._pdf[index].get_size()
+            except pdfium.PdfiumError as exc:
+                raise CorruptFile(f"page {index + 1} of the PDF cannot be read: {exc}") from exc
         scale = _pdf_scale(width_pt, height_pt, self.dpi, self.limits.max_page_pixels)
         # pdfium renders ceil(points * scale) pixels a side
         return math.ceil(width_pt * scale), math.ceil(height_pt * scale)
@@ -155,6 +159,10 @@ def _pdf_scale(width_pt: float, height_pt: float, dpi: int, max_pixels: int) -> 
     if pixels > max_pixels:
         # a little under the limit, so that pdfium's rounding up stays within it
         scale *= 0.995 * (max_pixels / pixels) ** 0.5
+    # pdfium renders ceil(points * scale) pixels a side: on a very thin page that rounding alone can
+    # pass the limit (a 16 x 15733 page from a 1:1000 MediaBox), so step down until it fits
+    while math.ceil(width_pt * scale) * math.ceil(height_pt * scale) > max_pixels:
+        scale *= 0.99
     return scale
 
 
@@ -203,6 +211,12 @@ def _open_pdf(data: bytes, limits: Limits) -> pdfium.PdfDocument:
     if count > limits.max_pages:
         pdf.close()
         raise TooManyPages(f"the PDF has {count:,} pages; the limit is {limits.max_pages:,}")
+    with _PDFIUM_LOCK:
+        try:  # a page tree can promise pages it does not hold (a loop, a dangling kid)
+            pdf[0].get_size()
+        except pdfium.PdfiumError as exc:
+            pdf.close()
+            raise CorruptFile(f"the PDF's first page cannot be read (broken page tree): {exc}") from exc
     return pdf
 
 
@@ -224,6 +238,10 @@ def _decode_images(data: bytes, media_type: str, limits: Limits) -> list[Image.I
         raise ImageTooLarge(f"the image declares too many pixels: {exc}") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise CorruptFile(f"the image cannot be decoded (corrupt or truncated): {exc}") from exc
+    except (OCRGateError, MemoryError):
+        raise
+    except Exception as exc:  # Pillow's plugins raise more than they document on hostile headers
+        raise CorruptFile(f"the image cannot be decoded ({type(exc).__name__}: {exc})") from exc
 
 
 def _check_pixels(width: int, height: int, frame: int, limits: Limits) -> None:
@@ -238,7 +256,8 @@ def _check_pixels(width: int, height: int, frame: int, limits: Limits) -> None:
 
 def _to_rgb(frame: Image.Image) -> Image.Image:
     frame.load()
-    image = ImageOps.exif_transpose(frame) if frame.format == "JPEG" else frame.copy()
+    # no copy of the frame: each branch below returns a new image
+    image = ImageOps.exif_transpose(frame) if frame.format == "JPEG" else frame
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         image = image.point(lambda value: value / 256).convert("L")
     elif image.mode == "F":

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import nh3
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import BaseModel
 
-from ocrgate.schema import Block, OCRResponse, Page, PageResult
+from ocrgate.schema import BBox, Block, OCRResponse, Page, PageResult
 
 BoxesMode = Literal["all", "first", "none"]
 
@@ -29,6 +31,35 @@ KIND_COLOURS: dict[str, str] = {
 # Page furniture stays in the blocks but not in the reading text.
 _NOT_IN_MARKDOWN = {"header", "footer"}
 BOXES_MAX_SIDE = 1600
+# What an engine's table HTML may keep: table structure, spans and light inline markup, nothing else.
+TABLE_TAGS = {"table", "caption", "colgroup", "col", "thead", "tbody", "tfoot", "tr", "th", "td"}
+TABLE_TAGS |= {"br", "b", "strong", "i", "em", "sub", "sup", "span", "p"}
+TABLE_ATTRIBUTES = {cell: {"colspan", "rowspan"} for cell in ("th", "td")}
+
+
+def safe_table_html(html: str) -> str:
+    """An engine's table HTML reduced to table markup (nh3): no scripts, handlers, links or styles."""
+    return nh3.clean(html, tags=TABLE_TAGS, attributes=TABLE_ATTRIBUTES, url_schemes=set())
+
+
+def clamp_bbox(bbox: BBox, width: float, height: float) -> BBox:
+    """A box inside the page, corners in order; NaN goes to 0 and infinities to the page's edges."""
+
+    def clamp(value: float, limit: float) -> float:
+        return 0.0 if math.isnan(value) else min(max(float(value), 0.0), float(limit))
+
+    x0, y0, x1, y1 = (clamp(v, limit) for v, limit in zip(bbox, (width, height, width, height), strict=True))
+    return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+def sane_block(block: Block, width: float, height: float) -> Block:
+    """A worker's block made safe to draw, crop, serialise and show (its numbers are not trusted)."""
+    update: dict[str, Any] = {"bbox": clamp_bbox(block.bbox, width, height)}
+    if block.score is not None and not math.isfinite(block.score):
+        update["score"] = None
+    if block.html is not None:
+        update["html"] = safe_table_html(block.html)
+    return block.model_copy(update=update)
 
 
 def block_markdown(block: Block) -> str:
@@ -125,16 +156,22 @@ class RenderedPage(BaseModel):
 
 
 def render_page(result: PageResult, image: Image.Image | None, boxes: bool) -> RenderedPage:
-    """Render one page result against the image its boxes refer to (None when not at hand)."""
-    markdown = page_markdown(result.blocks)
-    source = source_markdown(image, result.blocks) if image is not None else markdown
-    picture = png_base64(boxes_image(image, result.blocks)) if boxes and image is not None else None
+    """Render one page result against the image its boxes refer to (None when not at hand).
+
+    Boxes are clamped to that image (the result's size when there is none), non-finite scores
+    dropped and table HTML sanitised, so whatever a worker answers renders and serialises.
+    """
+    width, height = (image.width, image.height) if image is not None else (result.width, result.height)
+    blocks = [sane_block(block, width, height) for block in result.blocks]
+    markdown = page_markdown(blocks)
+    source = source_markdown(image, blocks) if image is not None else markdown
+    picture = png_base64(boxes_image(image, blocks)) if boxes and image is not None else None
     page = Page(
         index=result.index,
-        width=result.width,
-        height=result.height,
+        width=width,
+        height=height,
         markdown=markdown,
-        blocks=result.blocks,
+        blocks=blocks,
         flags=result.flags,
         boxes_image=picture,
     )

@@ -22,12 +22,12 @@ from ocrgate.backends.base import options_from_json
 from ocrgate.config import Limits, Settings
 from ocrgate.errors import NotFound
 from ocrgate.gateway.auth import APIKeys
-from ocrgate.gateway.jobs import JobStore
 from ocrgate.gateway.metrics import Metrics
 from ocrgate.gateway.routing import Router
 from ocrgate.gateway.runner import JobRunner, job_result, job_status
 from ocrgate.gateway.service import check_options, compare_document, parse_backends, recognize_document
-from ocrgate.gateway.uploads import check_content_length, open_upload
+from ocrgate.gateway.store import open_store
+from ocrgate.gateway.uploads import UploadLimit, check_content_length, open_upload
 from ocrgate.http_errors import install_error_handlers
 from ocrgate.pipeline import new_request_id
 from ocrgate.render import BoxesMode
@@ -59,7 +59,7 @@ def _options(prompt: str | None, options: str | None) -> dict[str, Any]:
 def create_gateway_app(settings: Settings) -> FastAPI:
     registry.configure(settings.backends)
     router = Router(settings)
-    store = JobStore(Path(settings.gateway.data_dir))
+    store = open_store(settings.gateway)
     runner = JobRunner(store, router, settings)
     metrics = Metrics()
     auth = APIKeys(settings.gateway.api_keys)
@@ -82,6 +82,7 @@ def create_gateway_app(settings: Settings) -> FastAPI:
     )
     app.state.settings, app.state.router, app.state.store, app.state.runner = settings, router, store, runner
     install_error_handlers(app)
+    app.add_middleware(UploadLimit, limits=limits)  # bodies over the limit are cut off while they stream
     if settings.gateway.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import anyio
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from ocrgate.config import BackendConfig, Settings
 from ocrgate.documents import Document, PageImage
@@ -29,6 +30,7 @@ log = logging.getLogger("ocrgate.routing")
 HEALTH_INTERVAL_S = 2.0
 _RETRYABLE = (httpx.TransportError,)
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 def worker_urls(config: BackendConfig) -> list[str]:
@@ -185,7 +187,7 @@ class BackendPool:
             except _RETRYABLE as exc:
                 raise BackendUnavailable(f"worker {replica.url} unreachable: {type(exc).__name__}") from exc
             if response.status_code == 200:
-                return PageResult.model_validate_json(response.content)
+                return self._answer(replica, PageResult, response.content)
             raise self._error(replica, response.status_code, response.content)
 
         return await self._on_some_replica(call, retries, wait_for_worker_s)
@@ -221,7 +223,7 @@ class BackendPool:
                     async for line in response.aiter_lines():
                         if not line.strip():
                             continue
-                        event = FileEvent.model_validate_json(line)
+                        event = self._answer(replica, FileEvent, line)
                         if event.error is not None:
                             raise self._typed(error_from_info(event.error))
                         if event.pages is not None:
@@ -235,6 +237,15 @@ class BackendPool:
             raise BackendUnavailable(f"worker {replica.url} ended its answer without the pages")
 
         return await self._on_some_replica(call, retries, wait_for_worker_s)
+
+    def _answer(self, replica: Replica, model: type[M], content: bytes | str) -> M:
+        """A worker's answer read as `model`; a malformed one is the backend's failure, not ours."""
+        try:
+            return model.model_validate_json(content)
+        except ValidationError as exc:
+            raise BackendError(
+                f"worker {replica.url} sent a malformed answer: {exc.errors()[0]['msg']}"
+            ) from exc
 
     def _error(self, replica: Replica, status: int, content: bytes) -> OCRGateError:
         try:

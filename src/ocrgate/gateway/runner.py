@@ -20,7 +20,7 @@ import anyio
 
 from ocrgate.config import Settings
 from ocrgate.documents import Document, PageImage, open_document
-from ocrgate.errors import OCRGateError
+from ocrgate.errors import OCRGateError, StorageError
 from ocrgate.gateway.jobs import JobRecord, PageTask
 from ocrgate.gateway.routing import Router
 from ocrgate.gateway.store import JobStoreAPI
@@ -31,6 +31,7 @@ log = logging.getLogger("ocrgate.jobs")
 EXPIRY_INTERVAL_S = 60.0
 # how long a job page waits for a worker of its backend to come (back) up before it counts as failed
 WORKER_WAIT_S = 60.0
+RESUME_AFTER_S = 5.0
 
 
 def job_status(
@@ -192,8 +193,20 @@ class JobRunner:
             await self._run_job(job_id)
         except asyncio.CancelledError:
             raise
+        except StorageError:  # e.g. the disk filled up: try again later, without a restart
+            log.exception("job %s stopped on a storage error; resuming in %.0f s", job_id, RESUME_AFTER_S)
+            asyncio.get_running_loop().call_later(RESUME_AFTER_S, self._resume, job_id)
         except Exception:  # a bug here must not end the job silently: it stays queued for a restart
             log.exception("job %s stopped on an unexpected error", job_id)
+
+    def _resume(self, job_id: str) -> None:
+        """Put the job's in-flight pages back in the queue and run it again (after a storage error)."""
+        try:
+            self.store.requeue_running_pages(job_id)
+        except StorageError:
+            asyncio.get_running_loop().call_later(RESUME_AFTER_S, self._resume, job_id)
+            return
+        self.schedule(job_id)
 
     async def _run_job(self, job_id: str) -> None:
         job = self.store.load_job(job_id)
@@ -328,9 +341,7 @@ class JobRunner:
         status = self.store.finish_if_complete(job_id)
         if status:
             log.info("job %s %s", job_id, status)
-            self._publish(
-                JobEvent(event="job", job_id=job_id, status=status, progress=self.progress(job_id))
-            )
+            self._publish(JobEvent(event="job", job_id=job_id, status=status, progress=self.progress(job_id)))
         self.tasks.pop(job_id, None)
 
     async def _sweep(self) -> None:
