@@ -16,7 +16,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
-import anyio
 import httpx
 from pydantic import BaseModel, ValidationError
 
@@ -106,12 +105,20 @@ class BackendPool:
         return f"backend {self.name} has no healthy worker{detail}"
 
     @contextlib.contextmanager
-    def _reserved(self) -> Iterator[None]:
-        self.pending += 1
+    def reserved(self, pages: int = 1) -> Iterator[None]:
+        """Count `pages` as waiting for this backend until the block ends."""
+        self.pending += pages
         try:
             yield
         finally:
-            self.pending -= 1
+            self.pending -= pages
+
+    @contextlib.contextmanager
+    def admitted(self, pages: int) -> Iterator[None]:
+        """`admit`, and hold the place at once: no other request can take it before these pages run."""
+        self.admit(pages)
+        with self.reserved(pages):
+            yield
 
     async def _pick(self, tried: set[str], wait_s: float) -> Replica:
         """The healthy replica with the least load that this page has not tried yet."""
@@ -142,12 +149,12 @@ class BackendPool:
         return headers
 
     async def _on_some_replica(
-        self, call: Callable[[Replica], Awaitable[T]], retries: int, wait_for_worker_s: float
+        self, call: Callable[[Replica], Awaitable[T]], retries: int, wait_for_worker_s: float, reserved: bool
     ) -> T:
         """`call` on the least-loaded healthy replica; on timeout or a dead worker, on another one."""
         tried: set[str] = set()
         last: OCRGateError | None = None
-        with self._reserved():
+        with contextlib.nullcontext() if reserved else self.reserved():
             for _attempt in range(retries + 1):
                 replica = await self._pick(tried, wait_for_worker_s)
                 tried.add(replica.url)
@@ -170,9 +177,13 @@ class BackendPool:
         timeout_s: float,
         retries: int,
         wait_for_worker_s: float = 0,
+        reserved: bool = False,
     ) -> PageResult:
-        """Recognise one page on some replica; moves to another replica on transport errors."""
-        body, params = await anyio.to_thread.run_sync(encode_page, page)  # megabytes: off the loop
+        """Recognise one page on some replica; moves to another replica on transport errors.
+
+        `reserved`: the page's place was already held by `admitted` (requests); jobs' pages take one here.
+        """
+        body, params = encode_page(page)
         if options:
             params["options"] = json.dumps(options)
         headers = self._headers(RAW_RGB)
@@ -190,7 +201,7 @@ class BackendPool:
                 return self._answer(replica, PageResult, response.content)
             raise self._error(replica, response.status_code, response.content)
 
-        return await self._on_some_replica(call, retries, wait_for_worker_s)
+        return await self._on_some_replica(call, retries, wait_for_worker_s, reserved)
 
     async def run_file(
         self,
@@ -200,6 +211,7 @@ class BackendPool:
         retries: int,
         progress: Callable[[int, int], None] | None = None,
         wait_for_worker_s: float = 0,
+        reserved: bool = False,
     ) -> list[PageResult]:
         """The original upload to a backend that reads files; `timeout_s` bounds each silence."""
         params = {"name": document.name, "dpi": str(document.dpi)}
@@ -236,7 +248,7 @@ class BackendPool:
                 raise BackendUnavailable(f"worker {replica.url} unreachable: {type(exc).__name__}") from exc
             raise BackendUnavailable(f"worker {replica.url} ended its answer without the pages")
 
-        return await self._on_some_replica(call, retries, wait_for_worker_s)
+        return await self._on_some_replica(call, retries, wait_for_worker_s, reserved)
 
     def _answer(self, replica: Replica, model: type[M], content: bytes | str) -> M:
         """A worker's answer read as `model`; a malformed one is the backend's failure, not ours."""

@@ -75,7 +75,6 @@ async def _page_by_page(
     pool: BackendPool, document: Document, options: dict[str, Any], boxes: BoxesMode, settings: Settings
 ) -> tuple[list[RenderedPage], Timings]:
     """Every page through `pool`, a window of pages in flight across its replicas."""
-    pool.admit(min(pool.window, document.page_count))
     # twice the engine window: the next pages are rasterised while the current ones are recognised
     gate = asyncio.Semaphore(2 * pool.window)
     timings = Timings()
@@ -86,7 +85,7 @@ async def _page_by_page(
             page = await anyio.to_thread.run_sync(document.page, index)
             t1 = time.perf_counter()
             result = await pool.run_page(
-                page, options, settings.limits.page_timeout_s, settings.gateway.page_retries
+                page, options, settings.limits.page_timeout_s, settings.gateway.page_retries, reserved=True
             )
             t2 = time.perf_counter()
             rendered = await anyio.to_thread.run_sync(
@@ -98,7 +97,9 @@ async def _page_by_page(
             timings.render += time.perf_counter() - t2
             return rendered
 
-    return list(await asyncio.gather(*(one(i) for i in range(document.page_count)))), timings
+    with pool.admitted(min(pool.window, document.page_count)):
+        rendered = await asyncio.gather(*(one(i) for i in range(document.page_count)))
+    return list(rendered), timings
 
 
 async def _whole_file(
@@ -106,10 +107,10 @@ async def _whole_file(
 ) -> tuple[list[RenderedPage], Timings]:
     """The original upload to a backend that reads files whole; pages rendered here for display."""
     started = time.perf_counter()
-    pool.admit(1)
-    results = await pool.run_file(
-        document, options, settings.limits.page_timeout_s, settings.gateway.page_retries
-    )
+    with pool.admitted(1):
+        results = await pool.run_file(
+            document, options, settings.limits.page_timeout_s, settings.gateway.page_retries, reserved=True
+        )
     t_ocr = time.perf_counter()
     rendered = [await render_result(document, result, boxes) for result in results]
     return rendered, Timings(ocr=t_ocr - started, render=time.perf_counter() - t_ocr)
