@@ -9,19 +9,17 @@ at `url`; or `transformers`: the model inside the worker), `max_tokens` (default
 
 from __future__ import annotations
 
-import importlib
-import threading
-from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from ocrgate.backends.base import Backend, BackendOptions
-from ocrgate.backends.deepseek.engine import Engine, GenerationRequest
+from ocrgate.backends.base import BackendOptions
+from ocrgate.backends.deepseek.engine import GenerationRequest
 from ocrgate.backends.deepseek.grounding import parse_grounding
 from ocrgate.backends.deepseek.prompts import RESOLUTIONS, Mode, build_prompt
+from ocrgate.backends.engines import EngineBackend
 from ocrgate.documents import PageImage
-from ocrgate.errors import BackendUnavailable, InvalidOption
+from ocrgate.errors import InvalidOption
 from ocrgate.schema import BackendHealth, PageResult
 
 ENGINES: dict[str, str] = {
@@ -42,36 +40,12 @@ class DeepSeekOptions(BackendOptions):
     max_tokens: int | None = Field(default=None, gt=0, le=32768)
 
 
-def engine_class(name: str) -> type[Engine]:
-    if name not in ENGINES:
-        raise BackendUnavailable(f"deepseek-ocr: unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
-    module, _, attr = ENGINES[name].partition(":")
-    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
-
-
-class DeepSeekOCRBackend(Backend):
+class DeepSeekOCRBackend(EngineBackend):
     name: ClassVar[str] = "deepseek-ocr"
     options_model: ClassVar[type[BackendOptions]] = DeepSeekOptions
     max_batch: ClassVar[int] = 32
-
-    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
-        super().__init__(settings)
-        self.engine_name = str(self.settings.get("engine", "vllm"))
-        self.engine: Engine | None = None
-        self._lock = threading.Lock()
-
-    def load(self) -> None:
-        with self._lock:
-            if self.engine is not None:
-                return
-            cls = engine_class(self.engine_name)
-            reason = cls.availability()
-            if reason:
-                raise BackendUnavailable(f"deepseek-ocr ({self.engine_name}): {reason}")
-            engine = cls(self.settings)
-            engine.load()
-            self.engine = engine
-            self.loaded = True
+    engines: ClassVar[dict[str, str]] = ENGINES
+    default_engine: ClassVar[str] = "vllm"
 
     def request(self, page: PageImage, options: DeepSeekOptions) -> GenerationRequest:
         resolution = options.resolution or self.settings.get("resolution")
@@ -122,10 +96,3 @@ class DeepSeekOCRBackend(Backend):
         health.device = str(info.get("device", "cpu"))
         health.info = info
         return health
-
-    def close(self) -> None:
-        with self._lock:
-            if self.engine is not None:
-                self.engine.close()
-            self.engine = None
-            self.loaded = False

@@ -26,17 +26,16 @@ Request options (MinerU 4.0.12's own names, `mineru/parser/task_api.py: UploadTa
 from __future__ import annotations
 
 import io
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from ocrgate.backends.base import Backend, BackendOptions
+from ocrgate.backends.base import BackendOptions
+from ocrgate.backends.engines import EngineBackend
 from ocrgate.backends.mineru.api_client import ApiSettings, MinerUApiClient, query_params
 from ocrgate.backends.mineru.content_list import parse_content_list
-from ocrgate.backends.mineru.inprocess import InProcessEngine
 from ocrgate.backends.mineru.page_range import chunks, format_pages, select_pages
 from ocrgate.backends.mineru.structured import content_list_from_structured
 from ocrgate.documents import PDF, PageImage
@@ -45,7 +44,10 @@ from ocrgate.schema import BackendHealth, PageResult
 
 Tier = Literal["flash", "basic", "standard", "advanced"]
 OcrMode = Literal["auto", "txt", "ocr"]
-ENGINES = ("api", "inprocess")
+ENGINES: dict[str, str] = {
+    "api": "ocrgate.backends.mineru.backend:ApiEngine",
+    "inprocess": "ocrgate.backends.mineru.inprocess:InProcessEngine",
+}
 # MinerU tells the type by the file name's extension
 FILENAMES: dict[str, str] = {PDF: "document.pdf", "image/png": "page.png", "image/jpeg": "page.jpg"}
 OUTPUT_FORMATS = ["structured_content"]
@@ -98,40 +100,19 @@ class ApiEngine:
         self.client.close()
 
 
-class MinerUBackend(Backend):
+class MinerUBackend(EngineBackend):
     name: ClassVar[str] = "mineru"
     options_model: ClassVar[type[BackendOptions]] = MinerUOptions
     file_types: ClassVar[frozenset[str]] = frozenset(FILENAMES)
+    engines: ClassVar[dict[str, str]] = ENGINES
+    default_engine: ClassVar[str] = "api"
 
-    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
-        super().__init__(settings)
-        self.engine_name = str(self.settings.get("engine", "api"))
-        self.engine: ApiEngine | InProcessEngine | None = None
-        self._lock = threading.Lock()
-
-    def _engine_class(self) -> type[ApiEngine] | type[InProcessEngine]:
-        if self.engine_name not in ENGINES:
-            known = ", ".join(ENGINES)
-            raise BackendUnavailable(f"mineru: unknown engine {self.engine_name!r}; one of {known}")
-        return ApiEngine if self.engine_name == "api" else InProcessEngine
-
-    def load(self) -> None:
-        with self._lock:
-            if self.engine is not None:
-                return
-            cls = self._engine_class()
-            reason = cls.availability()
-            if reason:
-                raise BackendUnavailable(f"mineru ({self.engine_name}): {reason}")
-            defaults = {key: self.settings.get(key) for key in ("tier", "ocr_mode")}
-            try:
-                MinerUOptions.model_validate(defaults)
-            except ValueError as exc:
-                raise BackendUnavailable(f"mineru: bad tier / ocr_mode setting {defaults}: {exc}") from exc
-            engine = cls(self.settings)
-            engine.load()
-            self.engine = engine
-            self.loaded = True
+    def check_settings(self) -> None:
+        defaults = {key: self.settings.get(key) for key in ("tier", "ocr_mode")}
+        try:
+            MinerUOptions.model_validate(defaults)
+        except ValueError as exc:
+            raise BackendUnavailable(f"mineru: bad tier / ocr_mode setting {defaults}: {exc}") from exc
 
     def engine_version(self) -> str | None:
         return self.engine.version() if self.engine is not None else None
@@ -139,7 +120,7 @@ class MinerUBackend(Backend):
     def health(self) -> BackendHealth:
         health = super().health()
         try:
-            cls = self._engine_class()
+            cls = self.engine_class()
             reason = cls.availability()
             if reason is None and cls is ApiEngine and not self.settings.get("url"):
                 reason = "no server: set `url` or give the backend a [backends.mineru.server]"
@@ -206,10 +187,3 @@ class MinerUBackend(Backend):
         result = self.ocr_file(buffer.getvalue(), "image/png", [(page.width, page.height)], options)[0]
         result.index = page.index
         return result
-
-    def close(self) -> None:
-        with self._lock:
-            if self.engine is not None:
-                self.engine.close()
-            self.engine = None
-            self.loaded = False
