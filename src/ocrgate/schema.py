@@ -14,6 +14,23 @@ BLOCK_KINDS: tuple[str, ...] = BlockKind.__args__  # type: ignore[attr-defined]
 BBox = tuple[float, float, float, float]
 
 
+class Word(BaseModel):
+    """One word as the engine read it, with its box in page-image pixels."""
+
+    text: str
+    bbox: BBox = Field(description="[x0, y0, x1, y1] in pixels of the page image that was recognised")
+    score: float | None = Field(default=None, description="the engine's confidence, 0..1")
+
+
+class TextLine(BaseModel):
+    """One line of text (ALTO `TextLine`, hOCR `ocr_line`): its text, box and, where known, its words."""
+
+    text: str
+    bbox: BBox = Field(description="[x0, y0, x1, y1] in pixels of the page image that was recognised")
+    score: float | None = Field(default=None, description="the engine's confidence, 0..1")
+    words: list[Word] = Field(default_factory=list, description="empty where the engine gives no words")
+
+
 class Block(BaseModel):
     """One region of a page: its kind, its markdown text and its box in page-image pixels."""
 
@@ -24,6 +41,9 @@ class Block(BaseModel):
     html: str | None = Field(default=None, description="tables only: the table as HTML")
     level: int | None = Field(default=None, ge=1, le=6, description="titles only: heading level")
     label: str | None = Field(default=None, description="the engine's own label for this region")
+    lines: list[TextLine] = Field(
+        default_factory=list, description="its text lines in reading order, where the engine gives lines"
+    )
 
 
 class PageResult(BaseModel):

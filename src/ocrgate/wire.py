@@ -8,8 +8,10 @@ work (at least every HEARTBEAT_S), then the pages or an error.
 
 from __future__ import annotations
 
+from typing import Any
+
 from PIL import Image
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ocrgate.config import Limits
 from ocrgate.documents import PageImage, open_document
@@ -20,6 +22,22 @@ RAW_RGB = "application/x-ocrgate-rgb"
 SECRET_HEADER = "X-Ocrgate-Secret"
 NDJSON = "application/x-ndjson"
 HEARTBEAT_S = 5.0
+
+
+class WorkerInfo(BaseModel):
+    """A worker's self-description at `GET /v1/info`: all the gateway needs to route pages to it and to
+    validate request options, without importing the backend's code."""
+
+    backend: str = Field(description="the backend's registered name")
+    engine_version: str | None = Field(default=None, description="the engine's own version, where known")
+    ocrgate_version: str
+    options_schema: dict[str, Any] = Field(description="JSON Schema of the request options it accepts")
+    file_types: list[str] = Field(
+        default_factory=list, description="media types it reads whole at /v1/ocr/file (never rasterised)"
+    )
+    max_batch: int = Field(default=1, ge=1, description="pages its engine recognises in one batch")
+    concurrency: int = Field(default=1, ge=1, description="pages the worker runs at once")
+    limits: Limits
 
 
 class FileEvent(BaseModel):
