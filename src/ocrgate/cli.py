@@ -18,7 +18,7 @@ from ocrgate.backends import registry
 from ocrgate.config import Settings, load_settings
 from ocrgate.documents import open_document
 from ocrgate.errors import OCRGateError
-from ocrgate.pipeline import recognize
+from ocrgate.inprocess import recognize
 from ocrgate.schema import OCRResponse
 
 app = typer.Typer(help="ocrgate: one gateway in front of several OCR engines.", no_args_is_help=True)
@@ -82,7 +82,8 @@ def ocr(
         engine = registry.create(
             name, settings.backends[name].engine_settings() if name in settings.backends else {}
         )
-        options = engine.parse_options({"prompt": prompt} if prompt else {})
+        options = {"prompt": prompt} if prompt else {}
+        engine.parse_options(options)  # a bad option fails once, before any file is read
         reason = engine.availability()
         if reason:
             _fail(f"backend {name!r} is not available: {reason}")
@@ -113,7 +114,7 @@ def ocr(
                     options,
                     boxes.value,
                     decode_seconds=decode,
-                    on_page=lambda _r, _n, t=task: progress.advance(t),
+                    on_page=lambda _b, _i, t=task: progress.advance(t),
                 )
             except OCRGateError as exc:
                 failures += 1

@@ -108,6 +108,13 @@ class StorageError(OCRGateError):
     status = 507
 
 
+class InternalError(OCRGateError):
+    """A bug on our side, reported without its trace (the log has it)."""
+
+    code = "internal_error"
+    status = 500
+
+
 ERRORS_BY_CODE: dict[str, type[OCRGateError]] = {
     cls.code: cls
     for cls in (
@@ -128,6 +135,7 @@ ERRORS_BY_CODE: dict[str, type[OCRGateError]] = {
         NotFound,
         Unauthorized,
         StorageError,
+        InternalError,
     )
 }
 

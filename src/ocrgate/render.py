@@ -154,6 +154,12 @@ class RenderedPage(BaseModel):
     source_markdown: str
     raw: Any = None
 
+    @classmethod
+    def failed(cls, index: int, reason: str) -> RenderedPage:
+        """A page that could not be read: empty, flagged `failed: <reason>`."""
+        page = Page(index=index, width=0, height=0, markdown="", blocks=[], flags=[f"failed: {reason}"])
+        return cls(page=page, source_markdown="")
+
 
 def render_page(result: PageResult, image: Image.Image | None, boxes: bool) -> RenderedPage:
     """Render one page result against the image its boxes refer to (None when not at hand).

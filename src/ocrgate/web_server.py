@@ -8,13 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ocrgate.middleware import FixedHeaders
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 API_META = '<meta name="ocrgate-api" content="">'
@@ -43,23 +43,5 @@ def create_web_app(api_url: str) -> Starlette:
 
     return Starlette(
         routes=[Route("/", index), Mount("/static", StaticFiles(directory=WEB_DIR), name="static")],
-        middleware=[Middleware(HeadersMiddleware, headers=headers)],
+        middleware=[Middleware(FixedHeaders, headers=headers)],
     )
-
-
-class HeadersMiddleware:
-    """Adds fixed headers (the CSP) to every response."""
-
-    def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
-        self.app = app
-        self.headers = headers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                response_headers = MutableHeaders(scope=message)
-                for key, value in self.headers.items():
-                    response_headers.setdefault(key, value)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

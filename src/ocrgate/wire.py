@@ -8,6 +8,7 @@ work (at least every HEARTBEAT_S), then the pages or an error.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from PIL import Image
@@ -15,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from ocrgate.config import Limits
 from ocrgate.documents import PageImage, open_document
-from ocrgate.errors import CorruptFile, ImageTooLarge
+from ocrgate.errors import CorruptFile, ImageTooLarge, InvalidOption
 from ocrgate.schema import ErrorInfo, PageResult
 
 RAW_RGB = "application/x-ocrgate-rgb"
@@ -77,3 +78,16 @@ def decode_page(
     page = document.page(0)
     page.index = index
     return page
+
+
+def options_from_json(text: str | None) -> dict[str, Any]:
+    """A request's `options` field (a JSON object) as a dict; InvalidOption for anything else."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidOption(f"`options` must be a JSON object: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InvalidOption("`options` must be a JSON object")
+    return value

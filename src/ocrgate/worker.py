@@ -25,14 +25,22 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from ocrgate import __version__
-from ocrgate.backends.base import Backend, BackendOptions, options_from_json
+from ocrgate.backends.base import Backend, BackendOptions
 from ocrgate.config import Limits
 from ocrgate.devices import DeviceInfo, device_info
 from ocrgate.documents import open_document
 from ocrgate.errors import BackendUnavailable, InvalidOption, OCRGateError, Unauthorized, UnsupportedType
 from ocrgate.http_errors import install_error_handlers
 from ocrgate.schema import BackendHealth, ErrorInfo, PageResult
-from ocrgate.wire import HEARTBEAT_S, NDJSON, SECRET_HEADER, FileEvent, decode_page
+from ocrgate.wire import (
+    HEARTBEAT_S,
+    NDJSON,
+    SECRET_HEADER,
+    FileEvent,
+    WorkerInfo,
+    decode_page,
+    options_from_json,
+)
 
 log = logging.getLogger("ocrgate.worker")
 
@@ -159,6 +167,20 @@ def create_worker_app(
             python=sys.executable,
             sys_prefix=sys.prefix,
             error=state.load_error,
+        )
+
+    @app.get("/v1/info", response_model=WorkerInfo)
+    def info() -> WorkerInfo:
+        """What this worker's backend reads and accepts (the gateway validates options with it)."""
+        return WorkerInfo(
+            backend=backend.name,
+            engine_version=backend.engine_version(),
+            ocrgate_version=__version__,
+            options_schema=backend.options_model.model_json_schema(),
+            file_types=sorted(backend.file_types),
+            max_batch=backend.max_batch,
+            concurrency=concurrency,
+            limits=limits,
         )
 
     @app.post("/v1/ocr", response_model=PageResult, dependencies=[Depends(check_secret)])

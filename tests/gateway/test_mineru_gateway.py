@@ -84,6 +84,7 @@ def three(tmp_path_factory: pytest.TempPathFactory, eval_dir: Path) -> Iterator[
             },
         },
         "rapidocr": {},
+        "tesseract": {},
     }
     running = Cluster(tmp, backends).start()
     yield running, tmp / "mineru-venv"
@@ -96,8 +97,8 @@ def test_each_engine_in_its_own_process_venv_and_gpu(three: tuple[Cluster, Path]
     assert health["mineru"]["sys_prefix"] == str(venv)
     assert health["rapidocr"]["sys_prefix"] != str(venv)
     pins = {name: h["device"]["cuda_visible_devices"] for name, h in health.items()}
-    assert pins == {"mineru": "1", "deepseek-ocr": "0", "rapidocr": ""}
-    assert len({h["pid"] for h in health.values()}) == 3
+    assert pins == {"mineru": "1", "deepseek-ocr": "0", "rapidocr": "", "tesseract": ""}
+    assert len({h["pid"] for h in health.values()}) == 4
 
 
 def test_three_engines_compared_on_one_page(
@@ -160,3 +161,28 @@ def test_mineru_options_checked(three: tuple[Cluster, Path], multipage_pdf: Path
     assert [bool(p["blocks"]) for p in pages] == [False, True, True, False, False]
     assert ocr({"backend": "vlm"}).status_code == 422
     assert ocr({"page_range": "banana"}).status_code == 422
+
+
+def test_gateway_imports_no_backend(three: tuple[Cluster, Path], tmp_path: Path, phototest: Path) -> None:
+    """The gateway serves every backend from what its workers say, never from the backends' code."""
+    cluster, _ = three
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.gateway.import_probe",
+            str(cluster.config),
+            str(free_ports(1)),
+            str(tmp_path / "data"),
+            str(phototest),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    report = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert report["answers"] == {name: {"ocr": True, "job": True} for name in cluster.expected}
+    engines = [m for m in report["modules"] if m.startswith("ocrgate.backends.")]
+    assert set(engines) <= {"ocrgate.backends.base", "ocrgate.backends.registry"}, engines

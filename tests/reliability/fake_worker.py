@@ -13,6 +13,12 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HEALTH = {"status": "healthy", "model_loaded": True, "backend": "noop", "pid": 0}
+INFO = {
+    "backend": "noop",
+    "ocrgate_version": "test",
+    "options_schema": {"type": "object"},
+    "limits": {},
+}
 
 
 class FakeWorker:
@@ -29,7 +35,7 @@ class FakeWorker:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
-                self._reply(json.dumps(HEALTH).encode())
+                self._reply(json.dumps(INFO if self.path.startswith("/v1/info") else HEALTH).encode())
 
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length") or 0))

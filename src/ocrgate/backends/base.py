@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -20,19 +19,6 @@ class BackendOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     prompt: str | None = None
-
-
-def options_from_json(text: str | None) -> dict[str, Any]:
-    """A request's `options` field (a JSON object) as a dict; InvalidOption for anything else."""
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidOption(f"`options` must be a JSON object: {exc}") from exc
-    if not isinstance(value, dict):
-        raise InvalidOption("`options` must be a JSON object")
-    return value
 
 
 class Backend(ABC):

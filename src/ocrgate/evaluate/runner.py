@@ -133,13 +133,13 @@ def in_process(backend_name: str, settings: dict[str, Any] | None = None) -> Rec
     """A recognizer running `backend_name` in this process (loaded on first page)."""
     from ocrgate.backends import registry
     from ocrgate.documents import open_document
-    from ocrgate.pipeline import recognize
+    from ocrgate.inprocess import recognize
 
     engine = registry.create(backend_name, settings or {})
     reason = engine.availability()
     if reason:
         raise RuntimeError(f"backend {backend_name!r} is not available: {reason}")
-    options = engine.parse_options({})
+    options: dict[str, Any] = {}
 
     def run(page: EvalPage) -> tuple[str, float]:
         data, index = _read_page_bytes(page)

@@ -1,9 +1,10 @@
 """Runs jobs: pages from the store to the workers and back, events to listeners, resume on start.
 
-Each page of a job is rasterised once and sent to every backend of the job; a window of pages is
-in flight per job. A page whose worker fails is tried again (bounded by `page_retries`) and then
-marked failed with the reason; the store keeps every step, so a restarted gateway picks up where
-the last one stopped.
+Each round takes the job's queued pages through the one flow (`ocrgate.flow.run`): each page is
+rasterised once and sent to every backend of the job, a whole-file backend gets the original upload,
+a window of pages is in flight per job, and `JobSink` stores each outcome as it comes. A page whose
+worker fails is tried again (bounded by `page_retries`) and then marked failed with the reason; the
+store keeps every step, so a restarted gateway picks up where the last one stopped.
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from typing import Any
 
 import anyio
 
+from ocrgate import flow
 from ocrgate.config import Settings
-from ocrgate.documents import Document, PageImage, open_document
+from ocrgate.documents import Document, open_document
 from ocrgate.errors import OCRGateError, StorageError
 from ocrgate.gateway.jobs import JobRecord, PageTask
 from ocrgate.gateway.routing import Router
 from ocrgate.gateway.store import JobStoreAPI
-from ocrgate.render import RenderedPage, assemble_response, render_page, wants_boxes
-from ocrgate.schema import CompareResponse, JobEvent, JobProgress, JobStatus, OCRResponse, Page
+from ocrgate.render import RenderedPage
+from ocrgate.schema import CompareResponse, JobEvent, JobProgress, JobStatus, OCRResponse
 
 log = logging.getLogger("ocrgate.jobs")
 EXPIRY_INTERVAL_S = 60.0
@@ -53,37 +54,46 @@ def job_status(
 
 def job_result(store: JobStoreAPI, job: JobRecord) -> OCRResponse | CompareResponse:
     """The unified response from the pages stored so far (failed pages carry their reason)."""
-    from ocrgate.gateway.service import agreement
-
-    results: dict[str, OCRResponse] = {}
+    pages: dict[str, list[RenderedPage]] = {}
     for backend in job.backends:
-        rendered = []
+        pages[backend] = []
         for outcome in store.page_results(job.id, backend):
             if outcome.result_json:
-                rendered.append(RenderedPage.model_validate_json(outcome.result_json))
+                pages[backend].append(RenderedPage.model_validate_json(outcome.result_json))
             elif outcome.status == "failed":
-                page = Page(
-                    index=outcome.index,
-                    width=0,
-                    height=0,
-                    markdown="",
-                    blocks=[],
-                    flags=[f"failed: {outcome.error}"],
-                )
-                rendered.append(RenderedPage(page=page, source_markdown=""))
-        response = assemble_response(backend, job.name, rendered, request_id=job.id)
-        response.success = job.status == "completed"
-        results[backend] = response
-    if len(job.backends) == 1:
-        return results[job.backends[0]]
-    return CompareResponse(
-        success=job.status == "completed",
-        request_id=job.id,
-        image_name=job.name,
-        backends=job.backends,
-        results=results,
-        agreement=agreement(results),
-    )
+                pages[backend].append(RenderedPage.failed(outcome.index, outcome.error or "failed"))
+    return flow.respond(job.backends, pages, job.name, job.id, success=job.status == "completed")
+
+
+class JobSink:
+    """Where the flow delivers a job's pages: the store (claimed, saved or failed) and the listeners."""
+
+    def __init__(self, runner: JobRunner, job: JobRecord) -> None:
+        self.runner, self.job, self.store = runner, job, runner.store
+
+    def claim(self, backend: str, index: int) -> bool:
+        return self.store.mark_running(self.job.id, backend, index)
+
+    def done(self, backend: str, page: RenderedPage) -> None:
+        result_json = page.model_dump_json()
+        self.store.save_page(self.job.id, backend, page.page.index, result_json)
+        self.runner.publish(self.runner.page_event(self.job.id, backend, page.page.index, result_json, None))
+
+    def failed(self, backend: str, index: int, error: OCRGateError) -> None:
+        attempts = self.runner.settings.gateway.page_retries + 1
+        if self.store.fail_attempt(self.job.id, backend, index, error.message, attempts) == "failed":
+            self.runner.publish(self.runner.page_event(self.job.id, backend, index, None, error.message))
+
+    def progress(self, backend: str, done: int, total: int) -> None:
+        self.runner.reported.setdefault(self.job.id, {})[backend] = done
+        event = JobEvent(
+            event="progress",
+            job_id=self.job.id,
+            status="running",
+            backend=backend,
+            progress=self.runner.progress(self.job.id),
+        )
+        self.runner.publish(event)
 
 
 class JobRunner:
@@ -117,7 +127,7 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if changed:
-            self._publish(JobEvent(event="job", job_id=job_id, status="cancelled"))
+            self.publish(JobEvent(event="job", job_id=job_id, status="cancelled"))
         return changed
 
     async def close(self) -> None:
@@ -137,7 +147,7 @@ class JobRunner:
             for backend in job.backends:
                 for outcome in self.store.page_results(job_id, backend):
                     if outcome.status in ("done", "failed"):
-                        yield self._page_event(
+                        yield self.page_event(
                             job_id, backend, outcome.index, outcome.result_json, outcome.error
                         )
             job = self.store.load_job(job_id)
@@ -167,7 +177,7 @@ class JobRunner:
                 progress[backend].reported = done
         return progress
 
-    def _page_event(
+    def page_event(
         self, job_id: str, backend: str, index: int, result_json: str | None, error: str | None
     ) -> JobEvent:
         page = None
@@ -184,7 +194,7 @@ class JobRunner:
             progress=self.progress(job_id),
         )
 
-    def _publish(self, event: JobEvent) -> None:
+    def publish(self, event: JobEvent) -> None:
         for queue in self.listeners.get(event.job_id, ()):
             queue.put_nowait(event)
 
@@ -228,120 +238,41 @@ class JobRunner:
             await self._finish(job_id)
         finally:
             document.close()
+            self.reported.pop(job_id, None)
 
     async def _run_pages(self, job: JobRecord, document: Document, tasks: list[PageTask]) -> None:
-        by_page: dict[int, list[PageTask]] = defaultdict(list)
-        by_file: dict[str, list[PageTask]] = defaultdict(list)
+        """One round of the job's queued pages through the flow (failed ones come back queued)."""
+        sink = JobSink(self, job)
+        pages: dict[str, list[int]] = defaultdict(list)
         for task in tasks:
-            if self.router.pool(task.backend).reads_files(document.media_type):
-                by_file[task.backend].append(task)
-            else:
-                by_page[task.index].append(task)
-        window = asyncio.Semaphore(self.settings.gateway.job_concurrency)
-
-        async def one_page(index: int, page_tasks: list[PageTask]) -> None:
-            async with window:
-                page = await anyio.to_thread.run_sync(document.page, index)
-                await asyncio.gather(*(self._run_task(job, page, t) for t in page_tasks))
-
-        await asyncio.gather(
-            *(one_page(i, ts) for i, ts in sorted(by_page.items())),
-            *(self._run_file(job, document, backend, ts) for backend, ts in by_file.items()),
+            pages[task.backend].append(task.index)
+        recognizers = []
+        for backend, indices in pages.items():
+            try:
+                pool = self.router.pool(backend)
+            except OCRGateError as exc:  # e.g. no longer configured after a restart
+                for index in indices:
+                    if sink.claim(backend, index):
+                        sink.failed(backend, index, exc)
+                continue
+            timeout, retries = self.settings.limits.page_timeout_s, self.settings.gateway.page_retries
+            recognizers.append(pool.recognizer(timeout, retries, wait_for_worker_s=WORKER_WAIT_S))
+        options = {k: v for k, v in job.options.items() if k != "dpi"}
+        await flow.run(
+            document,
+            recognizers,
+            options,
+            job.boxes,  # type: ignore[arg-type]
+            sink,
+            window=self.settings.gateway.job_concurrency,
+            pages=pages,
         )
-
-    async def _run_file(
-        self, job: JobRecord, document: Document, backend: str, tasks: list[PageTask]
-    ) -> None:
-        """All of a job's pages for a backend that reads the file whole, as one call to one worker."""
-        from ocrgate.gateway.service import render_result
-
-        tasks = [t for t in tasks if self.store.mark_running(job.id, backend, t.index)]
-        if not tasks:
-            return
-
-        def progress(done: int, total: int) -> None:
-            self.reported.setdefault(job.id, {})[backend] = done
-            self._publish(
-                JobEvent(
-                    event="progress",
-                    job_id=job.id,
-                    status="running",
-                    backend=backend,
-                    progress=self.progress(job.id),
-                )
-            )
-
-        try:
-            results = await self.router.pool(backend).run_file(
-                document,
-                self._options(job),
-                self.settings.limits.page_timeout_s,
-                self.settings.gateway.page_retries,
-                progress=progress,
-                wait_for_worker_s=WORKER_WAIT_S,
-            )
-            by_index = {r.index: r for r in results}
-            rendered = {
-                t.index: await render_result(document, by_index[t.index], job.boxes)  # type: ignore[arg-type]
-                for t in tasks
-                if t.index in by_index
-            }
-        except OCRGateError as exc:
-            rendered, error = {}, exc.message
-        else:
-            error = "the backend returned no result for this page"
-        finally:
-            self.reported.get(job.id, {}).pop(backend, None)
-        for task in tasks:
-            if task.index in rendered:
-                result_json = rendered[task.index].model_dump_json()
-                self.store.save_page(job.id, backend, task.index, result_json)
-                self._publish(self._page_event(job.id, backend, task.index, result_json, None))
-            else:
-                self._fail(job, task, error)
-
-    @staticmethod
-    def _options(job: JobRecord) -> dict[str, Any]:
-        return {k: v for k, v in job.options.items() if k != "dpi"}
-
-    def _fail(self, job: JobRecord, task: PageTask, error: str) -> None:
-        status = self.store.fail_attempt(
-            job.id, task.backend, task.index, error, self.settings.gateway.page_retries + 1
-        )
-        if status == "failed":
-            self._publish(self._page_event(job.id, task.backend, task.index, None, error))
-
-    async def _run_task(self, job: JobRecord, page: PageImage, task: PageTask) -> None:
-        options = self._options(job)
-        if not self.store.mark_running(job.id, task.backend, task.index):
-            return  # claimed elsewhere or cancelled meanwhile
-        try:
-            pool = self.router.pool(task.backend)
-            result = await pool.run_page(
-                page,
-                options,
-                self.settings.limits.page_timeout_s,
-                self.settings.gateway.page_retries,
-                wait_for_worker_s=WORKER_WAIT_S,
-            )
-            rendered = await anyio.to_thread.run_sync(
-                render_page,
-                result,
-                page.image,
-                wants_boxes(job.boxes, task.index),  # type: ignore[arg-type]
-            )
-        except OCRGateError as exc:
-            self._fail(job, task, exc.message)
-            return
-        result_json = rendered.model_dump_json()
-        self.store.save_page(job.id, task.backend, task.index, result_json)
-        self._publish(self._page_event(job.id, task.backend, task.index, result_json, None))
 
     async def _finish(self, job_id: str) -> None:
         status = self.store.finish_if_complete(job_id)
         if status:
             log.info("job %s %s", job_id, status)
-            self._publish(JobEvent(event="job", job_id=job_id, status=status, progress=self.progress(job_id)))
+            self.publish(JobEvent(event="job", job_id=job_id, status=status, progress=self.progress(job_id)))
         self.tasks.pop(job_id, None)
 
     async def _sweep(self) -> None:

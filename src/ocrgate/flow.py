@@ -1,0 +1,330 @@
+"""The one recognition flow: a document through one or several recognizers into rendered pages.
+
+    document -> pages (rasterised once each, at most `window` ahead)
+             -> every recognizer that reads page images (the same page image for all of them)
+                or, for a recognizer that reads this file type whole, the original upload once
+             -> page results -> render (markdown, boxes picture) -> the caller's sink
+
+The CLI, `ocrgate eval`, `POST /v1/ocr` and jobs all run documents through `run`; they differ only in
+their recognizers (a backend in this process, or the gateway's pool of workers) and their sink
+(`Collector` gathers a response; the job runner stores each page as it finishes). Stage timings are
+collected here, once, per recognizer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, Protocol
+
+import anyio
+from rapidfuzz.distance import Levenshtein
+
+from ocrgate.documents import Document, PageImage
+from ocrgate.errors import BackendError, InternalError, OCRGateError
+from ocrgate.render import BoxesMode, RenderedPage, assemble_response, fit_to_page, render_page, wants_boxes
+from ocrgate.schema import Agreement, CompareResponse, OCRResponse, PageResult, Timings
+
+log = logging.getLogger("ocrgate.flow")
+Progress = Callable[[int, int], None]
+
+
+class Recognizer(Protocol):
+    """One backend as the flow sees it: in this process (`inprocess.LocalRecognizer`) or behind the
+    gateway's workers (`gateway.pool.RemoteRecognizer`).
+
+    Both calls raise `OCRGateError` subclasses; boxes come back in pixels of the page image sent (for
+    `page`) or of the page sizes the document gives (for `file`).
+    """
+
+    name: str
+    #: pages this recognizer can usefully work on at once
+    window: int
+
+    def reads_whole(self, media_type: str) -> bool:
+        """Whether it takes the original upload of this media type instead of page images."""
+        ...
+
+    async def page(self, page: PageImage, options: Mapping[str, Any]) -> PageResult: ...
+
+    async def file(
+        self, document: Document, options: Mapping[str, Any], progress: Progress | None = None
+    ) -> list[PageResult]: ...
+
+
+class PageSink(Protocol):
+    """Where the flow delivers each page, per recognizer (its `name`)."""
+
+    def claim(self, backend: str, index: int) -> bool:
+        """Whether page `index` is still to be done for `backend` (jobs: taken by nobody else)."""
+        ...
+
+    def done(self, backend: str, page: RenderedPage) -> None: ...
+
+    def failed(self, backend: str, index: int, error: OCRGateError) -> None: ...
+
+    def progress(self, backend: str, done: int, total: int) -> None:
+        """What a whole-file engine reports while it works (pages done of total)."""
+        ...
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+async def run(
+    document: Document,
+    recognizers: Sequence[Recognizer],
+    options: Mapping[str, Any],
+    boxes: BoxesMode,
+    sink: PageSink,
+    *,
+    window: int = 2,
+    pages: Mapping[str, Collection[int]] | None = None,
+    fail_fast: bool = False,
+) -> dict[str, Timings]:
+    """Every wanted page of `document` through every recognizer; each outcome goes to `sink`.
+
+    `pages` limits the work per recognizer name (jobs resume with what is left; default: all pages).
+    `window` is how many pages are held (rasterised) at once. With `fail_fast`, the first failure
+    cancels the rest and is raised; otherwise each failure is given to `sink.failed` and the flow goes
+    on. Returns each recognizer's timings in seconds; `total` is the wall clock of the whole run.
+    """
+    started = time.perf_counter()
+    run_ = _Run(document, options, boxes, sink, fail_fast)
+    wanted = {
+        r.name: sorted(range(document.page_count) if pages is None else set(pages.get(r.name, ())))
+        for r in recognizers
+    }
+    whole = [r for r in recognizers if r.reads_whole(document.media_type) and wanted[r.name]]
+    by_page = [r for r in recognizers if r not in whole and wanted[r.name]]
+    needed = sorted({i for r in by_page for i in wanted[r.name]})
+    gate = anyio.Semaphore(max(1, window))
+    async with anyio.create_task_group() as group:
+        run_.cancel = group.cancel_scope.cancel
+        for recognizer in whole:
+            group.start_soon(run_.whole_file, recognizer, wanted[recognizer.name])
+        for index in needed:
+            await gate.acquire()  # back-pressure: never more than `window` pages rasterised at once
+            readers = [r for r in by_page if index in wanted[r.name]]
+            group.start_soon(run_.one_page, index, readers, gate)
+    if run_.error is not None:
+        raise run_.error
+    total = time.perf_counter() - started
+    for timings in run_.timings.values():
+        timings.total = total
+    return {r.name: run_.timings.setdefault(r.name, Timings(total=total)) for r in recognizers}
+
+
+class _Run:
+    """The state of one `run`: what it delivers to the sink and the timings it adds up."""
+
+    def __init__(
+        self,
+        document: Document,
+        options: Mapping[str, Any],
+        boxes: BoxesMode,
+        sink: PageSink,
+        fail_fast: bool,
+    ) -> None:
+        self.document, self.options, self.boxes, self.sink = document, options, boxes, sink
+        self.fail_fast = fail_fast
+        self.error: OCRGateError | None = None
+        self.cancel: Callable[[], None] = lambda: None
+        self.timings: dict[str, Timings] = {}
+
+    def _timings(self, name: str) -> Timings:
+        return self.timings.setdefault(name, Timings())
+
+    def _failed(self, name: str, index: int, error: Exception) -> None:
+        if not isinstance(error, OCRGateError):
+            log.error("page %d of %s failed in %s", index, self.document.name, name, exc_info=error)
+            error = InternalError(f"internal error ({type(error).__name__}) on page {index + 1}")
+        if self.fail_fast:
+            if self.error is None:
+                self.error = error
+                self.cancel()
+            return
+        self.sink.failed(name, index, error)
+
+    async def _render(self, name: str, result: PageResult, page: PageImage) -> None:
+        t0 = time.perf_counter()
+        rendered = await anyio.to_thread.run_sync(
+            render_page, result, page.image, wants_boxes(self.boxes, page.index)
+        )
+        self._timings(name).render += time.perf_counter() - t0
+        self.sink.done(name, rendered)
+
+    async def _rasterise(self, index: int) -> tuple[PageImage, float]:
+        t0 = time.perf_counter()
+        page = await anyio.to_thread.run_sync(self.document.page, index)
+        return page, time.perf_counter() - t0
+
+    async def one_page(self, index: int, readers: list[Recognizer], gate: anyio.Semaphore) -> None:
+        """Page `index` rasterised once and read by each of `readers` at the same time."""
+        try:
+            claimed = [r for r in readers if self.sink.claim(r.name, index)]
+            if not claimed:
+                return
+            try:
+                page, seconds = await self._rasterise(index)
+            except Exception as exc:  # a page that cannot be read fails alone, not the document
+                for r in claimed:
+                    self._failed(r.name, index, exc)
+                return
+            async with anyio.create_task_group() as group:
+                for recognizer in claimed:
+                    self._timings(recognizer.name).decode += seconds
+                    group.start_soon(self._read_page, recognizer, page)
+        finally:
+            gate.release()
+
+    async def _read_page(self, recognizer: Recognizer, page: PageImage) -> None:
+        timings = self._timings(recognizer.name)
+        try:
+            t0 = time.perf_counter()
+            result = await recognizer.page(page, self.options)
+            waited = time.perf_counter() - t0
+            timings.ocr += result.ocr_seconds
+            timings.queue += max(0.0, waited - result.ocr_seconds)
+            await self._render(recognizer.name, result, page)
+        except Exception as exc:
+            self._failed(recognizer.name, page.index, exc)
+
+    async def whole_file(self, recognizer: Recognizer, indices: list[int]) -> None:
+        """The original upload to a recognizer that reads it whole; its pages rendered on ours."""
+        name = recognizer.name
+        claimed = [i for i in indices if self.sink.claim(name, i)]
+        if not claimed:
+            return
+        t0 = time.perf_counter()
+        try:
+            results = await recognizer.file(
+                self.document, self.options, lambda done, total: self.sink.progress(name, done, total)
+            )
+        except Exception as exc:
+            for index in claimed:
+                self._failed(name, index, exc)
+            return
+        self._timings(name).ocr += time.perf_counter() - t0
+        by_index: dict[int, PageResult] = {}
+        for result in results:
+            if not 0 <= result.index < self.document.page_count:
+                error = BackendError(
+                    f"the backend returned page {result.index} of a {self.document.page_count}-page file"
+                )
+                for index in claimed:
+                    self._failed(name, index, error)
+                return
+            by_index[result.index] = result
+        for index in claimed:
+            result = by_index.get(index)
+            if result is None:
+                self._failed(name, index, BackendError("the backend returned no result for this page"))
+                continue
+            try:
+                page, seconds = await self._rasterise(index)
+                self._timings(name).decode += seconds
+                await self._render(name, fit_to_page(result, page.width, page.height), page)
+            except Exception as exc:
+                self._failed(name, index, exc)
+
+
+class Collector:
+    """A sink that keeps every rendered page, for answers built at the end (requests, CLI, eval).
+
+    `on_page(backend, index)` is called after each finished or failed page (progress bars).
+    Failed pages are kept as pages flagged `failed: <reason>`.
+    """
+
+    def __init__(self, names: Sequence[str], on_page: Callable[[str, int], None] | None = None) -> None:
+        self.pages: dict[str, list[RenderedPage]] = {name: [] for name in names}
+        self.errors: dict[str, dict[int, OCRGateError]] = {name: {} for name in names}
+        self.reported: dict[str, int] = {}
+        self.on_page = on_page
+
+    def claim(self, backend: str, index: int) -> bool:
+        return True
+
+    def done(self, backend: str, page: RenderedPage) -> None:
+        self.pages[backend].append(page)
+        if self.on_page:
+            self.on_page(backend, page.page.index)
+
+    def failed(self, backend: str, index: int, error: OCRGateError) -> None:
+        self.errors[backend][index] = error
+        self.pages[backend].append(RenderedPage.failed(index, error.message))
+        if self.on_page:
+            self.on_page(backend, index)
+
+    def progress(self, backend: str, done: int, total: int) -> None:
+        self.reported[backend] = done
+
+
+def agreement(results: Mapping[str, OCRResponse]) -> list[Agreement]:
+    """Pairwise normalised edit similarity (1 = same text) of the backends' markdown."""
+    texts = {name: " ".join(r.markdown.split()) for name, r in results.items()}
+    return [
+        Agreement(a=a, b=b, similarity=round(Levenshtein.normalized_similarity(texts[a], texts[b]), 4))
+        for a, b in itertools.combinations(texts, 2)
+    ]
+
+
+def respond(
+    names: Sequence[str],
+    pages: Mapping[str, Sequence[RenderedPage]],
+    image_name: str | None,
+    request_id: str,
+    timings: Mapping[str, Timings] | None = None,
+    success: bool = True,
+) -> OCRResponse | CompareResponse:
+    """The unified response: one backend's `OCRResponse`, or a `CompareResponse` for several."""
+    results: dict[str, OCRResponse] = {}
+    for name in names:
+        response = assemble_response(name, image_name, pages.get(name, ()), request_id=request_id)
+        response.success = success
+        if timings and name in timings:
+            response.timings = timings[name]
+            response.processing_time = timings[name].total
+        results[name] = response
+    if len(names) == 1:
+        return results[names[0]]
+    return CompareResponse(
+        success=success,
+        request_id=request_id,
+        image_name=image_name,
+        backends=list(names),
+        results=results,
+        agreement=agreement(results),
+        processing_time=max((r.processing_time for r in results.values()), default=0.0),
+    )
+
+
+async def recognize(
+    document: Document,
+    recognizers: Sequence[Recognizer],
+    options: Mapping[str, Any],
+    boxes: BoxesMode = "all",
+    *,
+    request_id: str | None = None,
+    window: int | None = None,
+    decode_seconds: float = 0.0,
+    on_page: Callable[[str, int], None] | None = None,
+) -> OCRResponse | CompareResponse:
+    """`document` through `recognizers` into the unified response; the first failure is raised.
+
+    `decode_seconds` (reading and checking the upload, done by the caller) is added to each
+    backend's `decode` and `total` timings. `window` defaults to twice the largest recognizer window,
+    so the next pages are rasterised while the current ones are recognised.
+    """
+    names = [r.name for r in recognizers]
+    collector = Collector(names, on_page)
+    window = window or 2 * max((r.window for r in recognizers), default=1)
+    timings = await run(document, recognizers, options, boxes, collector, window=window, fail_fast=True)
+    for t in timings.values():
+        t.decode += decode_seconds
+        t.total += decode_seconds
+    return respond(names, collector.pages, document.name, request_id or new_request_id(), timings)

@@ -1,0 +1,66 @@
+"""The OpenAPI document with each backend's request options, as its workers publish them.
+
+FastAPI builds the document from the routes once; the options of each configured backend are added
+on every read, under `components.schemas` as `Options_<backend>`, from the JSON Schema in its
+workers' `GET /v1/info` (so a client discovers `lang`, `text_score`, ... without reading errors).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from ocrgate.gateway.routing import Router
+
+
+def _component(name: str) -> str:
+    return "Options_" + re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def hoist_defs(schema: dict[str, Any], prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`schema` with its `$defs` moved out as components named `prefix_<def>` and refs rewritten.
+
+    JSON Schema's local refs (`#/$defs/X`) do not resolve once a schema sits inside an OpenAPI
+    document, so each definition becomes a component of its own (`#/components/schemas/...`).
+    """
+    schema = copy.deepcopy(schema)
+    defs = schema.pop("$defs", {})
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                node = {**node, "$ref": f"#/components/schemas/{prefix}_{ref.removeprefix('#/$defs/')}"}
+            return {k: rewrite(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [rewrite(v) for v in node]
+        return node
+
+    return rewrite(schema), {f"{prefix}_{k}": rewrite(v) for k, v in defs.items()}
+
+
+def install_openapi(app: FastAPI, router: Router) -> None:
+    """Make `app.openapi()` carry each described backend's options schema."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+        document = copy.deepcopy(app.openapi_schema)
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        for name, pool in router.pools.items():
+            if pool.info is None:
+                continue
+            component = _component(name)
+            schema, defs = hoist_defs(pool.info.options_schema, component)
+            schema["title"] = f"options of backend {name}"
+            components[component] = schema
+            components.update(defs)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,85 @@
+"""`/v1/jobs`: documents read in the background, durable across restarts, followed by events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sse_starlette import EventSourceResponse
+
+from ocrgate.errors import NotFound
+from ocrgate.gateway.routes.errors import ERRORS
+from ocrgate.gateway.runner import job_result, job_status
+from ocrgate.gateway.state import Gateway, GatewayDep, OwnerDep
+from ocrgate.gateway.uploads import Upload, upload_form
+from ocrgate.schema import CompareResponse, JobStatus, OCRResponse
+
+router = APIRouter(tags=["jobs"])
+
+
+def _job(gw: Gateway, job_id: str, owner: str | None):  # type: ignore[no-untyped-def]
+    job = gw.store.get_job(job_id, owner)
+    if job is None:
+        raise NotFound(f"no job {job_id!r} (it may have expired)")
+    return job
+
+
+@router.post("/v1/jobs", status_code=202, response_model=JobStatus, responses=ERRORS)
+async def submit_job(
+    gw: GatewayDep, owner: OwnerDep, upload: Annotated[Upload, Depends(upload_form)]
+) -> JobStatus:
+    """Accept a document for background processing; 202 with the job's id and progress."""
+    upload.document.close()
+    options = dict(upload.options)
+    if upload.dpi:
+        options["dpi"] = upload.dpi
+    job = gw.store.create_job(
+        data=upload.data,
+        name=upload.document.name,
+        media_type=upload.document.media_type,
+        backends=upload.backends,
+        options=options,
+        boxes=upload.boxes or "first",
+        page_count=upload.document.page_count,
+        owner=owner,
+        ttl_s=gw.settings.gateway.job_ttl_s,
+    )
+    gw.runner.schedule(job.id)
+    return job_status(gw.store, job)
+
+
+@router.get("/v1/jobs", response_model=list[JobStatus])
+def list_jobs(gw: GatewayDep, owner: OwnerDep, limit: int = 50) -> list[JobStatus]:
+    """The caller's most recent jobs, newest first (at most `limit`, 1..500)."""
+    return [job_status(gw.store, job) for job in gw.store.list_jobs(owner, limit=min(max(limit, 1), 500))]
+
+
+@router.get("/v1/jobs/{job_id}", response_model=JobStatus, responses=ERRORS)
+def get_job(job_id: str, gw: GatewayDep, owner: OwnerDep) -> JobStatus:
+    job = _job(gw, job_id, owner)
+    return job_status(gw.store, job, gw.runner.progress(job.id))
+
+
+@router.get("/v1/jobs/{job_id}/result", response_model=OCRResponse | CompareResponse, responses=ERRORS)
+def get_job_result(job_id: str, gw: GatewayDep, owner: OwnerDep) -> OCRResponse | CompareResponse:
+    return job_result(gw.store, _job(gw, job_id, owner))
+
+
+@router.get("/v1/jobs/{job_id}/events", responses=ERRORS)
+async def job_events(job_id: str, gw: GatewayDep, owner: OwnerDep) -> EventSourceResponse:
+    """Server-sent events: one `page` event per finished page, then one `job` event at the end."""
+    _job(gw, job_id, owner)
+
+    async def stream() -> AsyncIterator[dict[str, str]]:
+        async for event in gw.runner.events(job_id):
+            yield {"event": event.event, "data": event.model_dump_json()}
+
+    return EventSourceResponse(stream(), ping=10)
+
+
+@router.delete("/v1/jobs/{job_id}", response_model=JobStatus, responses=ERRORS)
+async def cancel_job(job_id: str, gw: GatewayDep, owner: OwnerDep) -> JobStatus:
+    _job(gw, job_id, owner)
+    await gw.runner.cancel(job_id)
+    return job_status(gw.store, _job(gw, job_id, owner))

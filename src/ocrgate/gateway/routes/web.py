@@ -1,0 +1,30 @@
+"""The web client, served by the gateway: `/` and its static files (or `/docs` where it is absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+
+
+def mount_web(app: FastAPI) -> None:
+    """Serve the web client at `/` (its files under `/static`); redirect to `/docs` without it."""
+    router = APIRouter(include_in_schema=False)
+    if (WEB_DIR / "index.html").is_file():
+        app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+        @router.get("/")
+        def index() -> FileResponse:
+            return FileResponse(WEB_DIR / "index.html")
+
+    else:
+
+        @router.get("/")
+        def index_redirect() -> RedirectResponse:
+            return RedirectResponse("/docs")
+
+    app.include_router(router)

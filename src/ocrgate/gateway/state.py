@@ -1,0 +1,39 @@
+"""What every route of one gateway shares, and the FastAPI dependencies that hand it out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ocrgate.config import Settings
+from ocrgate.gateway.auth import APIKeys
+from ocrgate.gateway.metrics import Metrics
+from ocrgate.gateway.routing import Router
+from ocrgate.gateway.runner import JobRunner
+from ocrgate.gateway.store import JobStoreAPI
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    router: Router
+    store: JobStoreAPI
+    runner: JobRunner
+    metrics: Metrics
+    auth: APIKeys
+
+
+def gateway(request: Request) -> Gateway:
+    """FastAPI dependency: this app's gateway."""
+    return request.app.state.gateway
+
+
+def owner(request: Request, gw: Annotated[Gateway, Depends(gateway)]) -> str | None:
+    """FastAPI dependency: the caller's owner id (API keys), None when authentication is off."""
+    return gw.auth(request)
+
+
+GatewayDep = Annotated[Gateway, Depends(gateway)]
+OwnerDep = Annotated[str | None, Depends(owner)]

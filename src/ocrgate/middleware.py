@@ -1,0 +1,155 @@
+"""Every ASGI middleware of the gateway and of the standalone web server, each a small pure-ASGI class.
+
+- `UploadLimit`: at most the upload limit of request body is ever read.
+- `FixedHeaders`: headers every response gets (`nosniff`; the web client's Content-Security-Policy on
+  pages that are not API answers).
+- `RequestMetrics`: requests and errors counted per route and status (Prometheus).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ocrgate.config import Limits
+from ocrgate.errors import FileTooLarge
+from ocrgate.http_errors import error_response
+
+# multipart framing around the file: boundaries, headers, the small form fields
+MULTIPART_SLACK = 64 * 1024
+
+
+def body_limit(limits: Limits) -> int:
+    """The most bytes a request body may have: the file limit plus the multipart framing around it."""
+    return limits.max_upload_bytes + MULTIPART_SLACK
+
+
+def declared_too_large(headers: Headers, limits: Limits) -> FileTooLarge | None:
+    """The error for a request whose Content-Length is already over the limit, else None."""
+    declared = headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > body_limit(limits):
+        return FileTooLarge(
+            f"the upload has {int(declared):,} bytes; the limit is {limits.max_upload_bytes:,} bytes"
+        )
+    return None
+
+
+class _BodyOverLimit(Exception):
+    """Raised into the app from `receive` when the body passes the limit; never leaves the middleware."""
+
+
+class UploadLimit:
+    """At most `body_limit(limits)` bytes of request body are ever read.
+
+    A declared Content-Length over the limit is refused before a byte is read; a body that grows past
+    it while it streams in (chunked, with no length given) is cut off at that point, so neither memory
+    nor the multipart spool ever holds more than the limit. Over the limit the app's own answer
+    (whatever it made of the interrupted read) is replaced by 413 `file_too_large`, sent at once,
+    while the client may still be sending; the server drops the rest of the body as it arrives.
+    """
+
+    def __init__(self, app: ASGIApp, limits: Limits) -> None:
+        self.app = app
+        self.limits = limits
+        self.max_body = body_limit(limits)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if error := declared_too_large(Headers(scope=scope), self.limits):
+            await self._refuse(scope, receive, send, error)
+            return
+        received = 0
+        over = False
+        answered = False
+
+        async def counted_receive() -> Message:
+            nonlocal received, over
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    over = True
+                    raise _BodyOverLimit
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal answered
+            if over:  # the app's reply to the cut-off read is replaced by the 413 below
+                return
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except _BodyOverLimit:
+            pass
+        except Exception:
+            if not over:
+                raise
+        if over and not answered:
+            message = f"the upload is over the limit of {self.limits.max_upload_bytes:,} bytes"
+            await self._refuse(scope, receive, send, FileTooLarge(message))
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, error: FileTooLarge) -> None:
+        response = error_response(error.status, error.code, error.message)
+        await response(scope, receive, send)
+
+
+class FixedHeaders:
+    """Adds `headers` to every response, and `page_headers` to those whose path is not an API path."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        headers: Mapping[str, str],
+        page_headers: Mapping[str, str] | None = None,
+        api_prefixes: tuple[str, ...] = (),
+    ) -> None:
+        self.app = app
+        self.headers = dict(headers)
+        self.page_headers = dict(page_headers or {})
+        self.api_prefixes = api_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        is_page = not str(scope.get("path", "")).startswith(self.api_prefixes) if self.api_prefixes else True
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response_headers = MutableHeaders(scope=message)
+                for key, value in self.headers.items():
+                    response_headers.setdefault(key, value)
+                if is_page:
+                    for key, value in self.page_headers.items():
+                        response_headers.setdefault(key, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class RequestMetrics:
+    """Calls `count(route_path, status)` once per HTTP response (`other` for unmatched paths)."""
+
+    def __init__(self, app: ASGIApp, count: Callable[[str, int], None]) -> None:
+        self.app = app
+        self.count = count
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def counted_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route = scope.get("route")
+                self.count(str(getattr(route, "path", "other")), int(message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, counted_send)
