@@ -26,9 +26,9 @@ from ocrgate.gateway.metrics import Metrics
 from ocrgate.gateway.routing import Router
 from ocrgate.gateway.runner import JobRunner, job_result, job_status
 from ocrgate.gateway.service import check_options, compare_document, parse_backends, recognize_document
-from ocrgate.gateway.store import open_store
 from ocrgate.gateway.uploads import UploadLimit, check_content_length, open_upload
 from ocrgate.http_errors import install_error_handlers
+from ocrgate.jobs import NewJob, open_store
 from ocrgate.pipeline import new_request_id
 from ocrgate.render import BoxesMode
 from ocrgate.schema import CompareResponse, ErrorResponse, JobStatus, OCRResponse
@@ -156,18 +156,19 @@ def create_gateway_app(settings: Settings) -> FastAPI:
         opts = check_options(names, _options(prompt, options))
         document, data, _ = await open_upload(file, limits, dpi)
         document.close()
-        if dpi:
-            opts["dpi"] = dpi
         job = store.create_job(
-            data=data,
-            name=document.name,
-            media_type=document.media_type,
-            backends=names,
-            options=opts,
-            boxes=boxes,
-            page_count=document.page_count,
-            owner=owner,
-            ttl_s=settings.gateway.job_ttl_s,
+            NewJob(
+                data=data,
+                name=document.name,
+                media_type=document.media_type,
+                backends=names,
+                options=opts,
+                boxes=boxes,
+                page_count=document.page_count,
+                owner=owner,
+                ttl_s=settings.gateway.job_ttl_s,
+                dpi=dpi,
+            )
         )
         runner.schedule(job.id)
         return job_status(store, job)

@@ -14,16 +14,14 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from typing import Any
 
 import anyio
 
 from ocrgate.config import Settings
 from ocrgate.documents import Document, PageImage, open_document
 from ocrgate.errors import OCRGateError, StorageError
-from ocrgate.gateway.jobs import JobRecord, PageTask
 from ocrgate.gateway.routing import Router
-from ocrgate.gateway.store import JobStoreAPI
+from ocrgate.jobs import JobRecord, JobStore, PageTask
 from ocrgate.render import RenderedPage, assemble_response, render_page, wants_boxes
 from ocrgate.schema import CompareResponse, JobEvent, JobProgress, JobStatus, OCRResponse, Page
 
@@ -34,9 +32,7 @@ WORKER_WAIT_S = 60.0
 RESUME_AFTER_S = 5.0
 
 
-def job_status(
-    store: JobStoreAPI, job: JobRecord, progress: dict[str, JobProgress] | None = None
-) -> JobStatus:
+def job_status(store: JobStore, job: JobRecord, progress: dict[str, JobProgress] | None = None) -> JobStatus:
     return JobStatus(
         id=job.id,
         status=job.status,
@@ -51,7 +47,7 @@ def job_status(
     )
 
 
-def job_result(store: JobStoreAPI, job: JobRecord) -> OCRResponse | CompareResponse:
+def job_result(store: JobStore, job: JobRecord) -> OCRResponse | CompareResponse:
     """The unified response from the pages stored so far (failed pages carry their reason)."""
     from ocrgate.gateway.service import agreement
 
@@ -87,7 +83,7 @@ def job_result(store: JobStoreAPI, job: JobRecord) -> OCRResponse | CompareRespo
 
 
 class JobRunner:
-    def __init__(self, store: JobStoreAPI, router: Router, settings: Settings) -> None:
+    def __init__(self, store: JobStore, router: Router, settings: Settings) -> None:
         self.store = store
         self.router = router
         self.settings = settings
@@ -215,7 +211,7 @@ class JobRunner:
         try:
             data = await anyio.to_thread.run_sync(self.store.input_bytes, job_id)
             document = await anyio.to_thread.run_sync(
-                open_document, data, job.name, self.settings.limits, job.options.get("dpi")
+                open_document, data, job.name, self.settings.limits, job.dpi
             )
         except OCRGateError as exc:
             for task in self.store.queued_pages(job_id):
@@ -274,7 +270,7 @@ class JobRunner:
         try:
             results = await self.router.pool(backend).run_file(
                 document,
-                self._options(job),
+                dict(job.options),
                 self.settings.limits.page_timeout_s,
                 self.settings.gateway.page_retries,
                 progress=progress,
@@ -300,10 +296,6 @@ class JobRunner:
             else:
                 self._fail(job, task, error)
 
-    @staticmethod
-    def _options(job: JobRecord) -> dict[str, Any]:
-        return {k: v for k, v in job.options.items() if k != "dpi"}
-
     def _fail(self, job: JobRecord, task: PageTask, error: str) -> None:
         status = self.store.fail_attempt(
             job.id, task.backend, task.index, error, self.settings.gateway.page_retries + 1
@@ -312,7 +304,7 @@ class JobRunner:
             self._publish(self._page_event(job.id, task.backend, task.index, None, error))
 
     async def _run_task(self, job: JobRecord, page: PageImage, task: PageTask) -> None:
-        options = self._options(job)
+        options = dict(job.options)
         if not self.store.mark_running(job.id, task.backend, task.index):
             return  # claimed elsewhere or cancelled meanwhile
         try:
