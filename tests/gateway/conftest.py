@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ocrgate.gateway.jobs import JobStore
-from ocrgate.gateway.store import JobStoreAPI
+from ocrgate.jobs import JobStore, SQLiteJobStore
 from tests.gateway.postgres import postgres_server, postgres_url
 
 __all__ = ["backend", "opener", "postgres_server", "postgres_url"]
@@ -21,11 +20,11 @@ def backend() -> str:
 
 
 @pytest.fixture
-def opener(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[], JobStoreAPI]:
+def opener(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[], JobStore]:
     """Opens a store on the test's one database (each call: another gateway, or the same one restarted)."""
     if backend == "sqlite":
-        return lambda: JobStore(tmp_path / "data")
+        return lambda: SQLiteJobStore(tmp_path / "data")
     url = request.getfixturevalue("postgres_url")  # skips first where there is no PostgreSQL
-    from ocrgate.gateway.jobs_postgres import PostgresJobStore
+    from ocrgate.jobs.postgres import PostgresJobStore
 
     return lambda: PostgresJobStore(url)

@@ -126,6 +126,13 @@ async def test_async_client_waits_for_a_job(cluster: Cluster, small_pdf: bytes) 
     assert len(result.pages) == 3 and len(seen) == 4  # three pages and the job's end
 
 
+def test_job_reads_its_pdf_at_the_dpi_asked(client: OCRGateClient, small_pdf: bytes) -> None:
+    job = client.submit_job(small_pdf, "tesseract", filename="three.pdf", boxes="none", dpi=72)
+    result = client.wait_job(job.id)
+    assert result.success
+    assert [(p.width, p.height) for p in result.pages] == [(320, 240)] * 3  # 640 x 480 at the default 144
+
+
 def test_cancelled_job_stops(client: OCRGateClient, small_pdf: bytes) -> None:
     job = client.submit_job(small_pdf * 1, "rapidocr", filename="three.pdf")
     cancelled = client.cancel_job(job.id)

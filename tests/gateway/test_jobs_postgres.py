@@ -25,14 +25,13 @@ from PIL import Image
 from ocrgate.client import OCRGateClient
 from ocrgate.config import GatewayConfig
 from ocrgate.errors import StorageError
-from ocrgate.gateway.jobs import JobStore
-from ocrgate.gateway.store import open_store
+from ocrgate.jobs import SQLiteJobStore, open_store
 from tests.gateway.cluster import Cluster, free_ports
 from tests.gateway.test_gateway import pdf_of
 from tests.gateway.test_jobs_store import PDF, make_job
 
 psycopg = __import__("psycopg") if os.environ.get("CI") else pytest.importorskip("psycopg")  # CI: required
-from ocrgate.gateway.jobs_postgres import SCHEMA_VERSION, PostgresJobStore  # noqa: E402
+from ocrgate.jobs.postgres import SCHEMA_VERSION, PostgresJobStore  # noqa: E402
 
 
 def sql(url: str, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -178,13 +177,14 @@ def test_a_killed_connection_mid_transaction_leaves_no_half_written_job(postgres
 WRITER = textwrap.dedent(
     """
     import sys
-    from ocrgate.gateway.jobs_postgres import PostgresJobStore
+    from ocrgate.jobs import NewJob
+    from ocrgate.jobs.postgres import PostgresJobStore
 
     store = PostgresJobStore(sys.argv[1])
     n = 0
     while True:
-        job = store.create_job(data=b"x" * 300_000, name="n", media_type="x", backends=["a", "b"],
-                               options={}, boxes="none", page_count=50, owner=None, ttl_s=60)
+        job = store.create_job(NewJob(data=b"x" * 300_000, name="n", media_type="x", backends=["a", "b"],
+                                      boxes="none", page_count=50, ttl_s=60))
         for index in range(50):
             store.mark_running(job.id, "a", index)
             store.save_page(job.id, "a", index, '{"blob": "%s"}' % ("y" * 20000))
@@ -263,7 +263,7 @@ def test_unreachable_server_is_a_storage_error_without_the_password() -> None:
 
 def test_open_store_picks_the_configured_store(postgres_url: str, tmp_path: Path) -> None:
     sqlite = open_store(GatewayConfig(data_dir=tmp_path))
-    assert isinstance(sqlite, JobStore)
+    assert isinstance(sqlite, SQLiteJobStore)
     sqlite.close()
     postgres = open_store(GatewayConfig(job_store="postgres", database_url=postgres_url, data_dir=tmp_path))
     assert isinstance(postgres, PostgresJobStore)

@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 
 from ocrgate.errors import NotFound, StorageError
-from ocrgate.gateway import jobs
-from ocrgate.gateway.jobs import JobStore, new_job_id
-from ocrgate.gateway.store import JobStoreAPI
+from ocrgate.jobs import JobRecord, JobStore, NewJob, SQLiteJobStore, new_job_id
+from ocrgate.jobs import sqlite as sqlite_store
 from ocrgate.schema import JobProgress
 
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 8
@@ -31,19 +30,19 @@ BOTH = pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 
 
 @pytest.fixture
-def store(opener: Callable[[], JobStoreAPI]) -> Iterator[JobStore]:
+def store(opener: Callable[[], JobStore]) -> Iterator[Any]:
     s = opener()
     yield s  # type: ignore[misc]
     s.close()
 
 
-def make_job(store: JobStore, **overrides: Any) -> jobs.JobRecord:
+def make_job(store: JobStore, **overrides: Any) -> JobRecord:
     args: dict[str, Any] = {
         "data": PDF, "name": "report.pdf", "media_type": "application/pdf", "backends": ["rapidocr"],
-        "options": {"lang": "en", "dpi": 200}, "boxes": "none", "page_count": 3, "owner": None,
-        "ttl_s": 3600.0,
+        "options": {"lang": "en"}, "boxes": "none", "page_count": 3, "owner": None, "ttl_s": 3600.0,
+        "dpi": 200,
     }  # fmt: skip
-    return store.create_job(**args | overrides)
+    return store.create_job(NewJob(**args | overrides))
 
 
 @BOTH
@@ -53,11 +52,11 @@ def test_create_then_get_round_trips(store: JobStore) -> None:
     got = store.get_job(job.id)
     assert got == job
     assert got.status == "queued" and got.error is None
-    assert got.backends == ["rapidocr", "tesseract"] and got.options == {"lang": "en", "dpi": 200}
+    assert got.backends == ["rapidocr", "tesseract"] and got.options == {"lang": "en"} and got.dpi == 200
     assert before <= got.created_at == got.updated_at <= time.time()
     assert got.expires_at == pytest.approx(got.created_at + 3600)
     assert store.input_bytes(job.id) == PDF
-    if isinstance(store, JobStore):
+    if isinstance(store, SQLiteJobStore):
         assert sorted(p.name for p in (store.jobs_dir / job.id).iterdir()) == ["input"]
     order = [(t.index, t.backend) for t in store.queued_pages(job.id)]
     assert order == [(i, b) for i in range(3) for b in ("rapidocr", "tesseract")]
@@ -68,15 +67,15 @@ def test_create_then_get_round_trips(store: JobStore) -> None:
         store.input_bytes("../jobs.sqlite3")
 
 
-def test_wal_and_pragmas_are_on(store: JobStore, tmp_path: Path) -> None:
+def test_wal_and_pragmas_are_on(store: SQLiteJobStore, tmp_path: Path) -> None:
     make_job(store)
     with sqlite3.connect(store.db_path) as other:
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert other.execute("PRAGMA user_version").fetchone()[0] == jobs.SCHEMA_VERSION
+        assert other.execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION
     conn = store._conn
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
-    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == jobs.BUSY_TIMEOUT_MS
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == sqlite_store.BUSY_TIMEOUT_MS
     assert (tmp_path / "data" / "jobs.sqlite3-wal").exists()
 
 
@@ -227,7 +226,7 @@ def _resume(store: JobStore, first: str, second: str) -> None:
 
 
 @BOTH
-def test_restart_after_close_resumes(opener: Callable[[], JobStoreAPI]) -> None:
+def test_restart_after_close_resumes(opener: Callable[[], JobStore]) -> None:
     old = opener()
     first, second = _half_done(old)  # type: ignore[arg-type]
     old.close()
@@ -237,9 +236,9 @@ def test_restart_after_close_resumes(opener: Callable[[], JobStoreAPI]) -> None:
 
 
 def test_restart_without_close_resumes(tmp_path: Path) -> None:
-    old = JobStore(tmp_path)  # never closed: its connection still exists, as after a kill
+    old = SQLiteJobStore(tmp_path)  # never closed: its connection still exists, as after a kill
     first, second = _half_done(old)
-    new = JobStore(tmp_path)
+    new = SQLiteJobStore(tmp_path)
     _resume(new, first, second)
     assert old.get_job(first).status == "completed"  # both connections see one database
     new.close()
@@ -250,9 +249,9 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from ocrgate.gateway.jobs import JobStore
+    from ocrgate.jobs import NewJob, SQLiteJobStore
 
-    store = JobStore(Path(sys.argv[1]))
+    store = SQLiteJobStore(Path(sys.argv[1]))
     job = sys.argv[2]
     blob = "x" * 20000
     n = 0
@@ -261,8 +260,8 @@ WRITER = textwrap.dedent(
         store.mark_running(job, "rapidocr", index)
         store.save_page(job, "rapidocr", index, '{"n": %d, "blob": "%s"}' % (n, blob))
         if n % 7 == 0:
-            store.create_job(data=b"x" * 5000, name="n", media_type="image/png", backends=["rapidocr"],
-                             options={}, boxes="none", page_count=5, owner=None, ttl_s=60)
+            store.create_job(NewJob(data=b"x" * 5000, name="n", media_type="image/png", backends=["rapidocr"],
+                                    boxes="none", page_count=5, ttl_s=60))
         n += 1
         if n == 1:
             print("ready", flush=True)
@@ -271,7 +270,7 @@ WRITER = textwrap.dedent(
 
 
 def test_killed_writer_leaves_a_sound_database(tmp_path: Path) -> None:
-    store = JobStore(tmp_path)
+    store = SQLiteJobStore(tmp_path)
     job = make_job(store, page_count=50)
     store.close()
     proc = subprocess.Popen(
@@ -287,7 +286,7 @@ def test_killed_writer_leaves_a_sound_database(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "jobs.sqlite3") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-    reopened = JobStore(tmp_path)
+    reopened = SQLiteJobStore(tmp_path)
     progress = reopened.progress(job.id)["rapidocr"]
     assert (
         progress.total == 50
@@ -304,7 +303,7 @@ def test_killed_writer_leaves_a_sound_database(tmp_path: Path) -> None:
     reopened.close()
 
 
-def test_expiry_deletes_rows_and_files(store: JobStore) -> None:
+def test_expiry_deletes_rows_and_files(store: SQLiteJobStore) -> None:
     short = make_job(store, ttl_s=10)
     long = make_job(store, ttl_s=1000)
     store.save_page(short.id, "rapidocr", 0, "{}")
@@ -319,13 +318,13 @@ def test_expiry_deletes_rows_and_files(store: JobStore) -> None:
     assert list(store.jobs_dir.iterdir()) == []
 
 
-def test_expiry_sweeps_old_orphan_directories(store: JobStore) -> None:
+def test_expiry_sweeps_old_orphan_directories(store: SQLiteJobStore) -> None:
     orphan = store.jobs_dir / "orphan"
     orphan.mkdir()
     (orphan / "input").write_bytes(b"x")
     fresh = store.jobs_dir / "fresh"
     fresh.mkdir()
-    old = time.time() - jobs.ORPHAN_GRACE_S - 10
+    old = time.time() - sqlite_store.ORPHAN_GRACE_S - 10
     os.utime(orphan, (old, old))
     store.delete_expired()
     assert not orphan.exists() and fresh.exists()
@@ -335,15 +334,15 @@ def _no_space(*_args: object) -> None:
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-def _leftovers(store: JobStore) -> tuple[int, list[Path]]:
+def _leftovers(store: SQLiteJobStore) -> tuple[int, list[Path]]:
     rows = store._conn.execute(
         "SELECT (SELECT COUNT(*) FROM jobs) + (SELECT COUNT(*) FROM pages)"
     ).fetchone()[0]
     return rows, list(store.jobs_dir.rglob("*"))
 
 
-def test_full_disk_while_writing_the_input(store: JobStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jobs.os, "fsync", _no_space)
+def test_full_disk_while_writing_the_input(store: SQLiteJobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_store.os, "fsync", _no_space)
     with pytest.raises(StorageError, match="No space left on device") as info:
         make_job(store)
     assert info.value.code == "storage_error" and info.value.status == 507
@@ -353,7 +352,7 @@ def test_full_disk_while_writing_the_input(store: JobStore, monkeypatch: pytest.
 
 
 def test_database_failure_after_the_input_was_written(
-    store: JobStore, monkeypatch: pytest.MonkeyPatch
+    store: SQLiteJobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_tx = store._tx
 
@@ -387,7 +386,7 @@ def test_threads_share_one_store(store: JobStore) -> None:
     assert store.finish_if_complete(job.id) == "completed"
 
 
-def test_failed_write_rolls_back_and_the_store_keeps_working(store: JobStore) -> None:
+def test_failed_write_rolls_back_and_the_store_keeps_working(store: SQLiteJobStore) -> None:
     job = make_job(store, page_count=2)
     with pytest.raises(StorageError), store._tx() as db:
         db.execute("UPDATE pages SET status = 'done' WHERE job_id = ?", (job.id,))

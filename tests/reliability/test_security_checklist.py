@@ -24,7 +24,7 @@ from starlette.requests import Request
 
 from ocrgate.documents import PageImage
 from ocrgate.gateway import auth
-from ocrgate.gateway.jobs import new_job_id
+from ocrgate.jobs import new_job_id
 from ocrgate.wire import RAW_RGB, SECRET_HEADER, encode_page
 from tests.gateway.cluster import Cluster
 from tests.reliability.conftest import CORPUS_DIR, noop_backend

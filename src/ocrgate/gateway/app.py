@@ -16,10 +16,10 @@ from ocrgate.gateway.metrics import Metrics
 from ocrgate.gateway.openapi import install_openapi
 from ocrgate.gateway.routes import backends, jobs, ocr, web
 from ocrgate.gateway.routing import Router
-from ocrgate.gateway.runner import JobRunner
 from ocrgate.gateway.state import Gateway
-from ocrgate.gateway.store import open_store
 from ocrgate.http_errors import install_error_handlers
+from ocrgate.jobs import open_store
+from ocrgate.jobs.runner import JobRunner
 from ocrgate.middleware import FixedHeaders, RequestMetrics, UploadLimit
 from ocrgate.web_server import web_csp
 

@@ -11,15 +11,15 @@ from ocrgate.config import Settings
 from ocrgate.gateway.auth import APIKeys
 from ocrgate.gateway.metrics import Metrics
 from ocrgate.gateway.routing import Router
-from ocrgate.gateway.runner import JobRunner
-from ocrgate.gateway.store import JobStoreAPI
+from ocrgate.jobs import JobStore
+from ocrgate.jobs.runner import JobRunner
 
 
 @dataclass
 class Gateway:
     settings: Settings
     router: Router
-    store: JobStoreAPI
+    store: JobStore
     runner: JobRunner
     metrics: Metrics
     auth: APIKeys

@@ -10,9 +10,10 @@ from sse_starlette import EventSourceResponse
 
 from ocrgate.errors import NotFound
 from ocrgate.gateway.routes.errors import ERRORS
-from ocrgate.gateway.runner import job_result, job_status
 from ocrgate.gateway.state import Gateway, GatewayDep, OwnerDep
 from ocrgate.gateway.uploads import Upload, upload_form
+from ocrgate.jobs import NewJob
+from ocrgate.jobs.runner import job_result, job_status
 from ocrgate.schema import CompareResponse, JobStatus, OCRResponse
 
 router = APIRouter(tags=["jobs"])
@@ -31,19 +32,19 @@ async def submit_job(
 ) -> JobStatus:
     """Accept a document for background processing; 202 with the job's id and progress."""
     upload.document.close()
-    options = dict(upload.options)
-    if upload.dpi:
-        options["dpi"] = upload.dpi
     job = gw.store.create_job(
-        data=upload.data,
-        name=upload.document.name,
-        media_type=upload.document.media_type,
-        backends=upload.backends,
-        options=options,
-        boxes=upload.boxes or "first",
-        page_count=upload.document.page_count,
-        owner=owner,
-        ttl_s=gw.settings.gateway.job_ttl_s,
+        NewJob(
+            data=upload.data,
+            name=upload.document.name,
+            media_type=upload.document.media_type,
+            backends=upload.backends,
+            options=upload.options,
+            boxes=upload.boxes or "first",
+            page_count=upload.document.page_count,
+            owner=owner,
+            ttl_s=gw.settings.gateway.job_ttl_s,
+            dpi=upload.dpi,
+        )
     )
     gw.runner.schedule(job.id)
     return job_status(gw.store, job)

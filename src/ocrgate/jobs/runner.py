@@ -22,9 +22,8 @@ from ocrgate import flow
 from ocrgate.config import Settings
 from ocrgate.documents import Document, open_document
 from ocrgate.errors import OCRGateError, StorageError
-from ocrgate.gateway.jobs import JobRecord, PageTask
 from ocrgate.gateway.routing import Router
-from ocrgate.gateway.store import JobStoreAPI
+from ocrgate.jobs import JobRecord, JobStore, PageTask
 from ocrgate.render import RenderedPage
 from ocrgate.schema import CompareResponse, JobEvent, JobProgress, JobStatus, OCRResponse
 
@@ -35,9 +34,7 @@ WORKER_WAIT_S = 60.0
 RESUME_AFTER_S = 5.0
 
 
-def job_status(
-    store: JobStoreAPI, job: JobRecord, progress: dict[str, JobProgress] | None = None
-) -> JobStatus:
+def job_status(store: JobStore, job: JobRecord, progress: dict[str, JobProgress] | None = None) -> JobStatus:
     return JobStatus(
         id=job.id,
         status=job.status,
@@ -52,7 +49,7 @@ def job_status(
     )
 
 
-def job_result(store: JobStoreAPI, job: JobRecord) -> OCRResponse | CompareResponse:
+def job_result(store: JobStore, job: JobRecord) -> OCRResponse | CompareResponse:
     """The unified response from the pages stored so far (failed pages carry their reason)."""
     pages: dict[str, list[RenderedPage]] = {}
     for backend in job.backends:
@@ -97,7 +94,7 @@ class JobSink:
 
 
 class JobRunner:
-    def __init__(self, store: JobStoreAPI, router: Router, settings: Settings) -> None:
+    def __init__(self, store: JobStore, router: Router, settings: Settings) -> None:
         self.store = store
         self.router = router
         self.settings = settings
@@ -225,7 +222,7 @@ class JobRunner:
         try:
             data = await anyio.to_thread.run_sync(self.store.input_bytes, job_id)
             document = await anyio.to_thread.run_sync(
-                open_document, data, job.name, self.settings.limits, job.options.get("dpi")
+                open_document, data, job.name, self.settings.limits, job.dpi
             )
         except OCRGateError as exc:
             for task in self.store.queued_pages(job_id):
@@ -257,11 +254,10 @@ class JobRunner:
                 continue
             timeout, retries = self.settings.limits.page_timeout_s, self.settings.gateway.page_retries
             recognizers.append(pool.recognizer(timeout, retries, wait_for_worker_s=WORKER_WAIT_S))
-        options = {k: v for k, v in job.options.items() if k != "dpi"}
         await flow.run(
             document,
             recognizers,
-            options,
+            job.options,
             job.boxes,  # type: ignore[arg-type]
             sink,
             window=self.settings.gateway.job_concurrency,

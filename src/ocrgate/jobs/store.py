@@ -6,32 +6,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ocrgate.errors import StorageError
-from ocrgate.gateway.jobs import JobRecord, JobStore, PageOutcome, PageTask
+from ocrgate.jobs.records import JobRecord, NewJob, PageOutcome, PageTask
+from ocrgate.jobs.sqlite import SQLiteJobStore
 from ocrgate.schema import JobProgress
 
 if TYPE_CHECKING:
     from ocrgate.config import GatewayConfig
 
 
-class JobStoreAPI(Protocol):
-    """What the gateway needs from a job store; `JobStore` (SQLite) and `PostgresJobStore` provide it.
+class JobStore(Protocol):
+    """What the gateway needs from a job store; `SQLiteJobStore` and `PostgresJobStore` provide it.
 
-    Every method is synchronous and safe to call from several threads at once.
+    Every method is synchronous and safe to call from several threads at once. Storage failures (disk
+    full, server gone) raise `ocrgate.errors.StorageError`; a page that does not exist raises `NotFound`.
     """
 
-    def create_job(
-        self,
-        *,
-        data: bytes,
-        name: str,
-        media_type: str,
-        backends: list[str],
-        options: dict,
-        boxes: str,
-        page_count: int,
-        owner: str | None,
-        ttl_s: float,
-    ) -> JobRecord: ...
+    def create_job(self, job: NewJob) -> JobRecord:
+        """Store the job, its input and one queued page per (backend, page): all of it or none."""
+        ...
 
     def get_job(self, job_id: str, owner: str | None = None) -> JobRecord | None: ...
 
@@ -66,14 +58,17 @@ class JobStoreAPI(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(gateway: GatewayConfig) -> JobStoreAPI:
-    """The store `[gateway] job_store` names: SQLite under `data_dir`, or PostgreSQL at `database_url`."""
+def open_store(gateway: GatewayConfig) -> JobStore:
+    """The store `[gateway] job_store` names: SQLite under `data_dir`, or PostgreSQL at `database_url`.
+
+    Raises `StorageError` when the store cannot be opened (or psycopg, an optional extra, is missing).
+    """
     if gateway.job_store == "sqlite":
-        return JobStore(Path(gateway.data_dir))
+        return SQLiteJobStore(Path(gateway.data_dir))
     if not gateway.database_url:
         raise StorageError('job_store = "postgres" needs [gateway] database_url (postgresql://...)')
     try:
-        from ocrgate.gateway.jobs_postgres import PostgresJobStore
+        from ocrgate.jobs.postgres import PostgresJobStore
     except ImportError as exc:  # psycopg is an optional extra
         raise StorageError(
             f"the PostgreSQL job store needs psycopg: pip install 'ocrgate[postgres]' ({exc})"

@@ -2,7 +2,8 @@
 
 Three tables: `ocrgate_jobs`, `ocrgate_pages` (one row per backend and page, `queued -> running -> done |
 failed`) and `ocrgate_inputs` (the upload as bytea: gateways need not share a disk). Created on first use,
-with the schema's version in `ocrgate_schema`.
+with the schema's version in `ocrgate_schema`: 2 (a job's `dpi` has its own column); a version 1 database
+is migrated when a store opens it, a newer one is refused.
 
 Concurrency. Every write transaction takes its job's row lock first (`SELECT ... FOR NO KEY UPDATE`, or the
 UPDATE of that row), then touches pages: writes to one job are serialised across all gateways, always in
@@ -16,7 +17,6 @@ is gone (its gateway died or closed the store), never pages a live gateway is wo
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -29,11 +29,11 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from ocrgate.errors import NotFound, StorageError
-from ocrgate.gateway.jobs import ACTIVE, JobRecord, PageOutcome, PageTask, new_job_id
-from ocrgate.gateway.store_rows import count_progress, failure_summary, job_fields
+from ocrgate.jobs.records import ACTIVE, JobRecord, NewJob, PageOutcome, PageTask, new_job_id
+from ocrgate.jobs.rows import count_progress, failure_summary, job_fields, job_row, split_dpi
 from ocrgate.schema import JobProgress
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_LOCK = 0x6F6372676174  # advisory lock key that serialises schema creation between gateways
 TIMEOUT_S = 10.0  # to connect, and to wait for a free pooled connection
 KEEPALIVE = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
@@ -51,7 +51,8 @@ _SCHEMA = (
         id TEXT COLLATE "C" PRIMARY KEY, status TEXT NOT NULL, name TEXT NOT NULL, media_type TEXT NOT NULL,
         backends TEXT NOT NULL, options TEXT NOT NULL, boxes TEXT NOT NULL, page_count INTEGER NOT NULL,
         owner TEXT, created_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL,
-        expires_at DOUBLE PRECISION NOT NULL, error TEXT, seq BIGINT GENERATED ALWAYS AS IDENTITY
+        expires_at DOUBLE PRECISION NOT NULL, error TEXT, seq BIGINT GENERATED ALWAYS AS IDENTITY,
+        dpi INTEGER
     )""",
     "CREATE INDEX IF NOT EXISTS ocrgate_jobs_status ON ocrgate_jobs (status, created_at)",
     "CREATE INDEX IF NOT EXISTS ocrgate_jobs_owner ON ocrgate_jobs (owner, created_at)",
@@ -142,6 +143,8 @@ class PostgresJobStore:
                 raise StorageError(
                     f"the job store at {self.where} has schema {row['version']}, newer than this code"
                 )
+            if row and row["version"] == 1:
+                self._migrate_1_to_2(db)
             for statement in _SCHEMA:
                 db.execute(statement)
             db.execute(
@@ -149,6 +152,16 @@ class PostgresJobStore:
                 " ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version",
                 (SCHEMA_VERSION,),
             )
+
+    @staticmethod
+    def _migrate_1_to_2(db: psycopg.Connection[Any]) -> None:
+        """Schema 1 -> 2: the `dpi` column, filled from the `dpi` key of each job's options (then removed)."""
+        db.execute("ALTER TABLE ocrgate_jobs ADD COLUMN IF NOT EXISTS dpi INTEGER")
+        rows = db.execute("SELECT id, options FROM ocrgate_jobs WHERE options LIKE '%\"dpi\"%'").fetchall()
+        for row in rows:
+            options, dpi = split_dpi(row["options"])
+            sql = "UPDATE ocrgate_jobs SET options = %s, dpi = %s WHERE id = %s"
+            db.execute(sql, (options, dpi, row["id"]))
 
     @staticmethod
     def _lock_job(db: psycopg.Connection[Any], job_id: str) -> str | None:
@@ -177,27 +190,12 @@ class PostgresJobStore:
 
     # -- jobs -------------------------------------------------------------------------------------------
 
-    def create_job(
-        self,
-        *,
-        data: bytes,
-        name: str,
-        media_type: str,
-        backends: list[str],
-        options: dict,
-        boxes: str,
-        page_count: int,
-        owner: str | None,
-        ttl_s: float,
-    ) -> JobRecord:
+    def create_job(self, job: NewJob) -> JobRecord:
+        """Write the job, its pages and its input in one transaction: all of it or none."""
         job_id, now = new_job_id(), time.time()
-        record = JobRecord(
-            id=job_id, status="queued", name=name, media_type=media_type, backends=list(backends),
-            options=dict(options), boxes=boxes, page_count=page_count, owner=owner,
-            created_at=now, updated_at=now, expires_at=now + ttl_s,
-        )  # fmt: skip
-        row = record.model_dump() | {"backends": json.dumps(backends), "options": json.dumps(options)}
-        with self._tx() as db:  # job, pages and input in one transaction: all of it or none
+        record = job.record(job_id, now)
+        row = job_row(record)
+        with self._tx() as db:
             db.execute(
                 f"INSERT INTO ocrgate_jobs ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
                 tuple(row.values()),
@@ -207,9 +205,9 @@ class PostgresJobStore:
                 " SELECT %s, b.backend, i, 'queued', 0, %s"
                 " FROM unnest(%s::text[]) WITH ORDINALITY AS b (backend, n), generate_series(0, %s - 1) AS i"
                 " ORDER BY b.n, i",
-                (job_id, now, record.backends, page_count),
+                (job_id, now, record.backends, record.page_count),
             )
-            db.execute("INSERT INTO ocrgate_inputs (job_id, data) VALUES (%s, %b)", (job_id, data))
+            db.execute("INSERT INTO ocrgate_inputs (job_id, data) VALUES (%s, %b)", (job_id, job.data))
         return record
 
     def get_job(self, job_id: str, owner: str | None = None) -> JobRecord | None:

@@ -1,4 +1,5 @@
-"""What the SQLite and PostgreSQL job stores share: rows to models, progress counts, a job's final state.
+"""What the SQLite and PostgreSQL job stores share: rows to models and back, progress counts, a job's
+final state, and the schema 1 -> 2 move of `dpi` out of the options JSON into its own column.
 
 Both stores keep the same columns (`backends` and `options` as JSON text), so one conversion serves both.
 """
@@ -9,7 +10,14 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ocrgate.jobs.records import JobRecord
 from ocrgate.schema import JobProgress
+
+
+def job_row(record: JobRecord) -> dict[str, Any]:
+    """A `JobRecord` as a `jobs` row: column name -> value (the JSON columns encoded)."""
+    encoded = {"backends": json.dumps(record.backends), "options": json.dumps(record.options)}
+    return record.model_dump() | encoded
 
 
 def job_fields(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -35,3 +43,15 @@ def failure_summary(counts: Mapping[str, int], first: Mapping[str, Any]) -> str:
         f"{counts.get('failed', 0)} of {sum(counts.values())} pages failed; first: page {first['idx']}"
         f" ({first['backend']}): {first['error']}"
     )
+
+
+def split_dpi(options_json: str) -> tuple[str, int | None]:
+    """Schema 1 kept a job's dpi as the `dpi` key of its options: (options without it, the dpi or None).
+
+    The key goes whatever its value (schema 1's runner never passed it on to a backend); the dpi is kept
+    when it is a whole number.
+    """
+    options = json.loads(options_json)
+    dpi = options.pop("dpi", None)
+    whole = isinstance(dpi, int | float) and not isinstance(dpi, bool) and float(dpi).is_integer()
+    return json.dumps(options), int(dpi) if whole else None

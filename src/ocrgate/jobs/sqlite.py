@@ -1,15 +1,16 @@
-"""Durable jobs: one SQLite file (WAL) holds job and page state, one directory per job holds its input.
+"""Durable jobs in SQLite: one file (WAL) holds job and page state, one directory per job holds its input.
 
 Each (backend, page) is a row moving `queued -> running -> done | failed`; a failed attempt goes back to
 `queued` until it runs out of attempts. After a restart or a kill, `unfinished_jobs` plus
 `requeue_running_pages` let the new gateway pick up where the old one stopped.
+
+The schema's version is the file's `user_version`: 2 (a job's `dpi` has its own column). A version 1
+file is migrated when it is opened (`_migrate_1_to_2`); a newer one is refused.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import shutil
 import sqlite3
 import threading
@@ -17,28 +18,25 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, Field
+from typing import Any
 
 from ocrgate.errors import NotFound, StorageError
-from ocrgate.gateway.store_rows import count_progress, failure_summary, job_fields
+from ocrgate.jobs.records import ACTIVE, JobRecord, NewJob, PageOutcome, PageTask, new_job_id
+from ocrgate.jobs.rows import count_progress, failure_summary, job_fields, job_row, split_dpi
 from ocrgate.schema import JobProgress
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 5000
 ORPHAN_GRACE_S = 3600.0  # an input directory with no job row (kill inside create_job) lives this long
 
-JobStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
-PageStatus = Literal["queued", "running", "done", "failed", "cancelled"]
-ACTIVE = ("queued", "running")
 _PAGE_KEY = "job_id = ? AND backend = ? AND idx = ?"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, name TEXT NOT NULL, media_type TEXT NOT NULL,
     backends TEXT NOT NULL, options TEXT NOT NULL, boxes TEXT NOT NULL, page_count INTEGER NOT NULL,
-    owner TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL, expires_at REAL NOT NULL, error TEXT
+    owner TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL, expires_at REAL NOT NULL, error TEXT,
+    dpi INTEGER
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, created_at);
@@ -51,42 +49,16 @@ CREATE TABLE IF NOT EXISTS pages (
 """
 
 
-def new_job_id() -> str:
-    """An unguessable job id (144 random bits, URL-safe)."""
-    return secrets.token_urlsafe(18)
+def _migrate_1_to_2(db: sqlite3.Connection) -> None:
+    """Schema 1 -> 2: the `dpi` column, filled from the `dpi` key of each job's options (then removed)."""
+    db.execute("ALTER TABLE jobs ADD COLUMN dpi INTEGER")
+    rows = db.execute("SELECT id, options FROM jobs WHERE options LIKE '%\"dpi\"%'").fetchall()
+    for row in rows:
+        options, dpi = split_dpi(row["options"])
+        db.execute("UPDATE jobs SET options = ?, dpi = ? WHERE id = ?", (options, dpi, row["id"]))
 
 
-class JobRecord(BaseModel):
-    id: str
-    status: JobStatus
-    name: str
-    media_type: str
-    backends: list[str]
-    options: dict[str, Any] = Field(default_factory=dict)
-    boxes: str
-    page_count: int
-    owner: str | None = None
-    created_at: float
-    updated_at: float
-    expires_at: float
-    error: str | None = None
-
-
-class PageTask(BaseModel):
-    backend: str
-    index: int
-    attempts: int
-
-
-class PageOutcome(BaseModel):
-    index: int
-    status: PageStatus
-    result_json: str | None = None
-    error: str | None = None
-    attempts: int = 0
-
-
-class JobStore:
+class SQLiteJobStore:
     """Jobs in `data_dir/jobs.sqlite3`, inputs in `data_dir/jobs/<id>/input`; safe to share across threads."""
 
     def __init__(self, data_dir: Path) -> None:
@@ -113,6 +85,8 @@ class JobStore:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StorageError(f"the job store {self.db_path} has schema {version}, newer than this code")
+            if version == 1:
+                _migrate_1_to_2(db)
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
             if version < SCHEMA_VERSION:
@@ -189,35 +163,21 @@ class JobStore:
 
     # -- jobs -------------------------------------------------------------------------------------------
 
-    def create_job(
-        self,
-        *,
-        data: bytes,
-        name: str,
-        media_type: str,
-        backends: list[str],
-        options: dict,
-        boxes: str,
-        page_count: int,
-        owner: str | None,
-        ttl_s: float,
-    ) -> JobRecord:
+    def create_job(self, job: NewJob) -> JobRecord:
+        """Write the input (fsynced), then the job and its pages in one transaction; on any failure
+        neither remains. Raises `StorageError` (e.g. the disk is full)."""
         job_id = new_job_id()
         job_dir = self._job_dir(job_id)
         try:
-            self._write_input(job_dir, data)
+            self._write_input(job_dir, job.data)
         except OSError as exc:
             shutil.rmtree(job_dir, ignore_errors=True)
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise StorageError(f"cannot store the upload of a new job ({reason}); try again later") from exc
         now = time.time()
-        record = JobRecord(
-            id=job_id, status="queued", name=name, media_type=media_type, backends=list(backends),
-            options=dict(options), boxes=boxes, page_count=page_count, owner=owner,
-            created_at=now, updated_at=now, expires_at=now + ttl_s,
-        )  # fmt: skip
-        row = record.model_dump() | {"backends": json.dumps(backends), "options": json.dumps(options)}
-        pages = [(job_id, backend, index, now) for backend in record.backends for index in range(page_count)]
+        record = job.record(job_id, now)
+        row = job_row(record)
+        pages = [(job_id, b, index, now) for b in record.backends for index in range(record.page_count)]
         try:
             with self._tx() as db:
                 columns = ", ".join(row)

@@ -1,0 +1,25 @@
+"""Durable jobs: a document's pages queued per backend, worked through, kept across restarts.
+
+`records` holds what a store takes and gives (`NewJob`, `JobRecord`, `PageTask`, `PageOutcome`), `store`
+the interface (`JobStore`) and `open_store`, `sqlite` the one-gateway store (`SQLiteJobStore`), `postgres`
+the store several gateways share (`PostgresJobStore`; imported from `ocrgate.jobs.postgres`, as it needs
+the optional psycopg), `rows` what the two share, and `runner` the gateway's loop that takes queued
+pages through the recognition flow (`ocrgate.jobs.runner.JobRunner`).
+"""
+
+from ocrgate.jobs.records import ACTIVE, JobRecord, NewJob, PageOutcome, PageState, PageTask, new_job_id
+from ocrgate.jobs.sqlite import SQLiteJobStore
+from ocrgate.jobs.store import JobStore, open_store
+
+__all__ = [
+    "ACTIVE",
+    "JobRecord",
+    "JobStore",
+    "NewJob",
+    "PageOutcome",
+    "PageState",
+    "PageTask",
+    "SQLiteJobStore",
+    "new_job_id",
+    "open_store",
+]
