@@ -122,6 +122,15 @@ def ocr(
                 continue
             finally:
                 progress.remove_task(task)
+            for page in response.pages:
+                reasons = [f.removeprefix("failed: ") for f in page.flags if f.startswith("failed: ")]
+                if reasons:
+                    failures += 1
+                    err.print(
+                        f"[red]error:[/red] {path}: page {page.index + 1}: {reasons[0]}",
+                        highlight=False,
+                        soft_wrap=True,
+                    )
             if out is not None:
                 _write_outputs(response, out, path.stem)
             elif fmt is OutputFormat.md:

@@ -84,17 +84,16 @@ async def run(
     *,
     window: int = 2,
     pages: Mapping[str, Collection[int]] | None = None,
-    fail_fast: bool = False,
 ) -> dict[str, Timings]:
     """Every wanted page of `document` through every recognizer; each outcome goes to `sink`.
 
     `pages` limits the work per recognizer name (jobs resume with what is left; default: all pages).
-    `window` is how many pages are held (rasterised) at once. With `fail_fast`, the first failure
-    cancels the rest and is raised; otherwise each failure is given to `sink.failed` and the flow goes
-    on. Returns each recognizer's timings in seconds; `total` is the wall clock of the whole run.
+    `window` is how many pages are held (rasterised) at once. A failure (a page that cannot be
+    rasterised, a backend that fails on it, a bug) is given to `sink.failed` and the flow goes on with
+    the other pages. Returns each recognizer's timings in seconds; `total` is the wall clock of the run.
     """
     started = time.perf_counter()
-    run_ = _Run(document, options, boxes, sink, fail_fast)
+    run_ = _Run(document, options, boxes, sink)
     wanted = {
         r.name: sorted(range(document.page_count) if pages is None else set(pages.get(r.name, ())))
         for r in recognizers
@@ -104,15 +103,12 @@ async def run(
     needed = sorted({i for r in by_page for i in wanted[r.name]})
     gate = anyio.Semaphore(max(1, window))
     async with anyio.create_task_group() as group:
-        run_.cancel = group.cancel_scope.cancel
         for recognizer in whole:
             group.start_soon(run_.whole_file, recognizer, wanted[recognizer.name])
         for index in needed:
             await gate.acquire()  # back-pressure: never more than `window` pages rasterised at once
             readers = [r for r in by_page if index in wanted[r.name]]
             group.start_soon(run_.one_page, index, readers, gate)
-    if run_.error is not None:
-        raise run_.error
     total = time.perf_counter() - started
     for timings in run_.timings.values():
         timings.total = total
@@ -128,12 +124,8 @@ class _Run:
         options: Mapping[str, Any],
         boxes: BoxesMode,
         sink: PageSink,
-        fail_fast: bool,
     ) -> None:
         self.document, self.options, self.boxes, self.sink = document, options, boxes, sink
-        self.fail_fast = fail_fast
-        self.error: OCRGateError | None = None
-        self.cancel: Callable[[], None] = lambda: None
         self.timings: dict[str, Timings] = {}
 
     def _timings(self, name: str) -> Timings:
@@ -143,11 +135,6 @@ class _Run:
         if not isinstance(error, OCRGateError):
             log.error("page %d of %s failed in %s", index, self.document.name, name, exc_info=error)
             error = InternalError(f"internal error ({type(error).__name__}) on page {index + 1}")
-        if self.fail_fast:
-            if self.error is None:
-                self.error = error
-                self.cancel()
-            return
         self.sink.failed(name, index, error)
 
     async def _render(self, name: str, result: PageResult, page: PageImage) -> None:
@@ -314,8 +301,11 @@ async def recognize(
     decode_seconds: float = 0.0,
     on_page: Callable[[str, int], None] | None = None,
 ) -> OCRResponse | CompareResponse:
-    """`document` through `recognizers` into the unified response; the first failure is raised.
+    """`document` through `recognizers` into the unified response.
 
+    A page that fails (cannot be rasterised, or its backend fails on it) is a failed page: flagged
+    `failed: <reason>` and the response's `status` is `partial`. Only when a backend read no page at
+    all is its first error raised (so a one-page request still answers 503, 504, ... as it did).
     `decode_seconds` (reading and checking the upload, done by the caller) is added to each
     backend's `decode` and `total` timings. `window` defaults to twice the largest recognizer window,
     so the next pages are rasterised while the current ones are recognised.
@@ -323,8 +313,17 @@ async def recognize(
     names = [r.name for r in recognizers]
     collector = Collector(names, on_page)
     window = window or 2 * max((r.window for r in recognizers), default=1)
-    timings = await run(document, recognizers, options, boxes, collector, window=window, fail_fast=True)
+    timings = await run(document, recognizers, options, boxes, collector, window=window)
+    for name in names:
+        errors = collector.errors[name]
+        if errors and len(errors) == len(collector.pages[name]):
+            raise errors[min(errors)]
     for t in timings.values():
         t.decode += decode_seconds
         t.total += decode_seconds
-    return respond(names, collector.pages, document.name, request_id or new_request_id(), timings)
+    response = respond(names, collector.pages, document.name, request_id or new_request_id(), timings)
+    for name, result in (
+        response.results if isinstance(response, CompareResponse) else {names[0]: response}
+    ).items():
+        result.status = "partial" if collector.errors[name] else "complete"
+    return response

@@ -12,6 +12,7 @@ BlockKind = Literal[
 BLOCK_KINDS: tuple[str, ...] = BlockKind.__args__  # type: ignore[attr-defined]
 
 BBox = tuple[float, float, float, float]
+DocumentStatus = Literal["complete", "partial"]
 
 
 class Word(BaseModel):
@@ -99,6 +100,11 @@ class OCRResponse(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
     success: bool = True
+    status: DocumentStatus = Field(
+        default="complete",
+        description="`complete`: every page was read; `partial`: some pages failed (each flagged "
+        "`failed: <reason>`, with no blocks) and the others are here",
+    )
     request_id: str = ""
     backend: str
     image_name: str | None = None
