@@ -1,9 +1,16 @@
-"""Merge concurrent single-item calls into batches: many threads `submit`, one runner thread runs `fn`.
+"""Merge concurrent single items into batches: callers `submit`, runner threads call `fn(items)` once a batch.
 
-The worker calls the backend's `ocr_page` from several threads at once; a model is faster when it
-sees those pages as one batch. `MicroBatcher.submit(item)` blocks its caller until the result (or
-the exception) of the batch that carried `item` is back. The runner takes the first waiting item,
-then waits at most `wait_ms` for more, up to `max_batch`, and calls `fn(items) -> results` once.
+The worker receives pages one request at a time; an engine is faster when it sees those pages as one
+batch. `MicroBatcher.submit_future(item)` queues `item` and returns a `concurrent.futures.Future` of its
+result (`submit` blocks for it). A runner takes the oldest waiting item, then every waiting item with
+the same `key` (items of other keys stay queued, in order), and waits at most `wait_ms` after that for
+more of that key, up to `max_batch`; then it calls `fn(items) -> results` once and hands each caller
+its result, or every caller the batch's exception. `runners` batches may run at once (one thread each);
+while a runner gathers a key, the other runners leave that key's items to it.
+
+Cancelling a future before its batch starts withdraws the item (the `concurrent.futures` protocol:
+`set_running_or_notify_cancel`). The same scheme as LitServe's `max_batch_size` / `batch_timeout`
+and Triton's dynamic batcher (`max_queue_delay_microseconds`).
 """
 
 from __future__ import annotations
@@ -11,9 +18,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+#: how long the first item of a batch waits for more by default (milliseconds): a few, against an engine
+#: call of tens of milliseconds (CPU) to seconds (a GPU model)
+DEFAULT_BATCH_WAIT_MS = 10.0
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -26,13 +38,21 @@ class BatcherClosed(RuntimeError):
 @dataclass(eq=False)
 class _Pending(Generic[T, R]):
     item: T
-    done: threading.Event = field(default_factory=threading.Event)
-    result: R | None = None
-    error: BaseException | None = None
+    key: Hashable
+    future: Future[R] = field(default_factory=Future)
+
+
+def _same(_item: object) -> Hashable:
+    return None
 
 
 class MicroBatcher(Generic[T, R]):
-    """Thread-safe micro-batching in front of `fn`; `sizes` counts batches by size (for /health)."""
+    """Thread-safe micro-batching in front of `fn`; `stats()` counts the batches run by size.
+
+    `max_batch` (>= 1): items per `fn` call; `wait_ms` (>= 0): how long a runner waits for more items
+    after the first; `runners` (>= 1): batches that may run at once; `key(item)`: only items with
+    equal keys share a batch (default: all items may).
+    """
 
     def __init__(
         self,
@@ -40,55 +60,63 @@ class MicroBatcher(Generic[T, R]):
         max_batch: int = 8,
         wait_ms: float = 20.0,
         name: str = "micro-batcher",
+        runners: int = 1,
+        key: Callable[[T], Hashable] = _same,
     ) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
+        if max_batch < 1 or runners < 1:
+            raise ValueError("max_batch and runners must be at least 1")
         if wait_ms < 0:
             raise ValueError("wait_ms must not be negative")
         self.fn = fn
         self.max_batch = max_batch
         self.wait_s = wait_ms / 1000.0
+        self.key = key
         self.sizes: Counter[int] = Counter()
         self._queue: deque[_Pending[T, R]] = deque()
+        self._gathering: set[Hashable] = set()
         self._cond = threading.Condition()
         self._closed = False
-        self._runner = threading.Thread(target=self._run, name=name, daemon=True)
-        self._runner.start()
+        self._runners = [
+            threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True) for i in range(runners)
+        ]
+        for runner in self._runners:
+            runner.start()
 
     # -- callers -------------------------------------------------------------------------------
+    def submit_future(self, item: T) -> Future[R]:
+        """Queue `item`; the future holds its result or its batch's exception. BatcherClosed if closed."""
+        return self._enqueue([item])[0].future
+
     def submit(self, item: T, timeout: float | None = None) -> R:
-        """Run `item` in the next batch and return its result; re-raises the batch's exception."""
-        pending: _Pending[T, R] = _Pending(item)
-        with self._cond:
-            if self._closed:
-                raise BatcherClosed("the batcher is closed")
-            self._queue.append(pending)
-            self._cond.notify_all()
-        if not pending.done.wait(timeout):
-            with self._cond:
-                if pending in self._queue:  # not started yet: withdraw it
-                    self._queue.remove(pending)
-                    raise TimeoutError(f"no batch took the item within {timeout} s")
-            pending.done.wait()  # already running: its batch will finish
-        if pending.error is not None:
-            raise pending.error
-        return pending.result  # type: ignore[return-value]
+        """Run `item` in the next batch and return its result; re-raises the batch's exception.
+        TimeoutError (and the item withdrawn) when no batch took it within `timeout` seconds."""
+        future = self.submit_future(item)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            if future.cancel():
+                raise TimeoutError(f"no batch took the item within {timeout} s") from None
+            return future.result()  # already running: its batch will finish
 
     def submit_many(self, items: Sequence[T]) -> list[R]:
         """Queue all `items` at once (they share batches where `max_batch` allows); results in order.
         The first failure is raised once every item has finished."""
-        pendings: list[_Pending[T, R]] = [_Pending(item) for item in items]
+        futures = [pending.future for pending in self._enqueue(list(items))]
+        for future in futures:
+            future.exception()  # waits
+        for future in futures:
+            if future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+        return [future.result() for future in futures]
+
+    def _enqueue(self, items: list[T]) -> list[_Pending[T, R]]:
+        pendings: list[_Pending[T, R]] = [_Pending(item, self.key(item)) for item in items]
         with self._cond:
             if self._closed:
                 raise BatcherClosed("the batcher is closed")
             self._queue.extend(pendings)
             self._cond.notify_all()
-        for pending in pendings:
-            pending.done.wait()
-        for pending in pendings:
-            if pending.error is not None:
-                raise pending.error
-        return [p.result for p in pendings]  # type: ignore[misc]
+        return pendings
 
     def stats(self) -> dict[str, int]:
         """Batches run so far by size, e.g. {"1": 3, "4": 2}."""
@@ -101,41 +129,63 @@ class MicroBatcher(Generic[T, R]):
             return len(self._queue)
 
     def close(self, timeout: float | None = 10.0) -> None:
-        """Stop taking items; items still queued fail with BatcherClosed; a running batch finishes."""
+        """Stop taking items; items still queued fail with BatcherClosed; running batches finish."""
         with self._cond:
             self._closed = True
             left = list(self._queue)
             self._queue.clear()
             self._cond.notify_all()
         for pending in left:
-            pending.error = BatcherClosed("the batcher closed before the item ran")
-            pending.done.set()
-        if threading.current_thread() is not self._runner:
-            self._runner.join(timeout)
+            if pending.future.set_running_or_notify_cancel():
+                pending.future.set_exception(BatcherClosed("the batcher closed before the item ran"))
+        for runner in self._runners:
+            if threading.current_thread() is not runner:
+                runner.join(timeout)
 
-    # -- runner --------------------------------------------------------------------------------
+    # -- runners -------------------------------------------------------------------------------
+    def _pop(self, key: Hashable, room: int) -> list[_Pending[T, R]]:
+        """Up to `room` queued items of `key`, oldest first, taken out of the queue (lock held)."""
+        taken: list[_Pending[T, R]] = []
+        kept: deque[_Pending[T, R]] = deque()
+        for pending in self._queue:
+            if len(taken) < room and pending.key == key:
+                taken.append(pending)
+            else:
+                kept.append(pending)
+        self._queue = kept
+        return taken
+
     def _take_batch(self) -> list[_Pending[T, R]] | None:
         with self._cond:
-            while not self._queue and not self._closed:
+            while True:
+                if self._closed:
+                    return None
+                head = next((p for p in self._queue if p.key not in self._gathering), None)
+                if head is not None:
+                    break
                 self._cond.wait()
-            if self._closed:
-                return None
+            key = head.key
+            batch = self._pop(key, self.max_batch)
+            self._gathering.add(key)
             deadline = time.monotonic() + self.wait_s
-            while len(self._queue) < self.max_batch and not self._closed:
+            while len(batch) < self.max_batch and not self._closed:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 self._cond.wait(left)
-            if self._closed and not self._queue:
-                return None
-            count = min(self.max_batch, len(self._queue))
-            return [self._queue.popleft() for _ in range(count)]
+                batch += self._pop(key, self.max_batch - len(batch))
+            self._gathering.discard(key)
+            self._cond.notify_all()  # another runner may take what is left of this key
+        return batch
 
     def _run(self) -> None:
         while True:
-            batch = self._take_batch()
-            if batch is None:
+            taken = self._take_batch()
+            if taken is None:
                 return
+            batch = [p for p in taken if p.future.set_running_or_notify_cancel()]  # drop the withdrawn
+            if not batch:
+                continue
             try:
                 results = list(self.fn([p.item for p in batch]))
                 if len(results) != len(batch):
@@ -144,11 +194,9 @@ class MicroBatcher(Generic[T, R]):
                     )
             except BaseException as exc:  # every caller of the batch gets the failure
                 for pending in batch:
-                    pending.error = exc
+                    pending.future.set_exception(exc)
             else:
                 for pending, result in zip(batch, results, strict=True):
-                    pending.result = result
+                    pending.future.set_result(result)
             with self._cond:
                 self.sizes[len(batch)] += 1
-            for pending in batch:
-                pending.done.set()
