@@ -162,7 +162,7 @@ def measure(args: argparse.Namespace) -> int:
 
     sys.path.insert(0, str(REPO / "src"))
     from ocrgate.backends.deepseek.engine import GenerationRequest
-    from ocrgate.backends.deepseek.hf_engine import TransformersEngine
+    from ocrgate.backends.deepseek.transformers_engine import TransformersEngine
 
     cuda = torch.cuda.is_available() and not args.tiny
     device = "cuda" if cuda else "cpu"
@@ -196,7 +196,7 @@ def measure(args: argparse.Namespace) -> int:
         record["build_seconds"] = round(time.perf_counter() - t0, 2)
         if cuda:
             torch.cuda.empty_cache()
-        settings = {"model": tmp, "device": device, "max_batch": max(args.batch_sizes), "batch_wait_ms": 0}
+        settings = {"model": tmp, "device": device, "max_batch": max(args.batch_sizes)}
         settings |= args.engine_options
         record["engine_options"] = args.engine_options
         engine = TransformersEngine({**settings, "ignore_eos": True})
@@ -300,7 +300,7 @@ def profile(args: argparse.Namespace) -> int:
 
     sys.path.insert(0, str(REPO / "src"))
     from ocrgate.backends.deepseek.engine import GenerationRequest
-    from ocrgate.backends.deepseek.hf_engine import TransformersEngine
+    from ocrgate.backends.deepseek.transformers_engine import TransformersEngine
 
     cuda = torch.cuda.is_available() and not args.tiny
     device = "cuda" if cuda else "cpu"
@@ -318,9 +318,7 @@ def profile(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="dsocr2-prof-") as tmp:
         record |= build_model_dir(Path(tmp), args.tiny, device)
-        engine = TransformersEngine(
-            {"model": tmp, "device": device, "max_batch": batch, "batch_wait_ms": 0, "ignore_eos": True}
-        )
+        engine = TransformersEngine({"model": tmp, "device": device, "max_batch": batch, "ignore_eos": True})
         engine.load()
     model = engine.model
     record["resolved"] = _resolved(model)

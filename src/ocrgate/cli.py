@@ -167,11 +167,13 @@ def _logging() -> None:
 
     from rich.logging import RichHandler
 
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(name)s: %(message)s",
-        handlers=[RichHandler(console=err, show_path=False)],
-    )
+    if err.is_terminal:
+        handler: logging.Handler = RichHandler(console=err, show_path=False)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    else:  # a log file or a pipe: one record, one line (rich would wrap it at 80 columns)
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
@@ -194,6 +196,7 @@ def worker(
     # only now, with the GPU pinned, may anything import an engine
     import uvicorn
 
+    from ocrgate.batching import DEFAULT_BATCH_WAIT_MS
     from ocrgate.worker import create_worker_app
 
     try:
@@ -202,7 +205,10 @@ def worker(
         _fail(exc.message)
     concurrency = backend_config.concurrency if backend_config else 1
     _logging()
-    worker_app = create_worker_app(engine, settings.limits, settings.gateway.worker_secret, concurrency)
+    wait_ms = backend_config.batch_wait_ms if backend_config else DEFAULT_BATCH_WAIT_MS
+    worker_app = create_worker_app(
+        engine, settings.limits, settings.gateway.worker_secret, concurrency, wait_ms
+    )
     uvicorn.run(worker_app, host=host, port=port, log_level="warning")
 
 

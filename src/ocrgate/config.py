@@ -14,6 +14,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ocrgate.batching import DEFAULT_BATCH_WAIT_MS
+
 CONFIG_ENV = "OCRGATE_CONFIG"
 
 
@@ -84,6 +86,9 @@ class BackendConfig(BaseModel):
     replicas: int = Field(default=1, ge=1)
     urls: list[str] = Field(default_factory=list, description="workers already running elsewhere")
     concurrency: int = Field(default=1, ge=1, description="pages in flight per worker")
+    batch_wait_ms: float = Field(
+        default=DEFAULT_BATCH_WAIT_MS, ge=0, le=1000, description="how long a batch waits for more pages"
+    )
     queue_size: int = Field(default=16, ge=0, description="pages waiting per worker before 429")
     options: dict[str, Any] = Field(default_factory=dict, description="engine settings for the worker")
     server: ModelServerConfig | None = Field(

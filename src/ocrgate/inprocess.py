@@ -28,7 +28,7 @@ class LocalRecognizer:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.name = backend.name
-        self.window = max(1, int(getattr(backend, "max_batch", 1)))
+        self.window = max(1, backend.max_batch)
         self._limiter: anyio.CapacityLimiter | None = None
 
     def _slots(self) -> anyio.CapacityLimiter:

@@ -81,11 +81,16 @@ def decode_page(
 
 
 def options_from_json(text: str | None) -> dict[str, Any]:
-    """A request's `options` field (a JSON object) as a dict; InvalidOption for anything else."""
+    """A request's `options` field (a JSON object) as a dict; InvalidOption for anything else,
+    including NaN and Infinity (not JSON, RFC 8259 section 6, though Python's json reads them)."""
     if not text:
         return {}
+
+    def refuse(constant: str) -> Any:
+        raise InvalidOption(f"`options` must be JSON; {constant} is not a JSON number")
+
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=refuse)
     except json.JSONDecodeError as exc:
         raise InvalidOption(f"`options` must be a JSON object: {exc}") from exc
     if not isinstance(value, dict):

@@ -2,7 +2,19 @@
 
 Started by `ocrgate worker --backend NAME --port P [--gpu G]`; the CLI pins CUDA_VISIBLE_DEVICES
 before this module (or any engine) is imported. The model loads in the background after start-up,
-so `/health` answers at once and says `loading` until it is ready.
+so `/health` answers at once and says `loading` until it is ready; it answers while pages run too
+(from what the backend already knows, in a thread of its own), so a busy worker never looks dead.
+A backend that cannot run here is reported by `/health` and one warning line in the log.
+
+Routes: `GET /health` (`WorkerHealth`), `GET /v1/info` (`ocrgate.wire.WorkerInfo`: what the gateway
+needs to route and check options), `POST /v1/ocr` (one page image -> `PageResult`) and
+`POST /v1/ocr/file` (a whole upload, for backends with `file_types`; NDJSON `FileEvent` lines).
+
+Batching: the worker runs at most `concurrency` pages at once. Pages with equal options that arrive
+together go to the backend's `ocr_batch` as one batch of up to min(backend.max_batch, concurrency)
+pages; the first page of a batch waits at most `batch_wait_ms` for more (`ocrgate.batching`), and
+ceil(concurrency / batch size) batches may run at once. An engine that reads a page at a time
+(max_batch 1) thus gets `concurrency` pages at once, with no waiting, as before batching existed.
 """
 
 from __future__ import annotations
@@ -11,25 +23,35 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import math
 import os
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
 import anyio
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ocrgate import __version__
 from ocrgate.backends.base import Backend, BackendOptions
+from ocrgate.batching import DEFAULT_BATCH_WAIT_MS, MicroBatcher
 from ocrgate.config import Limits
 from ocrgate.devices import DeviceInfo, device_info
-from ocrgate.documents import open_document
-from ocrgate.errors import BackendUnavailable, InvalidOption, OCRGateError, Unauthorized, UnsupportedType
+from ocrgate.documents import PageImage, open_document
+from ocrgate.errors import (
+    BackendError,
+    BackendUnavailable,
+    InvalidOption,
+    OCRGateError,
+    Unauthorized,
+    UnsupportedType,
+)
 from ocrgate.http_errors import install_error_handlers
 from ocrgate.schema import BackendHealth, ErrorInfo, PageResult
 from ocrgate.wire import (
@@ -59,6 +81,7 @@ class WorkerHealth(BaseModel):
     engine: BackendHealth
     inflight: int
     pages_done: int
+    batch_sizes: dict[str, int] = Field(default_factory=dict, description="batches run so far, by size")
     pid: int
     python: str
     sys_prefix: str
@@ -66,25 +89,75 @@ class WorkerHealth(BaseModel):
     error: str | None = None
 
 
+def batch_size(max_batch: int, concurrency: int) -> int:
+    """Pages per batch: the engine's `max_batch`, but never more than the worker runs at once."""
+    return max(1, min(max_batch, concurrency))
+
+
+@dataclass(eq=False)
+class PageWork:
+    """One page waiting for a batch; `key` is equal for equal options (only those share a batch)."""
+
+    page: PageImage
+    options: BackendOptions
+    key: str
+
+
 class WorkerState:
-    def __init__(self, backend: Backend, concurrency: int) -> None:
+    def __init__(self, backend: Backend, concurrency: int, batch_wait_ms: float) -> None:
         self.backend = backend
+        self.concurrency = concurrency
+        self.batch_wait_ms = batch_wait_ms
+        self.batch_size = batch_size(backend.max_batch, concurrency)
+        if backend.max_batch > concurrency:
+            log.warning(
+                "backend %s takes batches of %d pages but this worker runs %d at once (concurrency): "
+                "batches of %d at most; set concurrency = %d to fill them",
+                backend.name,
+                backend.max_batch,
+                concurrency,
+                self.batch_size,
+                backend.max_batch,
+            )
         self.slots = asyncio.Semaphore(concurrency)
+        self.batcher: MicroBatcher[PageWork, PageResult] | None = None
+        self.health_threads = anyio.CapacityLimiter(2)  # /health never queues behind pages for a thread
         self.inflight = 0
         self.pages_done = 0
         self.load_error: str | None = None
         self.loaded = threading.Event()
         self.device = device_info()
 
+    def start(self) -> None:
+        """Start the batch runners and load the model in the background."""
+        self.batcher = MicroBatcher(
+            self.run_batch,
+            self.batch_size,
+            self.batch_wait_ms,
+            name=f"{self.backend.name}-batches",
+            runners=math.ceil(self.concurrency / self.batch_size),
+            key=lambda work: work.key,
+        )
+        threading.Thread(target=self.load, name="load-model", daemon=True).start()
+
+    def stop(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
+        self.backend.close()
+
     def load(self) -> None:
+        name = self.backend.name
         try:
-            reason = self.backend.availability()
+            reason = self.backend.unavailable()
             if reason:
                 raise BackendUnavailable(reason)
             self.backend.load()
             self.device = device_info()
+        except BackendUnavailable as exc:  # expected where the engine is missing: one line, no traceback
+            log.warning("backend %s cannot run here: %s", name, exc.message)
+            self.load_error = f"{type(exc).__name__}: {exc.message}"
         except Exception as exc:  # reported through /health, never a crash of the worker
-            log.exception("backend %s failed to load", self.backend.name)
+            log.exception("backend %s failed to load", name)
             self.load_error = f"{type(exc).__name__}: {exc}"
         finally:
             self.loaded.set()
@@ -93,6 +166,46 @@ class WorkerState:
         await anyio.to_thread.run_sync(self.loaded.wait)
         if self.load_error:
             raise BackendUnavailable(f"backend {self.backend.name} failed to load: {self.load_error}")
+
+    def run_batch(self, works: list[PageWork]) -> list[PageResult]:
+        """A batch runner's call: the pages (equal options) through `ocr_batch`; page times default to
+        the batch's wall time."""
+        started = time.perf_counter()
+        results = self.backend.ocr_batch([work.page for work in works], works[0].options)
+        if len(results) != len(works):
+            raise BackendError(
+                f"backend {self.backend.name} answered {len(results)} pages for a batch of {len(works)}"
+            )
+        seconds = time.perf_counter() - started
+        for result in results:
+            result.ocr_seconds = result.ocr_seconds or seconds
+        return results
+
+    async def recognise(self, page: PageImage, options: BackendOptions) -> PageResult:
+        """`page` through the next batch of pages with the same options."""
+        assert self.batcher is not None, "the worker has not started"
+        async with self.slots:
+            self.inflight += 1
+            try:
+                work = PageWork(page, options, options.model_dump_json())
+                result = await asyncio.wrap_future(self.batcher.submit_future(work))
+            finally:
+                self.inflight -= 1
+        self.pages_done += 1
+        return result
+
+    def info(self, limits: Limits) -> WorkerInfo:
+        backend = self.backend
+        return WorkerInfo(
+            backend=backend.name,
+            engine_version=backend.engine_version(),
+            ocrgate_version=__version__,
+            options_schema=backend.options_schema(),
+            file_types=sorted(backend.file_types),
+            max_batch=self.batch_size,
+            concurrency=self.concurrency,
+            limits=limits,
+        )
 
     async def file_events(
         self, data: bytes, media_type: str, sizes: list[tuple[int, int]], options: BackendOptions
@@ -132,16 +245,21 @@ class WorkerState:
 
 
 def create_worker_app(
-    backend: Backend, limits: Limits | None = None, secret: str | None = None, concurrency: int = 1
+    backend: Backend,
+    limits: Limits | None = None,
+    secret: str | None = None,
+    concurrency: int = 1,
+    batch_wait_ms: float = DEFAULT_BATCH_WAIT_MS,
 ) -> FastAPI:
+    """The worker's ASGI app for `backend`: `concurrency` pages at once, batched as the module doc says."""
     limits = limits or Limits()
-    state = WorkerState(backend, concurrency)
+    state = WorkerState(backend, concurrency, batch_wait_ms)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        threading.Thread(target=state.load, name="load-model", daemon=True).start()
+        state.start()
         yield
-        await anyio.to_thread.run_sync(backend.close)
+        await anyio.to_thread.run_sync(state.stop)
 
     app = FastAPI(title=f"ocrgate worker: {backend.name}", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
@@ -151,7 +269,8 @@ def create_worker_app(
             raise Unauthorized("this worker only answers its gateway (missing or wrong shared secret)")
 
     @app.get("/health", response_model=WorkerHealth)
-    def health() -> WorkerHealth:
+    async def health() -> WorkerHealth:
+        engine = await anyio.to_thread.run_sync(backend.health, limiter=state.health_threads)
         status = "loading" if not state.loaded.is_set() else "unhealthy" if state.load_error else "healthy"
         return WorkerHealth(
             status=status,
@@ -160,9 +279,10 @@ def create_worker_app(
             backend=backend.name,
             timestamp=datetime.now(UTC).isoformat(),
             device=state.device,
-            engine=backend.health(),
+            engine=engine,
             inflight=state.inflight,
             pages_done=state.pages_done,
+            batch_sizes=state.batcher.stats() if state.batcher else {},
             pid=os.getpid(),
             python=sys.executable,
             sys_prefix=sys.prefix,
@@ -171,17 +291,8 @@ def create_worker_app(
 
     @app.get("/v1/info", response_model=WorkerInfo)
     def info() -> WorkerInfo:
-        """What this worker's backend reads and accepts (the gateway validates options with it)."""
-        return WorkerInfo(
-            backend=backend.name,
-            engine_version=backend.engine_version(),
-            ocrgate_version=__version__,
-            options_schema=backend.options_model.model_json_schema(),
-            file_types=sorted(backend.file_types),
-            max_batch=backend.max_batch,
-            concurrency=concurrency,
-            limits=limits,
-        )
+        """What this worker is: backend, engine version, options schema, file types, batch, limits."""
+        return state.info(limits)
 
     @app.post("/v1/ocr", response_model=PageResult, dependencies=[Depends(check_secret)])
     async def ocr(
@@ -197,16 +308,7 @@ def create_worker_app(
             decode_page, body, request.headers.get("content-type", ""), index, width, height, limits
         )
         await state.ready()
-        async with state.slots:
-            state.inflight += 1
-            try:
-                started = time.perf_counter()
-                result = await anyio.to_thread.run_sync(backend.ocr_page, page, parsed)
-                result.ocr_seconds = result.ocr_seconds or time.perf_counter() - started
-            finally:
-                state.inflight -= 1
-        state.pages_done += 1
-        return result
+        return await state.recognise(page, parsed)
 
     @app.post("/v1/ocr/file", dependencies=[Depends(check_secret)])
     async def ocr_file(

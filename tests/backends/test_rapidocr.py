@@ -71,10 +71,12 @@ def test_two_column_page_reads_column_by_column(backend: RapidOCRBackend, eval_d
 
 
 def test_text_score_option_filters_lines(backend: RapidOCRBackend, phototest: Path) -> None:
-    strict = backend.ocr_page(page_of(phototest), backend.parse_options({"text_score": 1.01}))
-    assert strict.blocks == [] and strict.raw  # raw keeps what the engine saw
-    with pytest.raises(InvalidOption):
-        backend.parse_options({"dpi": 300})
+    strict = backend.ocr_page(page_of(phototest), backend.parse_options({"text_score": 1.0}))
+    assert strict.raw and max(line["score"] for line in strict.raw) < 1  # raw keeps what the engine saw
+    assert strict.blocks == []
+    for bad in ({"dpi": 300}, {"text_score": 1.01}, {"text_score": -0.1}, {"text_score": "0.5"}):
+        with pytest.raises(InvalidOption):
+            backend.parse_options(bad)
 
 
 def test_runs_with_the_network_blocked(phototest: Path) -> None:

@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
 from ocrgate.backends.base import Backend, BackendOptions
 from ocrgate.documents import PageImage
@@ -34,7 +35,9 @@ DEFAULTS: dict[str, Any] = {
 class RapidOCROptions(BackendOptions):
     """`prompt` is accepted and ignored; `text_score` drops lines the recogniser is less sure of."""
 
-    text_score: float | None = None
+    text_score: float | None = Field(
+        default=None, ge=0, le=1, description="keep lines scored at least this (0..1, finite)"
+    )
 
 
 class RapidOCRBackend(Backend):
@@ -45,6 +48,7 @@ class RapidOCRBackend(Backend):
         super().__init__(settings)
         self._engine: Any = None
         self._lock = threading.Lock()
+        self._version: str | None = None
 
     def setting(self, key: str) -> Any:
         value = self.settings.get(key)
@@ -80,13 +84,11 @@ class RapidOCRBackend(Backend):
             from rapidocr import RapidOCR
 
             self._engine = RapidOCR(params=self.engine_params())
+            self._version = _package_version("rapidocr")
             self.loaded = True
 
     def engine_version(self) -> str | None:
-        try:
-            return version("rapidocr")
-        except PackageNotFoundError:
-            return None
+        return self._version or _package_version("rapidocr")
 
     def ocr_page(self, page: PageImage, options: BackendOptions) -> PageResult:
         if self._engine is None:
@@ -130,6 +132,13 @@ class RapidOCRBackend(Backend):
         with self._lock:
             self._engine = None
             self.loaded = False
+
+
+def _package_version(package: str) -> str | None:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
 
 
 def _clipped_bbox(

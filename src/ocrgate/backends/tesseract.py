@@ -9,6 +9,7 @@ the `tesseract` on PATH). A request may override `lang`; it is checked against
 from __future__ import annotations
 
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Mapping
@@ -22,7 +23,7 @@ from ocrgate.backends.base import Backend, BackendOptions
 from ocrgate.documents import PageImage
 from ocrgate.errors import BackendError, BackendUnavailable, InvalidOption
 from ocrgate.layout import union_bbox
-from ocrgate.schema import BackendHealth, BBox, Block, PageResult
+from ocrgate.schema import BBox, Block, PageResult
 
 DEFAULT_CMD = "tesseract"
 # pytesseract keeps the binary's path in a module global: set it and run under one lock.
@@ -55,6 +56,7 @@ class TesseractBackend(Backend):
         self.lang: str = str(self.settings.get("lang") or "eng")
         self.psm: int = int(self.settings.get("psm", 3))
         self._languages: set[str] | None = None
+        self._version: str | None = None  # read at load: health must not wait for the binary's lock
 
     @classmethod
     def availability(cls) -> str | None:
@@ -62,7 +64,7 @@ class TesseractBackend(Backend):
         return _missing_reason(DEFAULT_CMD)
 
     def unavailable(self) -> str | None:
-        """None when this instance's binary can run, else a one-line reason."""
+        """None when this instance's binary (`tesseract_cmd`) is there, else a one-line reason."""
         return _missing_reason(self.cmd)
 
     def _call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
@@ -76,7 +78,9 @@ class TesseractBackend(Backend):
             raise BackendUnavailable(reason)
         try:
             self._languages = set(self._call(pytesseract.get_languages, config=""))
-        except (pytesseract.TesseractNotFoundError, OSError) as exc:
+            self._version = str(self._call(pytesseract.get_tesseract_version))
+        # pytesseract raises SystemExit for a version it cannot parse, CalledProcessError for a failed run
+        except (pytesseract.TesseractError, subprocess.CalledProcessError, OSError, SystemExit) as exc:
             raise BackendUnavailable(f"the tesseract binary {self.cmd!r} cannot run: {exc}") from exc
         self.loaded = True
 
@@ -86,17 +90,8 @@ class TesseractBackend(Backend):
         return self._languages or set()
 
     def engine_version(self) -> str | None:
-        if self.unavailable():
-            return None
-        try:
-            return str(self._call(pytesseract.get_tesseract_version))
-        except (pytesseract.TesseractNotFoundError, OSError):
-            return None
-
-    def health(self) -> BackendHealth:
-        report = super().health()
-        reason = self.unavailable()
-        return report.model_copy(update={"available": reason is None, "detail": reason})
+        """The binary's version as read at `load` (None before): never waits for a page in progress."""
+        return self._version
 
     def check_lang(self, lang: str) -> str:
         known = self.languages()

@@ -59,7 +59,7 @@ class WorkerDeployment:
         config = loaded.backends[name]
         backend = registry.create(name, config.engine_settings())
         self.asgi = create_worker_app(
-            backend, loaded.limits, loaded.gateway.worker_secret, config.concurrency
+            backend, loaded.limits, loaded.gateway.worker_secret, config.concurrency, config.batch_wait_ms
         )
 
     def __serve_build_asgi_app__(self) -> Any:

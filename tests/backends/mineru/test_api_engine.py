@@ -12,7 +12,7 @@ from PIL import Image
 
 from ocrgate.backends import registry
 from ocrgate.backends.mineru.api_client import ApiSettings, MinerUApiClient
-from ocrgate.backends.mineru.backend import ApiEngine, MinerUBackend, MinerUOptions
+from ocrgate.backends.mineru.backend import MinerUBackend, MinerUOptions
 from ocrgate.documents import PDF, open_document
 from ocrgate.errors import BackendError, BackendUnavailable, InvalidOption, Timeout
 from tests.backends.mineru.helpers import Recorder, assert_text_where_boxes_are, page_sizes
@@ -121,7 +121,7 @@ def test_server_down_is_backend_unavailable_naming_the_server(multipage: bytes) 
     with pytest.raises(BackendUnavailable, match=f"not reachable at {url}"):
         backend(url, start_timeout_s=0.3)
     engine = MinerUBackend({"url": url})
-    engine.engine = ApiEngine(engine.settings)  # as if loaded while the server was up
+    engine.loaded = True  # as if loaded while the server was up
     with pytest.raises(BackendUnavailable, match="is the server running"):
         engine.ocr_file(multipage, PDF, [(100, 100)] * 5, MinerUBackend.parse_options({}))
     with pytest.raises(BackendUnavailable, match="no server"):

@@ -29,7 +29,8 @@ from ocrgate.backends.mineru.api_client import (
     TaskProgress,
     query_params,
 )
-from ocrgate.backends.mineru.backend import OUTPUT_FORMATS, ApiEngine, MinerUBackend, MinerUOptions, Tier
+from ocrgate.backends.mineru.api_engine import OUTPUT_FORMATS, ApiEngine
+from ocrgate.backends.mineru.backend import MinerUBackend, MinerUOptions, Tier
 from ocrgate.backends.mineru.content_list import parse_content_list
 from ocrgate.backends.mineru.page_range import select_pages
 from ocrgate.backends.mineru.structured import content_list_from_structured
@@ -98,7 +99,7 @@ def test_the_routes_our_client_calls_exist_in_mineru(
     backend = MinerUBackend({"url": fake_api, "poll_interval_s": 0.05})
     backend.load()
     assert isinstance(backend.engine, ApiEngine)
-    backend.engine.client = client = MinerUApiClient(backend.engine.settings, recorder)
+    backend.engine.client = client = MinerUApiClient(backend.engine.config, recorder)
     backend.ocr_file(multipage_pdf.read_bytes(), PDF, [(100, 100)] * 5, MinerUBackend.parse_options({}))
     backend.ocr_file(phototest.read_bytes(), "image/png", [(640, 480)], MinerUBackend.parse_options({}))
     client.cancel("job_0")

@@ -6,12 +6,14 @@ text. Engines: `vllm` (an OpenAI-compatible vLLM server) and `transformers` (in 
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
+
+from ocrgate.backends.engines import Engine
 
 
 class GenerationRequest(BaseModel):
@@ -34,33 +36,16 @@ class Generation(BaseModel):
     seconds: float = 0.0
 
 
-class Engine(ABC):
-    """Loads the model (or reaches its server) and generates; `generate` takes a batch of pages."""
+class DeepSeekEngine(Engine):
+    """A DeepSeek-OCR engine: `generate` takes a batch of up to `max_batch` pages."""
 
-    name: ClassVar[str]
     #: the resolution modes this engine can apply; None: all of prompts.RESOLUTIONS
     resolutions: ClassVar[frozenset[str] | None] = None
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
-        self.settings = dict(settings)
-
-    @classmethod
-    def availability(cls) -> str | None:
-        """None when this engine can run in this process, else a one-line reason."""
-        return None
-
-    @abstractmethod
-    def load(self) -> None:
-        """Load the model or wait for its server; raises BackendUnavailable when it cannot."""
-
     @abstractmethod
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        """One Generation per request, in order; several requests may run as one batch."""
+        """One Generation per request, in order; the requests run as one batch where the engine can."""
 
-    def info(self) -> dict[str, Any]:
-        """What to show in /health: model name, versions, device."""
-        return {"engine": self.name}
-
-    def close(self) -> None:
-        """Release the model or the connection."""
-        return None
+    def version(self) -> str | None:
+        """The model the engine runs (its name or directory), else the engine's name."""
+        return str(self.info().get("model") or self.name)

@@ -3,9 +3,10 @@
 Each page is one chat completion: the page as a PNG data URL plus the text prompt, greedy
 decoding, `skip_special_tokens` off so the grounding tags survive, and the settings of vLLM's
 DeepSeek-OCR n-gram logits processor (which the server must load with `--logits_processors`)
-passed per request in `vllm_xargs`. vLLM batches concurrent requests itself, so the worker keeps
-`concurrency` pages in flight. vLLM's DeepSeek-OCR processor uses the model's dynamic tiling
-("gundam"); other resolution modes need the transformers engine.
+passed per request in `vllm_xargs`. vLLM batches concurrent requests itself, so the engine takes
+one page a call (`max_batch` 1) and the worker keeps `concurrency` pages in flight. vLLM's
+DeepSeek-OCR processor uses the model's dynamic tiling ("gundam"); other resolution modes need the
+transformers engine.
 
 Settings: `url` (the server, e.g. http://127.0.0.1:8000; filled in by the launcher when it starts
 the server), `model` (served model name; default: the first the server lists), `api_key`,
@@ -25,7 +26,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, Field
 
-from ocrgate.backends.deepseek.engine import Engine, Generation, GenerationRequest
+from ocrgate.backends.deepseek.engine import DeepSeekEngine, Generation, GenerationRequest
 from ocrgate.errors import BackendError, BackendUnavailable, Timeout
 
 NGRAM_DEFAULTS: dict[str, Any] = {
@@ -65,7 +66,7 @@ def data_url(image: Any, image_format: str = "PNG") -> str:
     return f"data:image/{image_format.lower()};base64,{base64.b64encode(buffer.getvalue()).decode()}"
 
 
-class VLLMEngine(Engine):
+class VLLMEngine(DeepSeekEngine):
     name: ClassVar[str] = "vllm"
     resolutions: ClassVar[frozenset[str] | None] = frozenset({"gundam"})
 
@@ -74,7 +75,8 @@ class VLLMEngine(Engine):
         url = self.settings.get("url")
         if not url:
             raise BackendUnavailable(
-                "deepseek-ocr (vllm): no server: set `url` in the backend's options or give it a `server`"
+                "deepseek-ocr (vllm): no server: set `url` in [backends.deepseek-ocr.options] "
+                "or give the backend a [backends.deepseek-ocr.server]"
             )
         self.url = str(url).rstrip("/")
         self.model: str | None = self.settings.get("model")

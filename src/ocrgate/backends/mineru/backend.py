@@ -1,18 +1,17 @@
 """Backend `mineru`: MinerU 4.x reads the original upload (PDFs natively), we parse its content list.
 
-Engines (setting `engine`):
-- `api` (default): MinerU's HTTP server `mineru-api`, reached at `url` (the launcher sets it when it
-  starts the server from `[backends.mineru.server]`). Multi-page PDFs go through the task API
-  (`POST /v1/tasks`, then polling), single images through `POST /v1/file_parse` (falling back to
-  polling when MinerU answers 202), so no document meets an HTTP timeout. See `api_client`.
-- `inprocess`: MinerU's Python API inside the worker, which must run from MinerU's virtualenv.
+Engines (setting `engine`; each a `MinerUEngine`, see `engine`):
+- `api` (default, `api_engine`): MinerU's HTTP server `mineru-api`, reached at `url` (the launcher
+  sets it when it starts the server from `[backends.mineru.server]`). Multi-page PDFs go through the
+  task API (`POST /v1/tasks`, then polling), single images through `POST /v1/file_parse` (falling
+  back to polling when MinerU answers 202), so no document meets an HTTP timeout. See `api_client`.
+- `inprocess` (`inprocess_engine`): MinerU's Python API inside the worker, which must run from
+  MinerU's virtualenv.
 
 Settings (`[backends.mineru.options]`): `engine`; `tier` and `ocr_mode` (defaults for requests that
 set none; unset = the server's own default); `chunk_pages` (0 = one MinerU task per document, which
 keeps MinerU's cross-page merging; N > 0 = tasks of N pages each, so progress moves every N pages);
-for `api`: `url`, `api_key`, `timeout_s` (one document, queue included; 3600), `request_timeout_s`
-(one HTTP request; 120), `poll_interval_s` (1.0), `sync_wait_s` (60), `start_timeout_s` (how long
-`load` waits for the server's health; 900); for `inprocess`: `preload` (true).
+plus the chosen engine's own settings (see `api_engine` and `inprocess_engine`).
 
 Both engines take MinerU's `structured_content` (mineru-api 4.0.12 offers markdown, middle_json,
 structured_content and zip, not the content list), turn it into MinerU's content-list entries
@@ -27,30 +26,29 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from collections.abc import Callable, Sequence
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from ocrgate.backends.base import BackendOptions
 from ocrgate.backends.engines import EngineBackend
-from ocrgate.backends.mineru.api_client import ApiSettings, MinerUApiClient, query_params
 from ocrgate.backends.mineru.content_list import parse_content_list
+from ocrgate.backends.mineru.engine import MinerUEngine
 from ocrgate.backends.mineru.page_range import chunks, format_pages, select_pages
 from ocrgate.backends.mineru.structured import content_list_from_structured
 from ocrgate.documents import PDF, PageImage
-from ocrgate.errors import BackendUnavailable, InvalidOption, OCRGateError, UnsupportedType
+from ocrgate.errors import BackendUnavailable, InvalidOption, UnsupportedType
 from ocrgate.schema import BackendHealth, PageResult
 
 Tier = Literal["flash", "basic", "standard", "advanced"]
 OcrMode = Literal["auto", "txt", "ocr"]
 ENGINES: dict[str, str] = {
-    "api": "ocrgate.backends.mineru.backend:ApiEngine",
-    "inprocess": "ocrgate.backends.mineru.inprocess:InProcessEngine",
+    "api": "ocrgate.backends.mineru.api_engine:ApiEngine",
+    "inprocess": "ocrgate.backends.mineru.inprocess_engine:InProcessEngine",
 }
 # MinerU tells the type by the file name's extension
 FILENAMES: dict[str, str] = {PDF: "document.pdf", "image/png": "page.png", "image/jpeg": "page.jpg"}
-OUTPUT_FORMATS = ["structured_content"]
 
 
 class MinerUOptions(BackendOptions):
@@ -59,45 +57,6 @@ class MinerUOptions(BackendOptions):
     tier: Tier | None = None
     ocr_mode: OcrMode | None = None
     page_range: str | None = Field(default=None, max_length=200, description="PDFs: '1-5,8,r3-r1'")
-
-
-class ApiEngine:
-    """The `api` engine: one mineru-api task per call."""
-
-    name = "api"
-
-    def __init__(self, settings: Mapping[str, Any]) -> None:
-        if not settings.get("url"):
-            raise BackendUnavailable(
-                "mineru (api): no server: set `url` in [backends.mineru.options] or give the backend a "
-                "[backends.mineru.server]"
-            )
-        fields = ApiSettings.model_fields
-        self.settings = ApiSettings(**{k: v for k, v in settings.items() if k in fields and v is not None})
-        self.start_timeout_s = float(settings.get("start_timeout_s", 900))
-        self.client = MinerUApiClient(self.settings)
-        self.server_version: str | None = None
-
-    @classmethod
-    def availability(cls) -> str | None:
-        return None
-
-    def load(self) -> None:
-        self.server_version = str(self.client.wait_ready(self.start_timeout_s).get("version") or "") or None
-
-    def version(self) -> str | None:
-        return self.server_version
-
-    def parse(
-        self, data: bytes, media_type: str, filename: str, query: Mapping[str, str | None]
-    ) -> dict[str, Any]:
-        params = query_params(query, OUTPUT_FORMATS)
-        file = self.client.parse(data, filename, media_type, params, sync=media_type != PDF)
-        structured = file.content.get("structured_content")
-        return structured if isinstance(structured, dict) else {}
-
-    def close(self) -> None:
-        self.client.close()
 
 
 class MinerUBackend(EngineBackend):
@@ -114,21 +73,12 @@ class MinerUBackend(EngineBackend):
         except ValueError as exc:
             raise BackendUnavailable(f"mineru: bad tier / ocr_mode setting {defaults}: {exc}") from exc
 
-    def engine_version(self) -> str | None:
-        return self.engine.version() if self.engine is not None else None
-
     def health(self) -> BackendHealth:
         health = super().health()
-        try:
-            cls = self.engine_class()
-            reason = cls.availability()
-            if reason is None and cls is ApiEngine and not self.settings.get("url"):
-                reason = "no server: set `url` or give the backend a [backends.mineru.server]"
-        except OCRGateError as exc:
-            reason = exc.message
-        health.available = reason is None
-        health.detail = reason or f"engine={self.engine_name}"
+        health.detail = health.detail or f"engine={self.engine_name}"
         health.device = "server" if self.engine_name == "api" else health.device
+        if self.engine is not None:
+            health.info = self.engine.info()
         return health
 
     def _query(self, options: MinerUOptions, page_range: str | None) -> dict[str, str | None]:
@@ -151,9 +101,7 @@ class MinerUBackend(EngineBackend):
         assert isinstance(options, MinerUOptions)
         if media_type not in FILENAMES:
             raise UnsupportedType(f"mineru reads {', '.join(FILENAMES)}, not {media_type}")
-        if self.engine is None:
-            self.load()
-        assert self.engine is not None
+        engine = self.loaded_engine(MinerUEngine)
         requested = (options.page_range or "").strip()
         if media_type != PDF and requested not in ("", "all"):
             raise InvalidOption("page_range applies to PDFs only (MinerU reads an image as one page)")
@@ -166,7 +114,7 @@ class MinerUBackend(EngineBackend):
             progress(0, total)
         for run in runs:
             query = self._query(options, None if whole else format_pages(run))
-            structured = self.engine.parse(data, media_type, FILENAMES[media_type], query)
+            structured = engine.parse(data, media_type, FILENAMES[media_type], query)
             entries += content_list_from_structured(structured)
             done += len(run)
             if progress is not None:

@@ -17,16 +17,19 @@ import threading
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from ocrgate.backends.mineru.engine import MinerUEngine
 from ocrgate.errors import BackendError, BackendUnavailable, InvalidOption
 
 
-class InProcessEngine:
-    name = "inprocess"
+class InProcessEngine(MinerUEngine):
+    """The `inprocess` engine: `mineru.parser.parse` on a temporary copy of the file, one at a time."""
+
+    name: ClassVar[str] = "inprocess"
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        self.settings = dict(settings)
+        super().__init__(settings)
         self._parse: Any = None
         self._lock = threading.Lock()  # MinerU's model singletons are not documented as thread-safe
 
@@ -52,10 +55,12 @@ class InProcessEngine:
         except PackageNotFoundError:
             return None
 
+    def info(self) -> dict[str, Any]:
+        return {"engine": self.name, "version": self.version(), "imported": self._parse is not None}
+
     def parse(
         self, data: bytes, media_type: str, filename: str, query: Mapping[str, str | None]
     ) -> dict[str, Any]:
-        """MinerU's structured content for `data` (`query`: tier, ocr_mode, page_range)."""
         if self._parse is None:
             self._parse = importlib.import_module("mineru.parser").parse
         errors = importlib.import_module("mineru.errors")

@@ -1,14 +1,9 @@
-"""The transformers engine on a tiny random DeepSeek-OCR 2, its micro-batcher, its n-gram rule, and a
-real worker process that merges concurrent pages into one batch."""
+"""The transformers engine on a tiny random DeepSeek-OCR 2, its batches, its n-gram rule, and a real
+worker process that merges concurrent pages into one batch for it."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,14 +13,14 @@ import httpx
 import pytest
 from PIL import Image
 
-from ocrgate.backends.deepseek.batching import BatcherClosed, MicroBatcher
+from ocrgate.backends.deepseek.backend import DeepSeekOCRBackend
 from ocrgate.backends.deepseek.engine import GenerationRequest
 from ocrgate.backends.deepseek.generation import NGramRepeatBan
-from ocrgate.backends.deepseek.hf_engine import TransformersEngine
+from ocrgate.backends.deepseek.transformers_engine import TransformersEngine
 from ocrgate.documents import PageImage
 from ocrgate.errors import BackendUnavailable, InvalidOption
 from ocrgate.wire import RAW_RGB, encode_page
-from tests.gateway.cluster import REPO, free_ports
+from tests.worker_process import WorkerProcess
 
 PAGES = (
     "tesseract_test/images/phototest.png",
@@ -82,31 +77,21 @@ def test_resolution_modes_share_a_call(engine: TransformersEngine, pages: list[I
     requests = [
         GenerationRequest(image=pages[0], prompt="Free OCR.", max_tokens=4, resolution=m) for m in modes
     ]
+    before = engine.batch_sizes()
     generations = engine.generate(requests)
     assert [g.output_tokens for g in generations] == [4] * len(modes)
+    after = engine.batch_sizes()  # six pages, max_batch 4: a batch of 4, then one of 2
+    assert (after["4"] - before.get("4", 0), after["2"] - before.get("2", 0)) == (1, 1)
     with pytest.raises(InvalidOption):
         engine.generate([GenerationRequest(image=pages[0], prompt="x", max_tokens=4, resolution="huge")])
 
 
-def test_concurrent_single_pages_are_batched(tiny_model: Path, pages: list[Image.Image]) -> None:
-    engine = TransformersEngine({"model": str(tiny_model), "max_batch": 4, "batch_wait_ms": 500})
-    engine.load()
-    try:
-        start = threading.Barrier(4)
-
-        def one(index: int) -> str | None:
-            start.wait()
-            request = GenerationRequest(image=pages[index % 3], prompt="Free OCR.", max_tokens=6)
-            return engine.generate([request])[0].finish_reason
-
-        with ThreadPoolExecutor(4) as pool:
-            reasons = list(pool.map(one, range(4)))
-        assert reasons == ["length"] * 4
-        sizes = {int(size): count for size, count in engine.batch_sizes().items()}
-        assert sum(size * count for size, count in sizes.items()) == 4
-        assert max(sizes) > 1
-    finally:
-        engine.close()
+def test_max_batch_is_the_setting_everywhere(tiny_model: Path) -> None:
+    settings = {"engine": "transformers", "model": str(tiny_model), "max_batch": 5}
+    assert TransformersEngine(settings).max_batch == 5
+    assert DeepSeekOCRBackend(settings).max_batch == 5
+    assert DeepSeekOCRBackend({**settings, "max_batch": None}).unavailable()  # a bad setting is a reason
+    assert DeepSeekOCRBackend({"engine": "vllm", "url": "http://127.0.0.1:9"}).max_batch == 1
 
 
 def test_ngram_processor_bans_repeats_and_keeps_whitelist() -> None:
@@ -140,97 +125,53 @@ def test_remote_code_family_needs_trust(tmp_path: Path) -> None:
         )
 
 
-def test_batcher_delivers_exceptions_to_every_caller() -> None:
-    def fail(items: list[int]) -> list[int]:
-        raise ValueError(f"batch of {len(items)} failed")
-
-    batcher: MicroBatcher[int, int] = MicroBatcher(fail, max_batch=3, wait_ms=2000)
-    try:
-        with ThreadPoolExecutor(3) as pool:
-            futures = [pool.submit(batcher.submit, i) for i in range(3)]
-            errors = [f.exception(timeout=10) for f in futures]
-        assert all(isinstance(e, ValueError) and "batch of 3" in str(e) for e in errors)
-        assert batcher.stats() == {"3": 1}
-    finally:
-        batcher.close()
-
-
-def test_batcher_results_order_split_and_close() -> None:
-    seen: list[list[int]] = []
-
-    def double(items: list[int]) -> list[int]:
-        seen.append(items)
-        return [2 * i for i in items]
-
-    batcher: MicroBatcher[int, int] = MicroBatcher(double, max_batch=4, wait_ms=50)
-    assert batcher.submit_many(list(range(10))) == [2 * i for i in range(10)]
-    assert [len(b) for b in seen] == [4, 4, 2]
-    assert batcher.submit(21) == 42
-    batcher.close()
-    with pytest.raises(BatcherClosed):
-        batcher.submit(1)
-
-
 # -- a real worker process ---------------------------------------------------------------------
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 90) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the worker exited"
-        try:
-            health = httpx.get(f"{url}/health", timeout=2).json()
-            if health["status"] != "loading":
-                return health
-        except (httpx.HTTPError, ValueError, KeyError):
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"worker not ready after {timeout_s} s")
-
-
-def _batch_sizes(health: dict[str, Any]) -> dict[int, int]:
-    sizes = health["engine"]["info"].get("batch_sizes")
-    assert sizes is not None, f"no batch sizes in /health: {health['engine']}"
-    return {int(size): count for size, count in sizes.items()}
-
-
 def test_worker_process_batches_concurrent_pages(
     tiny_model: Path, tmp_path: Path, pages: list[Image.Image]
 ) -> None:
-    port = free_ports(1)
-    options = {"engine": "transformers", "model": str(tiny_model), "max_batch": 4, "max_tokens": 8}
-    config = tmp_path / "ocrgate.toml"
-    inline = ", ".join(f"{k} = {json.dumps(v)}" for k, v in options.items())
-    config.write_text(f"[backends.deepseek-ocr]\nconcurrency = 4\noptions = {{{inline}}}\n", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OCRGATE_")}
-    env["OCRGATE_CONFIG"] = str(config)
-    log = (tmp_path / "worker.log").open("wb")
-    command = [sys.executable, "-m", "ocrgate", "worker", "--backend", "deepseek-ocr", "--port", str(port)]
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        health = _wait_healthy(url, process)
+    """Concurrent pages with equal options reach the engine as one batch, formed by the worker alone:
+    the engine runs exactly the batches the worker made; pages with other options never join them."""
+    settings = {"engine": "transformers", "model": str(tiny_model), "max_batch": 4, "max_tokens": 8}
+    section = {"concurrency": 4, "batch_wait_ms": 500, "options": settings}
+    with WorkerProcess(tmp_path, "deepseek-ocr", section) as worker:
+        health = worker.start()
         assert health["status"] == "healthy", health
 
-        def post(index: int) -> dict[str, Any]:
+        def post(index: int, mode: str) -> dict[str, Any]:
             body, params = encode_page(PageImage(index=index, image=pages[index % 3].convert("RGB")))
-            params["options"] = json.dumps({"mode": "free"})
+            params["options"] = json.dumps({"mode": mode})
             response = httpx.post(
-                f"{url}/v1/ocr", content=body, params=params, headers={"content-type": RAW_RGB}, timeout=60
+                f"{worker.url}/v1/ocr",
+                content=body,
+                params=params,
+                headers={"content-type": RAW_RGB},
+                timeout=120,
             )
             assert response.status_code == 200, response.text
             return response.json()
 
+        def batches() -> tuple[dict[int, int], dict[int, int]]:
+            health = httpx.get(f"{worker.url}/health", timeout=10).json()
+            engine = health["engine"]["info"]["batch_sizes"]
+            return (
+                {int(size): n for size, n in health["batch_sizes"].items()},
+                {int(size): n for size, n in engine.items()},
+            )
+
         with ThreadPoolExecutor(4) as pool:
-            results = list(pool.map(post, range(4)))
+            results = list(pool.map(post, range(4), ["free"] * 4))
         assert sorted(r["index"] for r in results) == [0, 1, 2, 3]
         assert all(r["raw"]["finish_reason"] == "length" for r in results)
-        sizes = _batch_sizes(httpx.get(f"{url}/health", timeout=5).json())
-        assert sum(size * count for size, count in sizes.items()) == 4
-        assert max(sizes) > 1, sizes
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        made, run = batches()
+        assert made == run, (made, run)  # the engine did not batch a second time
+        assert sum(size * count for size, count in made.items()) == 4
+        assert max(made) > 1, made
+
+        modes = ["free", "document", "free", "document"]
+        with ThreadPoolExecutor(4) as pool:
+            mixed = list(pool.map(post, range(4), modes))
+        assert [r["raw"]["mode"] for r in mixed] == modes
+        after, _ = batches()
+        new = {size: after[size] - made.get(size, 0) for size in after if after[size] > made.get(size, 0)}
+        assert sum(size * count for size, count in new.items()) == 4
+        assert max(new) <= 2, new  # two options, two pages each: never one batch of both

@@ -1,4 +1,4 @@
-"""The `transformers` engine: DeepSeek-OCR in the worker process, concurrent pages merged into batches.
+"""The `transformers` engine: DeepSeek-OCR in the worker process, a batch of pages per `model.generate`.
 
 Settings (the backend's `[backends.deepseek-ocr.options]`): `model`, a local directory with config,
 weights and processor files (never downloaded); `family`: `deepseek_ocr2` (default: transformers'
@@ -13,9 +13,9 @@ with PyTorch's SDPA limited to its flash / memory-efficient / math kernels, beca
 otherwise sends the padded-mask attention to cuDNN first, and cuDNN builds a new execution plan,
 about 50 ms, for every key length it has not seen, i.e. at every decode step: 75 ms a step on an
 H100 whatever the batch, against 19-25 ms without, see bench/records/deepseek_ocr2_h100_tuned.md);
-`max_batch` (8) and `batch_wait_ms` (20): the worker calls `generate([page])` from several threads,
-one runner thread takes up to `max_batch` waiting pages, waiting at most `batch_wait_ms` after the
-first, and runs them as one `model.generate`; `ngram_size`, `window_size` (100),
+`max_batch` (8): the most pages one `generate` call runs as one `model.generate` (the worker gathers
+concurrent pages into batches of that size, see `ocrgate.batching`; a longer list runs as several
+batches, one after the other: one batch at a time holds the model); `ngram_size`, `window_size` (100),
 `whitelist_token_ids`: vLLM's DeepSeek-OCR anti-repetition rule (`NGramRepeatBan`), off unless
 `ngram_size` is set; `ignore_eos` (benchmarks): every page generates exactly `max_tokens`.
 
@@ -39,17 +39,19 @@ import importlib.metadata
 import logging
 import re
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from ocrgate.backends.deepseek.batching import MicroBatcher
-from ocrgate.backends.deepseek.engine import Engine, Generation, GenerationRequest
+from ocrgate.backends.deepseek.engine import DeepSeekEngine, Generation, GenerationRequest
 from ocrgate.backends.deepseek.generation import NGramRepeatBan, RowBudgets
 from ocrgate.backends.deepseek.prompts import RESOLUTIONS, raw_prompt
+from ocrgate.backends.engines import parse_settings
 from ocrgate.errors import BackendError, BackendUnavailable, InvalidOption
 
 log = logging.getLogger("ocrgate.deepseek.transformers")
@@ -71,8 +73,7 @@ class TransformersSettings(BaseModel):
     attn_implementation: str | None = None
     experts_implementation: str | None = None
     cudnn_attention: bool = False
-    max_batch: int = Field(default=8, ge=1)
-    batch_wait_ms: float = Field(default=20.0, ge=0)
+    max_batch: int = Field(default=8, ge=1, description="pages one model.generate takes at most")
     ngram_size: int | None = Field(default=None, ge=1)
     window_size: int = Field(default=100, ge=1)
     whitelist_token_ids: list[int] = Field(default_factory=list)
@@ -86,27 +87,27 @@ def _version(package: str) -> str | None:
         return None
 
 
-class TransformersEngine(Engine):
+class TransformersEngine(DeepSeekEngine):
     """DeepSeek-OCR through transformers, in this process; see the module doc for the settings."""
 
     name: ClassVar[str] = "transformers"
 
-    def __init__(self, settings: dict[str, Any] | Any) -> None:
+    def __init__(self, settings: Mapping[str, Any]) -> None:
         super().__init__(settings)
-        try:
-            self.config = TransformersSettings.model_validate(self.settings)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-            )
-            raise BackendUnavailable(f"transformers engine: invalid settings: {problems}") from exc
+        self.config = parse_settings(TransformersSettings, self.settings, "transformers engine")
         self.model: Any = None
         self.processor: Any = None
         self.tokenizer: Any = None
         self.device = "cpu"
         self.dtype_name = "float32"
         self._processors: dict[str, Any] = {}
-        self._batcher: MicroBatcher[GenerationRequest, Generation] | None = None
+        self._generating = threading.Lock()  # one batch at a time holds the model
+        self._sizes: Counter[int] = Counter()  # model batches run, by size (for /health)
+        self._sizes_lock = threading.Lock()  # never held across a batch: /health reads it
+
+    @property
+    def max_batch(self) -> int:
+        return self.config.max_batch
 
     @classmethod
     def availability(cls) -> str | None:
@@ -128,7 +129,8 @@ class TransformersEngine(Engine):
         if cfg.family == "deepseek_ocr" and not cfg.trust_remote_code:
             raise BackendUnavailable(
                 "family `deepseek_ocr` (DeepSeek-OCR 1) runs Python code shipped in the model directory; "
-                "set `trust_remote_code = true` in the backend's options only if you trust that directory "
+                "set `trust_remote_code = true` in the backend settings ([backends.deepseek-ocr.options]) "
+                "only if you trust that directory "
                 "(or use family `deepseek_ocr2`, which runs transformers' own classes)"
             )
         reason = self.availability()
@@ -151,9 +153,6 @@ class TransformersEngine(Engine):
         else:
             self._load_remote(path, dtype)
         log.info("%s loaded on %s (%s) in %.1f s", path, self.device, name, time.perf_counter() - started)
-        self._batcher = MicroBatcher(
-            self._run_batch, cfg.max_batch, cfg.batch_wait_ms, name="deepseek-transformers-batcher"
-        )
 
     def _load_ocr2(self, path: Path, dtype: Any) -> None:
         from transformers import AutoConfig, DeepseekOcr2ForConditionalGeneration, DeepseekOcr2Processor
@@ -206,9 +205,9 @@ class TransformersEngine(Engine):
     def _load_remote(self, path: Path, dtype: Any) -> None:
         from transformers import AutoModel, AutoTokenizer
 
-        options = {"trust_remote_code": True, "local_files_only": True}
-        self.tokenizer = AutoTokenizer.from_pretrained(path, **options)
-        model = AutoModel.from_pretrained(path, dtype=dtype, use_safetensors=True, **options)
+        source = {"trust_remote_code": True, "local_files_only": True}
+        self.tokenizer = AutoTokenizer.from_pretrained(path, **source)
+        model = AutoModel.from_pretrained(path, dtype=dtype, use_safetensors=True, **source)
         self.model = model.to(self.device).eval()
 
     # -- generation ----------------------------------------------------------------------------
@@ -226,13 +225,20 @@ class TransformersEngine(Engine):
                 raise InvalidOption(
                     f"unknown resolution {request.resolution!r}; one of: {', '.join(RESOLUTIONS)}"
                 )
-        batcher = self._batcher
-        if batcher is None or self.model is None:
+        if self.model is None:
             raise BackendUnavailable("the transformers engine is not loaded")
-        return batcher.submit_many(list(requests))
+        step = self.config.max_batch
+        generations: list[Generation] = []
+        for start in range(0, len(requests), step):
+            batch = list(requests[start : start + step])
+            with self._generating:
+                generations += self._run_batch(batch)
+            with self._sizes_lock:
+                self._sizes[len(batch)] += 1
+        return generations
 
     def _run_batch(self, requests: list[GenerationRequest]) -> list[Generation]:
-        """Runner thread only: one model.generate per view kind present in the batch."""
+        """One model.generate per view kind present in the batch (the caller holds `_generating`)."""
         results: dict[int, Generation] = {}
         if self.config.family == "deepseek_ocr":
             for index, request in enumerate(requests):
@@ -337,7 +343,9 @@ class TransformersEngine(Engine):
 
     # -- state ---------------------------------------------------------------------------------
     def batch_sizes(self) -> dict[str, int]:
-        return self._batcher.stats() if self._batcher else {}
+        """Batches `generate` ran so far, by size, e.g. {"1": 3, "4": 2}."""
+        with self._sizes_lock:
+            return {str(size): count for size, count in sorted(self._sizes.items())}
 
     def info(self) -> dict[str, Any]:
         info: dict[str, Any] = {
@@ -348,7 +356,6 @@ class TransformersEngine(Engine):
             "device": self.device,
             "loaded": self.model is not None,
             "max_batch": self.config.max_batch,
-            "batch_wait_ms": self.config.batch_wait_ms,
             "batch_sizes": self.batch_sizes(),
             "torch": _version("torch"),
             "transformers": _version("transformers"),
@@ -360,9 +367,6 @@ class TransformersEngine(Engine):
         return info
 
     def close(self) -> None:
-        batcher, self._batcher = self._batcher, None
-        if batcher is not None:
-            batcher.close()
         had_model = self.model is not None
         self.model = self.processor = self.tokenizer = None
         self._processors = {}
