@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from statistics import mean, median
 
-from ocrgate.schema import BBox, Block
+from ocrgate.schema import BBox, Block, TextLine, Word
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,10 @@ class Line:
     text: str
     bbox: BBox
     score: float | None = None
+    words: tuple[Word, ...] = ()  # its words, where the engine gives them
+
+    def text_line(self) -> TextLine:
+        return TextLine(text=self.text.strip(), bbox=self.bbox, score=self.score, words=list(self.words))
 
     @property
     def height(self) -> float:
@@ -192,6 +196,7 @@ def paragraph_blocks(lines: list[Line], para_gap: float = 0.8, col_gap: float = 
                 text=paragraph_text(para),
                 bbox=union_bbox([ln.bbox for ln in para]),
                 score=mean(scores) if scores else None,
+                lines=[ln.text_line() for ln in para],
             )
         )
     return blocks

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, ClassVar
 
@@ -19,8 +19,8 @@ from pydantic import Field
 from ocrgate.backends.base import Backend, BackendOptions
 from ocrgate.documents import PageImage
 from ocrgate.errors import BackendError, BackendUnavailable
-from ocrgate.layout import Line, paragraph_blocks
-from ocrgate.schema import PageResult
+from ocrgate.layout import Line, paragraph_blocks, union_bbox
+from ocrgate.schema import PageResult, Word
 
 DEFAULTS: dict[str, Any] = {
     "threads": 2,
@@ -98,7 +98,10 @@ class RapidOCRBackend(Backend):
         started = time.perf_counter()
         try:
             with self._lock:
-                output = self._engine(pixels)
+                try:
+                    output = self._engine(pixels, return_word_box=True)
+                except IndexError:  # rapidocr 3.x miscounts word results when a line crop is empty
+                    output = self._engine(pixels, return_word_box=False)
         except Exception as exc:  # the engine's own failures become one typed error
             raise BackendError(f"rapidocr failed on page {page.index}: {exc}") from exc
         seconds = time.perf_counter() - started
@@ -106,16 +109,18 @@ class RapidOCRBackend(Backend):
         boxes = output.boxes if output.boxes is not None else []
         texts = output.txts or ()
         scores = output.scores or ()
+        words = _aligned_words(texts, output.word_results or ())
         raw: list[dict[str, Any]] = []
         lines: list[Line] = []
-        for quad, text, score in zip(boxes, texts, scores, strict=False):
+        for quad, text, score, line_words in zip(boxes, texts, scores, words, strict=False):
             quad_list = [[float(x), float(y)] for x, y in quad]
             raw.append({"box": quad_list, "text": text, "score": float(score)})
             if not text.strip() or (text_score is not None and score < text_score):
                 continue
             bbox = _clipped_bbox(quad_list, page.width, page.height)
             if bbox is not None:
-                lines.append(Line(text=text, bbox=bbox, score=float(score)))
+                found = _line_words(text, line_words, page.width, page.height)
+                lines.append(Line(text=text, bbox=bbox, score=float(score), words=found))
         blocks = paragraph_blocks(
             lines, para_gap=float(self.setting("para_gap")), col_gap=float(self.setting("col_gap"))
         )
@@ -152,3 +157,44 @@ def _clipped_bbox(
     if x1 <= x0 or y1 <= y0:
         return None
     return (x0, y0, x1, y1)
+
+
+def _aligned_words(texts: Sequence[str], word_results: Sequence[Any]) -> list[Sequence[Any]]:
+    """RapidOCR's word results, one entry (maybe empty) per text line.
+
+    rapidocr 3.x drops the entry of a line that got no word boxes, so entries are matched to lines
+    by their characters rather than by position.
+    """
+    aligned: list[Sequence[Any]] = []
+    pending = list(word_results)
+    for text in texts:
+        entry = pending[0] if pending else ()
+        if entry and "".join(w[0] for w in entry) == "".join(text.split()):
+            aligned.append(pending.pop(0))
+        else:
+            aligned.append(())
+    return aligned
+
+
+def _line_words(text: str, entry: Sequence[Any], width: int, height: int) -> tuple[Word, ...]:
+    """The line's white-space separated words with boxes, from RapidOCR's word results.
+
+    RapidOCR splits a line into pieces at spaces, at gaps inside a word and between scripts;
+    pieces not separated by white space in the text are joined into one word (union box). Its
+    per-piece scores are per-character confidences paired with pieces by position (rapidocr
+    3.x, `CalRecBoxes`), not word confidences, so words carry no score. Empty when the pieces
+    do not spell the line.
+    """
+    words: list[Word] = []
+    position = 0
+    for piece, _score, quad in entry:
+        start = text.find(piece, position)
+        bbox = _clipped_bbox([[float(x), float(y)] for x, y in quad], width, height)
+        if start < 0 or bbox is None:
+            return ()
+        if words and start == position:  # no white space since the last piece: the same word
+            words[-1] = Word(text=words[-1].text + piece, bbox=union_bbox([words[-1].bbox, bbox]))
+        else:
+            words.append(Word(text=piece, bbox=bbox))
+        position = start + len(piece)
+    return tuple(words)

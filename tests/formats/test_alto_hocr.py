@@ -1,0 +1,162 @@
+"""ALTO and hOCR from real responses: the ALTO validates against the official ALTO 4.4 schema, the
+hOCR parses, and both carry every line and word with its box, in reading order."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import lxml.html
+import pytest
+from lxml import etree
+
+from ocrgate.backends.mineru.content_list import parse_content_list
+from ocrgate.documents import open_document
+from ocrgate.formats import page_lines, to_alto, to_hocr
+from ocrgate.render import assemble_response, render_page
+from ocrgate.schema import Block, OCRResponse, Page, TextLine, Word
+from tests.formats.conftest import Recognised
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "alto_schema"
+MINERU_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mineru"
+ALTO = {"a": "http://www.loc.gov/standards/alto/ns-v4#"}
+XHTML = {"h": "http://www.w3.org/1999/xhtml"}
+RESPONSES = ["phototest_rapidocr", "docling_rapidocr", "docling_deepseek", "mineru_two_pages"]
+
+
+class _LocalSchemas(etree.Resolver):
+    """The ALTO schema imports the Library of Congress's XLink schema by URL; read the bundled copy."""
+
+    def resolve(self, url, pubid, context):  # type: ignore[no-untyped-def]
+        if url == "http://www.loc.gov/standards/xlink/xlink.xsd":
+            return self.resolve_filename(str(SCHEMA_DIR / "xlink.xsd"), context)
+        return None
+
+
+@pytest.fixture(scope="module")
+def alto_schema() -> etree.XMLSchema:
+    parser = etree.XMLParser(no_network=True)
+    parser.resolvers.add(_LocalSchemas())
+    return etree.XMLSchema(etree.parse(str(SCHEMA_DIR / "alto-4-4.xsd"), parser))
+
+
+@pytest.fixture(scope="module")
+def mineru_two_pages(multipage_pdf: Path, eval_dir: Path) -> Recognised:
+    """Real MinerU output (the content list in tests/fixtures/mineru) for the 2-page code_and_formula
+    PDF, pages of two sizes, at the gateway's 144 dpi: blocks without lines, with code and equations."""
+    data = (eval_dir / "docling_pdf" / "pdf" / "code_and_formula.pdf").read_bytes()
+    document = open_document(data, "code_and_formula.pdf", dpi=144)
+    images = [page.image for page in document.iter_pages()]
+    document.close()
+    entries = json.loads((MINERU_FIXTURES / "code_and_formula.content_list.json").read_text(encoding="utf-8"))
+    results = parse_content_list(entries, [image.size for image in images])
+    rendered = [
+        render_page(result, image, boxes=False) for result, image in zip(results, images, strict=True)
+    ]
+    return Recognised(assemble_response("mineru", "code_and_formula.pdf", rendered), images[0])
+
+
+def expected_lines(response: OCRResponse) -> list[list[TextLine]]:
+    """Per page, the text lines the writers write, in reading order."""
+    return [[line for _, lines in page_lines(page) for line in lines] for page in response.pages]
+
+
+def rounded(bbox: tuple[float, ...]) -> tuple[int, ...]:
+    return tuple(round(v) for v in bbox)
+
+
+@pytest.mark.parametrize("name", RESPONSES)
+def test_alto_validates_and_carries_every_line_and_word(
+    name: str, request: pytest.FixtureRequest, alto_schema: etree.XMLSchema
+) -> None:
+    response: OCRResponse = request.getfixturevalue(name).response
+    root = etree.fromstring(to_alto(response))
+    alto_schema.assertValid(root)
+    assert root.findtext("a:Description/a:MeasurementUnit", namespaces=ALTO) == "pixel"
+    assert root.findtext(".//a:processingSoftware/a:softwareName", namespaces=ALTO) == response.backend
+    pages = root.findall("a:Layout/a:Page", ALTO)
+    assert len(pages) == len(response.pages)
+    for element, page, lines in zip(pages, response.pages, expected_lines(response), strict=True):
+        assert (int(element.get("WIDTH")), int(element.get("HEIGHT"))) == (page.width, page.height)
+        written = element.findall(".//a:TextLine", ALTO)
+        assert len(written) == len(lines) > 0
+        for text_line, line in zip(written, lines, strict=True):
+            x, y, w, h = (int(text_line.get(k)) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
+            assert (x, y, x + w, y + h) == pytest.approx(rounded(line.bbox), abs=1)
+            strings = text_line.findall("a:String", ALTO)
+            assert [s.get("CONTENT") for s in strings] == [w.text for w in line.words]
+            assert len(text_line.findall("a:SP", ALTO)) == len(strings) - 1
+            for string, word in zip(strings, line.words, strict=True):
+                x, y, w, h = (int(string.get(k)) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
+                assert (x, y, x + w, y + h) == pytest.approx(rounded(word.bbox), abs=1)
+                assert string.get("WC") is None or 0 <= float(string.get("WC")) <= 1
+    # every block kind is a LayoutTag that its blocks name
+    tags = {tag.get("ID"): tag.get("LABEL") for tag in root.findall("a:Tags/a:LayoutTag", ALTO)}
+    kinds = {b.kind for p in response.pages for b in p.blocks if b.text.strip() or b.kind == "figure"}
+    assert set(tags.values()) >= kinds
+
+
+def test_alto_words_are_rapidocr_words(phototest_rapidocr: Recognised) -> None:
+    """RapidOCR's word boxes reach the ALTO: the phototest page's first line, word by word."""
+    root = etree.fromstring(to_alto(phototest_rapidocr.response))
+    first = root.find(".//a:TextLine", ALTO)
+    words = [s.get("CONTENT") for s in first.findall("a:String", ALTO)]
+    assert words == ["This", "is", "a", "lot", "of", "12", "point", "text", "to", "test", "the"]
+    lefts = [int(s.get("HPOS")) for s in first.findall("a:String", ALTO)]
+    assert lefts == sorted(lefts) and lefts[-1] - lefts[0] > 400  # spread along the line, in order
+
+
+_BBOX = re.compile(r"bbox (\d+) (\d+) (\d+) (\d+)")
+_WCONF = re.compile(r"x_wconf (\d+)")
+
+
+@pytest.mark.parametrize("name", RESPONSES)
+def test_hocr_parses_and_carries_every_line_with_its_box(name: str, request: pytest.FixtureRequest) -> None:
+    response: OCRResponse = request.getfixturevalue(name).response
+    data = to_hocr(response)
+    root = etree.fromstring(data)  # well-formed XHTML
+    assert lxml.html.document_fromstring(data).find(".//body") is not None  # and HTML a browser reads
+    meta = {m.get("name"): m.get("content") for m in root.iterfind(".//h:meta", XHTML) if m.get("name")}
+    assert "ocr_line" in meta["ocr-capabilities"] and "ocrx_word" in meta["ocr-capabilities"]
+    pages = root.findall(".//h:div[@class='ocr_page']", XHTML)
+    assert len(pages) == len(response.pages)
+    for element, page, lines in zip(pages, response.pages, expected_lines(response), strict=True):
+        assert _BBOX.search(element.get("title")).groups() == ("0", "0", str(page.width), str(page.height))
+        written = element.findall(".//h:span[@class='ocr_line']", XHTML)
+        assert len(written) == len(lines) > 0
+        for span, line in zip(written, lines, strict=True):
+            assert tuple(map(int, _BBOX.search(span.get("title")).groups())) == rounded(line.bbox)
+            words = span.findall("h:span[@class='ocrx_word']", XHTML)
+            assert [w.text for w in words] == [w.text for w in line.words]
+            assert "".join(span.itertext()).strip() == " ".join(w.text for w in line.words)
+            for word_span, word in zip(words, line.words, strict=True):
+                title = word_span.get("title")
+                assert tuple(map(int, _BBOX.search(title).groups())) == rounded(word.bbox)
+                wconf = _WCONF.search(title)
+                assert wconf is None or 0 <= int(wconf.group(1)) <= 100
+
+
+def test_awkward_text_and_names_stay_well_formed(alto_schema: etree.XMLSchema) -> None:
+    """Markup characters, quotes and non-Latin text in words and the file name; a figure without text."""
+    words = [
+        Word(text=t, bbox=(10 + 30 * i, 10, 35 + 30 * i, 30), score=0.5)
+        for i, t in enumerate(["<a&b>", '"q"', "中文"])
+    ]
+    line = TextLine(text='<a&b> "q" 中文', bbox=(10, 10, 95, 30), score=0.9, words=words)
+    blocks = [
+        Block(text=line.text, bbox=(10, 10, 95, 30), lines=[line]),
+        Block(kind="figure", bbox=(0, 40, 100, 100)),
+    ]
+    page = Page(index=0, width=100, height=100, markdown="", blocks=blocks)
+    response = OCRResponse(backend="tesseract", image_name='scan "1" & <2>.png', pages=[page])
+    root = etree.fromstring(to_alto(response))
+    alto_schema.assertValid(root)
+    assert [s.get("CONTENT") for s in root.iterfind(".//a:String", ALTO)] == ["<a&b>", '"q"', "中文"]
+    assert root.find(".//a:Illustration", ALTO) is not None
+    assert root.findtext(".//a:fileName", namespaces=ALTO) == 'scan "1" & <2>.png'
+    hocr = etree.fromstring(to_hocr(response))
+    assert [w.text for w in hocr.iterfind(".//h:span[@class='ocrx_word']", XHTML)] == ["<a&b>", '"q"', "中文"]
+    page_title = hocr.find(".//h:div[@class='ocr_page']", XHTML).get("title")
+    assert page_title.startswith('image "scan \\"1\\" & <2>.png"; bbox 0 0 100 100')
+    assert hocr.find(".//h:div[@class='ocr_photo']", XHTML) is not None
