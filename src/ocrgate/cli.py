@@ -34,6 +34,12 @@ class OutputFormat(StrEnum):
     md = "md"
 
 
+class TextLayerChoice(StrEnum):
+    auto = "auto"
+    never = "never"
+    only = "only"
+
+
 class BoxesChoice(StrEnum):
     all = "all"
     first = "first"
@@ -73,6 +79,9 @@ def ocr(
         BoxesChoice.all
     ),
     prompt: Annotated[str | None, typer.Option(help="prompt, for engines that take one")] = None,
+    text_layer: Annotated[
+        TextLayerChoice, typer.Option(help="PDF pages: use a reliable text layer (auto), never, or only it")
+    ] = TextLayerChoice.auto,
     config: ConfigOption = None,
 ) -> None:
     """Recognise FILES in this process and print the unified JSON (or markdown), or write to --out."""
@@ -115,6 +124,7 @@ def ocr(
                     boxes.value,
                     decode_seconds=decode,
                     on_page=lambda _b, _i, t=task: progress.advance(t),
+                    text_layer=text_layer.value,
                 )
             except OCRGateError as exc:
                 failures += 1

@@ -30,6 +30,7 @@ from ocrgate.errors import (
     TooManyPages,
     UnsupportedType,
 )
+from ocrgate.textlayer import TextLayer, read_text_layer
 
 PDF = "application/pdf"
 IMAGE_TYPES = {
@@ -72,7 +73,7 @@ class PageImage:
     index: int
     image: Image.Image
     dpi: float | None = None
-    text_layer: str | None = None
+    text_layer: TextLayer | None = field(default=None, repr=False)
 
     @property
     def width(self) -> int:
@@ -138,10 +139,10 @@ class Document:
                 width_pt, height_pt = page.get_size()
                 scale = _pdf_scale(width_pt, height_pt, self.dpi, self.limits.max_page_pixels)
                 image = page.render(scale=scale).to_pil().convert("RGB")
-                text = page.get_textpage().get_text_bounded()
+                layer = read_text_layer(page, image.width, image.height)
             except pdfium.PdfiumError as exc:
                 raise CorruptFile(f"page {index + 1} of the PDF cannot be rendered: {exc}") from exc
-        return PageImage(index=index, image=image, dpi=scale * 72, text_layer=text or None)
+        return PageImage(index=index, image=image, dpi=scale * 72, text_layer=layer)
 
     def close(self) -> None:
         if self._pdf is not None:

@@ -27,6 +27,7 @@ from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendError, InternalError, OCRGateError
 from ocrgate.render import BoxesMode, RenderedPage, assemble_response, fit_to_page, render_page, wants_boxes
 from ocrgate.schema import Agreement, CompareResponse, OCRResponse, PageResult, Timings
+from ocrgate.textlayer import TextLayerMode, assess, layer_blocks, merged, pictures_to_read
 
 log = logging.getLogger("ocrgate.flow")
 Progress = Callable[[int, int], None]
@@ -84,16 +85,20 @@ async def run(
     *,
     window: int = 2,
     pages: Mapping[str, Collection[int]] | None = None,
+    text_layer: TextLayerMode = "auto",
 ) -> dict[str, Timings]:
     """Every wanted page of `document` through every recognizer; each outcome goes to `sink`.
 
     `pages` limits the work per recognizer name (jobs resume with what is left; default: all pages).
     `window` is how many pages are held (rasterised) at once. A failure (a page that cannot be
     rasterised, a backend that fails on it, a bug) is given to `sink.failed` and the flow goes on with
-    the other pages. Returns each recognizer's timings in seconds; `total` is the wall clock of the run.
+    the other pages. `text_layer` (PDF pages): `auto` reads a page from its text layer where the layer
+    is reliable, and has the engine read only the pictures the layer does not cover where it is partial
+    (`ocrgate.textlayer`); `never` always asks the engine; `only` never does. Returns each recognizer's
+    timings in seconds; `total` is the wall clock of the run.
     """
     started = time.perf_counter()
-    run_ = _Run(document, options, boxes, sink)
+    run_ = _Run(document, options, boxes, sink, text_layer)
     wanted = {
         r.name: sorted(range(document.page_count) if pages is None else set(pages.get(r.name, ())))
         for r in recognizers
@@ -124,8 +129,10 @@ class _Run:
         options: Mapping[str, Any],
         boxes: BoxesMode,
         sink: PageSink,
+        text_layer: TextLayerMode,
     ) -> None:
         self.document, self.options, self.boxes, self.sink = document, options, boxes, sink
+        self.text_layer = text_layer
         self.timings: dict[str, Timings] = {}
 
     def _timings(self, name: str) -> Timings:
@@ -137,13 +144,15 @@ class _Run:
             error = InternalError(f"internal error ({type(error).__name__}) on page {index + 1}")
         self.sink.failed(name, index, error)
 
-    async def _render(self, name: str, result: PageResult, page: PageImage) -> None:
+    async def _render(self, names: Sequence[str], result: PageResult, page: PageImage) -> None:
+        """`result` rendered against its page once, then delivered for each of `names`."""
         t0 = time.perf_counter()
         rendered = await anyio.to_thread.run_sync(
             render_page, result, page.image, wants_boxes(self.boxes, page.index)
         )
-        self._timings(name).render += time.perf_counter() - t0
-        self.sink.done(name, rendered)
+        for name in names:
+            self._timings(name).render += time.perf_counter() - t0
+            self.sink.done(name, rendered)
 
     async def _rasterise(self, index: int) -> tuple[PageImage, float]:
         t0 = time.perf_counter()
@@ -162,22 +171,52 @@ class _Run:
                 for r in claimed:
                     self._failed(r.name, index, exc)
                 return
+            for recognizer in claimed:
+                self._timings(recognizer.name).decode += seconds
+            layer = page.text_layer if self.text_layer != "never" else None
+            quality = await anyio.to_thread.run_sync(assess, layer, page.image) if layer else None
+            if layer is not None and (quality == "reliable" or self.text_layer == "only"):
+                flags = [] if quality == "reliable" else [f"text_layer_{quality}"]
+                result = PageResult(
+                    index=index, width=page.width, height=page.height, blocks=layer_blocks(layer), flags=flags
+                )
+                await self._render([r.name for r in claimed], result, page)
+                return
+            crops = (
+                pictures_to_read(layer, page.image) if layer is not None and quality == "partial" else None
+            )
             async with anyio.create_task_group() as group:
                 for recognizer in claimed:
-                    self._timings(recognizer.name).decode += seconds
-                    group.start_soon(self._read_page, recognizer, page)
+                    group.start_soon(self._read_page, recognizer, page, crops)
         finally:
             gate.release()
 
-    async def _read_page(self, recognizer: Recognizer, page: PageImage) -> None:
+    async def _read_page(
+        self, recognizer: Recognizer, page: PageImage, crops: list[tuple[int, int, int, int]] | None
+    ) -> None:
+        """The engine's reading of the page, or (`crops`) of the pictures the text layer misses."""
         timings = self._timings(recognizer.name)
         try:
-            t0 = time.perf_counter()
-            result = await recognizer.page(page, self.options)
-            waited = time.perf_counter() - t0
-            timings.ocr += result.ocr_seconds
-            timings.queue += max(0.0, waited - result.ocr_seconds)
-            await self._render(recognizer.name, result, page)
+            pieces = (
+                [(page, (0, 0))]
+                if crops is None
+                else [
+                    (PageImage(index=page.index, image=page.image.crop(box)), (box[0], box[1]))
+                    for box in crops
+                ]
+            )
+            found = []
+            for piece, origin in pieces:
+                t0 = time.perf_counter()
+                result = await recognizer.page(piece, self.options)
+                waited = time.perf_counter() - t0
+                timings.ocr += result.ocr_seconds
+                timings.queue += max(0.0, waited - result.ocr_seconds)
+                found.append((origin, result))
+            if crops is not None:
+                assert page.text_layer is not None
+                result = merged(page.text_layer, page.index, page.width, page.height, found)
+            await self._render([recognizer.name], result, page)
         except Exception as exc:
             self._failed(recognizer.name, page.index, exc)
 
@@ -215,7 +254,7 @@ class _Run:
             try:
                 page, seconds = await self._rasterise(index)
                 self._timings(name).decode += seconds
-                await self._render(name, fit_to_page(result, page.width, page.height), page)
+                await self._render([name], fit_to_page(result, page.width, page.height), page)
             except Exception as exc:
                 self._failed(name, index, exc)
 
@@ -300,6 +339,7 @@ async def recognize(
     window: int | None = None,
     decode_seconds: float = 0.0,
     on_page: Callable[[str, int], None] | None = None,
+    text_layer: TextLayerMode = "auto",
 ) -> OCRResponse | CompareResponse:
     """`document` through `recognizers` into the unified response.
 
@@ -313,7 +353,9 @@ async def recognize(
     names = [r.name for r in recognizers]
     collector = Collector(names, on_page)
     window = window or 2 * max((r.window for r in recognizers), default=1)
-    timings = await run(document, recognizers, options, boxes, collector, window=window)
+    timings = await run(
+        document, recognizers, options, boxes, collector, window=window, text_layer=text_layer
+    )
     for name in names:
         errors = collector.errors[name]
         if errors and len(errors) == len(collector.pages[name]):

@@ -20,6 +20,7 @@ from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendUnavailable
 from ocrgate.render import BoxesMode
 from ocrgate.schema import OCRResponse, PageResult
+from ocrgate.textlayer import TextLayerMode
 
 
 class LocalRecognizer:
@@ -81,6 +82,7 @@ def recognize(
     boxes: BoxesMode = "all",
     decode_seconds: float = 0.0,
     on_page: Callable[[str, int], None] | None = None,
+    text_layer: TextLayerMode = "auto",
 ) -> OCRResponse:
     """`document` through `backend` in this process: the unified response (first failure raised)."""
     call = functools.partial(
@@ -91,6 +93,7 @@ def recognize(
         boxes,
         decode_seconds=decode_seconds,
         on_page=on_page,
+        text_layer=text_layer,
     )
     response = anyio.run(call)
     assert isinstance(response, OCRResponse)

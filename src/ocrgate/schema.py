@@ -42,6 +42,9 @@ class Block(BaseModel):
     html: str | None = Field(default=None, description="tables only: the table as HTML")
     level: int | None = Field(default=None, ge=1, le=6, description="titles only: heading level")
     label: str | None = Field(default=None, description="the engine's own label for this region")
+    origin: Literal["engine", "text_layer"] = Field(
+        default="engine", description="where its text came from: the OCR engine or the PDF's text layer"
+    )
     lines: list[TextLine] = Field(
         default_factory=list, description="its text lines in reading order, where the engine gives lines"
     )

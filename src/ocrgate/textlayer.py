@@ -11,9 +11,10 @@ with, so they land on the page image whatever its scale, CropBox and rotation.
 - `garbled`: more than `MAX_BAD_SHARE` of the characters have no Unicode mapping
   (`FPDFText_HasUnicodeMapError`), or are U+FFFD / private-use / control characters, as fonts without a
   ToUnicode map give;
-- `partial`: the characters' boxes cover less than `MIN_INK_COVERED` of the page's ink (text drawn as
-  pictures or curves, a scanned region, an OCR layer that misses part of the page): the page is
-  recognised by the engine, and what the engine reads outside the layer's lines is added;
+- `partial`: the page's pictures (image objects) hold more than `MAX_UNCOVERED_INK` of its ink outside
+  the layer's lines: text that exists only as pixels (a scanned region, a screenshot, an OCR layer that
+  misses part of a scan). The page is recognised by the engine too, and what the engine reads outside
+  the layer's lines is added. Ink in vector drawings does not count: a chart's strokes are not text;
 - `reliable`: the text layer is used instead of OCR (exact text, in milliseconds).
 Text drawn invisibly (render mode 3, as OCR tools write over scans) counts like any other text.
 """
@@ -30,13 +31,16 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
-from ocrgate.schema import TextLine, Word
+from ocrgate.layout import Line, paragraph_blocks
+from ocrgate.schema import Block, PageResult, TextLine, Word
 
 Quality = Literal["reliable", "partial", "garbled", "none"]
+#: a request's choice: use the layer where it is reliable (`auto`), never, or only the layer (no OCR)
+TextLayerMode = Literal["auto", "never", "only"]
 #: more than this share of bad characters (no Unicode, U+FFFD, private use) makes a layer `garbled`
 MAX_BAD_SHARE = 0.02
-#: less than this share of the page's ink under the layer's character boxes makes it `partial`
-MIN_INK_COVERED = 0.6
+#: more than this share of the page's ink inside pictures and outside the layer's lines makes it `partial`
+MAX_UNCOVERED_INK = 0.1
 #: a pixel darker than this (0..255 grey) is ink
 INK_LEVEL = 160
 _LINE_BREAKS = {"\r", "\n"}
@@ -49,6 +53,8 @@ class TextLayer:
     lines: list[TextLine] = field(default_factory=list)
     chars: int = 0
     bad_chars: int = 0
+    #: boxes (pixels) of the page's pictures: where text may exist only as pixels
+    pictures: list[tuple[float, float, float, float]] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -99,65 +105,85 @@ def _union(boxes: list[tuple[float, float, float, float]]) -> tuple[float, float
 
 
 def read_text_layer(page: pdfium.PdfPage, width: int, height: int) -> TextLayer:
-    """The text layer of `page` rendered at `width` x `height` pixels. The caller holds pdfium's lock."""
+    """The text layer of `page` rendered at `width` x `height` pixels. The caller holds pdfium's lock.
+
+    One pass over pdfium's characters: a space ends a word, a line break ends a line (pdfium inserts
+    both where the layout implies them); each word's box is the union of its characters' boxes.
+    """
     textpage = page.get_textpage()
     try:
         to_px = _ToPixels(page, width, height)
-        count = textpage.count_chars()
-        layer = TextLayer()
+        raw = textpage.raw
+        layer = TextLayer(pictures=_pictures(page, to_px))
         lines: list[TextLine] = []
         words: list[Word] = []
         chars: list[str] = []
-        boxes: list[tuple[float, float, float, float]] = []
-
-        def end_word() -> None:
-            if chars:
-                words.append(Word(text="".join(chars), bbox=_union(boxes)))
-                chars.clear()
-                boxes.clear()
-
-        def end_line() -> None:
-            end_word()
-            if words:
-                box = _union([w.bbox for w in words])
-                lines.append(TextLine(text=" ".join(w.text for w in words), bbox=box, words=list(words)))
-                words.clear()
-
+        x0 = y0 = float("inf")
+        x1 = y1 = float("-inf")
         left, bottom, right, top = (ctypes.c_double() for _ in range(4))
-        for index in range(count):
-            code = pdfium_c.FPDFText_GetUnicode(textpage.raw, index)
+        get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetCharBox
+        map_error = pdfium_c.FPDFText_HasUnicodeMapError
+        for index in range(textpage.count_chars()):
+            code = get_unicode(raw, index)
             char = chr(code) if 0 <= code < 0x110000 else "\ufffd"
-            if char in _LINE_BREAKS:
-                end_line()
-                continue
             if char.isspace():
-                end_word()
-                continue
-            if pdfium_c.FPDFText_IsGenerated(textpage.raw, index) == 1:
+                if chars:
+                    words.append(Word.model_construct(text="".join(chars), bbox=(x0, y0, x1, y1), score=None))
+                    chars.clear()
+                    x0 = y0 = float("inf")
+                    x1 = y1 = float("-inf")
+                if char in _LINE_BREAKS and words:
+                    lines.append(_line(words))
+                    words = []
                 continue
             layer.chars += 1
-            if _is_bad(char, pdfium_c.FPDFText_HasUnicodeMapError(textpage.raw, index) == 1):
+            if _is_bad(char, map_error(raw, index) == 1):
                 layer.bad_chars += 1
-            if not pdfium_c.FPDFText_GetCharBox(textpage.raw, index, left, right, bottom, top):
+            if not get_box(raw, index, left, right, bottom, top):
                 continue
-            box = to_px.box(left.value, bottom.value, right.value, top.value)
-            if box[2] - box[0] <= 0 or box[3] - box[1] <= 0:
+            bx0, by0, bx1, by1 = to_px.box(left.value, bottom.value, right.value, top.value)
+            if bx1 <= bx0 or by1 <= by0:
                 continue
             chars.append(char)
-            boxes.append(box)
-        end_line()
+            x0, y0, x1, y1 = min(x0, bx0), min(y0, by0), max(x1, bx1), max(y1, by1)
+        if chars:
+            words.append(Word.model_construct(text="".join(chars), bbox=(x0, y0, x1, y1), score=None))
+        if words:
+            lines.append(_line(words))
         layer.lines = lines
         return layer
     finally:
         textpage.close()
 
 
-def ink_covered(image: Image.Image, layer: TextLayer) -> float:
-    """Share (0..1) of the page's ink pixels that lie under the layer's line boxes (1.0: no ink).
+def _line(words: list[Word]) -> TextLine:
+    box = (
+        min(w.bbox[0] for w in words),
+        min(w.bbox[1] for w in words),
+        max(w.bbox[2] for w in words),
+        max(w.bbox[3] for w in words),
+    )
+    return TextLine.model_construct(text=" ".join(w.text for w in words), bbox=box, score=None, words=words)
 
-    Measured on a copy at most 800 pixels a side; boxes are padded by a third of their height, as
-    glyph boxes are tighter than the strokes anti-aliasing spreads.
+
+def _pictures(page: pdfium.PdfPage, to_px: _ToPixels) -> list[tuple[float, float, float, float]]:
+    """Pixel boxes of the page's image objects (also inside form XObjects)."""
+    boxes = []
+    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=4):
+        left, bottom, right, top = obj.get_bounds()
+        boxes.append(to_px.box(left, bottom, right, top))
+    return boxes
+
+
+def uncovered_picture_ink(image: Image.Image, layer: TextLayer) -> float:
+    """Share (0..1) of the page's ink that lies inside its pictures and outside the layer's lines.
+
+    Measured on a copy at most 800 pixels a side; line boxes are padded by a third of their height,
+    as glyph boxes are tighter than the strokes anti-aliasing spreads. 0.0 when the page has no ink
+    or no pictures.
     """
+    if not layer.pictures:
+        return 0.0
     scale = min(1.0, 800 / max(image.width, image.height))
     small = image.convert("L")
     if scale < 1.0:
@@ -165,24 +191,100 @@ def ink_covered(image: Image.Image, layer: TextLayer) -> float:
     ink = np.asarray(small) < INK_LEVEL
     total = int(ink.sum())
     if total == 0:
-        return 1.0
-    covered = np.zeros_like(ink)
-    for line in layer.lines:
-        x0, y0, x1, y1 = (v * scale for v in line.bbox)
-        pad = (y1 - y0) / 3
-        covered[
-            max(0, int(y0 - pad)) : min(ink.shape[0], int(y1 + pad) + 1),
-            max(0, int(x0 - pad)) : min(ink.shape[1], int(x1 + pad) + 1),
-        ] = True
-    return float((ink & covered).sum()) / total
+        return 0.0
+    height, width = ink.shape
+
+    def mask(boxes: list[tuple[float, float, float, float]], pad_share: float) -> np.ndarray:
+        out = np.zeros_like(ink)
+        for bx0, by0, bx1, by1 in boxes:
+            x0, y0, x1, y1 = (v * scale for v in (bx0, by0, bx1, by1))
+            pad = (y1 - y0) * pad_share
+            rows = slice(max(0, int(y0 - pad)), min(height, int(y1 + pad) + 1))
+            out[rows, max(0, int(x0 - pad)) : min(width, int(x1 + pad) + 1)] = True
+        return out
+
+    inside = ink & mask(layer.pictures, 0.0) & ~mask([line.bbox for line in layer.lines], 1 / 3)
+    return float(inside.sum()) / total
 
 
 def assess(layer: TextLayer | None, image: Image.Image) -> Quality:
     """Whether `layer` can stand in for OCR of the page rendered as `image` (see the module's rules)."""
     if layer is None or layer.chars == 0 or not layer.lines:
-        return "none"
+        return "none" if not layer or not layer.bad_chars else "garbled"
     if layer.bad_chars / layer.chars > MAX_BAD_SHARE:
         return "garbled"
-    if ink_covered(image, layer) < MIN_INK_COVERED:
+    if uncovered_picture_ink(image, layer) > MAX_UNCOVERED_INK:
         return "partial"
     return "reliable"
+
+
+def layer_blocks(layer: TextLayer) -> list[Block]:
+    """The layer's lines as paragraphs in reading order (`layout.paragraph_blocks`), marked as coming
+    from the text layer."""
+    lines = [Line(text=ln.text, bbox=ln.bbox, words=tuple(ln.words)) for ln in layer.lines]
+    return [b.model_copy(update={"origin": "text_layer"}) for b in paragraph_blocks(lines)]
+
+
+def pictures_to_read(layer: TextLayer, image: Image.Image) -> list[tuple[int, int, int, int]]:
+    """Integer pixel boxes of the pictures whose ink the layer does not cover (what OCR must read)."""
+    crops = []
+    for box in layer.pictures:
+        x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
+        x1, y1 = min(image.width, round(box[2])), min(image.height, round(box[3]))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            continue
+        alone = TextLayer(lines=layer.lines, chars=layer.chars, pictures=[box])
+        if uncovered_picture_ink(image, alone) > 0:
+            crops.append((x0, y0, x1, y1))
+    return crops
+
+
+def _overlaps_text(block: Block, layer: TextLayer) -> bool:
+    """Whether most of `block` lies on the layer's lines (it reads text the layer already has)."""
+    x0, y0, x1, y1 = block.bbox
+    area = max(1e-6, (x1 - x0) * (y1 - y0))
+    covered = 0.0
+    for line in layer.lines:
+        lx0, ly0, lx1, ly1 = line.bbox
+        w, h = min(x1, lx1) - max(x0, lx0), min(y1, ly1) - max(y0, ly0)
+        if w > 0 and h > 0:
+            covered += w * h
+    return covered / area > 0.5
+
+
+def merged(
+    layer: TextLayer,
+    page_index: int,
+    width: int,
+    height: int,
+    found: list[tuple[tuple[int, int], PageResult]],
+) -> PageResult:
+    """The layer's blocks plus what the engine read in pictures (`found`: each crop's origin in page
+    pixels and the engine's result on that crop), except what lies on the layer's own lines; blocks in
+    reading order (top to bottom, then left to right, by their boxes)."""
+    blocks = layer_blocks(layer)
+    for (dx, dy), result in found:
+        for block in result.blocks:
+            moved = _moved(block, dx, dy)
+            if moved.text.strip() and not _overlaps_text(moved, layer):
+                blocks.append(moved)
+    blocks.sort(key=lambda b: (round(b.bbox[1]), b.bbox[0]))
+    return PageResult(
+        index=page_index, width=width, height=height, blocks=blocks, flags=["text_layer_partial"]
+    )
+
+
+def _moved(block: Block, dx: float, dy: float) -> Block:
+    def shift(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        return (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
+
+    lines = [
+        ln.model_copy(
+            update={
+                "bbox": shift(ln.bbox),
+                "words": [w.model_copy(update={"bbox": shift(w.bbox)}) for w in ln.words],
+            }
+        )
+        for ln in block.lines
+    ]
+    return block.model_copy(update={"bbox": shift(block.bbox), "lines": lines})

@@ -16,6 +16,7 @@ from ocrgate.errors import FileTooLarge, InputError
 from ocrgate.gateway.state import GatewayDep
 from ocrgate.middleware import declared_too_large
 from ocrgate.render import BoxesMode
+from ocrgate.textlayer import TextLayerMode
 from ocrgate.wire import options_from_json
 
 CHUNK = 1 << 20
@@ -45,6 +46,7 @@ class Upload:
     options: dict[str, Any]
     boxes: BoxesMode | None
     dpi: int | None
+    text_layer: TextLayerMode = "auto"
     decode_seconds: float = 0.0
 
 
@@ -60,6 +62,10 @@ async def upload_form(
     ] = None,
     boxes: Annotated[BoxesMode | None, Form(description="boxes pictures for all, first or no pages")] = None,
     dpi: Annotated[int | None, Form(ge=36, le=600, description="PDF rasterising resolution")] = None,
+    text_layer: Annotated[
+        TextLayerMode,
+        Form(description="PDF pages: `auto` reads a reliable text layer instead of OCR; `never`; `only`"),
+    ] = "auto",
 ) -> Upload:
     """FastAPI dependency: the multipart form of `/v1/ocr` and `/v1/jobs`, checked in the order that
     costs least first (declared size, backends, options, then the file itself)."""
@@ -77,4 +83,4 @@ async def upload_form(
     data = await read_upload(file, limits)
     name = (file.filename if file else None) or "upload"
     document = await anyio.to_thread.run_sync(open_document, data, name, limits, dpi)
-    return Upload(document, data, names, parsed, boxes, dpi, time.perf_counter() - started)
+    return Upload(document, data, names, parsed, boxes, dpi, text_layer, time.perf_counter() - started)

@@ -42,6 +42,7 @@ async def ocr(
                 upload.options,
                 upload.boxes or "all",
                 decode_seconds=upload.decode_seconds,
+                text_layer=upload.text_layer,
             )
         for name in upload.backends:
             gw.metrics.pages.labels(name, "done").inc(document.page_count)

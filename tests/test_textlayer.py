@@ -1,0 +1,103 @@
+"""The PDF text layer read instead of OCR where it can be trusted, and only there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+from PIL import Image
+
+from ocrgate.backends.rapidocr import RapidOCRBackend
+from ocrgate.documents import open_document
+from ocrgate.inprocess import recognize
+from ocrgate.textlayer import assess, read_text_layer
+from tests.helpers import cer
+from tests.pdf_maker import PdfMaker, type3_pdf
+
+
+@pytest.fixture(scope="module")
+def rapidocr() -> RapidOCRBackend:
+    return RapidOCRBackend()
+
+
+def _quality(data: bytes) -> str:
+    pdf = pdfium.PdfDocument(data)
+    page = pdf[0]
+    image = page.render(scale=2).to_pil().convert("RGB")
+    quality = assess(read_text_layer(page, image.width, image.height), image)
+    pdf.close()
+    return quality
+
+
+def test_born_digital_pages_are_read_from_their_layer(eval_dir: Path, rapidocr: RapidOCRBackend) -> None:
+    data = (eval_dir / "docling_pdf" / "pdf" / "multi_page.pdf").read_bytes()
+    document = open_document(data, "multi_page.pdf")
+    response = recognize(document, rapidocr, {}, boxes="none")
+    assert response.timings.ocr == 0.0, "no page went to the engine"
+    for page in response.pages:
+        assert page.blocks and all(b.origin == "text_layer" for b in page.blocks)
+        assert all(
+            w.bbox[2] <= page.width and w.bbox[3] <= page.height
+            for b in page.blocks
+            for w in b.lines[0].words
+        )
+    truth = (eval_dir / "docling_pdf" / "gt" / "multi_page_p1.txt").read_text(encoding="utf-8")
+    assert cer(response.pages[0].markdown, truth) < 0.02
+
+
+def test_word_boxes_lie_on_the_rendered_words(eval_dir: Path) -> None:
+    """Each word of the layer sits on ink of the page image it was mapped to (rotation and scale)."""
+    data = PdfMaker().add_page(612, 792).text("Searchable words here", 72, 700, 24).bytes()
+    for rotate in (0, 90, 180, 270):
+        pdf = pdfium.PdfDocument(data)
+        page = pdf[0]
+        page.set_rotation(rotate)
+        image = page.render(scale=1.5).to_pil().convert("L")
+        layer = read_text_layer(page, image.width, image.height)
+        words = [w for line in layer.lines for w in line.words]
+        assert [w.text for w in words] == ["Searchable", "words", "here"], rotate
+        for word in words:
+            crop = image.crop(tuple(round(v) for v in word.bbox))
+            assert crop.getextrema()[0] < 100, (rotate, word)  # the word box holds dark glyph pixels
+        pdf.close()
+
+
+def test_scans_and_garbled_layers_go_to_the_engine(phototest: Path, rapidocr: RapidOCRBackend) -> None:
+    scan = PdfMaker().add_page(640 * 72 / 200, 480 * 72 / 200)
+    scan.picture(Image.open(phototest), 0, 0, 640 * 72 / 200, 480 * 72 / 200)
+    assert _quality(scan.bytes()) == "none"
+    assert _quality(type3_pdf()) == "garbled"
+    response = recognize(open_document(scan.bytes(), "scan.pdf"), rapidocr, {}, boxes="none")
+    assert response.timings.ocr > 0 and all(b.origin == "engine" for b in response.pages[0].blocks)
+    assert "quick brown dog" in response.markdown.lower()
+    garbled = recognize(open_document(type3_pdf(), "t3.pdf"), rapidocr, {}, boxes="none")
+    assert "ABAB" not in garbled.markdown, "a garbled layer is not trusted"
+
+
+def test_pictures_the_layer_misses_are_read_by_the_engine(phototest: Path, rapidocr: RapidOCRBackend) -> None:
+    data = PdfMaker().add_page().text("A heading made of real text", 72, 720, 18)
+    data.picture(Image.open(phototest), 72, 300, 468, 351)
+    assert _quality(data.bytes()) == "partial"
+    response = recognize(open_document(data.bytes(), "mixed.pdf"), rapidocr, {}, boxes="none")
+    page = response.pages[0]
+    assert "text_layer_partial" in page.flags
+    origins = {b.origin for b in page.blocks}
+    assert origins == {"engine", "text_layer"}
+    text = page.markdown.lower()
+    assert text.index("a heading made of real text") < text.index("quick brown dog")
+    assert all(0 <= b.bbox[0] < b.bbox[2] <= page.width for b in page.blocks)
+
+
+@pytest.mark.parametrize("mode", ["never", "only"])
+def test_text_layer_modes(eval_dir: Path, rapidocr: RapidOCRBackend, phototest: Path, mode: str) -> None:
+    data = (eval_dir / "docling_pdf" / "pdf" / "multi_page.pdf").read_bytes()
+    scan = PdfMaker().add_page(320, 240).picture(Image.open(phototest), 0, 0, 320, 240).bytes()
+    born = recognize(open_document(data, "a.pdf"), rapidocr, {}, boxes="none", text_layer=mode)  # type: ignore[arg-type]
+    scanned = recognize(open_document(scan, "s.pdf"), rapidocr, {}, boxes="none", text_layer=mode)  # type: ignore[arg-type]
+    if mode == "never":
+        assert all(b.origin == "engine" for p in born.pages[:1] for b in p.blocks) and born.timings.ocr > 0
+        assert "quick brown dog" in scanned.markdown.lower()
+    else:
+        assert born.timings.ocr == 0.0 and scanned.timings.ocr == 0.0
+        assert scanned.pages[0].blocks == [] and "text_layer_none" in scanned.pages[0].flags
