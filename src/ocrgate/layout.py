@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from statistics import mean, median
 
-from ocrgate.schema import BBox, Block
+from ocrgate.schema import Block, Box
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Line:
     """One recognised line of text with its box in page pixels."""
 
     text: str
-    bbox: BBox
+    bbox: Box
     score: float | None = None
 
     @property
@@ -164,15 +164,6 @@ def paragraphs(lines: list[Line], para_gap: float = 0.8, col_gap: float = 0.5) -
     return result
 
 
-def union_bbox(boxes: list[BBox]) -> BBox:
-    return (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    )
-
-
 def paragraph_text(lines: list[Line]) -> str:
     """Lines joined by newlines; pieces of one text line joined by a space."""
     text = lines[0].text.strip()
@@ -190,7 +181,7 @@ def paragraph_blocks(lines: list[Line], para_gap: float = 0.8, col_gap: float = 
             Block(
                 kind="text",
                 text=paragraph_text(para),
-                bbox=union_bbox([ln.bbox for ln in para]),
+                bbox=Box.union(ln.bbox for ln in para),
                 score=mean(scores) if scores else None,
             )
         )

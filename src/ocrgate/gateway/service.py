@@ -19,7 +19,6 @@ from ocrgate.render import (
     BoxesMode,
     RenderedPage,
     assemble_response,
-    fit_to_page,
     render_page,
     wants_boxes,
 )
@@ -121,7 +120,7 @@ async def render_result(document: Document, result: PageResult, boxes: BoxesMode
     if not 0 <= result.index < document.page_count:
         raise BackendError(f"the backend returned page {result.index} of a {document.page_count}-page file")
     page = await anyio.to_thread.run_sync(document.page, result.index)
-    fitted = fit_to_page(result, page.width, page.height)
+    fitted = result.fitted(page.width, page.height)
     return await anyio.to_thread.run_sync(render_page, fitted, page.image, wants_boxes(boxes, result.index))
 
 
