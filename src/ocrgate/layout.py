@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from statistics import mean, median
 
+from ocrgate.render.markdown import lines_markdown
 from ocrgate.schema import Block, Box
 
 
@@ -165,11 +166,11 @@ def paragraphs(lines: list[Line], para_gap: float = 0.8, col_gap: float = 0.5) -
 
 
 def paragraph_text(lines: list[Line]) -> str:
-    """Lines joined by newlines; pieces of one text line joined by a space."""
+    """The lines as block markdown (`lines_markdown`); pieces of one text line joined by a space."""
     text = lines[0].text.strip()
     for prev, line in pairwise(lines):
         text += (" " if _same_row(prev, line) else "\n") + line.text.strip()
-    return text
+    return lines_markdown(text.split("\n"))
 
 
 def paragraph_blocks(lines: list[Line], para_gap: float = 0.8, col_gap: float = 0.5) -> list[Block]:

@@ -21,6 +21,7 @@ from pytesseract import Output
 from ocrgate.backends.base import Backend, BackendOptions
 from ocrgate.documents import PageImage
 from ocrgate.errors import BackendError, BackendUnavailable, InvalidOption
+from ocrgate.render.markdown import lines_markdown
 from ocrgate.schema import BackendHealth, Block, Box, PageResult
 
 DEFAULT_CMD = "tesseract"
@@ -159,7 +160,7 @@ def _paragraphs(words: list[dict[str, Any]]) -> list[Block]:
         members = [w for line in lines.values() for w in line]
         boxes = [Box(w["left"], w["top"], w["left"] + w["width"], w["top"] + w["height"]) for w in members]
         confs = [w["conf"] / 100 for w in members if w["conf"] >= 0]
-        text = "\n".join(" ".join(w["text"] for w in line) for line in lines.values())
+        text = lines_markdown([" ".join(w["text"] for w in line) for line in lines.values()])
         blocks.append(
             Block(kind="text", text=text, bbox=Box.union(boxes), score=mean(confs) if confs else None)
         )

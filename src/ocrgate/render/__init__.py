@@ -5,7 +5,15 @@ crops figures, `response` renders a page result and assembles the unified respon
 """
 
 from ocrgate.render.boxes import BOXES_MAX_SIDE, KIND_COLOURS, boxes_image, crop, png_base64
-from ocrgate.render.markdown import block_markdown, document_markdown, page_markdown
+from ocrgate.render.markdown import (
+    PAGE_SEPARATOR,
+    block_markdown,
+    document_markdown,
+    escape_text,
+    join_hyphenated,
+    lines_markdown,
+    page_markdown,
+)
 from ocrgate.render.response import (
     BoxesMode,
     RenderedPage,
@@ -18,6 +26,7 @@ from ocrgate.render.response import (
 __all__ = [
     "BOXES_MAX_SIDE",
     "KIND_COLOURS",
+    "PAGE_SEPARATOR",
     "BoxesMode",
     "RenderedPage",
     "assemble_response",
@@ -25,6 +34,9 @@ __all__ = [
     "boxes_image",
     "crop",
     "document_markdown",
+    "escape_text",
+    "join_hyphenated",
+    "lines_markdown",
     "page_markdown",
     "png_base64",
     "render_page",

@@ -77,7 +77,8 @@ def assemble_response(
 ) -> OCRResponse:
     """The unified response for one backend from its rendered pages (any order).
 
-    `raw_result` holds the engine's output keyed by backend: the page's own for a one-page
+    The document's markdown is the pages' joined by `document_markdown` (a `<!-- page N -->` line
+    between pages). `raw_result` holds the engine's output keyed by backend: the page's own for a one-page
     document, a list with one entry per page otherwise.
     """
     ordered = sorted(rendered, key=lambda r: r.page.index)
@@ -86,8 +87,8 @@ def assemble_response(
         request_id=request_id,
         backend=backend,
         image_name=image_name,
-        markdown=document_markdown([r.page.markdown for r in ordered]),
-        source_markdown=document_markdown([r.source_markdown for r in ordered]),
+        markdown=document_markdown((r.page.index, r.page.markdown) for r in ordered),
+        source_markdown=document_markdown((r.page.index, r.source_markdown) for r in ordered),
         boxes_image=ordered[0].page.boxes_image if ordered else None,
         pages=[r.page for r in ordered],
         raw_result={backend: raws[0] if len(raws) == 1 else raws},
