@@ -73,7 +73,7 @@ def test_assemble_orders_pages_and_keys_raw_by_backend() -> None:
     ]
     rendered = [render_page(r, page, boxes=r.index == 0) for r in results]
     response = assemble_response("engine", "doc.pdf", rendered, request_id="r1")
-    assert response.markdown == "page 0\n\npage 1"
+    assert response.markdown == "page 0\n\n<!-- page 2 -->\n\npage 1"
     assert [p.index for p in response.pages] == [0, 1]
     assert response.raw_result == {"engine": [{"i": 0}, {"i": 1}]}
     assert response.boxes_image == response.pages[0].boxes_image is not None

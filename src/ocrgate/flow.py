@@ -25,7 +25,7 @@ from rapidfuzz.distance import Levenshtein
 
 from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendError, InternalError, OCRGateError
-from ocrgate.render import BoxesMode, RenderedPage, assemble_response, fit_to_page, render_page, wants_boxes
+from ocrgate.render import BoxesMode, RenderedPage, assemble_response, render_page, wants_boxes
 from ocrgate.schema import Agreement, CompareResponse, OCRResponse, PageResult, Timings
 from ocrgate.textlayer import TextLayerMode, assess, layer_blocks, merged, pictures_to_read
 
@@ -254,7 +254,7 @@ class _Run:
             try:
                 page, seconds = await self._rasterise(index)
                 self._timings(name).decode += seconds
-                await self._render([name], fit_to_page(result, page.width, page.height), page)
+                await self._render([name], result.fitted(page.width, page.height), page)
             except Exception as exc:
                 self._failed(name, index, exc)
 

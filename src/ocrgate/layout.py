@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from statistics import mean, median
 
-from ocrgate.schema import BBox, Block, TextLine, Word
+from ocrgate.render.markdown import lines_markdown
+from ocrgate.schema import Block, Box, TextLine, Word
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Line:
     """One recognised line of text with its box in page pixels."""
 
     text: str
-    bbox: BBox
+    bbox: Box
     score: float | None = None
     words: tuple[Word, ...] = ()  # its words, where the engine gives them
 
@@ -168,21 +169,12 @@ def paragraphs(lines: list[Line], para_gap: float = 0.8, col_gap: float = 0.5) -
     return result
 
 
-def union_bbox(boxes: list[BBox]) -> BBox:
-    return (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    )
-
-
 def paragraph_text(lines: list[Line]) -> str:
-    """Lines joined by newlines; pieces of one text line joined by a space."""
+    """The lines as block markdown (`lines_markdown`); pieces of one text line joined by a space."""
     text = lines[0].text.strip()
     for prev, line in pairwise(lines):
         text += (" " if _same_row(prev, line) else "\n") + line.text.strip()
-    return text
+    return lines_markdown(text.split("\n"))
 
 
 def paragraph_blocks(lines: list[Line], para_gap: float = 0.8, col_gap: float = 0.5) -> list[Block]:
@@ -194,7 +186,7 @@ def paragraph_blocks(lines: list[Line], para_gap: float = 0.8, col_gap: float = 
             Block(
                 kind="text",
                 text=paragraph_text(para),
-                bbox=union_bbox([ln.bbox for ln in para]),
+                bbox=Box.union(ln.bbox for ln in para),
                 score=mean(scores) if scores else None,
                 lines=[ln.text_line() for ln in para],
             )

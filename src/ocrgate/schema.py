@@ -1,8 +1,14 @@
-"""The unified data model every stage speaks: blocks, pages, page results, responses, errors."""
+"""The unified data model every stage speaks: boxes, words, lines, blocks, pages, page results, responses.
+
+Geometry and sanitising live on the types: `Box` knows its size, how to clamp, scale and unite
+itself; `Block.sanitised` and `PageResult.fitted` make a worker's answer safe to draw and show.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,25 +17,157 @@ BlockKind = Literal[
 ]
 BLOCK_KINDS: tuple[str, ...] = BlockKind.__args__  # type: ignore[attr-defined]
 
-BBox = tuple[float, float, float, float]
+# What an engine's table HTML may keep: table structure, spans and light inline markup, nothing else.
+TABLE_TAGS = {"table", "caption", "colgroup", "col", "thead", "tbody", "tfoot", "tr", "th", "td"}
+TABLE_TAGS |= {"br", "b", "strong", "i", "em", "sub", "sup", "span", "p"}
+TABLE_ATTRIBUTES = {cell: {"colspan", "rowspan"} for cell in ("th", "td")}
+BOX_DESCRIPTION = "[x0, y0, x1, y1] in pixels of the page image that was recognised"
 DocumentStatus = Literal["complete", "partial"]
+
+
+class Box(NamedTuple):
+    """An axis-aligned box in pixels of the page image that was recognised.
+
+    Origin at the page's top-left corner, x to the right, y down; (x0, y0) is the top-left corner and
+    (x1, y1) the bottom-right one. A tuple, so its JSON is exactly `[x0, y0, x1, y1]` and it compares
+    equal to a plain 4-tuple. A box read from a worker may have its corners out of order, NaN or
+    infinities: `clamped` makes it sane; the other methods assume finite numbers.
+    """
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def width(self) -> float:
+        """x1 - x0 in pixels; 0 when the corners are out of order."""
+        return max(0.0, self.x1 - self.x0)
+
+    @property
+    def height(self) -> float:
+        """y1 - y0 in pixels; 0 when the corners are out of order."""
+        return max(0.0, self.y1 - self.y0)
+
+    @property
+    def area(self) -> float:
+        """width * height in square pixels."""
+        return self.width * self.height
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """(x, y) of the box's middle, in pixels."""
+        return (self.x0 + self.x1) / 2, (self.y0 + self.y1) / 2
+
+    def clamped(self, width: float, height: float) -> Box:
+        """This box inside a page of `width` x `height` pixels, corners in order.
+
+        NaN goes to 0, infinities (and any number past an edge) to the page's edges, so the result
+        always satisfies 0 <= x0 <= x1 <= width and 0 <= y0 <= y1 <= height.
+        """
+
+        def clamp(value: float, limit: float) -> float:
+            return 0.0 if math.isnan(value) else min(max(float(value), 0.0), float(limit))
+
+        x0, x1 = sorted((clamp(self.x0, width), clamp(self.x1, width)))
+        y0, y1 = sorted((clamp(self.y0, height), clamp(self.y1, height)))
+        return Box(x0, y0, x1, y1)
+
+    def scaled(self, sx: float, sy: float) -> Box:
+        """This box with its x coordinates multiplied by `sx` and its y coordinates by `sy`."""
+        return Box(self.x0 * sx, self.y0 * sy, self.x1 * sx, self.y1 * sy)
+
+    @classmethod
+    def union(cls, boxes: Iterable[Sequence[float]]) -> Box:
+        """The smallest box holding every one of `boxes` (4-sequences [x0, y0, x1, y1]).
+
+        Raises ValueError when `boxes` is empty.
+        """
+        boxes = list(boxes)
+        if not boxes:
+            raise ValueError("the union of no boxes")
+        return cls(
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+
+    def intersection(self, other: Sequence[float]) -> Box | None:
+        """The box both boxes cover, or None when they do not overlap (touching edges do not)."""
+        x0, y0 = max(self.x0, other[0]), max(self.y0, other[1])
+        x1, y1 = min(self.x1, other[2]), min(self.y1, other[3])
+        return Box(x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
+
+    def iou(self, other: Sequence[float]) -> float:
+        """Intersection over union (Jaccard index) of the two boxes' areas, 0..1; 0 when both are empty."""
+        common = self.intersection(other)
+        if common is None:
+            return 0.0
+        return common.area / (self.area + Box(*other).area - common.area)
+
+    def contains(self, other: Sequence[float]) -> bool:
+        """Whether `other` lies wholly inside this box (edges included)."""
+        return self.x0 <= other[0] and self.y0 <= other[1] and other[2] <= self.x1 and other[3] <= self.y1
+
+    def pixels(self) -> tuple[int, int, int, int]:
+        """The integer pixel box that covers this one (x0, y0 rounded down; x1, y1 up), for cropping.
+
+        Raises ValueError (NaN) or OverflowError (infinity) for a box that was not clamped first.
+        """
+        return math.floor(self.x0), math.floor(self.y0), math.ceil(self.x1), math.ceil(self.y1)
+
+
+def finite_score(score: float | None) -> float | None:
+    """`score`, or None when it is NaN or infinite (an engine's confidence must be a number)."""
+    return score if score is None or math.isfinite(score) else None
+
+
+def clean_table_html(html: str) -> str:
+    """An engine's table HTML reduced to table markup (nh3): no scripts, handlers, links or styles."""
+    import nh3  # here, not at the top: engine workers import this module from virtualenvs without nh3
+
+    return nh3.clean(html, tags=TABLE_TAGS, attributes=TABLE_ATTRIBUTES, url_schemes=set())
 
 
 class Word(BaseModel):
     """One word as the engine read it, with its box in page-image pixels."""
 
     text: str
-    bbox: BBox = Field(description="[x0, y0, x1, y1] in pixels of the page image that was recognised")
+    bbox: Box = Field(description=BOX_DESCRIPTION)
     score: float | None = Field(default=None, description="the engine's confidence, 0..1")
+
+    def sanitised(self, width: float, height: float) -> Word:
+        """This word with its box clamped to a `width` x `height` page and a non-finite score dropped."""
+        update = {"bbox": self.bbox.clamped(width, height), "score": finite_score(self.score)}
+        return self.model_copy(update=update)
+
+    def scaled(self, sx: float, sy: float) -> Word:
+        return self.model_copy(update={"bbox": self.bbox.scaled(sx, sy)})
 
 
 class TextLine(BaseModel):
     """One line of text (ALTO `TextLine`, hOCR `ocr_line`): its text, box and, where known, its words."""
 
     text: str
-    bbox: BBox = Field(description="[x0, y0, x1, y1] in pixels of the page image that was recognised")
+    bbox: Box = Field(description=BOX_DESCRIPTION)
     score: float | None = Field(default=None, description="the engine's confidence, 0..1")
     words: list[Word] = Field(default_factory=list, description="empty where the engine gives no words")
+
+    def sanitised(self, width: float, height: float) -> TextLine:
+        """This line and its words, boxes clamped to a `width` x `height` page, non-finite scores dropped."""
+        return self.model_copy(
+            update={
+                "bbox": self.bbox.clamped(width, height),
+                "score": finite_score(self.score),
+                "words": [w.sanitised(width, height) for w in self.words],
+            }
+        )
+
+    def scaled(self, sx: float, sy: float) -> TextLine:
+        return self.model_copy(
+            update={"bbox": self.bbox.scaled(sx, sy), "words": [w.scaled(sx, sy) for w in self.words]}
+        )
 
 
 class Block(BaseModel):
@@ -37,7 +175,7 @@ class Block(BaseModel):
 
     kind: BlockKind = "text"
     text: str = ""
-    bbox: BBox = Field(description="[x0, y0, x1, y1] in pixels of the page image that was recognised")
+    bbox: Box = Field(description=BOX_DESCRIPTION)
     score: float | None = None
     html: str | None = Field(default=None, description="tables only: the table as HTML")
     level: int | None = Field(default=None, ge=1, le=6, description="titles only: heading level")
@@ -48,6 +186,27 @@ class Block(BaseModel):
     lines: list[TextLine] = Field(
         default_factory=list, description="its text lines in reading order, where the engine gives lines"
     )
+
+    def sanitised(self, width: float, height: float) -> Block:
+        """This block made safe to draw, crop, serialise and show (a worker's numbers are not trusted).
+
+        Its boxes (its own, its lines' and words') clamped to a `width` x `height` page (`Box.clamped`),
+        non-finite scores dropped, table HTML reduced to table markup (`clean_table_html`).
+        """
+        update: dict[str, Any] = {
+            "bbox": self.bbox.clamped(width, height),
+            "score": finite_score(self.score),
+            "lines": [line.sanitised(width, height) for line in self.lines],
+        }
+        if self.html is not None:
+            update["html"] = clean_table_html(self.html)
+        return self.model_copy(update=update)
+
+    def scaled(self, sx: float, sy: float) -> Block:
+        """This block with its boxes (its own, its lines' and words') scaled by `sx`, `sy`."""
+        return self.model_copy(
+            update={"bbox": self.bbox.scaled(sx, sy), "lines": [ln.scaled(sx, sy) for ln in self.lines]}
+        )
 
 
 class PageResult(BaseModel):
@@ -62,6 +221,18 @@ class PageResult(BaseModel):
         default_factory=list, description="problems noticed while parsing: truncated, repetition, ..."
     )
     ocr_seconds: float = 0.0
+
+    def fitted(self, width: int, height: int) -> PageResult:
+        """This result with its boxes scaled to a page image of `width` x `height` pixels.
+
+        For a backend that read the page at another size than the image shown (a whole-file engine's
+        own rasterisation). A no-op when the sizes already agree.
+        """
+        if (self.width, self.height) == (width, height):
+            return self
+        sx, sy = width / self.width, height / self.height
+        blocks = [block.scaled(sx, sy) for block in self.blocks]
+        return self.model_copy(update={"width": width, "height": height, "blocks": blocks})
 
 
 class Page(BaseModel):

@@ -32,7 +32,7 @@ import pypdfium2.raw as pdfium_c
 from PIL import Image
 
 from ocrgate.layout import Line, paragraph_blocks
-from ocrgate.schema import Block, PageResult, TextLine, Word
+from ocrgate.schema import Block, Box, PageResult, TextLine, Word
 
 Quality = Literal["reliable", "partial", "garbled", "none"]
 #: a request's choice: use the layer where it is reliable (`auto`), never, or only the layer (no OCR)
@@ -87,21 +87,12 @@ class _ToPixels:
         pdfium_c.FPDF_PageToDevice(page.raw, 0, 0, width, height, 0, x, y, out_x, out_y)
         return out_x.value, out_y.value
 
-    def box(self, left: float, bottom: float, right: float, top: float) -> tuple[float, float, float, float]:
+    def box(self, left: float, bottom: float, right: float, top: float) -> Box:
         xs, ys = [], []
         for x, y in ((left, bottom), (right, top), (left, top), (right, bottom)):
             xs.append(self.origin[0] + x * self.dx[0] + y * self.dy[0])
             ys.append(self.origin[1] + x * self.dx[1] + y * self.dy[1])
-        return (min(xs), min(ys), max(xs), max(ys))
-
-
-def _union(boxes: list[tuple[float, float, float, float]]) -> tuple[float, float, float, float]:
-    return (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    )
+        return Box(min(xs), min(ys), max(xs), max(ys))
 
 
 def read_text_layer(page: pdfium.PdfPage, width: int, height: int) -> TextLayer:
@@ -128,7 +119,7 @@ def read_text_layer(page: pdfium.PdfPage, width: int, height: int) -> TextLayer:
             char = chr(code) if 0 <= code < 0x110000 else "\ufffd"
             if char.isspace():
                 if chars:
-                    words.append(Word.model_construct(text="".join(chars), bbox=(x0, y0, x1, y1), score=None))
+                    words.append(_word(chars, x0, y0, x1, y1))
                     chars.clear()
                     x0 = y0 = float("inf")
                     x1 = y1 = float("-inf")
@@ -147,7 +138,7 @@ def read_text_layer(page: pdfium.PdfPage, width: int, height: int) -> TextLayer:
             chars.append(char)
             x0, y0, x1, y1 = min(x0, bx0), min(y0, by0), max(x1, bx1), max(y1, by1)
         if chars:
-            words.append(Word.model_construct(text="".join(chars), bbox=(x0, y0, x1, y1), score=None))
+            words.append(_word(chars, x0, y0, x1, y1))
         if words:
             lines.append(_line(words))
         layer.lines = lines
@@ -156,13 +147,12 @@ def read_text_layer(page: pdfium.PdfPage, width: int, height: int) -> TextLayer:
         textpage.close()
 
 
+def _word(chars: list[str], x0: float, y0: float, x1: float, y1: float) -> Word:
+    return Word.model_construct(text="".join(chars), bbox=Box(x0, y0, x1, y1), score=None)
+
+
 def _line(words: list[Word]) -> TextLine:
-    box = (
-        min(w.bbox[0] for w in words),
-        min(w.bbox[1] for w in words),
-        max(w.bbox[2] for w in words),
-        max(w.bbox[3] for w in words),
-    )
+    box = Box.union(w.bbox for w in words)
     return TextLine.model_construct(text=" ".join(w.text for w in words), bbox=box, score=None, words=words)
 
 
@@ -275,8 +265,8 @@ def merged(
 
 
 def _moved(block: Block, dx: float, dy: float) -> Block:
-    def shift(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-        return (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
+    def shift(box: Box) -> Box:
+        return Box(box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
 
     lines = [
         ln.model_copy(

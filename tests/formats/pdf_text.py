@@ -11,7 +11,7 @@ import pypdfium2.raw as pdfium_c
 from PIL import Image
 
 from ocrgate.formats import page_lines
-from ocrgate.schema import BBox, OCRResponse
+from ocrgate.schema import Box, OCRResponse
 
 FINE = 16  # pdfium maps to whole device pixels: map on a 16x finer device for sub-pixel precision
 
@@ -23,7 +23,7 @@ def _to_pixels(page: pdfium.PdfPage, size: tuple[int, int], x: float, y: float) 
     return dx.value / FINE, dy.value / FINE
 
 
-def pdf_pages(data: bytes, sizes: list[tuple[int, int]]) -> list[tuple[str, list[tuple[str, BBox]]]]:
+def pdf_pages(data: bytes, sizes: list[tuple[int, int]]) -> list[tuple[str, list[tuple[str, Box]]]]:
     """Per page: pdfium's text, and its words (split at white space) with their loose character
     boxes joined, in pixels of the page shown (rotation and crop box applied) at `sizes[i]`."""
     pages = []
@@ -32,7 +32,7 @@ def pdf_pages(data: bytes, sizes: list[tuple[int, int]]) -> list[tuple[str, list
         assert len(document) == len(sizes)
         for page, size in zip(document, sizes, strict=True):
             textpage = page.get_textpage()
-            words: list[tuple[str, BBox]] = []
+            words: list[tuple[str, Box]] = []
             text, box = "", None
             for i in range(textpage.count_chars()):
                 char = chr(pdfium_c.FPDFText_GetUnicode(textpage.raw, i))
@@ -65,7 +65,7 @@ def pdf_pages(data: bytes, sizes: list[tuple[int, int]]) -> list[tuple[str, list
     return pages
 
 
-def response_words(response: OCRResponse, index: int = 0) -> list[tuple[str, BBox]]:
+def response_words(response: OCRResponse, index: int = 0) -> list[tuple[str, Box]]:
     """The words the writers write for a response page, with their boxes in its pixels."""
     page = response.pages[index]
     return [(w.text, w.bbox) for _, lines in page_lines(page) for line in lines for w in line.words]
@@ -75,7 +75,7 @@ def response_text(response: OCRResponse, index: int = 0) -> str:
     return "\n".join(" ".join(t for t, _ in response_words(response, index)).split("\n"))
 
 
-def iou(a: BBox, b: BBox) -> float:
+def iou(a: Box, b: Box) -> float:
     w = min(a[2], b[2]) - max(a[0], b[0])
     h = min(a[3], b[3]) - max(a[1], b[1])
     if w <= 0 or h <= 0:
@@ -85,7 +85,7 @@ def iou(a: BBox, b: BBox) -> float:
     return inter / area
 
 
-def matched_words(found: list[tuple[str, BBox]], expected: list[tuple[str, BBox]]) -> list[tuple[BBox, BBox]]:
+def matched_words(found: list[tuple[str, Box]], expected: list[tuple[str, Box]]) -> list[tuple[Box, Box]]:
     """(found box, expected box) of the words that the two sequences share, aligned by text."""
     matcher = difflib.SequenceMatcher(a=[t for t, _ in found], b=[t for t, _ in expected], autojunk=False)
     pairs = []
@@ -95,7 +95,7 @@ def matched_words(found: list[tuple[str, BBox]], expected: list[tuple[str, BBox]
     return pairs
 
 
-def ink(image: Image.Image, box: BBox) -> float:
+def ink(image: Image.Image, box: Box) -> float:
     """The share of inked pixels (grey < 192: thin strokes are anti-aliased) in `box` of `image`."""
     grey = np.asarray(image.convert("L"))
     x0, y0, x1, y1 = (round(v) for v in box)

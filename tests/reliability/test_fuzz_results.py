@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from pydantic import ValidationError
 
-from ocrgate.render import RenderedPage, assemble_response, fit_to_page, render_page
+from ocrgate.render import RenderedPage, assemble_response, render_page
 from ocrgate.schema import BLOCK_KINDS, OCRResponse, PageResult
 from tests.reliability.reports import fuzz_examples, write_report
 
@@ -140,7 +140,7 @@ def read_back(answer: bytes, boxes: bool, fit: bool) -> str:
     except ValidationError:
         return "refused"
     if fit:
-        result = fit_to_page(result, IMAGE.width, IMAGE.height)
+        result = result.fitted(IMAGE.width, IMAGE.height)
     rendered = render_page(result, IMAGE, boxes)
     stored = RenderedPage.model_validate_json(rendered.model_dump_json())  # jobs keep pages as JSON
     response = assemble_response("fuzz", "page.png", [stored, rendered], request_id="r")

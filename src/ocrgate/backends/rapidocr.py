@@ -19,8 +19,8 @@ from pydantic import Field
 from ocrgate.backends.base import Backend, BackendOptions
 from ocrgate.documents import PageImage
 from ocrgate.errors import BackendError, BackendUnavailable
-from ocrgate.layout import Line, paragraph_blocks, union_bbox
-from ocrgate.schema import PageResult, Word
+from ocrgate.layout import Line, paragraph_blocks
+from ocrgate.schema import Box, PageResult, Word
 
 DEFAULTS: dict[str, Any] = {
     "threads": 2,
@@ -193,7 +193,7 @@ def _line_words(text: str, entry: Sequence[Any], width: int, height: int) -> tup
         if start < 0 or bbox is None:
             return ()
         if words and start == position:  # no white space since the last piece: the same word
-            words[-1] = Word(text=words[-1].text + piece, bbox=union_bbox([words[-1].bbox, bbox]))
+            words[-1] = Word(text=words[-1].text + piece, bbox=Box.union([words[-1].bbox, bbox]))
         else:
             words.append(Word(text=piece, bbox=bbox))
         position = start + len(piece)

@@ -22,8 +22,8 @@ from pytesseract import Output
 from ocrgate.backends.base import Backend, BackendOptions
 from ocrgate.documents import PageImage
 from ocrgate.errors import BackendError, BackendUnavailable, InvalidOption
-from ocrgate.layout import union_bbox
-from ocrgate.schema import BBox, Block, PageResult
+from ocrgate.render.markdown import lines_markdown
+from ocrgate.schema import Block, Box, PageResult
 
 DEFAULT_CMD = "tesseract"
 # pytesseract keeps the binary's path in a module global: set it and run under one lock.
@@ -153,12 +153,10 @@ def _paragraphs(words: list[dict[str, Any]]) -> list[Block]:
     blocks: list[Block] = []
     for lines in paragraphs.values():
         members = [w for line in lines.values() for w in line]
-        boxes: list[BBox] = [
-            (w["left"], w["top"], w["left"] + w["width"], w["top"] + w["height"]) for w in members
-        ]
+        boxes = [Box(w["left"], w["top"], w["left"] + w["width"], w["top"] + w["height"]) for w in members]
         confs = [w["conf"] / 100 for w in members if w["conf"] >= 0]
-        text = "\n".join(" ".join(w["text"] for w in line) for line in lines.values())
+        text = lines_markdown([" ".join(w["text"] for w in line) for line in lines.values()])
         blocks.append(
-            Block(kind="text", text=text, bbox=union_bbox(boxes), score=mean(confs) if confs else None)
+            Block(kind="text", text=text, bbox=Box.union(boxes), score=mean(confs) if confs else None)
         )
     return blocks

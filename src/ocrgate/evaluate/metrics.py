@@ -1,6 +1,9 @@
 """Text metrics (CER, WER, word-bag F1, OmniDocBench NED) and olmOCR-Bench unit tests, as pure functions.
 
-Definitions (``normalise`` runs first on both sides unless said otherwise):
+Definitions (``normalise`` runs first on both sides unless said otherwise; with ``markdown=True`` it also
+joins words broken at a line-end hyphen by the renderer's own rule, ``render.join_hyphenated``, on both
+sides, so a ground truth kept in typeset lines, `ex-` / `plain`, neither favours nor penalises an output
+that joined them):
 
 - CER = Levenshtein distance over characters / length of the normalised ground truth (can exceed 1).
 - WER = word-level Levenshtein distance / number of ground-truth words (jiwer).
@@ -24,6 +27,10 @@ import jiwer
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
+from ocrgate.render.markdown import join_hyphenated
+
+# a backslash before ASCII punctuation is an escape (CommonMark 0.31.2, section 2.4): the character itself
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
 _MD_FENCE = re.compile(r"^```\w*\s*$", re.MULTILINE)
@@ -33,7 +40,12 @@ _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 
 
 def strip_markdown(text: str) -> str:
-    """Markdown syntax out, words in: images, heading marks, fences, table rules and pipes, bold, tags."""
+    """Markdown syntax out, words in: escapes, images, heading marks, fences, table rules, pipes, bold, tags.
+
+    Backslash escapes go first (`\\#` -> `#`), so escaped plain text (`render.escape_text`) scores
+    exactly as the engine's unescaped text does.
+    """
+    text = _MD_ESCAPE.sub(r"\1", text)
     text = _MD_IMAGE.sub(" ", text)
     text = _MD_FENCE.sub(" ", text)
     text = _MD_TABLE_RULE.sub(" ", text)
@@ -45,10 +57,14 @@ def strip_markdown(text: str) -> str:
 
 
 def normalise(text: str, casefold: bool = True, collapse_ws: bool = True, markdown: bool = False) -> str:
-    """NFC, optionally markdown syntax removed, case folded and white space collapsed to single spaces."""
+    """NFC, optionally markdown syntax removed, case folded and white space collapsed to single spaces.
+
+    `markdown`: the text as it reads, not as it is written: markdown syntax out (`strip_markdown`), each
+    line stripped, words broken at a line-end hyphen joined (`join_hyphenated`).
+    """
     text = unicodedata.normalize("NFC", text or "")
     if markdown:
-        text = strip_markdown(text)
+        text = "\n".join(join_hyphenated([line.strip() for line in strip_markdown(text).split("\n")]))
     if casefold:
         text = text.casefold()
     if collapse_ws:

@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from importlib.metadata import PackageNotFoundError, version
 
 from ocrgate.formats.lines import page_lines
-from ocrgate.schema import BBox, Block, OCRResponse, TextLine
+from ocrgate.schema import Block, Box, OCRResponse, TextLine
 
 ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
 ALTO_VERSION = "4.4"
@@ -31,7 +31,7 @@ def _ocrgate_version() -> str:
         return "unknown"
 
 
-def _box(element: ET.Element, bbox: BBox) -> ET.Element:
+def _box(element: ET.Element, bbox: Box) -> ET.Element:
     """HPOS/VPOS/WIDTH/HEIGHT of `bbox` ([x0, y0, x1, y1] pixels), rounded to whole pixels."""
     x0, y0, x1, y1 = (round(v) for v in bbox)
     element.set("HPOS", str(x0))

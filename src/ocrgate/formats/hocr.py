@@ -14,7 +14,7 @@ import math
 import xml.etree.ElementTree as ET
 
 from ocrgate.formats.lines import page_lines
-from ocrgate.schema import BBox, Block, OCRResponse, TextLine
+from ocrgate.schema import Block, Box, OCRResponse, TextLine
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 _DOCTYPE = (
@@ -24,7 +24,7 @@ _DOCTYPE = (
 CAPABILITIES = "ocr_page ocr_carea ocr_par ocr_line ocrx_word ocr_photo ocrp_wconf"
 
 
-def _bbox(bbox: BBox) -> str:
+def _bbox(bbox: Box) -> str:
     x0, y0, x1, y1 = (round(v) for v in bbox)
     return f"bbox {x0} {y0} {max(x0, x1)} {max(y0, y1)}"
 

@@ -13,8 +13,7 @@ and in each word. Estimated boxes are as good as the block box and the font's ev
 
 from __future__ import annotations
 
-from ocrgate.render import clamp_bbox
-from ocrgate.schema import BBox, Block, Page, TextLine, Word
+from ocrgate.schema import Block, Box, Page, TextLine, Word
 from ocrgate.tables import parse_tables
 
 
@@ -31,7 +30,7 @@ def _block_texts(block: Block) -> list[str]:
     return [" ".join(line.split()) for line in block.text.splitlines() if line.strip()]
 
 
-def estimated_words(text: str, bbox: BBox) -> list[Word]:
+def estimated_words(text: str, bbox: Box) -> list[Word]:
     """`text`'s white-space separated words, each given the share of `bbox`'s width its characters
     take in the text (words joined by single spaces); every word spans the box's full height."""
     tokens = text.split()
@@ -53,9 +52,9 @@ def _clamped(line: TextLine, width: float, height: float) -> TextLine | None:
     None when it has no text."""
     if not line.text.split():
         return None
-    bbox = clamp_bbox(line.bbox, width, height)
+    bbox = Box(*line.bbox).clamped(width, height)
     words = [
-        word.model_copy(update={"bbox": clamp_bbox(word.bbox, width, height)})
+        word.model_copy(update={"bbox": Box(*word.bbox).clamped(width, height)})
         for word in line.words
         if word.text.strip()
     ]

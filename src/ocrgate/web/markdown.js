@@ -9,7 +9,7 @@ function el(tag, text) {
 }
 
 const INLINE =
-  /(`[^`]+`)|(!\[([^\]]*)\]\(([^)\s]+)\))|(\[([^\]]+)\]\(([^)\s]+)\))|(\*\*([^*]+)\*\*)|(\*([^*\s][^*]*)\*)|(\b_([^_\s][^_]*)_\b)/g;
+  /(`[^`]+`)|(!\[([^\]]*)\]\(([^)\s]+)\))|(\[([^\]]+)\]\(([^)\s]+)\))|(\*\*([^*]+)\*\*)|(\*([^*\s][^*]*)\*)|(\b_([^_\s][^_]*)_\b)|\\([!-\/:-@[-`{-~])/g;
 
 export function inline(text, parent) {
   let last = 0;
@@ -44,6 +44,8 @@ export function inline(text, parent) {
       const strong = el("strong");
       inline(m[9], strong);
       parent.append(strong);
+    } else if (m[14]) {
+      parent.append(document.createTextNode(m[14])); // a CommonMark backslash escape: the character itself
     } else if (m[10] || m[12]) {
       const em = el("em");
       inline(m[11] || m[13], em);

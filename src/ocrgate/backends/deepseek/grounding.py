@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from ocrgate.layout import union_bbox
 from ocrgate.render import page_markdown
-from ocrgate.schema import BBox, Block, BlockKind
+from ocrgate.schema import Block, BlockKind, Box
 from ocrgate.tables import html_table_markdown
 
 GRID = 999
@@ -122,13 +121,13 @@ def _boxes(coords: str) -> tuple[list[tuple[float, ...]], bool]:
     return boxes, bad or not boxes
 
 
-def _pixels(box: tuple[float, ...], width: int, height: int) -> BBox:
+def _pixels(box: tuple[float, ...], width: int, height: int) -> Box:
     def scale(v: float, size: int) -> float:
         return min(max(v / GRID * size, 0.0), float(max(size, 0)))
 
     x0, x1 = sorted((scale(box[0], width), scale(box[2], width)))
     y0, y1 = sorted((scale(box[1], height), scale(box[3], height)))
-    return x0, y0, x1, y1
+    return Box(x0, y0, x1, y1)
 
 
 def _regions(text: str, flags: set[str]) -> tuple[str, list[_Region]]:
@@ -206,7 +205,7 @@ def _unwrap(latex: str) -> str:
     return latex
 
 
-def _block(label: str | None, text: str, bbox: BBox) -> Block:
+def _block(label: str | None, text: str, bbox: Box) -> Block:
     key = "_".join((label or "").lower().replace("-", " ").split())
     kind = KINDS.get(key, "text")
     html, level = None, None
@@ -232,7 +231,7 @@ def parse_grounding(text: str, width: int, height: int, finish_reason: str | Non
     flags: set[str] = {"truncated"} if finish_reason == "length" else set()
     text, looped = collapse_repeats(_SPECIAL.sub("", text))
     flags.update(["repetition"] if looped else [])
-    page: BBox = (0.0, 0.0, float(max(width, 0)), float(max(height, 0)))
+    page = Box(0.0, 0.0, float(max(width, 0)), float(max(height, 0)))
     preamble, regions = _regions(text, flags)
     blocks: list[Block] = []
     if preamble.strip():
@@ -242,7 +241,7 @@ def parse_grounding(text: str, width: int, height: int, finish_reason: str | Non
             flags.add("bbox_out_of_range")
         boxes = [_pixels(box, width, height) for box in region.boxes]
         label = _clean(region.label, flags) if region.label is not None else None
-        blocks.append(_block(label, _clean(region.content, flags), union_bbox(boxes) if boxes else page))
+        blocks.append(_block(label, _clean(region.content, flags), Box.union(boxes) if boxes else page))
     if not text.strip():
         flags.add("empty")
     elif not _TAG.search(text):

@@ -22,10 +22,10 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ocrgate.schema import BBox, Block, PageResult
+from ocrgate.schema import Block, Box, PageResult
 
 GRID = 1000.0
-NO_BOX: BBox = (0.0, 0.0, 0.0, 0.0)
+NO_BOX = Box(0.0, 0.0, 0.0, 0.0)
 # page furniture: kept as blocks, left out of the reading text (as MinerU's own markdown does)
 FURNITURE: dict[str, str] = {
     "header": "header",
@@ -36,7 +36,7 @@ FURNITURE: dict[str, str] = {
 _DATA_URI_KEEP = 64
 
 
-def grid_bbox_to_pixels(value: Any, width: int, height: int, grid: float = GRID) -> BBox | None:
+def grid_bbox_to_pixels(value: Any, width: int, height: int, grid: float = GRID) -> Box | None:
     """A content-list box in pixels of a `width` x `height` page image, clipped to it; None if unusable."""
     if not isinstance(value, list | tuple) or len(value) != 4:
         return None
@@ -53,7 +53,7 @@ def grid_bbox_to_pixels(value: Any, width: int, height: int, grid: float = GRID)
         numbers.append(number)
     x0, x1 = sorted((numbers[0], numbers[2]))
     y0, y1 = sorted((numbers[1], numbers[3]))
-    box = (
+    box = Box(
         min(max(x0 / grid * width, 0.0), float(width)),
         min(max(y0 / grid * height, 0.0), float(height)),
         min(max(x1 / grid * width, 0.0), float(width)),
@@ -95,7 +95,7 @@ def _is_html(text: str) -> bool:
     return text.lstrip().lower().startswith("<")
 
 
-def entry_blocks(entry: Mapping[str, Any], bbox: BBox) -> list[Block]:
+def entry_blocks(entry: Mapping[str, Any], bbox: Box) -> list[Block]:
     """Our blocks for one content-list entry (usually one; none for an empty entry)."""
     kind = entry.get("type")
     label = kind if isinstance(kind, str) else None

@@ -1,0 +1,45 @@
+"""Page results -> what people read: markdown, source markdown with figures, the boxes picture.
+
+`markdown` turns blocks (and plain engine lines) into CommonMark, `boxes` draws the boxes picture and
+crops figures, `response` renders a page result and assembles the unified response.
+"""
+
+from ocrgate.render.boxes import BOXES_MAX_SIDE, KIND_COLOURS, boxes_image, crop, png_base64
+from ocrgate.render.markdown import (
+    PAGE_SEPARATOR,
+    block_markdown,
+    document_markdown,
+    escape_text,
+    join_hyphenated,
+    lines_markdown,
+    page_markdown,
+)
+from ocrgate.render.response import (
+    BoxesMode,
+    RenderedPage,
+    assemble_response,
+    render_page,
+    source_markdown,
+    wants_boxes,
+)
+
+__all__ = [
+    "BOXES_MAX_SIDE",
+    "KIND_COLOURS",
+    "PAGE_SEPARATOR",
+    "BoxesMode",
+    "RenderedPage",
+    "assemble_response",
+    "block_markdown",
+    "boxes_image",
+    "crop",
+    "document_markdown",
+    "escape_text",
+    "join_hyphenated",
+    "lines_markdown",
+    "page_markdown",
+    "png_base64",
+    "render_page",
+    "source_markdown",
+    "wants_boxes",
+]

@@ -1,0 +1,66 @@
+"""Pictures of a page: every block boxed and labelled in its kind's colour; a region cropped out."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+
+from PIL import Image, ImageDraw, ImageFont
+
+from ocrgate.schema import Block, Box
+
+KIND_COLOURS: dict[str, str] = {
+    "text": "#1f77b4",
+    "title": "#d62728",
+    "table": "#2ca02c",
+    "figure": "#9467bd",
+    "equation": "#ff7f0e",
+    "caption": "#8c564b",
+    "list": "#17becf",
+    "code": "#7f7f7f",
+    "header": "#bcbd22",
+    "footer": "#e377c2",
+}
+BOXES_MAX_SIDE = 1600
+
+
+def png_base64(image: Image.Image) -> str:
+    """`image` as a base64-encoded PNG (ASCII)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=3)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def boxes_image(image: Image.Image, blocks: Sequence[Block]) -> Image.Image:
+    """A copy of the page (at most BOXES_MAX_SIDE pixels a side) with each block boxed and labelled.
+
+    Block boxes are in pixels of `image` and must be finite (`Block.sanitised` first).
+    """
+    scale = min(1.0, BOXES_MAX_SIDE / max(image.width, image.height))
+    canvas = image.convert("RGB")
+    if scale < 1.0:
+        canvas = canvas.resize((round(image.width * scale), round(image.height * scale)))
+    else:
+        canvas = canvas.copy()
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=max(10, round(14 * max(scale, 0.75))))
+    width = max(1, round(2 * max(scale, 0.5)))
+    for number, block in enumerate(blocks, start=1):
+        colour = KIND_COLOURS.get(block.kind, "#000000")
+        x0, y0, x1, y1 = block.bbox.scaled(scale, scale)
+        draw.rectangle((x0, y0, max(x0, x1), max(y0, y1)), outline=colour, width=width)
+        label = f"{number} {block.kind}"
+        left, top, right, bottom = draw.textbbox((x0, y0), label, font=font)
+        label_top = max(0.0, y0 - (bottom - top) - 2)
+        draw.rectangle((x0, label_top, x0 + right - left + 4, label_top + bottom - top + 2), fill=colour)
+        draw.text((x0 + 2, label_top), label, fill="white", font=font)
+    return canvas
+
+
+def crop(image: Image.Image, box: Box) -> Image.Image:
+    """The pixels of `image` under `box` (clamped to the image first); a 1x1 white image when empty."""
+    x0, y0, x1, y1 = box.clamped(image.width, image.height).pixels()
+    if x1 <= x0 or y1 <= y0:
+        return Image.new("RGB", (1, 1), "white")
+    return image.crop((x0, y0, x1, y1))

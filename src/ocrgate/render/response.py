@@ -1,0 +1,101 @@
+"""One page result rendered against its page image, and the unified response assembled from pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from PIL import Image
+from pydantic import BaseModel
+
+from ocrgate.render.boxes import boxes_image, crop, png_base64
+from ocrgate.render.markdown import NOT_IN_MARKDOWN, block_markdown, document_markdown, page_markdown
+from ocrgate.schema import Block, OCRResponse, Page, PageResult
+
+BoxesMode = Literal["all", "first", "none"]
+
+
+def source_markdown(image: Image.Image, blocks: Sequence[Block]) -> str:
+    """Page markdown whose figures are embedded as cropped PNG data URIs, ready to render as HTML."""
+    parts: list[str] = []
+    figures = 0
+    for block in blocks:
+        if block.kind in NOT_IN_MARKDOWN:
+            continue
+        if block.kind == "figure":
+            figures += 1
+            data = png_base64(crop(image, block.bbox))
+            parts.append(f"![figure {figures}](data:image/png;base64,{data})")
+            if block.text.strip():
+                parts.append(block.text.strip())
+            continue
+        text = block_markdown(block)
+        if text:
+            parts.append(text)
+    return "\n\n".join(parts)
+
+
+class RenderedPage(BaseModel):
+    """One page made ready for the response, while its image was still at hand (jobs store these)."""
+
+    page: Page
+    source_markdown: str
+    raw: Any = None
+
+    @classmethod
+    def failed(cls, index: int, reason: str) -> RenderedPage:
+        """A page that could not be read: empty, flagged `failed: <reason>`."""
+        page = Page(index=index, width=0, height=0, markdown="", blocks=[], flags=[f"failed: {reason}"])
+        return cls(page=page, source_markdown="")
+
+
+def render_page(result: PageResult, image: Image.Image | None, boxes: bool) -> RenderedPage:
+    """Render one page result against the image its boxes refer to (None when not at hand).
+
+    Every block is `Block.sanitised` against that image's size (the result's size when there is no
+    image): boxes clamped, non-finite scores dropped, table HTML cleaned, so whatever a worker
+    answers renders and serialises.
+    """
+    width, height = (image.width, image.height) if image is not None else (result.width, result.height)
+    blocks = [block.sanitised(width, height) for block in result.blocks]
+    markdown = page_markdown(blocks)
+    source = source_markdown(image, blocks) if image is not None else markdown
+    picture = png_base64(boxes_image(image, blocks)) if boxes and image is not None else None
+    page = Page(
+        index=result.index,
+        width=width,
+        height=height,
+        markdown=markdown,
+        blocks=blocks,
+        flags=result.flags,
+        boxes_image=picture,
+    )
+    return RenderedPage(page=page, source_markdown=source, raw=result.raw)
+
+
+def wants_boxes(mode: BoxesMode, position: int) -> bool:
+    """Whether the page at `position` (0-based) gets a boxes picture under `mode`."""
+    return mode == "all" or (mode == "first" and position == 0)
+
+
+def assemble_response(
+    backend: str, image_name: str | None, rendered: Sequence[RenderedPage], request_id: str = ""
+) -> OCRResponse:
+    """The unified response for one backend from its rendered pages (any order).
+
+    The document's markdown is the pages' joined by `document_markdown` (a `<!-- page N -->` line
+    between pages). `raw_result` holds the engine's output keyed by backend: the page's own for a one-page
+    document, a list with one entry per page otherwise.
+    """
+    ordered = sorted(rendered, key=lambda r: r.page.index)
+    raws = [r.raw for r in ordered]
+    return OCRResponse(
+        request_id=request_id,
+        backend=backend,
+        image_name=image_name,
+        markdown=document_markdown((r.page.index, r.page.markdown) for r in ordered),
+        source_markdown=document_markdown((r.page.index, r.source_markdown) for r in ordered),
+        boxes_image=ordered[0].page.boxes_image if ordered else None,
+        pages=[r.page for r in ordered],
+        raw_result={backend: raws[0] if len(raws) == 1 else raws},
+    )
