@@ -313,17 +313,22 @@ async def recognize(
     window: int | None = None,
     decode_seconds: float = 0.0,
     on_page: Callable[[str, int], None] | None = None,
+    pages: Collection[int] | None = None,
 ) -> OCRResponse | CompareResponse:
     """`document` through `recognizers` into the unified response; the first failure is raised.
 
     `decode_seconds` (reading and checking the upload, done by the caller) is added to each
     backend's `decode` and `total` timings. `window` defaults to twice the largest recognizer window,
-    so the next pages are rasterised while the current ones are recognised.
+    so the next pages are rasterised while the current ones are recognised. `pages` (0-based
+    indices) limits the work and the response to those pages; default: every page.
     """
     names = [r.name for r in recognizers]
     collector = Collector(names, on_page)
     window = window or 2 * max((r.window for r in recognizers), default=1)
-    timings = await run(document, recognizers, options, boxes, collector, window=window, fail_fast=True)
+    wanted = None if pages is None else dict.fromkeys(names, pages)
+    timings = await run(
+        document, recognizers, options, boxes, collector, window=window, pages=wanted, fail_fast=True
+    )
     for t in timings.values():
         t.decode += decode_seconds
         t.total += decode_seconds
