@@ -86,7 +86,9 @@ def select_pages(spec: list[int] | str | None, page_count: int) -> list[int] | N
             first, last = int(match[1]), int(match[2] if match[2] is not None else match[1])
             if last < first:
                 raise InvalidRequest(f"pages: the range {part.strip()!r} runs backwards")
-            indices.extend(range(first, min(last, page_count) + 1) if first < page_count else [first])
+            if last >= page_count:
+                indices.append(last)  # reported below, without listing a huge range
+            indices.extend(range(first, min(last, page_count - 1) + 1))
     else:
         indices = list(spec)
     if not indices:
