@@ -28,8 +28,8 @@ _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 def decode_base64(text: str, max_bytes: int, what: str = "the document") -> bytes:
     """Standard base64 (RFC 4648, section 4; line breaks and spaces allowed) -> bytes.
 
-    Raises FileTooLarge (413) before decoding when the bytes would pass `max_bytes`, and
-    InvalidRequest (422) for text that is not base64.
+    Raises FileTooLarge (413) when the bytes pass `max_bytes` (text far too long for them is refused
+    before it is decoded), and InvalidRequest (422) for text that is not base64.
     """
     # 4 characters for every 3 bytes, plus room for line breaks: surely too large, refused unread
     if len(text) > 1.05 * 4 * (max_bytes // 3 + 1) + 1024:

@@ -6,7 +6,7 @@ The body is a multipart form (`file`, `backend`, ...), or JSON: the Mistral OCR 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -34,7 +34,7 @@ async def ocr(
     gw: GatewayDep,
     _owner: OwnerDep,
     fields: Annotated[UploadFields, Depends(upload_fields)],
-) -> OCRResponse | CompareResponse | JSONResponse | Any:
+) -> OCRResponse | CompareResponse | JSONResponse:
     """Recognise an image or PDF with one backend (unified response) or several (compare).
 
     A JSON body speaks the Mistral OCR convention (`{"model", "document": {"type": "document_url",
