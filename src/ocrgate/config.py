@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -120,12 +121,27 @@ class GatewayConfig(BaseModel):
     job_ttl_s: float = Field(default=7 * 24 * 3600, gt=0, description="how long job results are kept")
     page_retries: int = Field(default=2, ge=0, description="retries of a page on another worker")
     job_concurrency: int = Field(default=4, ge=1, description="job pages in flight at once")
+    fetch_url_prefixes: list[str] = Field(
+        default_factory=list,
+        description="http(s) URL prefixes a JSON request's document_url/image_url may name "
+        "(e.g. https://files.example.com/scans/); empty = remote URLs refused, only data: URLs",
+    )
+    fetch_timeout_s: float = Field(default=30.0, gt=0, description="the whole fetch of one document URL")
     job_store: Literal["sqlite", "postgres"] = Field(
         default="sqlite", description="sqlite: one gateway (data_dir); postgres: gateways sharing jobs"
     )
     database_url: str | None = Field(
         default=None, description="libpq URL of the postgres job store, postgresql://user@host:5432/ocrgate"
     )
+
+    @field_validator("fetch_url_prefixes")
+    @classmethod
+    def _http_prefixes(cls, prefixes: list[str]) -> list[str]:
+        for prefix in prefixes:
+            parts = urlsplit(prefix)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"fetch_url_prefixes: {prefix!r} is not an http(s) URL with a host")
+        return prefixes
 
     @model_validator(mode="after")
     def _postgres_needs_a_url(self) -> GatewayConfig:

@@ -69,6 +69,27 @@ class UnknownBackend(InputError):
     status = 404
 
 
+class InvalidRequest(InputError):
+    """A request body that is well-formed JSON but not a request ocrgate can act on."""
+
+    code = "invalid_request"
+    status = 422
+
+
+class URLNotAllowed(InputError):
+    """A document URL outside the gateway's allow-list (`[gateway] fetch_url_prefixes`)."""
+
+    code = "url_not_allowed"
+    status = 403
+
+
+class FetchFailed(InputError):
+    """A document URL that could not be fetched: unreachable, not 2xx, or too slow."""
+
+    code = "fetch_failed"
+    status = 422
+
+
 class BackendUnavailable(OCRGateError):
     code = "backend_unavailable"
     status = 503
@@ -128,6 +149,9 @@ ERRORS_BY_CODE: dict[str, type[OCRGateError]] = {
         TooManyPages,
         InvalidOption,
         UnknownBackend,
+        InvalidRequest,
+        URLNotAllowed,
+        FetchFailed,
         BackendUnavailable,
         BackendError,
         Busy,

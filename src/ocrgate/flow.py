@@ -340,6 +340,7 @@ async def recognize(
     decode_seconds: float = 0.0,
     on_page: Callable[[str, int], None] | None = None,
     text_layer: TextLayerMode = "auto",
+    pages: Collection[int] | None = None,
 ) -> OCRResponse | CompareResponse:
     """`document` through `recognizers` into the unified response.
 
@@ -348,13 +349,15 @@ async def recognize(
     all is its first error raised (so a one-page request still answers 503, 504, ... as it did).
     `decode_seconds` (reading and checking the upload, done by the caller) is added to each
     backend's `decode` and `total` timings. `window` defaults to twice the largest recognizer window,
-    so the next pages are rasterised while the current ones are recognised.
+    so the next pages are rasterised while the current ones are recognised. `pages` (0-based
+    indices) limits the work and the response to those pages; default: every page.
     """
     names = [r.name for r in recognizers]
     collector = Collector(names, on_page)
     window = window or 2 * max((r.window for r in recognizers), default=1)
+    wanted = None if pages is None else dict.fromkeys(names, pages)
     timings = await run(
-        document, recognizers, options, boxes, collector, window=window, text_layer=text_layer
+        document, recognizers, options, boxes, collector, window=window, pages=wanted, text_layer=text_layer
     )
     for name in names:
         errors = collector.errors[name]

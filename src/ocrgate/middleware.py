@@ -21,15 +21,26 @@ from ocrgate.http_errors import error_response
 MULTIPART_SLACK = 64 * 1024
 
 
-def body_limit(limits: Limits) -> int:
-    """The most bytes a request body may have: the file limit plus the multipart framing around it."""
+def is_json(content_type: str | None) -> bool:
+    """Whether a Content-Type names JSON (`application/json`, `application/*+json`, any parameters)."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def body_limit(limits: Limits, content_type: str | None = None) -> int:
+    """The most bytes a request body may have: the file limit plus the framing around it.
+
+    A JSON body carries the file in base64, 4 characters for every 3 bytes (RFC 4648, section 4).
+    """
+    if is_json(content_type):
+        return 4 * -(-limits.max_upload_bytes // 3) + MULTIPART_SLACK
     return limits.max_upload_bytes + MULTIPART_SLACK
 
 
 def declared_too_large(headers: Headers, limits: Limits) -> FileTooLarge | None:
     """The error for a request whose Content-Length is already over the limit, else None."""
     declared = headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > body_limit(limits):
+    if declared and declared.isdigit() and int(declared) > body_limit(limits, headers.get("content-type")):
         return FileTooLarge(
             f"the upload has {int(declared):,} bytes; the limit is {limits.max_upload_bytes:,} bytes"
         )
@@ -41,7 +52,7 @@ class _BodyOverLimit(Exception):
 
 
 class UploadLimit:
-    """At most `body_limit(limits)` bytes of request body are ever read.
+    """At most `body_limit(limits, content type)` bytes of request body are ever read.
 
     A declared Content-Length over the limit is refused before a byte is read; a body that grows past
     it while it streams in (chunked, with no length given) is cut off at that point, so neither memory
@@ -53,7 +64,6 @@ class UploadLimit:
     def __init__(self, app: ASGIApp, limits: Limits) -> None:
         self.app = app
         self.limits = limits
-        self.max_body = body_limit(limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,6 +72,7 @@ class UploadLimit:
         if error := declared_too_large(Headers(scope=scope), self.limits):
             await self._refuse(scope, receive, send, error)
             return
+        max_body = body_limit(self.limits, Headers(scope=scope).get("content-type"))
         received = 0
         over = False
         answered = False
@@ -71,7 +82,7 @@ class UploadLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
+                if received > max_body:
                     over = True
                     raise _BodyOverLimit
             return message

@@ -14,7 +14,7 @@ from ocrgate.config import Settings
 from ocrgate.gateway.auth import APIKeys
 from ocrgate.gateway.metrics import Metrics
 from ocrgate.gateway.openapi import install_openapi
-from ocrgate.gateway.routes import backends, jobs, ocr, web
+from ocrgate.gateway.routes import backends, jobs, mistral, ocr, web
 from ocrgate.gateway.routing import Router
 from ocrgate.gateway.state import Gateway
 from ocrgate.http_errors import install_error_handlers
@@ -61,7 +61,7 @@ def create_gateway_app(settings: Settings) -> FastAPI:
     for module in (ocr, jobs, backends):
         app.include_router(module.router)
     web.mount_web(app)
-    install_openapi(app, router)
+    install_openapi(app, router, body_models=mistral.JSON_MODELS)
     return app
 
 

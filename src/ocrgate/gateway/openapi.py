@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 from ocrgate.gateway.routing import Router
 
@@ -43,14 +45,28 @@ def hoist_defs(schema: dict[str, Any], prefix: str) -> tuple[dict[str, Any], dic
     return rewrite(schema), {f"{prefix}_{k}": rewrite(v) for k, v in defs.items()}
 
 
-def install_openapi(app: FastAPI, router: Router) -> None:
-    """Make `app.openapi()` carry each described backend's options schema."""
+def body_components(models: Sequence[type[BaseModel]]) -> dict[str, Any]:
+    """Components for request bodies a route reads itself (FastAPI documents only those it parses):
+    each model under its class name, its nested models beside it."""
+    components: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(schema.pop("$defs", {}))
+        components[model.__name__] = schema
+    return components
+
+
+def install_openapi(app: FastAPI, router: Router, body_models: Sequence[type[BaseModel]] = ()) -> None:
+    """Make `app.openapi()` carry each described backend's options schema, and `body_models`."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
+            schemas = app.openapi_schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in body_components(body_models).items():
+                schemas.setdefault(name, schema)
         document = copy.deepcopy(app.openapi_schema)
         components = document.setdefault("components", {}).setdefault("schemas", {})
         for name, pool in router.pools.items():

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio
-from fastapi import File, Form, Request, UploadFile
+from fastapi import Depends, File, Form, Request, UploadFile
 
 from ocrgate.config import Limits
 from ocrgate.documents import Document, open_document
 from ocrgate.errors import FileTooLarge, InputError
-from ocrgate.gateway.state import GatewayDep
+from ocrgate.gateway.state import Gateway, GatewayDep
 from ocrgate.middleware import declared_too_large
 from ocrgate.render import BoxesMode
 from ocrgate.textlayer import TextLayerMode
@@ -50,9 +50,20 @@ class Upload:
     decode_seconds: float = 0.0
 
 
-async def upload_form(
-    request: Request,
-    gw: GatewayDep,
+@dataclass
+class UploadFields:
+    """The multipart form's fields as sent, not yet checked (all None for a body that is not a form)."""
+
+    file: UploadFile | None
+    backend: str | None
+    prompt: str | None
+    options: str | None
+    boxes: BoxesMode | None
+    dpi: int | None
+    text_layer: TextLayerMode = "auto"
+
+
+async def upload_fields(
     file: Annotated[UploadFile | None, File(description="image or PDF")] = None,
     backend: Annotated[str | None, Form(description="a backend name, a comma list, or `all`")] = None,
     prompt: Annotated[str | None, Form(description="prompt, for engines that take one")] = None,
@@ -66,21 +77,42 @@ async def upload_form(
         TextLayerMode,
         Form(description="PDF pages: `auto` reads a reliable text layer instead of OCR; `never`; `only`"),
     ] = "auto",
-) -> Upload:
-    """FastAPI dependency: the multipart form of `/v1/ocr` and `/v1/jobs`, checked in the order that
-    costs least first (declared size, backends, options, then the file itself)."""
+) -> UploadFields:
+    """FastAPI dependency: the multipart form of `/v1/ocr` and `/v1/jobs`, as sent."""
+    return UploadFields(file, backend, prompt, options, boxes, dpi, text_layer)
+
+
+def checked_backends(
+    gw: Gateway, backend: str | None, options: dict[str, Any], prompt: str | None
+) -> tuple[list[str], dict[str, Any]]:
+    """The backends named (one, a comma list or `all`; default: the configured default) and the
+    options (the prompt among them), checked against each backend's published schema."""
+    names = gw.router.parse(backend, gw.settings.default_backend)
+    if prompt:
+        options = {**options, "prompt": prompt}
+    options = {k: v for k, v in options.items() if v is not None}
+    for name in names:
+        gw.router.pool(name).check_options(options)
+    return names, options
+
+
+async def checked_upload(request: Request, gw: Gateway, fields: UploadFields) -> Upload:
+    """The form checked in the order that costs least first (declared size, backends, options, then
+    the file itself); typed InputErrors for anything unusable."""
     limits = gw.settings.limits
     if error := declared_too_large(request.headers, limits):
         raise error
-    names = gw.router.parse(backend, gw.settings.default_backend)
-    parsed = options_from_json(options)
-    if prompt:
-        parsed["prompt"] = prompt
-    parsed = {k: v for k, v in parsed.items() if v is not None}
-    for name in names:
-        gw.router.pool(name).check_options(parsed)
+    names, parsed = checked_backends(gw, fields.backend, options_from_json(fields.options), fields.prompt)
     started = time.perf_counter()
-    data = await read_upload(file, limits)
-    name = (file.filename if file else None) or "upload"
-    document = await anyio.to_thread.run_sync(open_document, data, name, limits, dpi)
-    return Upload(document, data, names, parsed, boxes, dpi, text_layer, time.perf_counter() - started)
+    data = await read_upload(fields.file, limits)
+    name = (fields.file.filename if fields.file else None) or "upload"
+    document = await anyio.to_thread.run_sync(open_document, data, name, limits, fields.dpi)
+    seconds = time.perf_counter() - started
+    return Upload(document, data, names, parsed, fields.boxes, fields.dpi, fields.text_layer, seconds)
+
+
+async def upload_form(
+    request: Request, gw: GatewayDep, fields: Annotated[UploadFields, Depends(upload_fields)]
+) -> Upload:
+    """FastAPI dependency: the multipart form, checked (`checked_upload`)."""
+    return await checked_upload(request, gw, fields)

@@ -1,53 +1,50 @@
-"""`POST /v1/ocr`: a document through one backend (unified response) or several (compare), now."""
+"""`POST /v1/ocr`: a document through one backend (unified response) or several (compare), now.
+
+The body is a multipart form (`file`, `backend`, ...), or JSON: the Mistral OCR convention
+(`model`, `document`) or the seed's `{"image": <base64>, "backend": ...}` (`routes/mistral.py`).
+"""
 
 from __future__ import annotations
 
-import contextlib
-import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 
-from ocrgate import flow
+from ocrgate.gateway.recognize import recognize_now
+from ocrgate.gateway.routes import mistral
 from ocrgate.gateway.routes.errors import ERRORS
 from ocrgate.gateway.state import GatewayDep, OwnerDep
-from ocrgate.gateway.uploads import Upload, upload_form
-from ocrgate.schema import CompareResponse, OCRResponse
+from ocrgate.gateway.uploads import UploadFields, checked_upload, upload_fields
+from ocrgate.middleware import is_json
+from ocrgate.mistral.models import MistralOCRResponse
+from ocrgate.schema import CompareResponse, ErrorResponse, OCRResponse
 
 router = APIRouter(tags=["ocr"])
 
 
-@router.post("/v1/ocr", response_model=OCRResponse | CompareResponse, responses=ERRORS)
+@router.post(
+    "/v1/ocr",
+    response_model=OCRResponse | CompareResponse | MistralOCRResponse,
+    responses={**ERRORS, 403: {"model": ErrorResponse}},
+    openapi_extra=mistral.JSON_REQUEST_BODY,
+)
 async def ocr(
-    gw: GatewayDep, _owner: OwnerDep, upload: Annotated[Upload, Depends(upload_form)]
-) -> OCRResponse | CompareResponse:
-    """Recognise an image or PDF with one backend (unified response) or several (compare)."""
-    document, settings = upload.document, gw.settings
-    started = time.perf_counter()
+    request: Request,
+    gw: GatewayDep,
+    _owner: OwnerDep,
+    fields: Annotated[UploadFields, Depends(upload_fields)],
+) -> OCRResponse | CompareResponse | JSONResponse:
+    """Recognise an image or PDF with one backend (unified response) or several (compare).
+
+    A JSON body speaks the Mistral OCR convention (`{"model", "document": {"type": "document_url",
+    ...}}` -> `{"pages": [{"markdown", "images", "dimensions"}], "usage_info"}`) or the seed's
+    (`{"image": <base64>, "backend"}` -> the unified response).
+    """
+    if is_json(request.headers.get("content-type")):
+        return await mistral.answer(request, gw)
+    upload = await checked_upload(request, gw, fields)
     try:
-        with contextlib.ExitStack() as held:
-            recognizers = []
-            for name in upload.backends:
-                pool = gw.router.pool(name)
-                pages = 1 if pool.reads_whole(document.media_type) else min(pool.window, document.page_count)
-                held.enter_context(pool.admitted(pages))
-                recognizers.append(
-                    pool.recognizer(
-                        settings.limits.page_timeout_s, settings.gateway.page_retries, reserved=True
-                    )
-                )
-            result = await flow.recognize(
-                document,
-                recognizers,
-                upload.options,
-                upload.boxes or "all",
-                decode_seconds=upload.decode_seconds,
-                text_layer=upload.text_layer,
-            )
-        for name in upload.backends:
-            gw.metrics.pages.labels(name, "done").inc(document.page_count)
-        return result
+        return await recognize_now(gw, upload)
     finally:
-        document.close()
-        for name in upload.backends:
-            gw.metrics.latency.labels(name).observe(time.perf_counter() - started + upload.decode_seconds)
+        upload.document.close()
