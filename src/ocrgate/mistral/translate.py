@@ -35,7 +35,7 @@ from ocrgate.mistral.models import (
     OCRPageObject,
     OCRUsageInfo,
 )
-from ocrgate.render import block_markdown, crop_block
+from ocrgate.render import block_markdown, crop
 from ocrgate.schema import Block, CompareResponse, OCRResponse, Page
 
 # ocrgate's page furniture: in the blocks, never in the markdown (as render.page_markdown)
@@ -64,9 +64,8 @@ def image_id(number: int) -> str:
 
 
 def _corners(block: Block) -> tuple[int, int, int, int]:
-    """The block's box as whole pixels, rounded as `render.crop_block` crops it."""
-    x0, y0, x1, y1 = block.bbox
-    return max(0, int(x0)), max(0, int(y0)), round(x1), round(y1)
+    """The block's box as whole pixels, as `render.crop` crops it (blocks are clamped to their page)."""
+    return block.bbox.pixels()
 
 
 def figure_ids(pages: Sequence[Page], shape: Shape) -> dict[FigureKey, str]:
@@ -112,7 +111,7 @@ def crop_figures(
         for name, ids in wanted.items():
             for (page, position), figure in ids.items():
                 if page == index:
-                    crops[name][figure] = jpeg_data_url(crop_block(image, blocks[(name, page, position)]))
+                    crops[name][figure] = jpeg_data_url(crop(image, blocks[(name, page, position)].bbox))
     return crops
 
 
