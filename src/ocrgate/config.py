@@ -25,6 +25,11 @@ class Limits(BaseModel):
     max_pages: int = Field(default=500, gt=0)
     pdf_dpi: int = Field(default=144, ge=36, le=600)
     page_timeout_s: float = Field(default=120.0, gt=0)
+    max_field_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="a form field other than the file (options, prompt...)"
+    )
+    max_options_bytes: int = Field(default=64 * 1024, gt=0, description="the `options` JSON text")
+    max_options_depth: int = Field(default=32, gt=0, description="nesting of arrays and objects in `options`")
 
 
 class ModelServerConfig(BaseModel):
@@ -115,6 +120,12 @@ class GatewayConfig(BaseModel):
     job_ttl_s: float = Field(default=7 * 24 * 3600, gt=0, description="how long job results are kept")
     page_retries: int = Field(default=2, ge=0, description="retries of a page on another worker")
     job_concurrency: int = Field(default=4, ge=1, description="job pages in flight at once")
+    page_stuck_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="a job page `running` this long is failed (one attempt counted) and retried by the "
+        "watchdog; default (page_retries + 1) x (limits.page_timeout_s + 60) + 60 seconds",
+    )
     job_store: Literal["sqlite", "postgres"] = Field(
         default="sqlite", description="sqlite: one gateway (data_dir); postgres: gateways sharing jobs"
     )
