@@ -19,10 +19,10 @@ import pytest
 
 from ocrgate.client import OCRGateClient
 from ocrgate.schema import JobEvent
-from tests.gateway.cluster import REPO
+from tests.gateway.cluster import REPO, Cluster
 from tests.gateway.postgres import postgres_server, postgres_url
 from tests.reliability.broken_pdfs import pdf_with_missing_pages
-from tests.reliability.conftest import gateway_pid, noop_cluster
+from tests.reliability.conftest import NOOP, gateway_pid, noop_backend, noop_cluster
 from tests.reliability.reports import write_report
 
 __all__ = ["postgres_server", "postgres_url"]  # fixtures, for the PostgreSQL variants
@@ -182,3 +182,35 @@ def test_cancel_abandons_the_pages_in_flight(
         assert httpx.get(f"{url}/v1/jobs/{job_id}/result", timeout=10).json()["pages"] == []
     finally:
         assert cluster.stop() == []
+
+
+def test_a_job_left_by_a_dead_gateway_is_adopted_by_a_live_one(tmp_path: Path, postgres_url: str) -> None:
+    """Two gateways on one PostgreSQL database; the one running a job dies for good (its launcher is
+    killed -9, so nothing restarts it). The other one's watchdog finds the pages it left running, runs
+    the job to its end, and the event stream opened on the live gateway ends with the `job` event."""
+    shared = {"job_store": "postgres", "database_url": postgres_url, "page_stuck_s": 4, "job_concurrency": 2}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = Cluster(tmp_path / "a", {"noop": noop_backend(delay_s=1.0, concurrency=2)}, gateway=shared).start()
+    worker = {"class_path": NOOP, "urls": [f"http://127.0.0.1:{a.port + 1}"]}
+    b = Cluster(tmp_path / "b", {"noop": worker}, gateway=shared).start()
+    try:
+        data = pdf_with_missing_pages(6, ())
+        job_id = httpx.post(
+            f"{b.url}/v1/jobs", files={"file": ("six.pdf", data)}, data={"backend": "noop"}, timeout=30
+        ).json()["id"]
+        _until(lambda: _job(a.url, job_id)["progress"]["noop"]["running"] >= 1, every_s=0.05)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            stream = pool.submit(_events, a.url, job_id)  # on the gateway that does not run the job
+            assert b.process is not None
+            b.process.kill()  # the launcher: its gateway dies with it (PR_SET_PDEATHSIG), nobody restarts it
+            b.process.wait()
+            events = stream.result(timeout=120)
+        status = _job(a.url, job_id)
+        assert status["status"] == "completed" and status["progress"]["noop"]["done"] == 6, status
+        assert events[-1].event == "job" and events[-1].status == "completed", events[-3:]
+        assert sorted(e.index for e in events if e.event == "page") == list(range(6))
+        assert "running it here" in (tmp_path / "a" / "serve.log").read_text()
+    finally:
+        b.stop()
+        assert a.stop() == []
