@@ -28,7 +28,11 @@ class Limits(BaseModel):
     max_field_bytes: int = Field(
         default=1024 * 1024, gt=0, description="a form field other than the file (options, prompt...)"
     )
-    max_options_bytes: int = Field(default=64 * 1024, gt=0, description="the `options` JSON text")
+    max_options_bytes: int = Field(
+        default=16 * 1024,
+        gt=0,
+        description="the `options` JSON, the prompt included (they travel to the worker in its URL)",
+    )
     max_options_depth: int = Field(default=32, gt=0, description="nesting of arrays and objects in `options`")
 
 

@@ -59,8 +59,22 @@ class TooManyPages(InputError):
     status = 413
 
 
+class FieldTooLarge(InputError):
+    """A form field other than the file is over `limits.max_field_bytes`."""
+
+    code = "field_too_large"
+    status = 413
+
+
 class InvalidOption(InputError):
     code = "invalid_option"
+    status = 422
+
+
+class InvalidRequest(InputError):
+    """Form fields that do not fit the form: a wrong type, a second file."""
+
+    code = "invalid_request"
     status = 422
 
 
@@ -126,7 +140,9 @@ ERRORS_BY_CODE: dict[str, type[OCRGateError]] = {
         FileTooLarge,
         ImageTooLarge,
         TooManyPages,
+        FieldTooLarge,
         InvalidOption,
+        InvalidRequest,
         UnknownBackend,
         BackendUnavailable,
         BackendError,

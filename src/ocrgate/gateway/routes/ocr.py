@@ -11,13 +11,18 @@ from fastapi import APIRouter, Depends
 from ocrgate import flow
 from ocrgate.gateway.routes.errors import ERRORS
 from ocrgate.gateway.state import GatewayDep, OwnerDep
-from ocrgate.gateway.uploads import Upload, upload_form
+from ocrgate.gateway.uploads import Upload, openapi_body, upload_form
 from ocrgate.schema import CompareResponse, OCRResponse
 
 router = APIRouter(tags=["ocr"])
 
 
-@router.post("/v1/ocr", response_model=OCRResponse | CompareResponse, responses=ERRORS)
+@router.post(
+    "/v1/ocr",
+    response_model=OCRResponse | CompareResponse,
+    responses=ERRORS,
+    openapi_extra=openapi_body(),
+)
 async def ocr(
     gw: GatewayDep, _owner: OwnerDep, upload: Annotated[Upload, Depends(upload_form)]
 ) -> OCRResponse | CompareResponse:
