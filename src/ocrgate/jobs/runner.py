@@ -85,14 +85,14 @@ class JobSink:
     def claim(self, backend: str, index: int) -> bool:
         if not self.store.mark_running(self.job.id, backend, index):
             return False
-        self.runner.inflight[PageKey(self.job.id, backend, index)] = time.monotonic()
+        self.runner.inflight.add(PageKey(self.job.id, backend, index))
         return True
 
     def done(self, backend: str, page: RenderedPage) -> None:
         key = PageKey(self.job.id, backend, page.page.index)
         result_json = page.model_dump_json()
         saved = self.store.save_page(self.job.id, backend, page.page.index, result_json)
-        self.runner.inflight.pop(key, None)
+        self.runner.inflight.discard(key)
         if saved:
             self.runner.publish(self.runner.page_event(key.job_id, backend, key.index, result_json, None))
         else:
@@ -135,8 +135,8 @@ class JobRunner:
         self.listeners: dict[str, set[asyncio.Queue[JobEvent]]] = defaultdict(set)
         #: pages done so far by whole-file backends, as their engines report it (job -> backend -> n)
         self.reported: dict[str, dict[str, int]] = {}
-        #: pages this gateway claimed and has not settled yet -> when (monotonic seconds)
-        self.inflight: dict[PageKey, float] = {}
+        #: pages this gateway claimed and has not settled yet
+        self.inflight: set[PageKey] = set()
         #: pages a stopped round left running, to put back in the queue before the job runs again
         self.abandoned: dict[str, set[PageKey]] = defaultdict(set)
         self.stuck_s = page_stuck_s(settings)
@@ -167,8 +167,7 @@ class JobRunner:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for key in [k for k in self.inflight if k.job_id == job_id]:
-            self.inflight.pop(key, None)
+        self.inflight -= {k for k in self.inflight if k.job_id == job_id}
         self.abandoned.pop(job_id, None)
 
     async def cancel(self, job_id: str) -> bool:
@@ -192,7 +191,7 @@ class JobRunner:
     def fail_page(self, key: PageKey, reason: str, attempts: int) -> str:
         """Count a failed attempt of the page; its `page` event once it has failed for good."""
         status = self.store.fail_attempt(key.job_id, key.backend, key.index, reason, attempts)
-        self.inflight.pop(key, None)
+        self.inflight.discard(key)
         if status == "failed":
             self.publish(self.page_event(key.job_id, key.backend, key.index, None, reason))
         return status
@@ -208,12 +207,12 @@ class JobRunner:
         self.listeners[job_id].add(queue)
         sent: set[tuple[str, int]] = set()
         try:
-            job = self.store.load_job(job_id)
-            if job is None:
-                return
-            for event in self._settled_pages(job, sent):
-                yield event
+            job, read = self.store.load_job(job_id), True
             while True:
+                if read and job is not None:  # what the store has that this stream has not sent yet
+                    for settled in self._settled_pages(job, sent):
+                        yield settled
+                read = False
                 if job is None or job.status in FINAL:
                     status = job.status if job else "expired"
                     progress = self.progress(job_id) if job else {}
@@ -221,11 +220,8 @@ class JobRunner:
                     return
                 try:
                     event = await asyncio.wait_for(queue.get(), EVENT_POLL_S)
-                except TimeoutError:
-                    job = self.store.load_job(job_id)
-                    if job is not None:
-                        for event in self._settled_pages(job, sent):
-                            yield event
+                except TimeoutError:  # nothing heard here: read the store again
+                    job, read = self.store.load_job(job_id), True
                     continue
                 if event.event == "page" and event.backend is not None and event.index is not None:
                     if (event.backend, event.index) in sent:
@@ -301,8 +297,7 @@ class JobRunner:
             self.abandoned[job_id].update(k for k in self.inflight if k.job_id == job_id)
             asyncio.get_running_loop().call_later(RESUME_AFTER_S, self._resume, job_id)
         finally:
-            for key in [k for k in self.inflight if k.job_id == job_id]:
-                self.inflight.pop(key, None)
+            self.inflight -= {k for k in self.inflight if k.job_id == job_id}
             if self.tasks.get(job_id) is asyncio.current_task():
                 self.tasks.pop(job_id, None)
 

@@ -6,11 +6,12 @@ things can leave it there:
 
 - the work hangs in this gateway: `Deadline` ends every page call after `page_stuck_s` (a `Timeout`,
   which counts as a failed attempt, so the page is retried, then failed);
-- the gateway that claimed it is gone (killed, crashed, its job task stopped on a bug): `Watchdog.check`
-  fails every page running for longer than `page_stuck_s` that no job task of this gateway holds (one
-  attempt counted, so the page is retried and a page that keeps failing ends `failed`), puts back the
-  pages of gateways whose PostgreSQL lease is gone at once (`requeue_running_pages`), and runs here every
-  unfinished job no gateway has touched for `page_stuck_s`.
+- the gateway that claimed it is gone, or lost track of it: `Watchdog.check` puts back at once the
+  running pages of gateways that are gone (`requeue_running_pages`: with SQLite, of any job no task of
+  this gateway runs; with PostgreSQL, those whose claimer's lease is gone; no attempt counted, as after
+  a restart) and runs their jobs here, as well as every unfinished job no gateway has touched for
+  `page_stuck_s`; a page still running after that for longer than `page_stuck_s` that no job task of
+  this gateway holds is failed with one attempt counted (retried, and `failed` once out of attempts).
 
 Whole-file engines (MinerU) are bounded by the silence limit of their progress stream instead
 (`limits.page_timeout_s` between two lines), as a long document legitimately takes longer.
@@ -93,27 +94,24 @@ class Watchdog:
                 log.exception("job watchdog round failed")
 
     async def check(self) -> None:
-        """One round: fail orphaned running pages, cancel what others cancelled, adopt idle jobs."""
+        """One round: cancel what others cancelled, adopt jobs nobody runs, fail orphaned pages."""
         runner, store = self.runner, self.runner.store
         now = time.time()
-        touched: set[str] = set()
-        for key in store.stale_pages(now - self.stuck_s):
-            if key in runner.inflight:  # this gateway works on it; its deadline ends it
-                continue
-            reason = f"left running for more than {self.stuck_s:g} s with no gateway working on it"
-            log.warning("job %s page %d (%s): %s", key.job_id, key.index, key.backend, reason)
-            runner.fail_page(key, reason, runner.max_attempts)
-            touched.add(key.job_id)
         for job_id in store.unfinished_jobs():
             if runner.running(job_id):
                 job = store.load_job(job_id)
                 if job is None or job.status == "cancelled":  # by another gateway, or expired
                     await runner.stop(job_id)
                 continue
-            requeued = store.requeue_running_pages(job_id)  # only those of gone gateways
+            requeued = store.requeue_running_pages(job_id)  # those of gone gateways, no attempt counted
             job = store.load_job(job_id)
-            if job is None:
-                continue
-            if requeued or job_id in touched or now - job.updated_at > self.stuck_s:
+            if job is not None and (requeued or now - job.updated_at > self.stuck_s):
                 log.info("job %s: nobody runs it (%d pages requeued); running it here", job_id, requeued)
                 runner.schedule(job_id)
+        for key in store.stale_pages(now - self.stuck_s):
+            if key in runner.inflight:  # this gateway works on it; its deadline ends it
+                continue
+            reason = f"left running for more than {self.stuck_s:g} s with no gateway working on it"
+            log.warning("job %s page %d (%s): %s", key.job_id, key.index, key.backend, reason)
+            runner.fail_page(key, reason, runner.max_attempts)
+            runner.schedule(key.job_id)
