@@ -292,8 +292,17 @@ class JobRunner:
                           RESUME_AFTER_S)  # fmt: skip
             else:  # a bug: the pages it hit count one failed attempt each, so it cannot loop for ever
                 log.exception("job %s stopped on an unexpected error", job_id)
-                with contextlib.suppress(StorageError):
-                    self._charge(job_id, f"internal error ({type(exc).__name__}); see the gateway log")
+                try:
+                    if not self._charge(
+                        job_id, f"internal error ({type(exc).__name__}); see the gateway log"
+                    ):
+                        return  # no page of it is open here: nothing to resume
+                    if self._finish(job_id):
+                        return
+                except StorageError:
+                    pass
+                except OCRGateError:  # e.g. the job is gone
+                    return
             self.abandoned[job_id].update(k for k in self.inflight if k.job_id == job_id)
             asyncio.get_running_loop().call_later(RESUME_AFTER_S, self._resume, job_id)
         finally:
@@ -301,13 +310,14 @@ class JobRunner:
             if self.tasks.get(job_id) is asyncio.current_task():
                 self.tasks.pop(job_id, None)
 
-    def _charge(self, job_id: str, reason: str) -> None:
-        """One failed attempt for the job's pages in flight, or its queued pages when none was."""
+    def _charge(self, job_id: str, reason: str) -> int:
+        """One failed attempt for the job's pages in flight, or its queued pages when none was; how many."""
         keys = [k for k in self.inflight if k.job_id == job_id]
         if not keys:
             keys = [PageKey(job_id, t.backend, t.index) for t in self.store.queued_pages(job_id)]
         for key in keys:
             self.fail_page(key, reason, self.max_attempts)
+        return len(keys)
 
     def _resume(self, job_id: str) -> None:
         """Put back the pages a stopped round left running, then run the job again."""
@@ -338,12 +348,12 @@ class JobRunner:
                 exc = InternalError(f"the document cannot be opened ({type(exc).__name__})")
             for task in self.store.queued_pages(job_id):
                 self.fail_page(PageKey(job_id, task.backend, task.index), exc.message, 1)
-            await self._finish(job_id)
+            self._finish(job_id)
             return
         try:
             while tasks := self.store.queued_pages(job_id):
                 await self._run_pages(job, document, tasks)
-            await self._finish(job_id)
+            self._finish(job_id)
         finally:
             document.close()
             self.reported.pop(job_id, None)
@@ -375,11 +385,13 @@ class JobRunner:
             pages=pages,
         )
 
-    async def _finish(self, job_id: str) -> None:
+    def _finish(self, job_id: str) -> str | None:
+        """Settle the job if none of its pages is open; its final status (and `job` event), else None."""
         status = self.store.finish_if_complete(job_id)
         if status:
             log.info("job %s %s", job_id, status)
             self.publish(JobEvent(event="job", job_id=job_id, status=status, progress=self.progress(job_id)))
+        return status
 
     async def _sweep(self) -> None:
         while True:
