@@ -3,8 +3,10 @@
 `records` holds what a store takes and gives (`NewJob`, `JobRecord`, `PageTask`, `PageOutcome`), `store`
 the interface (`JobStore`) and `open_store`, `sqlite` the one-gateway store (`SQLiteJobStore`), `postgres`
 the store several gateways share (`PostgresJobStore`; imported from `ocrgate.jobs.postgres`, as it needs
-the optional psycopg), `rows` what the two share, and `runner` the gateway's loop that takes queued
-pages through the recognition flow (`ocrgate.jobs.runner.JobRunner`).
+the optional psycopg), `rows` what the two share, `runner` the gateway's loop that takes queued
+pages through the recognition flow (`ocrgate.jobs.runner.JobRunner`), `watchdog` what keeps every page
+and job moving (a deadline per page, pages and jobs left by gone gateways), and `events` a job's
+server-sent event stream.
 """
 
 from ocrgate.jobs.records import (

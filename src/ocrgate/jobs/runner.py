@@ -31,7 +31,7 @@ from ocrgate.config import Settings
 from ocrgate.documents import Document, open_document
 from ocrgate.errors import InputError, InternalError, OCRGateError, StorageError
 from ocrgate.gateway.routing import Router
-from ocrgate.jobs import ACTIVE, JobRecord, JobStore, PageKey, PageTask
+from ocrgate.jobs import ACTIVE, JobRecord, JobStore, PageKey, PageTask, events
 from ocrgate.jobs.watchdog import WORKER_WAIT_S, Deadline, Watchdog, page_stuck_s
 from ocrgate.render import RenderedPage
 from ocrgate.schema import CompareResponse, JobEvent, JobProgress, JobStatus, OCRResponse
@@ -39,9 +39,6 @@ from ocrgate.schema import CompareResponse, JobEvent, JobProgress, JobStatus, OC
 log = logging.getLogger("ocrgate.jobs")
 EXPIRY_INTERVAL_S = 60.0
 RESUME_AFTER_S = 5.0
-#: an event stream that heard nothing for this long reads the store (the job may run on another gateway)
-EVENT_POLL_S = 3.0
-FINAL = ("completed", "failed", "cancelled")
 
 
 def job_status(store: JobStore, job: JobRecord, progress: dict[str, JobProgress] | None = None) -> JobStatus:
@@ -196,60 +193,9 @@ class JobRunner:
             self.publish(self.page_event(key.job_id, key.backend, key.index, None, reason))
         return status
 
-    async def events(self, job_id: str) -> AsyncIterator[JobEvent]:
-        """Pages already finished (replayed from the store), then live ones, then the job's end.
-
-        Live events come from this gateway's runner; when none comes for `EVENT_POLL_S` the store is read
-        (the job may run on another gateway, or have ended without this one), so the stream always ends
-        with a `job` event: the job's final status, or `expired` once the job is gone.
-        """
-        queue: asyncio.Queue[JobEvent] = asyncio.Queue()
-        self.listeners[job_id].add(queue)
-        sent: set[tuple[str, int]] = set()
-        try:
-            job, read = self.store.load_job(job_id), True
-            while True:
-                if read and job is not None:  # what the store has that this stream has not sent yet
-                    for settled in self._settled_pages(job, sent):
-                        yield settled
-                read = False
-                if job is None or job.status in FINAL:
-                    status = job.status if job else "expired"
-                    progress = self.progress(job_id) if job else {}
-                    yield JobEvent(event="job", job_id=job_id, status=status, progress=progress)
-                    return
-                try:
-                    event = await asyncio.wait_for(queue.get(), EVENT_POLL_S)
-                except TimeoutError:  # nothing heard here: read the store again
-                    job, read = self.store.load_job(job_id), True
-                    continue
-                if event.event == "page" and event.backend is not None and event.index is not None:
-                    if (event.backend, event.index) in sent:
-                        continue
-                    sent.add((event.backend, event.index))
-                yield event
-                if event.event == "job":
-                    return
-        finally:
-            self.listeners[job_id].discard(queue)
-            if not self.listeners[job_id]:
-                self.listeners.pop(job_id, None)
-
-    def _settled_pages(self, job: JobRecord, sent: set[tuple[str, int]]) -> list[JobEvent]:
-        """`page` events for the job's pages done or failed that `sent` lacks (added to it)."""
-        progress = self.store.progress(job.id)
-        settled = sum(p.done + p.failed for p in progress.values())
-        if settled <= len(sent):
-            return []
-        events = []
-        for backend in job.backends:
-            for outcome in self.store.page_results(job.id, backend):
-                if outcome.status in ("done", "failed") and (backend, outcome.index) not in sent:
-                    sent.add((backend, outcome.index))
-                    events.append(
-                        self.page_event(job.id, backend, outcome.index, outcome.result_json, outcome.error)
-                    )
-        return events
+    def events(self, job_id: str) -> AsyncIterator[JobEvent]:
+        """The job's event stream (`ocrgate.jobs.events.stream`): replayed pages, live ones, its end."""
+        return events.stream(self, job_id)
 
     def progress(self, job_id: str) -> dict[str, JobProgress]:
         """The store's counts, plus what whole-file engines report while they work."""
