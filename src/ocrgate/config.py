@@ -28,6 +28,15 @@ class Limits(BaseModel):
     max_pages: int = Field(default=500, gt=0)
     pdf_dpi: int = Field(default=144, ge=36, le=600)
     page_timeout_s: float = Field(default=120.0, gt=0)
+    max_field_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="a form field other than the file (options, prompt...)"
+    )
+    max_options_bytes: int = Field(
+        default=16 * 1024,
+        gt=0,
+        description="the `options` JSON, the prompt included (they travel to the worker in its URL)",
+    )
+    max_options_depth: int = Field(default=32, gt=0, description="nesting of arrays and objects in `options`")
 
 
 class ModelServerConfig(BaseModel):
@@ -127,6 +136,12 @@ class GatewayConfig(BaseModel):
         "(e.g. https://files.example.com/scans/); empty = remote URLs refused, only data: URLs",
     )
     fetch_timeout_s: float = Field(default=30.0, gt=0, description="the whole fetch of one document URL")
+    page_stuck_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="a job page `running` this long is failed (one attempt counted) and retried by the "
+        "watchdog; default (page_retries + 1) x (limits.page_timeout_s + 60) + 60 seconds",
+    )
     job_store: Literal["sqlite", "postgres"] = Field(
         default="sqlite", description="sqlite: one gateway (data_dir); postgres: gateways sharing jobs"
     )

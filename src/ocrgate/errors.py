@@ -59,6 +59,13 @@ class TooManyPages(InputError):
     status = 413
 
 
+class FieldTooLarge(InputError):
+    """A form field other than the file is over `limits.max_field_bytes`."""
+
+    code = "field_too_large"
+    status = 413
+
+
 class InvalidOption(InputError):
     code = "invalid_option"
     status = 422
@@ -70,7 +77,8 @@ class UnknownBackend(InputError):
 
 
 class InvalidRequest(InputError):
-    """A request body that is well-formed JSON but not a request ocrgate can act on."""
+    """A request that does not fit its form: a field of the wrong type, a second file, a JSON body
+    ocrgate cannot act on."""
 
     code = "invalid_request"
     status = 422
@@ -147,9 +155,10 @@ ERRORS_BY_CODE: dict[str, type[OCRGateError]] = {
         FileTooLarge,
         ImageTooLarge,
         TooManyPages,
+        FieldTooLarge,
         InvalidOption,
-        UnknownBackend,
         InvalidRequest,
+        UnknownBackend,
         URLNotAllowed,
         FetchFailed,
         BackendUnavailable,

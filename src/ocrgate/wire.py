@@ -9,6 +9,7 @@ work (at least every HEARTBEAT_S), then the pages or an error.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from PIL import Image
@@ -80,19 +81,62 @@ def decode_page(
     return page
 
 
-def options_from_json(text: str | None) -> dict[str, Any]:
-    """A request's `options` field (a JSON object) as a dict; InvalidOption for anything else,
-    including NaN and Infinity (not JSON, RFC 8259 section 6, though Python's json reads them)."""
+def options_from_json(text: str | None, limits: Limits | None = None) -> dict[str, Any]:
+    """A request's `options` field (a JSON object) as a dict; InvalidOption for anything else.
+
+    Checked before parsing: its size (`limits.max_options_bytes`) and how deep its arrays and objects
+    nest (`limits.max_options_depth`), so no input reaches the parser's recursion limit; while parsing:
+    every number finite (`NaN`, `Infinity` and `1e999` are refused: a schema's `maximum` cannot catch
+    NaN) and integers within Python's 4,300-digit conversion limit.
+    """
     if not text:
         return {}
-
-    def refuse(constant: str) -> Any:
-        raise InvalidOption(f"`options` must be JSON; {constant} is not a JSON number")
-
+    limits = limits or Limits()
+    if len(text.encode("utf-8", "surrogatepass")) > limits.max_options_bytes:
+        raise InvalidOption(f"`options` is over the limit of {limits.max_options_bytes:,} bytes")
+    depth = json_depth(text)
+    if depth > limits.max_options_depth:
+        raise InvalidOption(f"`options` nests {depth} levels deep; the limit is {limits.max_options_depth}")
     try:
-        value = json.loads(text, parse_constant=refuse)
+        value = json.loads(text, parse_constant=_non_finite, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise InvalidOption(f"`options` must be a JSON object: {exc}") from exc
+    except ValueError as exc:  # a non-finite number, an integer with too many digits
+        raise InvalidOption(f"`options` has a number that is not allowed: {exc}") from exc
     if not isinstance(value, dict):
         raise InvalidOption("`options` must be a JSON object")
+    return value
+
+
+def json_depth(text: str) -> int:
+    """How deep arrays and objects nest in JSON `text` (brackets inside strings do not count); a
+    linear scan, for text that may be too deep to parse."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _non_finite(name: str) -> float:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"{literal} is out of the range of a finite number")
     return value

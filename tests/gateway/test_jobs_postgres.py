@@ -129,6 +129,23 @@ def test_a_job_moves_from_a_dead_gateway_to_a_live_one(
     restarted.close()
 
 
+def test_the_watchdog_sees_only_pages_nobody_alive_works_on(
+    two: tuple[PostgresJobStore, PostgresJobStore], postgres_url: str
+) -> None:
+    a, b = two
+    job = make_job(a, page_count=3)
+    assert a.mark_running(job.id, "rapidocr", 0) and b.mark_running(job.id, "rapidocr", 1)
+    later = time.time() + 1
+    assert a.stale_pages(later) == [(job.id, "rapidocr", 0)]  # its own, never b's (b is alive)
+    assert b.stale_pages(later) == [(job.id, "rapidocr", 1)]
+    assert b.release_pages(job.id, [("rapidocr", 0), ("rapidocr", 1)]) == 1  # only its own
+    assert [(t.index, t.attempts) for t in a.queued_pages(job.id)] == [(1, 0), (2, 0)]
+    kill_connections(postgres_url, "gw-a")  # a dies with page 0 running
+    assert b.stale_pages(later) == [(job.id, "rapidocr", 0)]
+    assert b.fail_attempt(job.id, "rapidocr", 0, "left running", max_attempts=3) == "queued"
+    assert b.cancel(job.id) and b.stale_pages(later) == []
+
+
 def test_a_closed_store_gives_its_pages_up(two: tuple[PostgresJobStore, PostgresJobStore]) -> None:
     a, b = two
     job = make_job(a, page_count=2)

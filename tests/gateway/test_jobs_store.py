@@ -185,9 +185,14 @@ def test_cancel(store: JobStore) -> None:
     assert store.cancel(job.id) is False
     assert store.get_job(job.id).status == "cancelled"
     assert store.queued_pages(job.id) == []
-    assert [o.status for o in store.page_results(job.id, "rapidocr")] == ["running", "cancelled", "cancelled"]
+    # the page in flight is abandoned with its job: it no longer counts as running, and its result,
+    # should it still come, is dropped (the job stays cancelled, nothing counts as done)
+    assert [o.status for o in store.page_results(job.id, "rapidocr")] == ["cancelled"] * 3
+    assert store.progress(job.id)["rapidocr"] == JobProgress(total=3)
     assert store.mark_running(job.id, "rapidocr", 1) is False
-    store.save_page(job.id, "rapidocr", 0, "{}")  # the page in flight may still land
+    assert store.save_page(job.id, "rapidocr", 0, "{}") is False
+    assert store.fail_attempt(job.id, "rapidocr", 0, "late", max_attempts=1) == "cancelled"
+    assert store.progress(job.id)["rapidocr"] == JobProgress(total=3)
     assert store.finish_if_complete(job.id) == "cancelled"
     assert store.get_job(job.id).status == "cancelled"
     assert store.unfinished_jobs() == []
@@ -196,6 +201,51 @@ def test_cancel(store: JobStore) -> None:
     store.finish_if_complete(done.id)
     assert store.cancel(done.id) is False
     assert store.cancel("nope") is False
+
+
+@BOTH
+def test_a_settled_page_keeps_its_outcome(store: JobStore) -> None:
+    job = make_job(store, page_count=3)
+    for index in range(3):
+        store.mark_running(job.id, "rapidocr", index)
+    assert store.save_page(job.id, "rapidocr", 0, '{"first": true}') is True
+    assert store.save_page(job.id, "rapidocr", 0, '{"again": true}') is False  # done stays as it was
+    assert store.fail_attempt(job.id, "rapidocr", 0, "late failure", max_attempts=1) == "done"
+    assert store.fail_attempt(job.id, "rapidocr", 1, "bad page", max_attempts=1) == "failed"
+    assert store.save_page(job.id, "rapidocr", 1, "{}") is False  # a late result does not revive it
+    assert store.fail_attempt(job.id, "rapidocr", 1, "again", max_attempts=1) == "failed"
+    outcomes = store.page_results(job.id, "rapidocr")
+    assert [(o.status, o.error, o.attempts) for o in outcomes[:2]] == [
+        ("done", None, 0),
+        ("failed", "bad page", 1),
+    ]
+    assert json.loads(outcomes[0].result_json) == {"first": True}
+    assert store.progress(job.id)["rapidocr"] == JobProgress(total=3, done=1, failed=1, running=1)
+
+
+@BOTH
+def test_released_pages_go_back_to_the_queue_without_an_attempt(store: JobStore) -> None:
+    job = make_job(store, page_count=3)
+    for index in range(3):
+        store.mark_running(job.id, "rapidocr", index)
+    store.save_page(job.id, "rapidocr", 2, "{}")
+    assert store.release_pages(job.id, [("rapidocr", 0), ("rapidocr", 1), ("rapidocr", 2)]) == 2
+    assert [(t.index, t.attempts) for t in store.queued_pages(job.id)] == [(0, 0), (1, 0)]
+    assert store.release_pages(job.id, [("rapidocr", 0)]) == 0  # queued already
+    assert store.release_pages("no-such-job", [("rapidocr", 0)]) == 0
+
+
+@BOTH
+def test_stale_pages_are_running_pages_of_active_jobs_unchanged_since(store: JobStore) -> None:
+    old, other, cancelled = make_job(store, page_count=2), make_job(store, page_count=1), make_job(store)
+    for job, index in [(old, 0), (old, 1), (other, 0), (cancelled, 0)]:
+        store.mark_running(job.id, "rapidocr", index)
+    store.save_page(old.id, "rapidocr", 1, "{}")
+    store.cancel(cancelled.id)
+    cutoff = time.time() + 1
+    assert store.stale_pages(cutoff) == [(old.id, "rapidocr", 0), (other.id, "rapidocr", 0)]
+    assert store.stale_pages(cutoff - 3600) == []  # none is that old
+    assert store.stale_pages(cutoff)[0].job_id == old.id
 
 
 def _half_done(store: JobStore) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from ocrgate.backends import registry
 from ocrgate.config import Settings
 from ocrgate.gateway.auth import APIKeys
 from ocrgate.gateway.metrics import Metrics
-from ocrgate.gateway.openapi import install_openapi
+from ocrgate.gateway.openapi import install_docs, install_openapi
 from ocrgate.gateway.routes import backends, jobs, mistral, ocr, web
 from ocrgate.gateway.routing import Router
 from ocrgate.gateway.state import Gateway
@@ -23,7 +23,8 @@ from ocrgate.jobs.runner import JobRunner
 from ocrgate.middleware import FixedHeaders, RequestMetrics, UploadLimit
 from ocrgate.web_server import web_csp
 
-API_PATHS = ("/v1/", "/docs", "/redoc", "/openapi.json")
+# answers that are not the web client's pages (`/docs` has a policy of its own: `openapi.docs_csp`)
+API_PATHS = ("/v1/", "/docs", "/openapi.json")
 
 
 def create_gateway_app(settings: Settings) -> FastAPI:
@@ -54,6 +55,8 @@ def create_gateway_app(settings: Settings) -> FastAPI:
         version=__version__,
         description="One gateway in front of several OCR engines.",
         lifespan=lifespan,
+        docs_url=None,  # install_docs serves it without a CDN
+        redoc_url=None,
     )
     app.state.gateway = gw
     install_error_handlers(app)
@@ -62,6 +65,7 @@ def create_gateway_app(settings: Settings) -> FastAPI:
         app.include_router(module.router)
     web.mount_web(app)
     install_openapi(app, router, body_models=mistral.JSON_MODELS)
+    install_docs(app)
     return app
 
 

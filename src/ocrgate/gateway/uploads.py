@@ -1,18 +1,35 @@
 """The upload form every route that takes a file shares: the file, read within its limit and opened
-as a Document, the backends it names and the options checked against their published schemas."""
+as a Document, the backends it names and the options checked against their published schemas.
+
+The multipart body is read here, with Starlette's parser (`UploadParser`) under the gateway's own rules,
+so that every field gets a typed answer: a field over `limits.max_field_bytes` is a 413
+`field_too_large`, a second `file` part a 422 `invalid_request` ("one file per request"), a part that
+names its file only by RFC 5987's `filename*=UTF-8''...` is a file all the same (RFC 7578 forbids that
+form, python-multipart ignores it, clients still send it), and the `%22`, `%0D`, `%0A` with which
+browsers escape quotes and line breaks in `filename="..."` (the WHATWG HTML form encoding) are decoded.
+"""
 
 from __future__ import annotations
 
+import email.message
+import email.utils
+import json
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import anyio
-from fastapi import Depends, File, Form, Request, UploadFile
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from python_multipart.multipart import parse_options_header
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect
 
 from ocrgate.config import Limits
 from ocrgate.documents import Document, open_document
-from ocrgate.errors import FileTooLarge, InputError
+from ocrgate.errors import FieldTooLarge, FileTooLarge, InputError, InvalidOption, InvalidRequest
 from ocrgate.gateway.state import Gateway, GatewayDep
 from ocrgate.middleware import declared_too_large
 from ocrgate.render import BoxesMode
@@ -20,12 +37,130 @@ from ocrgate.textlayer import TextLayerMode
 from ocrgate.wire import options_from_json
 
 CHUNK = 1 << 20
+MAX_FORM_FIELDS = 32
+MAX_FORM_FILES = 4
+#: how browsers escape a file name inside `filename="..."` (WHATWG HTML, multipart/form-data encoding)
+BROWSER_ESCAPES = {"%22": '"', "%0D": "\r", "%0A": "\n"}
 
 
-async def read_upload(upload: UploadFile | None, limits: Limits) -> bytes:
+class UploadFields(BaseModel):
+    """The form's fields besides the file, as sent (text), checked here."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    backend: str | None = Field(default=None, description="a backend name, a comma list, or `all`")
+    prompt: str | None = Field(default=None, description="prompt, for engines that take one")
+    options: str | None = Field(
+        default=None, description="JSON object of engine options; each backend's schema: GET /v1/backends"
+    )
+    boxes: BoxesMode | None = Field(default=None, description="boxes pictures for all, first or no pages")
+    dpi: int | None = Field(default=None, ge=36, le=600, description="PDF rasterising resolution")
+    text_layer: TextLayerMode = Field(
+        default="auto",
+        description="PDF pages: `auto` reads a reliable text layer instead of OCR; `never`; `only`",
+    )
+
+
+class UploadForm(UploadFields):
+    """The multipart form of `POST /v1/ocr` and `POST /v1/jobs` (for the OpenAPI document)."""
+
+    file: bytes = Field(description="image or PDF", json_schema_extra={"format": "binary"})
+
+
+def openapi_body() -> dict[str, Any]:
+    """The routes' `openapi_extra`: their request body, as FastAPI would describe `Form`/`File` fields."""
+    schema = UploadForm.model_json_schema()
+    schema["required"] = ["file"]
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
+
+def file_name(disposition: bytes) -> str | None:
+    """The file name a part's Content-Disposition gives, decoded: RFC 5987's `filename*` when there is
+    one (RFC 6266 prefers it), else `filename` with the browsers' `%22`/`%0D`/`%0A` escapes undone."""
+    try:
+        text = disposition.decode("utf-8")
+    except UnicodeDecodeError:
+        text = disposition.decode("latin-1")
+    message = email.message.Message()
+    try:
+        message["content-disposition"] = text
+        params = message.get_params(header="content-disposition") or []
+    except Exception:  # whatever the header holds, the name is just not known
+        return None
+    plain = extended = None
+    for key, value in params[1:]:
+        if key.lower() != "filename":
+            continue
+        if isinstance(value, tuple):
+            extended = email.utils.collapse_rfc2231_value(value)
+        else:
+            plain = value
+    if extended is not None:
+        return extended
+    if plain is None:
+        return None
+    for escape, char in BROWSER_ESCAPES.items():
+        plain = plain.replace(escape, char).replace(escape.lower(), char)
+    return plain
+
+
+class UploadParser(MultiPartParser):
+    """Starlette's multipart parser with typed errors for oversized fields and a second file, and file
+    names decoded by `file_name`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.file_parts = 0
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        part = self._current_part
+        if part.file is None and len(part.data) + end - start > self.max_part_size:
+            raise FieldTooLarge(
+                f"the form field {part.field_name!r} is over the limit of {self.max_part_size:,} bytes"
+            )
+        super().on_part_data(data, start, end)
+
+    def on_headers_finished(self) -> None:
+        part = self._current_part
+        name = file_name(part.content_disposition or b"")
+        if name is not None and b"filename" not in parse_options_header(part.content_disposition)[1]:
+            part.content_disposition += b'; filename="upload"'  # only filename*: a file part all the same
+        super().on_headers_finished()
+        if part.file is None:
+            return
+        if name is not None:
+            part.file.filename = name
+        if part.field_name == "file":
+            self.file_parts += 1
+            if self.file_parts > 1:
+                raise InvalidRequest("one file per request: the form has more than one `file` part")
+
+
+async def read_form(request: Request, limits: Limits) -> FormData:
+    """The request's multipart form (empty for any other body); typed errors for what it breaks."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        return FormData()
+    parser = UploadParser(
+        request.headers,
+        request.stream(),
+        max_files=MAX_FORM_FILES,
+        max_fields=MAX_FORM_FIELDS,
+        max_part_size=limits.max_field_bytes,
+    )
+    try:
+        return await parser.parse()
+    except MultiPartException as exc:  # no boundary, a part without a name, too many parts
+        raise InputError(f"malformed multipart form: {exc.message}") from exc
+    except ClientDisconnect as exc:
+        raise InputError("the client went away before the form was sent") from exc
+
+
+async def read_upload(upload: UploadFile | str | None, limits: Limits) -> bytes:
     """The file part's bytes; FileTooLarge as soon as they pass the limit."""
     if upload is None:
         raise InputError("no file sent: use a multipart form with a `file` field")
+    if isinstance(upload, str):
+        raise InvalidRequest("`file` must be a file part (its Content-Disposition names a filename)")
     chunks: list[bytes] = []
     size = 0
     while chunk := await upload.read(CHUNK):
@@ -34,6 +169,23 @@ async def read_upload(upload: UploadFile | None, limits: Limits) -> bytes:
             raise FileTooLarge(f"the file is over the limit of {limits.max_upload_bytes:,} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def check_fields(form: FormData) -> UploadFields:
+    """The text fields as `UploadFields` (empty ones count as absent); 422 `invalid_request` otherwise."""
+    values: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        if key == "file" or key not in UploadFields.model_fields:
+            continue
+        if isinstance(value, UploadFile):
+            raise InvalidRequest(f"`{key}` must be a text field, not a file")
+        if value != "":
+            values[key] = value
+    try:
+        return UploadFields.model_validate(values)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from exc
 
 
 @dataclass
@@ -50,69 +202,49 @@ class Upload:
     decode_seconds: float = 0.0
 
 
-@dataclass
-class UploadFields:
-    """The multipart form's fields as sent, not yet checked (all None for a body that is not a form)."""
-
-    file: UploadFile | None
-    backend: str | None
-    prompt: str | None
-    options: str | None
-    boxes: BoxesMode | None
-    dpi: int | None
-    text_layer: TextLayerMode = "auto"
-
-
-async def upload_fields(
-    file: Annotated[UploadFile | None, File(description="image or PDF")] = None,
-    backend: Annotated[str | None, Form(description="a backend name, a comma list, or `all`")] = None,
-    prompt: Annotated[str | None, Form(description="prompt, for engines that take one")] = None,
-    options: Annotated[
-        str | None,
-        Form(description="JSON object of engine options; each backend's schema: GET /v1/backends"),
-    ] = None,
-    boxes: Annotated[BoxesMode | None, Form(description="boxes pictures for all, first or no pages")] = None,
-    dpi: Annotated[int | None, Form(ge=36, le=600, description="PDF rasterising resolution")] = None,
-    text_layer: Annotated[
-        TextLayerMode,
-        Form(description="PDF pages: `auto` reads a reliable text layer instead of OCR; `never`; `only`"),
-    ] = "auto",
-) -> UploadFields:
-    """FastAPI dependency: the multipart form of `/v1/ocr` and `/v1/jobs`, as sent."""
-    return UploadFields(file, backend, prompt, options, boxes, dpi, text_layer)
-
-
 def checked_backends(
     gw: Gateway, backend: str | None, options: dict[str, Any], prompt: str | None
 ) -> tuple[list[str], dict[str, Any]]:
     """The backends named (one, a comma list or `all`; default: the configured default) and the
-    options (the prompt among them), checked against each backend's published schema."""
+    options (the prompt among them), checked against each backend's published schema and, as they
+    travel to the workers, against `limits.max_options_bytes`."""
+    limits = gw.settings.limits
     names = gw.router.parse(backend, gw.settings.default_backend)
     if prompt:
         options = {**options, "prompt": prompt}
     options = {k: v for k, v in options.items() if v is not None}
+    if len(json.dumps(options)) > limits.max_options_bytes:
+        raise InvalidOption(
+            f"`options` and `prompt` are over the limit of {limits.max_options_bytes:,} bytes"
+        )
     for name in names:
         gw.router.pool(name).check_options(options)
     return names, options
 
 
-async def checked_upload(request: Request, gw: Gateway, fields: UploadFields) -> Upload:
-    """The form checked in the order that costs least first (declared size, backends, options, then
-    the file itself); typed InputErrors for anything unusable."""
+async def upload_form(request: Request, gw: GatewayDep) -> Upload:
+    """FastAPI dependency: the multipart form of `/v1/ocr` and `/v1/jobs` (`UploadForm`), checked in the
+    order that costs least first (declared size, fields, backends, options, then the file itself)."""
+    return await checked_upload(request, gw)
+
+
+async def checked_upload(request: Request, gw: Gateway) -> Upload:
+    """The request's multipart form, read and checked (see `upload_form`)."""
     limits = gw.settings.limits
     if error := declared_too_large(request.headers, limits):
         raise error
-    names, parsed = checked_backends(gw, fields.backend, options_from_json(fields.options), fields.prompt)
-    started = time.perf_counter()
-    data = await read_upload(fields.file, limits)
-    name = (fields.file.filename if fields.file else None) or "upload"
+    form = await read_form(request, limits)
+    try:
+        fields = check_fields(form)
+        names, parsed = checked_backends(
+            gw, fields.backend, options_from_json(fields.options, limits), fields.prompt
+        )
+        started = time.perf_counter()
+        upload = form.get("file")
+        data = await read_upload(upload, limits)
+        name = (upload.filename if isinstance(upload, UploadFile) else None) or "upload"
+    finally:
+        await form.close()
     document = await anyio.to_thread.run_sync(open_document, data, name, limits, fields.dpi)
     seconds = time.perf_counter() - started
     return Upload(document, data, names, parsed, fields.boxes, fields.dpi, fields.text_layer, seconds)
-
-
-async def upload_form(
-    request: Request, gw: GatewayDep, fields: Annotated[UploadFields, Depends(upload_fields)]
-) -> Upload:
-    """FastAPI dependency: the multipart form, checked (`checked_upload`)."""
-    return await checked_upload(request, gw, fields)

@@ -3,11 +3,22 @@
 `records` holds what a store takes and gives (`NewJob`, `JobRecord`, `PageTask`, `PageOutcome`), `store`
 the interface (`JobStore`) and `open_store`, `sqlite` the one-gateway store (`SQLiteJobStore`), `postgres`
 the store several gateways share (`PostgresJobStore`; imported from `ocrgate.jobs.postgres`, as it needs
-the optional psycopg), `rows` what the two share, and `runner` the gateway's loop that takes queued
-pages through the recognition flow (`ocrgate.jobs.runner.JobRunner`).
+the optional psycopg), `rows` what the two share, `runner` the gateway's loop that takes queued
+pages through the recognition flow (`ocrgate.jobs.runner.JobRunner`), `watchdog` what keeps every page
+and job moving (a deadline per page, pages and jobs left by gone gateways), and `events` a job's
+server-sent event stream.
 """
 
-from ocrgate.jobs.records import ACTIVE, JobRecord, NewJob, PageOutcome, PageState, PageTask, new_job_id
+from ocrgate.jobs.records import (
+    ACTIVE,
+    JobRecord,
+    NewJob,
+    PageKey,
+    PageOutcome,
+    PageState,
+    PageTask,
+    new_job_id,
+)
 from ocrgate.jobs.sqlite import SQLiteJobStore
 from ocrgate.jobs.store import JobStore, open_store
 
@@ -16,6 +27,7 @@ __all__ = [
     "JobRecord",
     "JobStore",
     "NewJob",
+    "PageKey",
     "PageOutcome",
     "PageState",
     "PageTask",

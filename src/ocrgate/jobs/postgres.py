@@ -12,7 +12,8 @@ page is claimed by `UPDATE ... WHERE status = 'queued'`: of several gateways rac
 
 Liveness. Each store holds a session advisory lock (its lease) on a connection of its own and stamps the
 pages it claims with the lease's key. `requeue_running_pages` puts back only pages whose claimer's lease
-is gone (its gateway died or closed the store), never pages a live gateway is working on.
+is gone (its gateway died or closed the store), never pages a live gateway is working on; the same rule
+keeps another gateway's pages out of `stale_pages`, and `release_pages` moves only this store's own.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from ocrgate.errors import NotFound, StorageError
-from ocrgate.jobs.records import ACTIVE, JobRecord, NewJob, PageOutcome, PageTask, new_job_id
+from ocrgate.jobs.records import ACTIVE, JobRecord, NewJob, PageKey, PageOutcome, PageTask, new_job_id
 from ocrgate.jobs.rows import count_progress, failure_summary, job_fields, job_row, split_dpi
 from ocrgate.schema import JobProgress
 
@@ -41,6 +42,7 @@ KEEPALIVE = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keep
 _COLUMNS = ", ".join(JobRecord.model_fields)
 _PAGE_KEY = "job_id = %s AND backend = %s AND idx = %s"
 _ACTIVE_SQL = "status IN ('queued', 'running')"
+_OPEN = ("queued", "running")  # the page states a result or a failure may still change
 # the keys of the leases held right now: what a bigint advisory lock shows in pg_locks
 _LIVE_LEASES = (
     "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted"
@@ -262,6 +264,31 @@ class PostgresJobStore:
             )
             return db.execute(sql, (time.time(), job_id)).rowcount
 
+    def release_pages(self, job_id: str, pages: list[tuple[str, int]]) -> int:
+        """This store's `running` pages back to `queued`, attempts kept (abandoned work); how many moved."""
+        sql = (
+            "UPDATE ocrgate_pages SET status = 'queued', claimed_by = NULL, updated_at = %s"
+            f" WHERE {_PAGE_KEY} AND status = 'running' AND (claimed_by = %s OR claimed_by IS NULL)"
+        )
+        now = time.time()
+        with self._tx() as db:
+            if self._lock_job(db, job_id) is None:
+                return 0
+            moved = [db.execute(sql, (now, job_id, b, i, self.lease)).rowcount for b, i in pages]
+        return sum(moved)
+
+    def stale_pages(self, before: float) -> list[PageKey]:
+        """`running` pages of active jobs unchanged since `before`, claimed by this store or a gone one."""
+        sql = (
+            "SELECT p.job_id, p.backend, p.idx FROM ocrgate_pages p JOIN ocrgate_jobs j ON j.id = p.job_id"
+            " WHERE p.status = 'running' AND p.updated_at < %s AND j.status IN ('queued', 'running')"
+            f" AND (p.claimed_by IS NULL OR p.claimed_by = %s OR p.claimed_by NOT IN ({_LIVE_LEASES}))"
+            " ORDER BY j.created_at, p.idx"
+        )
+        with self._conn() as db:
+            rows = db.execute(sql, (before, self.lease)).fetchall()
+        return [PageKey(r["job_id"], r["backend"], r["idx"]) for r in rows]
+
     # -- pages ------------------------------------------------------------------------------------------
 
     def queued_pages(self, job_id: str) -> list[PageTask]:
@@ -292,16 +319,27 @@ class PostgresJobStore:
             )
         return True
 
-    def save_page(self, job_id: str, backend: str, index: int, result_json: str) -> None:
-        with self._tx() as db:
-            self._lock_job(db, job_id)
-            self._set_page(db, (job_id, backend, index), status="done", result_json=result_json, error=None)
-
-    def fail_attempt(self, job_id: str, backend: str, index: int, reason: str, max_attempts: int) -> str:
-        """Count a failed attempt: the page is requeued, or `failed` once it used up `max_attempts`."""
+    def save_page(self, job_id: str, backend: str, index: int, result_json: str) -> bool:
+        """Store the page's result, unless it came too late (page settled, job cancelled): then False."""
         with self._tx() as db:
             job_status = self._lock_job(db, job_id)
-            attempts = self._page(db, job_id, backend, index)["attempts"] + 1
+            page = self._page(db, job_id, backend, index)
+            if page["status"] not in _OPEN or job_status not in ACTIVE:
+                return False
+            self._set_page(db, (job_id, backend, index), status="done", result_json=result_json, error=None)
+        return True
+
+    def fail_attempt(self, job_id: str, backend: str, index: int, reason: str, max_attempts: int) -> str:
+        """Count a failed attempt: the page is requeued, or `failed` once it used up `max_attempts`.
+
+        A page already settled (done, failed, cancelled) is left as it is; returns the page's status.
+        """
+        with self._tx() as db:
+            job_status = self._lock_job(db, job_id)
+            page = self._page(db, job_id, backend, index)
+            if page["status"] not in _OPEN:
+                return str(page["status"])
+            attempts = page["attempts"] + 1
             if attempts >= max_attempts:
                 status = "failed"
             else:  # a cancelled job's page is not worth another try
@@ -354,14 +392,18 @@ class PostgresJobStore:
         return status
 
     def cancel(self, job_id: str) -> bool:
-        """A queued or running job becomes `cancelled`, and so do its queued pages; False if it was not."""
+        """A queued or running job becomes `cancelled`, and so do its queued and running pages (work in
+        flight is abandoned: its result is dropped when it comes); False if the job was not active."""
         now = time.time()
         with self._tx() as db:  # the UPDATE takes the job's row lock first, as every write does
             sql = f"UPDATE ocrgate_jobs SET status = 'cancelled', updated_at = %s WHERE {_ACTIVE_SQL}"
             if not db.execute(sql + " AND id = %s", (now, job_id)).rowcount:
                 return False
-            sql = "UPDATE ocrgate_pages SET status = 'cancelled', updated_at = %s WHERE status = 'queued'"
-            db.execute(sql + " AND job_id = %s", (now, job_id))
+            sql = (
+                "UPDATE ocrgate_pages SET status = 'cancelled', claimed_by = NULL, updated_at = %s"
+                f" WHERE {_ACTIVE_SQL} AND job_id = %s"
+            )
+            db.execute(sql, (now, job_id))
         return True
 
     # -- housekeeping -----------------------------------------------------------------------------------

@@ -2,13 +2,15 @@
 
 A job's state is `ocrgate.schema.JobState` (`queued -> running -> completed | failed`, or `cancelled`);
 each of its pages, one per (backend, page index), moves `queued -> running -> done | failed` (`PageState`),
-or becomes `cancelled` with its job.
+or becomes `cancelled` with its job (queued and running pages alike). Only a queued or running page of a
+queued or running job changes: a result or failure that arrives for a page already settled (cancelled,
+failed by the watchdog) is dropped.
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -74,6 +76,14 @@ class PageTask(BaseModel):
     backend: str
     index: int
     attempts: int
+
+
+class PageKey(NamedTuple):
+    """One page of one backend of one job: what the runner tracks while it is in flight."""
+
+    job_id: str
+    backend: str
+    index: int
 
 
 class PageOutcome(BaseModel):

@@ -3,8 +3,16 @@
 Each round takes the job's queued pages through the one flow (`ocrgate.flow.run`): each page is
 rasterised once and sent to every backend of the job, a whole-file backend gets the original upload,
 a window of pages is in flight per job, and `JobSink` stores each outcome as it comes. A page whose
-worker fails is tried again (bounded by `page_retries`) and then marked failed with the reason; the
-store keeps every step, so a restarted gateway picks up where the last one stopped.
+worker fails is tried again (bounded by `page_retries`) and then marked failed with the reason; a page
+the document itself cannot give (an unreadable PDF page) fails at once. The store keeps every step, so
+a restarted gateway picks up where the last one stopped.
+
+Every job ends: whatever goes wrong ends pages, never the job. A document that cannot be opened fails
+its pages; a storage error stops the round and resumes it a little later; an unexpected error counts
+one failed attempt for the pages it hit, so a bug cannot loop for ever; the watchdog
+(`ocrgate.jobs.watchdog`) ends pages that hang and adopts jobs nobody runs; cancelling a job abandons
+its pages in flight (their worker requests are cancelled) and a result that arrives afterwards is
+dropped. Each job's event stream ends with its `job` event.
 """
 
 from __future__ import annotations
@@ -21,16 +29,15 @@ import anyio
 from ocrgate import flow
 from ocrgate.config import Settings
 from ocrgate.documents import Document, open_document
-from ocrgate.errors import OCRGateError, StorageError
+from ocrgate.errors import InputError, InternalError, OCRGateError, StorageError
 from ocrgate.gateway.routing import Router
-from ocrgate.jobs import JobRecord, JobStore, PageTask
+from ocrgate.jobs import ACTIVE, JobRecord, JobStore, PageKey, PageTask, events
+from ocrgate.jobs.watchdog import WORKER_WAIT_S, Deadline, Watchdog, page_stuck_s
 from ocrgate.render import RenderedPage
 from ocrgate.schema import CompareResponse, JobEvent, JobProgress, JobStatus, OCRResponse
 
 log = logging.getLogger("ocrgate.jobs")
 EXPIRY_INTERVAL_S = 60.0
-# how long a job page waits for a worker of its backend to come (back) up before it counts as failed
-WORKER_WAIT_S = 60.0
 RESUME_AFTER_S = 5.0
 
 
@@ -63,23 +70,35 @@ def job_result(store: JobStore, job: JobRecord) -> OCRResponse | CompareResponse
 
 
 class JobSink:
-    """Where the flow delivers a job's pages: the store (claimed, saved or failed) and the listeners."""
+    """Where the flow delivers a job's pages: the store (claimed, saved or failed) and the listeners.
+
+    A claimed page is in the runner's `inflight` until its outcome is stored; a result or failure that
+    comes too late (the job was cancelled, the watchdog failed the page) is dropped by the store.
+    """
 
     def __init__(self, runner: JobRunner, job: JobRecord) -> None:
         self.runner, self.job, self.store = runner, job, runner.store
 
     def claim(self, backend: str, index: int) -> bool:
-        return self.store.mark_running(self.job.id, backend, index)
+        if not self.store.mark_running(self.job.id, backend, index):
+            return False
+        self.runner.inflight.add(PageKey(self.job.id, backend, index))
+        return True
 
     def done(self, backend: str, page: RenderedPage) -> None:
+        key = PageKey(self.job.id, backend, page.page.index)
         result_json = page.model_dump_json()
-        self.store.save_page(self.job.id, backend, page.page.index, result_json)
-        self.runner.publish(self.runner.page_event(self.job.id, backend, page.page.index, result_json, None))
+        saved = self.store.save_page(self.job.id, backend, page.page.index, result_json)
+        self.runner.inflight.discard(key)
+        if saved:
+            self.runner.publish(self.runner.page_event(key.job_id, backend, key.index, result_json, None))
+        else:
+            log.info("job %s page %d (%s): result dropped, the page was settled", *key)
 
     def failed(self, backend: str, index: int, error: OCRGateError) -> None:
-        attempts = self.runner.settings.gateway.page_retries + 1
-        if self.store.fail_attempt(self.job.id, backend, index, error.message, attempts) == "failed":
-            self.runner.publish(self.runner.page_event(self.job.id, backend, index, None, error.message))
+        # the document itself cannot give this page (or the worker refuses its input): no retry helps
+        attempts = 1 if isinstance(error, InputError) else self.runner.max_attempts
+        self.runner.fail_page(PageKey(self.job.id, backend, index), error.message, attempts)
 
     def progress(self, backend: str, done: int, total: int) -> None:
         self.runner.reported.setdefault(self.job.id, {})[backend] = done
@@ -93,6 +112,17 @@ class JobSink:
         self.runner.publish(event)
 
 
+def _storage_error(exc: BaseException) -> StorageError | None:
+    """The StorageError in `exc`, also inside the exception groups a task group raises."""
+    if isinstance(exc, StorageError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            if found := _storage_error(inner):
+                return found
+    return None
+
+
 class JobRunner:
     def __init__(self, store: JobStore, router: Router, settings: Settings) -> None:
         self.store = store
@@ -102,69 +132,70 @@ class JobRunner:
         self.listeners: dict[str, set[asyncio.Queue[JobEvent]]] = defaultdict(set)
         #: pages done so far by whole-file backends, as their engines report it (job -> backend -> n)
         self.reported: dict[str, dict[str, int]] = {}
-        self._sweeper: asyncio.Task[None] | None = None
+        #: pages this gateway claimed and has not settled yet
+        self.inflight: set[PageKey] = set()
+        #: pages a stopped round left running, to put back in the queue before the job runs again
+        self.abandoned: dict[str, set[PageKey]] = defaultdict(set)
+        self.stuck_s = page_stuck_s(settings)
+        self.max_attempts = settings.gateway.page_retries + 1
+        self.watchdog = Watchdog(self, self.stuck_s)
+        self._background: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Resume every job a previous gateway left queued or running."""
+        """Resume every job a previous gateway left queued or running; start the sweeper and watchdog."""
         for job_id in self.store.unfinished_jobs():
             requeued = self.store.requeue_running_pages(job_id)
             log.info("resuming job %s (%d pages were in flight)", job_id, requeued)
             self.schedule(job_id)
-        self._sweeper = asyncio.create_task(self._sweep())
+        self._background = [asyncio.create_task(self._sweep()), asyncio.create_task(self.watchdog.run())]
+
+    def running(self, job_id: str) -> bool:
+        task = self.tasks.get(job_id)
+        return task is not None and not task.done()
 
     def schedule(self, job_id: str) -> None:
-        if job_id not in self.tasks or self.tasks[job_id].done():
+        if not self.running(job_id):
             self.tasks[job_id] = asyncio.create_task(self._run(job_id), name=f"job-{job_id}")
 
-    async def cancel(self, job_id: str) -> bool:
-        changed = self.store.cancel(job_id)
+    async def stop(self, job_id: str) -> None:
+        """Stop this gateway's work on the job: its task is cancelled, so are its worker requests."""
         task = self.tasks.pop(job_id, None)
-        if task:
+        if task is not None and not task.done():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        self.inflight -= {k for k in self.inflight if k.job_id == job_id}
+        self.abandoned.pop(job_id, None)
+
+    async def cancel(self, job_id: str) -> bool:
+        """Cancel the job: its queued and running pages become `cancelled` in the store first (so a
+        result arriving meanwhile is dropped), then the work in flight here is abandoned."""
+        changed = self.store.cancel(job_id)
+        await self.stop(job_id)
         if changed:
-            self.publish(JobEvent(event="job", job_id=job_id, status="cancelled"))
+            self.publish(
+                JobEvent(event="job", job_id=job_id, status="cancelled", progress=self.progress(job_id))
+            )
         return changed
 
     async def close(self) -> None:
-        tasks = [*self.tasks.values(), *([self._sweeper] if self._sweeper else [])]
+        """Stop every job task (their running pages are requeued by the next gateway) and the loops."""
+        tasks = [*self.tasks.values(), *self._background]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def events(self, job_id: str) -> AsyncIterator[JobEvent]:
-        """Pages already finished (replayed from the store), then live ones, then the job's end."""
-        queue: asyncio.Queue[JobEvent] = asyncio.Queue()
-        self.listeners[job_id].add(queue)
-        try:
-            job = self.store.load_job(job_id)
-            if job is None:
-                return
-            for backend in job.backends:
-                for outcome in self.store.page_results(job_id, backend):
-                    if outcome.status in ("done", "failed"):
-                        yield self.page_event(
-                            job_id, backend, outcome.index, outcome.result_json, outcome.error
-                        )
-            job = self.store.load_job(job_id)
-            if job is None or job.status in ("completed", "failed", "cancelled"):
-                yield JobEvent(
-                    event="job",
-                    job_id=job_id,
-                    status=job.status if job else "expired",
-                    progress=self.progress(job_id),
-                )
-                return
-            while True:
-                event = await queue.get()
-                yield event
-                if event.event == "job":
-                    return
-        finally:
-            self.listeners[job_id].discard(queue)
-            if not self.listeners[job_id]:
-                self.listeners.pop(job_id, None)
+    def fail_page(self, key: PageKey, reason: str, attempts: int) -> str:
+        """Count a failed attempt of the page; its `page` event once it has failed for good."""
+        status = self.store.fail_attempt(key.job_id, key.backend, key.index, reason, attempts)
+        self.inflight.discard(key)
+        if status == "failed":
+            self.publish(self.page_event(key.job_id, key.backend, key.index, None, reason))
+        return status
+
+    def events(self, job_id: str) -> AsyncIterator[JobEvent]:
+        """The job's event stream (`ocrgate.jobs.events.stream`): replayed pages, live ones, its end."""
+        return events.stream(self, job_id)
 
     def progress(self, job_id: str) -> dict[str, JobProgress]:
         """The store's counts, plus what whole-file engines report while they work."""
@@ -196,43 +227,79 @@ class JobRunner:
             queue.put_nowait(event)
 
     async def _run(self, job_id: str) -> None:
+        """Run the job; whatever stops a round ends in pages settled or the job resumed later."""
         try:
             await self._run_job(job_id)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # cancelled, or the gateway stops: the store has the pages
             raise
-        except StorageError:  # e.g. the disk filled up: try again later, without a restart
-            log.exception("job %s stopped on a storage error; resuming in %.0f s", job_id, RESUME_AFTER_S)
+        except Exception as exc:
+            if storage := _storage_error(exc):  # e.g. the disk filled up: again later, without a restart
+                log.error("job %s stopped on a storage error (%s); resuming in %.0f s", job_id, storage,
+                          RESUME_AFTER_S)  # fmt: skip
+            else:  # a bug: the pages it hit count one failed attempt each, so it cannot loop for ever
+                log.exception("job %s stopped on an unexpected error", job_id)
+                try:
+                    if not self._charge(
+                        job_id, f"internal error ({type(exc).__name__}); see the gateway log"
+                    ):
+                        return  # no page of it is open here: nothing to resume
+                    if self._finish(job_id):
+                        return
+                except StorageError:
+                    pass
+                except OCRGateError:  # e.g. the job is gone
+                    return
+            self.abandoned[job_id].update(k for k in self.inflight if k.job_id == job_id)
             asyncio.get_running_loop().call_later(RESUME_AFTER_S, self._resume, job_id)
-        except Exception:  # a bug here must not end the job silently: it stays queued for a restart
-            log.exception("job %s stopped on an unexpected error", job_id)
+        finally:
+            self.inflight -= {k for k in self.inflight if k.job_id == job_id}
+            if self.tasks.get(job_id) is asyncio.current_task():
+                self.tasks.pop(job_id, None)
+
+    def _charge(self, job_id: str, reason: str) -> int:
+        """One failed attempt for the job's pages in flight, or its queued pages when none was; how many."""
+        keys = [k for k in self.inflight if k.job_id == job_id]
+        if not keys:
+            keys = [PageKey(job_id, t.backend, t.index) for t in self.store.queued_pages(job_id)]
+        for key in keys:
+            self.fail_page(key, reason, self.max_attempts)
+        return len(keys)
 
     def _resume(self, job_id: str) -> None:
-        """Put the job's in-flight pages back in the queue and run it again (after a storage error)."""
+        """Put back the pages a stopped round left running, then run the job again."""
+        abandoned = self.abandoned.pop(job_id, set())
         try:
-            self.store.requeue_running_pages(job_id)
+            if abandoned:
+                self.store.release_pages(job_id, [(k.backend, k.index) for k in abandoned])
         except StorageError:
+            self.abandoned[job_id].update(abandoned)
             asyncio.get_running_loop().call_later(RESUME_AFTER_S, self._resume, job_id)
             return
         self.schedule(job_id)
 
     async def _run_job(self, job_id: str) -> None:
         job = self.store.load_job(job_id)
-        if job is None or job.status in ("completed", "failed", "cancelled"):
+        if job is None or job.status not in ACTIVE:
             return
         try:
             data = await anyio.to_thread.run_sync(self.store.input_bytes, job_id)
             document = await anyio.to_thread.run_sync(
                 open_document, data, job.name, self.settings.limits, job.dpi
             )
-        except OCRGateError as exc:
+        except StorageError:
+            raise
+        except Exception as exc:  # the document cannot be read: every page left fails with the reason
+            if not isinstance(exc, OCRGateError):
+                log.exception("job %s: its document cannot be opened", job_id)
+                exc = InternalError(f"the document cannot be opened ({type(exc).__name__})")
             for task in self.store.queued_pages(job_id):
-                self.store.fail_attempt(job_id, task.backend, task.index, exc.message, max_attempts=1)
-            await self._finish(job_id)
+                self.fail_page(PageKey(job_id, task.backend, task.index), exc.message, 1)
+            self._finish(job_id)
             return
         try:
             while tasks := self.store.queued_pages(job_id):
                 await self._run_pages(job, document, tasks)
-            await self._finish(job_id)
+            self._finish(job_id)
         finally:
             document.close()
             self.reported.pop(job_id, None)
@@ -243,17 +310,17 @@ class JobRunner:
         pages: dict[str, list[int]] = defaultdict(list)
         for task in tasks:
             pages[task.backend].append(task.index)
-        recognizers = []
+        recognizers: list[flow.Recognizer] = []
         for backend, indices in pages.items():
             try:
                 pool = self.router.pool(backend)
-            except OCRGateError as exc:  # e.g. no longer configured after a restart
+            except OCRGateError as exc:  # e.g. no longer configured after a restart: no retry helps
                 for index in indices:
-                    if sink.claim(backend, index):
-                        sink.failed(backend, index, exc)
+                    self.fail_page(PageKey(job.id, backend, index), exc.message, 1)
                 continue
             timeout, retries = self.settings.limits.page_timeout_s, self.settings.gateway.page_retries
-            recognizers.append(pool.recognizer(timeout, retries, wait_for_worker_s=WORKER_WAIT_S))
+            remote = pool.recognizer(timeout, retries, wait_for_worker_s=WORKER_WAIT_S)
+            recognizers.append(Deadline(remote, self.stuck_s))
         await flow.run(
             document,
             recognizers,
@@ -264,12 +331,13 @@ class JobRunner:
             pages=pages,
         )
 
-    async def _finish(self, job_id: str) -> None:
+    def _finish(self, job_id: str) -> str | None:
+        """Settle the job if none of its pages is open; its final status (and `job` event), else None."""
         status = self.store.finish_if_complete(job_id)
         if status:
             log.info("job %s %s", job_id, status)
             self.publish(JobEvent(event="job", job_id=job_id, status=status, progress=self.progress(job_id)))
-        self.tasks.pop(job_id, None)
+        return status
 
     async def _sweep(self) -> None:
         while True:

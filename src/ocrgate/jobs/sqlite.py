@@ -2,7 +2,8 @@
 
 Each (backend, page) is a row moving `queued -> running -> done | failed`; a failed attempt goes back to
 `queued` until it runs out of attempts. After a restart or a kill, `unfinished_jobs` plus
-`requeue_running_pages` let the new gateway pick up where the old one stopped.
+`requeue_running_pages` let the new gateway pick up where the old one stopped. One gateway owns the
+file, so every `running` page is this gateway's (or a dead predecessor's).
 
 The schema's version is the file's `user_version`: 2 (a job's `dpi` has its own column). A version 1
 file is migrated when it is opened (`_migrate_1_to_2`); a newer one is refused.
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ocrgate.errors import NotFound, StorageError
-from ocrgate.jobs.records import ACTIVE, JobRecord, NewJob, PageOutcome, PageTask, new_job_id
+from ocrgate.jobs.records import ACTIVE, JobRecord, NewJob, PageKey, PageOutcome, PageTask, new_job_id
 from ocrgate.jobs.rows import count_progress, failure_summary, job_fields, job_row, split_dpi
 from ocrgate.schema import JobProgress
 
@@ -30,6 +31,7 @@ BUSY_TIMEOUT_MS = 5000
 ORPHAN_GRACE_S = 3600.0  # an input directory with no job row (kill inside create_job) lives this long
 
 _PAGE_KEY = "job_id = ? AND backend = ? AND idx = ?"
+_OPEN = ("queued", "running")  # the page states a result or a failure may still change
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -233,6 +235,23 @@ class SQLiteJobStore:
             sql = "UPDATE pages SET status = 'queued', updated_at = ? WHERE job_id = ? AND status = 'running'"
             return db.execute(sql, (now, job_id)).rowcount
 
+    def release_pages(self, job_id: str, pages: list[tuple[str, int]]) -> int:
+        """These `running` pages back to `queued`, attempts kept (abandoned work); returns how many."""
+        now = time.time()
+        sql = f"UPDATE pages SET status = 'queued', updated_at = ? WHERE {_PAGE_KEY} AND status = 'running'"
+        with self._tx() as db:
+            return sum(db.execute(sql, (now, job_id, backend, index)).rowcount for backend, index in pages)
+
+    def stale_pages(self, before: float) -> list[PageKey]:
+        """`running` pages of active jobs unchanged since `before` (every running page is this gateway's)."""
+        sql = (
+            "SELECT p.job_id, p.backend, p.idx FROM pages p JOIN jobs j ON j.id = p.job_id"
+            " WHERE p.status = 'running' AND p.updated_at < ? AND j.status IN (?, ?)"
+        )
+        with self._locked() as db:
+            rows = db.execute(sql + " ORDER BY j.created_at, p.idx", (before, *ACTIVE)).fetchall()
+        return [PageKey(r["job_id"], r["backend"], r["idx"]) for r in rows]
+
     # -- pages ------------------------------------------------------------------------------------------
 
     def queued_pages(self, job_id: str) -> list[PageTask]:
@@ -250,15 +269,24 @@ class SQLiteJobStore:
             db.execute("UPDATE jobs SET status = 'running' WHERE id = ? AND status = 'queued'", (job_id,))
         return True
 
-    def save_page(self, job_id: str, backend: str, index: int, result_json: str) -> None:
-        with self._tx() as db:
-            self._page_row(db, job_id, backend, index)
-            self._set_page(db, (job_id, backend, index), status="done", result_json=result_json, error=None)
-
-    def fail_attempt(self, job_id: str, backend: str, index: int, reason: str, max_attempts: int) -> str:
-        """Count a failed attempt: the page is requeued, or `failed` once it used up `max_attempts`."""
+    def save_page(self, job_id: str, backend: str, index: int, result_json: str) -> bool:
+        """Store the page's result, unless it came too late (page settled, job cancelled): then False."""
         with self._tx() as db:
             row = self._page_row(db, job_id, backend, index)
+            if row["status"] not in _OPEN or row["job_status"] not in ACTIVE:
+                return False
+            self._set_page(db, (job_id, backend, index), status="done", result_json=result_json, error=None)
+        return True
+
+    def fail_attempt(self, job_id: str, backend: str, index: int, reason: str, max_attempts: int) -> str:
+        """Count a failed attempt: the page is requeued, or `failed` once it used up `max_attempts`.
+
+        A page already settled (done, failed, cancelled) is left as it is; returns the page's status.
+        """
+        with self._tx() as db:
+            row = self._page_row(db, job_id, backend, index)
+            if row["status"] not in _OPEN:
+                return str(row["status"])
             attempts = row["attempts"] + 1
             if attempts >= max_attempts:
                 status = "failed"
@@ -308,14 +336,16 @@ class SQLiteJobStore:
         return status
 
     def cancel(self, job_id: str) -> bool:
-        """A queued or running job becomes `cancelled`, and so do its queued pages; False if it was not."""
+        """A queued or running job becomes `cancelled`, and so do its queued and running pages (work in
+        flight is abandoned: its result is dropped when it comes); False if the job was not active."""
         now = time.time()
         with self._tx() as db:
             sql = "UPDATE jobs SET status = 'cancelled', updated_at = ? WHERE id = ? AND status IN (?, ?)"
             if not db.execute(sql, (now, job_id, *ACTIVE)).rowcount:
                 return False
             sql = (
-                "UPDATE pages SET status = 'cancelled', updated_at = ? WHERE job_id = ? AND status = 'queued'"
+                "UPDATE pages SET status = 'cancelled', updated_at = ?"
+                " WHERE job_id = ? AND status IN ('queued', 'running')"
             )
             db.execute(sql, (now, job_id))
         return True

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ocrgate.errors import StorageError
-from ocrgate.jobs.records import JobRecord, NewJob, PageOutcome, PageTask
+from ocrgate.jobs.records import JobRecord, NewJob, PageKey, PageOutcome, PageTask
 from ocrgate.jobs.sqlite import SQLiteJobStore
 from ocrgate.schema import JobProgress
 
@@ -35,15 +35,33 @@ class JobStore(Protocol):
 
     def unfinished_jobs(self) -> list[str]: ...
 
-    def requeue_running_pages(self, job_id: str) -> int: ...
+    def requeue_running_pages(self, job_id: str) -> int:
+        """Pages left `running` by a gateway that is gone go back to `queued` (attempts kept)."""
+        ...
+
+    def release_pages(self, job_id: str, pages: list[tuple[str, int]]) -> int:
+        """This gateway's `running` pages (backend, index) back to `queued`, no attempt counted: work it
+        abandoned (its round was interrupted), not work that failed. Returns how many moved."""
+        ...
+
+    def stale_pages(self, before: float) -> list[PageKey]:
+        """`running` pages of queued or running jobs unchanged since `before` (Unix seconds) whose
+        claimer is this gateway or a gone one (never another live gateway's): what the watchdog checks."""
+        ...
 
     def queued_pages(self, job_id: str) -> list[PageTask]: ...
 
     def mark_running(self, job_id: str, backend: str, index: int) -> bool: ...
 
-    def save_page(self, job_id: str, backend: str, index: int, result_json: str) -> None: ...
+    def save_page(self, job_id: str, backend: str, index: int, result_json: str) -> bool:
+        """Store a page's result: only for a queued or running page of a queued or running job; False
+        when it came too late (the job was cancelled, the page failed meanwhile) and was dropped."""
+        ...
 
-    def fail_attempt(self, job_id: str, backend: str, index: int, reason: str, max_attempts: int) -> str: ...
+    def fail_attempt(self, job_id: str, backend: str, index: int, reason: str, max_attempts: int) -> str:
+        """Count a failed attempt of a queued or running page: `queued` again, or `failed` once it used up
+        `max_attempts`; a page already settled keeps its status. Returns the page's status."""
+        ...
 
     def page_results(self, job_id: str, backend: str) -> list[PageOutcome]: ...
 
@@ -51,7 +69,9 @@ class JobStore(Protocol):
 
     def finish_if_complete(self, job_id: str) -> str | None: ...
 
-    def cancel(self, job_id: str) -> bool: ...
+    def cancel(self, job_id: str) -> bool:
+        """A queued or running job becomes `cancelled`, and so do its queued and running pages."""
+        ...
 
     def delete_expired(self, now: float | None = None) -> int: ...
 

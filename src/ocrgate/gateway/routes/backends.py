@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
@@ -70,22 +70,35 @@ def get_limits(gw: GatewayDep) -> Limits:
     return gw.settings.limits
 
 
-@router.get("/health")
-def health(gw: GatewayDep) -> dict[str, Any]:
-    """`healthy` when every backend has a healthy worker, `degraded` when some do, else `unhealthy`."""
+class Health(BaseModel):
+    """`GET /health`: 200 while healthy or degraded, 503 while unhealthy (for `curl -f`, load balancers)."""
+
+    status: Literal["healthy", "degraded", "unhealthy"] = Field(
+        description="healthy: every backend has a healthy worker; degraded: some do; unhealthy: none does"
+    )
+    backends: dict[str, bool] = Field(description="backend -> whether it has a healthy worker")
+    version: str
+    timestamp: float = Field(description="Unix seconds")
+    pid: int = Field(description="the gateway's process id")
+
+
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "unhealthy: no backend has a healthy worker"}},
+)
+def health(gw: GatewayDep, response: Response) -> Health:
+    """`healthy` when every backend has a healthy worker, `degraded` when some do, else `unhealthy`
+    (answered with 503, so `curl -f`, load balancers and container health checks see it)."""
     states = {name: bool(pool.healthy) for name, pool in gw.router.pools.items()}
-    status = (
+    status: Literal["healthy", "degraded", "unhealthy"] = (
         "healthy"
         if states and all(states.values())
         else ("degraded" if any(states.values()) else "unhealthy")
     )
-    return {
-        "status": status,
-        "backends": states,
-        "version": __version__,
-        "timestamp": time.time(),
-        "pid": os.getpid(),
-    }
+    if status == "unhealthy":
+        response.status_code = 503
+    return Health(status=status, backends=states, version=__version__, timestamp=time.time(), pid=os.getpid())
 
 
 @router.get("/metrics")

@@ -11,7 +11,7 @@ from sse_starlette import EventSourceResponse
 from ocrgate.errors import NotFound
 from ocrgate.gateway.routes.errors import ERRORS
 from ocrgate.gateway.state import Gateway, GatewayDep, OwnerDep
-from ocrgate.gateway.uploads import Upload, upload_form
+from ocrgate.gateway.uploads import Upload, openapi_body, upload_form
 from ocrgate.jobs import NewJob
 from ocrgate.jobs.runner import job_result, job_status
 from ocrgate.schema import CompareResponse, JobStatus, OCRResponse
@@ -26,7 +26,9 @@ def _job(gw: Gateway, job_id: str, owner: str | None):  # type: ignore[no-untype
     return job
 
 
-@router.post("/v1/jobs", status_code=202, response_model=JobStatus, responses=ERRORS)
+@router.post(
+    "/v1/jobs", status_code=202, response_model=JobStatus, responses=ERRORS, openapi_extra=openapi_body()
+)
 async def submit_job(
     gw: GatewayDep, owner: OwnerDep, upload: Annotated[Upload, Depends(upload_form)]
 ) -> JobStatus:

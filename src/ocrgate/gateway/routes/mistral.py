@@ -42,16 +42,21 @@ from ocrgate.schema import CompareResponse, OCRResponse
 M = TypeVar("M", bound=BaseModel)
 #: request bodies this module reads itself; `gateway.openapi` documents them as components
 JSON_MODELS: tuple[type[BaseModel], ...] = (MistralOCRRequest, SeedOCRRequest)
-#: the JSON media type of `POST /v1/ocr`, beside the multipart form FastAPI documents
-JSON_REQUEST_BODY: dict[str, Any] = {
-    "requestBody": {
-        "content": {
-            "application/json": {
-                "schema": {"oneOf": [{"$ref": f"#/components/schemas/{m.__name__}"} for m in JSON_MODELS]}
-            }
-        }
+#: the JSON media type of `POST /v1/ocr`, beside its multipart form
+JSON_CONTENT: dict[str, Any] = {
+    "application/json": {
+        "schema": {"oneOf": [{"$ref": f"#/components/schemas/{m.__name__}"} for m in JSON_MODELS]}
     }
 }
+
+
+def with_json_bodies(openapi_extra: dict[str, Any]) -> dict[str, Any]:
+    """A route's `openapi_extra` whose request body also takes the JSON bodies read here."""
+    body = dict(openapi_extra.get("requestBody", {}))
+    body["content"] = {**body.get("content", {}), **JSON_CONTENT}
+    return {**openapi_extra, "requestBody": body}
+
+
 DEFAULT_IMAGE_DPI = 72
 UNSUPPORTED = ("bbox_annotation_format", "document_annotation_format", "document_annotation_prompt")
 

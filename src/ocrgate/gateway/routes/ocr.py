@@ -6,16 +6,14 @@ The body is a multipart form (`file`, `backend`, ...), or JSON: the Mistral OCR 
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ocrgate.gateway.recognize import recognize_now
 from ocrgate.gateway.routes import mistral
 from ocrgate.gateway.routes.errors import ERRORS
 from ocrgate.gateway.state import GatewayDep, OwnerDep
-from ocrgate.gateway.uploads import UploadFields, checked_upload, upload_fields
+from ocrgate.gateway.uploads import checked_upload, openapi_body
 from ocrgate.middleware import is_json
 from ocrgate.mistral.models import MistralOCRResponse
 from ocrgate.schema import CompareResponse, ErrorResponse, OCRResponse
@@ -27,13 +25,12 @@ router = APIRouter(tags=["ocr"])
     "/v1/ocr",
     response_model=OCRResponse | CompareResponse | MistralOCRResponse,
     responses={**ERRORS, 403: {"model": ErrorResponse}},
-    openapi_extra=mistral.JSON_REQUEST_BODY,
+    openapi_extra=mistral.with_json_bodies(openapi_body()),
 )
 async def ocr(
     request: Request,
     gw: GatewayDep,
     _owner: OwnerDep,
-    fields: Annotated[UploadFields, Depends(upload_fields)],
 ) -> OCRResponse | CompareResponse | JSONResponse:
     """Recognise an image or PDF with one backend (unified response) or several (compare).
 
@@ -43,7 +40,7 @@ async def ocr(
     """
     if is_json(request.headers.get("content-type")):
         return await mistral.answer(request, gw)
-    upload = await checked_upload(request, gw, fields)
+    upload = await checked_upload(request, gw)
     try:
         return await recognize_now(gw, upload)
     finally:

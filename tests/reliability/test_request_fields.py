@@ -1,0 +1,184 @@
+"""Every request field gets a typed answer, on `/v1/ocr` and `/v1/jobs` alike, through a real gateway:
+`options` too deep, too large, non-finite or out of the range the backend's published schema gives
+(422 `invalid_option`); any text field over the part limit (413 `field_too_large`); several `file`
+parts (422 `invalid_request`); file names sent as RFC 5987 `filename*` or with the browsers' `%22`
+escapes (decoded). Each kind is tried over generated siblings (depths, sizes, fields, numbers)."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from ocrgate.config import Limits
+from tests.gateway.cluster import Cluster
+from tests.reliability.conftest import noop_backend
+from tests.reliability.reports import write_report
+
+LIMITS = Limits()
+ROUTES = ["/v1/ocr", "/v1/jobs"]
+ACCEPTED = {"/v1/ocr": 200, "/v1/jobs": 202}
+RANGED = {"class_path": "tests.reliability.ranged_backend:RangedBackend"}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    running = Cluster(tmp_path_factory.mktemp("fields"), {"noop": noop_backend(), "ranged": RANGED}).start()
+    yield running
+    assert running.stop() == []
+
+
+@pytest.fixture(scope="module")
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (60, 40), "white").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def post(cluster: Cluster, route: str, png: bytes, **form: str) -> httpx.Response:
+    form.setdefault("backend", "ranged")
+    return httpx.post(f"{cluster.url}{route}", files={"file": ("p.png", png)}, data=form, timeout=60)
+
+
+def error(response: httpx.Response, status: int, code: str) -> str:
+    assert response.status_code == status, response.text[:500]
+    body = response.json()
+    assert body["success"] is False and body["error"]["code"] == code, body
+    return str(body["error"]["message"])
+
+
+def nested(kind: str, depth: int) -> str:
+    """`options` whose values nest exactly `depth` levels deep (the top object counts as one)."""
+    opens = {"object": ['{"a": '], "array": ["["], "mixed": ['{"a": ', "["]}[kind]
+    closes = {'{"a": ': "}", "[": "]"}
+    chain = [opens[i % len(opens)] for i in range(depth - 1)]
+    return '{"weights": ' + "".join(chain) + "1" + "".join(closes[o] for o in reversed(chain)) + "}"
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_options_nested_too_deep_are_refused_before_parsing(cluster: Cluster, png: bytes, route: str) -> None:
+    limit = LIMITS.max_options_depth
+    for kind in ("object", "array", "mixed"):
+        for depth in (limit + 1, limit + 2, 2000):
+            text = nested(kind, depth)
+            if len(text) > LIMITS.max_options_bytes:
+                continue
+            message = error(post(cluster, route, png, options=text), 422, "invalid_option")
+            assert "levels deep" in message, (kind, depth, message)
+        within = error(post(cluster, route, png, options=nested(kind, limit)), 422, "invalid_option")
+        assert "levels deep" not in within  # parsed, then refused by the backend's schema
+    # brackets inside strings are text, not nesting
+    text = json.dumps({"lang": "[" * 5000 + "{" * 5000})
+    assert "levels deep" not in error(post(cluster, route, png, options=text), 422, "invalid_option")
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_options_over_the_size_limit_are_refused(cluster: Cluster, png: bytes, route: str) -> None:
+    for text in ("[" * 100_000, "{" * 100_000, '{"lang": "%s"}' % ("x" * LIMITS.max_options_bytes)):
+        assert "over the limit" in error(post(cluster, route, png, options=text), 422, "invalid_option")
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_numbers_must_be_finite_and_in_the_published_range(cluster: Cluster, png: bytes, route: str) -> None:
+    schema = httpx.get(f"{cluster.url}/openapi.json", timeout=10).json()["components"]["schemas"]
+    served = schema["Options_ranged"]["properties"]["text_score"]["anyOf"][0]
+    assert (served["minimum"], served["maximum"]) == (0, 1)  # the range the worker publishes
+    refused = [
+        '{"text_score": 5}', '{"text_score": -0.1}', '{"text_score": 1.0000001}', '{"max_lines": 0}',
+        '{"max_lines": 10001}', '{"text_score": NaN}', '{"text_score": Infinity}',
+        '{"text_score": -Infinity}', '{"text_score": 1e999}', '{"text_score": -1e999}',
+        '{"weights": {"a": NaN}}', '{"weights": {"a": [1e400]}}', '{"max_lines": %s}' % ("9" * 5000),
+        '{"text_score": "0.5"}', '{"lang": "xx"}',
+    ]  # fmt: skip
+    for text in refused:
+        error(post(cluster, route, png, options=text), 422, "invalid_option")
+    for text in ('{"text_score": 0}', '{"text_score": 1}', '{"text_score": 0.5, "max_lines": 3}', "{}"):
+        assert post(cluster, route, png, options=text).status_code == ACCEPTED[route], text
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_field_over_the_part_limit_is_a_413_of_its_own(cluster: Cluster, png: bytes, route: str) -> None:
+    sizes = (LIMITS.max_field_bytes + 1, 3 * 1024 * 1024)
+    for field in ("options", "prompt", "backend", "boxes", "dpi", "unknown_field"):
+        for size in sizes:
+            message = error(post(cluster, route, png, **{field: "x" * size}), 413, "field_too_large")
+            assert repr(field) in message
+    # just under the limit is read, and then judged on its content: the prompt travels with the options
+    message = error(
+        post(cluster, route, png, prompt="x" * (LIMITS.max_field_bytes - 1)), 422, "invalid_option"
+    )
+    assert "over the limit" in message
+    assert post(cluster, route, png, prompt="x" * 10_000).status_code == ACCEPTED[route]
+
+
+def multipart(*parts: tuple[str, bytes]) -> tuple[bytes, str]:
+    """A multipart body from (Content-Disposition, content) pairs, written as clients write them (the
+    headers in UTF-8, as browsers send a file name)."""
+    boundary = uuid.uuid4().hex
+    body = b""
+    for disposition, content in parts:
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n".encode()
+        body += b"Content-Type: application/octet-stream\r\n\r\n" + content + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def send(cluster: Cluster, route: str, *parts: tuple[str, bytes]) -> httpx.Response:
+    body, content_type = multipart(*parts, ('form-data; name="backend"', b"noop"))
+    return httpx.post(
+        f"{cluster.url}{route}", content=body, headers={"content-type": content_type}, timeout=60
+    )
+
+
+def uploaded_name(response: httpx.Response, route: str) -> str:
+    assert response.status_code == ACCEPTED[route], response.text[:500]
+    body: dict[str, Any] = response.json()
+    return str(body["image_name"] if route == "/v1/ocr" else body["name"])
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_one_file_per_request(cluster: Cluster, png: bytes, route: str) -> None:
+    part = ('form-data; name="file"; filename="p.png"', png)
+    for count in (2, 3):
+        message = error(send(cluster, route, *[part] * count), 422, "invalid_request")
+        assert "one file per request" in message
+    named = ("form-data; name=\"file\"; filename*=UTF-8''q.png", png)
+    assert "one file per request" in error(send(cluster, route, part, named), 422, "invalid_request")
+    # a file under another name is not the document: the one `file` part is read
+    assert uploaded_name(
+        send(cluster, route, ('form-data; name="other"; filename="o.png"', png), part), route
+    )
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_file_names_are_decoded(cluster: Cluster, png: bytes, route: str) -> None:
+    cases = {
+        "form-data; name=\"file\"; filename*=UTF-8''%E2%82%AC%20r%C3%A9sum%C3%A9.png": "€ résumé.png",
+        "form-data; name=\"file\"; filename*=utf-8''report%20%22final%22.png": 'report "final".png',
+        "form-data; name=\"file\"; filename*=iso-8859-1'en'%E9t%E9.png": "été.png",
+        'form-data; name="file"; filename="report %22final%22.png"': 'report "final".png',
+        'form-data; name="file"; filename="two%0D%0Alines.png"': "two\r\nlines.png",
+        'form-data; name="file"; filename="plain 100%.png"': "plain 100%.png",
+        'form-data; name="file"; filename="fallback.png"; filename*=UTF-8\'\'%E2%82%AC.png': "€.png",
+        'form-data; name="file"; filename*=UTF-8\'\'%E2%82%AC.png; filename="fallback.png"': "€.png",
+        'form-data; name="file"; filename="r\u00e9sum\u00e9.png"': "résumé.png",
+    }
+    seen = {}
+    for disposition, expected in cases.items():
+        seen[disposition] = uploaded_name(send(cluster, route, (disposition, png)), route)
+        assert seen[disposition] == expected, (disposition, seen[disposition])
+    assert "file part" in error(send(cluster, route, ('form-data; name="file"', png)), 422, "invalid_request")
+    if route == "/v1/jobs":
+        write_report("request_fields_names", seen)
+
+
+def test_the_options_limits_are_in_the_limits_answer(cluster: Cluster, tmp_path: Path) -> None:
+    limits = httpx.get(f"{cluster.url}/v1/limits", timeout=10).json()
+    assert limits["max_field_bytes"] == LIMITS.max_field_bytes
+    assert (limits["max_options_bytes"], limits["max_options_depth"]) == (16 * 1024, 32)
