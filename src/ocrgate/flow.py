@@ -26,8 +26,8 @@ from rapidfuzz.distance import Levenshtein
 from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendError, InternalError, OCRGateError
 from ocrgate.render import BoxesMode, RenderedPage, assemble_response, render_page, wants_boxes
-from ocrgate.schema import Agreement, CompareResponse, OCRResponse, PageResult, Timings
-from ocrgate.textlayer import TextLayerMode, assess, layer_blocks, merged, pictures_to_read
+from ocrgate.schema import Agreement, CompareResponse, OCRResponse, PageResult, TextLayerMode, Timings
+from ocrgate.textlayer import assess, layer_blocks, merged, pictures_to_read
 
 log = logging.getLogger("ocrgate.flow")
 Progress = Callable[[int, int], None]

@@ -19,8 +19,7 @@ from ocrgate.backends.base import Backend
 from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendUnavailable
 from ocrgate.render import BoxesMode
-from ocrgate.schema import OCRResponse, PageResult
-from ocrgate.textlayer import TextLayerMode
+from ocrgate.schema import OCRResponse, PageResult, TextLayerMode
 
 
 class LocalRecognizer:

@@ -23,6 +23,8 @@ TABLE_TAGS |= {"br", "b", "strong", "i", "em", "sub", "sup", "span", "p"}
 TABLE_ATTRIBUTES = {cell: {"colspan", "rowspan"} for cell in ("th", "td")}
 BOX_DESCRIPTION = "[x0, y0, x1, y1] in pixels of the page image that was recognised"
 DocumentStatus = Literal["complete", "partial"]
+#: a request's use of PDF text layers: where reliable instead of OCR (`auto`), `never`, or `only` them
+TextLayerMode = Literal["auto", "never", "only"]
 
 
 class Box(NamedTuple):

@@ -35,8 +35,6 @@ from ocrgate.layout import Line, paragraph_blocks
 from ocrgate.schema import Block, Box, PageResult, TextLine, Word
 
 Quality = Literal["reliable", "partial", "garbled", "none"]
-#: a request's choice: use the layer where it is reliable (`auto`), never, or only the layer (no OCR)
-TextLayerMode = Literal["auto", "never", "only"]
 #: more than this share of bad characters (no Unicode, U+FFFD, private use) makes a layer `garbled`
 MAX_BAD_SHARE = 0.02
 #: more than this share of the page's ink inside pictures and outside the layer's lines makes it `partial`

@@ -7,6 +7,7 @@ tests that break things start their own in test_faults.py.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -178,3 +179,25 @@ def test_backends_health_metrics_and_docs(client: OCRGateClient, cluster: Cluste
         "ocrgate_requests_total" in metrics and 'ocrgate_healthy_workers{backend="rapidocr"} 2.0' in metrics
     )
     assert httpx.get(f"{cluster.url}/openapi.json").json()["paths"]["/v1/jobs/{job_id}/events"]
+
+
+def test_born_digital_pdf_reads_its_text_layer(cluster: Cluster, eval_dir: Path) -> None:
+    """A reliable text layer stands in for OCR (no page reaches a worker); `never` asks the engine;
+    a job keeps its choice across the store."""
+    pdf = (eval_dir / "docling_pdf" / "pdf" / "multi_page.pdf").read_bytes()
+    files = {"file": ("multi_page.pdf", pdf, "application/pdf")}
+    auto = httpx.post(f"{cluster.url}/v1/ocr", files=files, data={"boxes": "none"}, timeout=300).json()
+    assert auto["timings"]["ocr"] == 0.0 and len(auto["pages"]) == 5
+    assert {b["origin"] for p in auto["pages"] for b in p["blocks"]} == {"text_layer"}
+    data = {"boxes": "none", "text_layer": "never"}
+    job = httpx.post(f"{cluster.url}/v1/jobs", files=files, data=data, timeout=60).json()
+    deadline = time.monotonic() + 300
+    while httpx.get(f"{cluster.url}/v1/jobs/{job['id']}", timeout=10).json()["status"] in (
+        "queued",
+        "running",
+    ):
+        assert time.monotonic() < deadline, "the job did not end"
+        time.sleep(0.5)
+    result = httpx.get(f"{cluster.url}/v1/jobs/{job['id']}/result", timeout=30).json()
+    assert {b["origin"] for p in result["pages"] for b in p["blocks"]} == {"engine"}
+    assert httpx.post(f"{cluster.url}/v1/ocr", files=files, data={"text_layer": "maybe"}).status_code == 422

@@ -1,5 +1,6 @@
 """The job stores' schema versions: a version 1 database (a job's dpi inside its options JSON) migrated to
-version 2 (dpi in its own column) on SQLite and on PostgreSQL, and a job's dpi kept in both stores."""
+the current one (dpi and text_layer in columns of their own) on SQLite and on PostgreSQL, and both kept
+in both stores."""
 
 from __future__ import annotations
 
@@ -72,11 +73,12 @@ def assert_migrated(store: JobStore) -> None:
     for job_id, (options, dpi) in MIGRATED.items():
         job = store.load_job(job_id)
         assert job is not None and (job.options, job.dpi) == (options, dpi), job_id
+        assert job.text_layer == "auto", job_id  # what every older job did
     assert [t.index for t in store.queued_pages("with-dpi")] == [0]  # its pages untouched
     assert store.load_job(make_job(store, dpi=150).id).dpi == 150
 
 
-def test_sqlite_schema_1_is_migrated_to_2(tmp_path: Path) -> None:
+def test_sqlite_schema_1_is_migrated(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "jobs.sqlite3")
     db.execute(V1_SQLITE_JOBS)
     db.execute(V1_SQLITE_PAGES)
@@ -92,15 +94,15 @@ def test_sqlite_schema_1_is_migrated_to_2(tmp_path: Path) -> None:
     assert_migrated(store)
     assert store.input_bytes("with-dpi") == PDF
     store.close()
-    reopened = SQLiteJobStore(tmp_path)  # version 2 now: opened as it is
+    reopened = SQLiteJobStore(tmp_path)  # the current version now: opened as it is
     assert reopened.load_job("with-dpi").dpi == 300
     reopened.close()
     with sqlite3.connect(tmp_path / "jobs.sqlite3") as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 2
+        assert check.execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 3
         assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_postgres_schema_1_is_migrated_to_2(postgres_url: str) -> None:
+def test_postgres_schema_1_is_migrated(postgres_url: str) -> None:
     psycopg = pytest.importorskip("psycopg")
     from ocrgate.jobs import postgres
 
@@ -131,7 +133,7 @@ def test_postgres_schema_1_is_migrated_to_2(postgres_url: str) -> None:
             assert conn.execute("SELECT version FROM ocrgate_schema").fetchall() == [
                 (postgres.SCHEMA_VERSION,)
             ]
-            assert postgres.SCHEMA_VERSION == 2
+            assert postgres.SCHEMA_VERSION == 3
     finally:
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute("DROP SCHEMA v1 CASCADE")
@@ -147,4 +149,18 @@ def test_dpi_round_trips(opener: Callable[[], JobStore]) -> None:
     assert store.get_job(chosen.id, "alice") == chosen and store.load_job(default.id) == default
     assert {j.id: j.dpi for j in store.list_jobs("alice")} == {chosen.id: 300, default.id: None}
     assert store.load_job(chosen.id).options == {"lang": "en"}  # the dpi is no backend option
+    store.close()
+
+
+@BOTH
+def test_text_layer_round_trips(opener: Callable[[], JobStore]) -> None:
+    store = opener()
+    jobs = {mode: make_job(store, text_layer=mode).id for mode in ("auto", "never", "only")}
+    store.close()
+    store = opener()
+    assert {mode: store.load_job(job_id).text_layer for mode, job_id in jobs.items()} == {
+        "auto": "auto",
+        "never": "never",
+        "only": "only",
+    }
     store.close()

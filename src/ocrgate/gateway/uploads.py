@@ -33,7 +33,7 @@ from ocrgate.errors import FieldTooLarge, FileTooLarge, InputError, InvalidOptio
 from ocrgate.gateway.state import Gateway, GatewayDep
 from ocrgate.middleware import declared_too_large
 from ocrgate.render import BoxesMode
-from ocrgate.textlayer import TextLayerMode
+from ocrgate.schema import TextLayerMode
 from ocrgate.wire import options_from_json
 
 CHUNK = 1 << 20

@@ -2,8 +2,8 @@
 
 Three tables: `ocrgate_jobs`, `ocrgate_pages` (one row per backend and page, `queued -> running -> done |
 failed`) and `ocrgate_inputs` (the upload as bytea: gateways need not share a disk). Created on first use,
-with the schema's version in `ocrgate_schema`: 2 (a job's `dpi` has its own column); a version 1 database
-is migrated when a store opens it, a newer one is refused.
+with the schema's version in `ocrgate_schema`: 3 (a job's `dpi` and `text_layer` have columns of their
+own); an older database is migrated when a store opens it, a newer one is refused.
 
 Concurrency. Every write transaction takes its job's row lock first (`SELECT ... FOR NO KEY UPDATE`, or the
 UPDATE of that row), then touches pages: writes to one job are serialised across all gateways, always in
@@ -34,7 +34,7 @@ from ocrgate.jobs.records import ACTIVE, JobRecord, NewJob, PageKey, PageOutcome
 from ocrgate.jobs.rows import count_progress, failure_summary, job_fields, job_row, split_dpi
 from ocrgate.schema import JobProgress
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_LOCK = 0x6F6372676174  # advisory lock key that serialises schema creation between gateways
 TIMEOUT_S = 10.0  # to connect, and to wait for a free pooled connection
 KEEPALIVE = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
@@ -54,7 +54,7 @@ _SCHEMA = (
         backends TEXT NOT NULL, options TEXT NOT NULL, boxes TEXT NOT NULL, page_count INTEGER NOT NULL,
         owner TEXT, created_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL,
         expires_at DOUBLE PRECISION NOT NULL, error TEXT, seq BIGINT GENERATED ALWAYS AS IDENTITY,
-        dpi INTEGER
+        dpi INTEGER, text_layer TEXT NOT NULL DEFAULT 'auto'
     )""",
     "CREATE INDEX IF NOT EXISTS ocrgate_jobs_status ON ocrgate_jobs (status, created_at)",
     "CREATE INDEX IF NOT EXISTS ocrgate_jobs_owner ON ocrgate_jobs (owner, created_at)",
@@ -147,6 +147,11 @@ class PostgresJobStore:
                 )
             if row and row["version"] == 1:
                 self._migrate_1_to_2(db)
+            if row and row["version"] in (1, 2):
+                db.execute(  # schema 2 -> 3: older jobs read their PDF text layers as `auto` did
+                    "ALTER TABLE ocrgate_jobs"
+                    " ADD COLUMN IF NOT EXISTS text_layer TEXT NOT NULL DEFAULT 'auto'"
+                )
             for statement in _SCHEMA:
                 db.execute(statement)
             db.execute(

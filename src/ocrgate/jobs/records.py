@@ -14,7 +14,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ocrgate.schema import JobState
+from ocrgate.schema import JobState, TextLayerMode
 
 PageState = Literal["queued", "running", "done", "failed", "cancelled"]
 ACTIVE: tuple[JobState, ...] = ("queued", "running")  # the job states a (restarted) gateway still works on
@@ -40,13 +40,14 @@ class NewJob(BaseModel):
     owner: str | None = Field(default=None, description="the API key's owner; None without keys")
     ttl_s: float = Field(description="seconds from creation until the job and its input are deleted")
     dpi: int | None = Field(default=None, description="rasterisation resolution for PDF pages; None: default")
+    text_layer: TextLayerMode = Field(default="auto", description="PDF text layers: auto | never | only")
 
     def record(self, job_id: str, now: float) -> JobRecord:
         """The job as stored: `queued`, created and updated at `now` (Unix seconds), expires `ttl_s` later."""
         return JobRecord(
             id=job_id, status="queued", name=self.name, media_type=self.media_type,
             backends=list(self.backends), options=dict(self.options), boxes=self.boxes,
-            page_count=self.page_count, owner=self.owner, dpi=self.dpi,
+            page_count=self.page_count, owner=self.owner, dpi=self.dpi, text_layer=self.text_layer,
             created_at=now, updated_at=now, expires_at=now + self.ttl_s,
         )  # fmt: skip
 
@@ -64,6 +65,7 @@ class JobRecord(BaseModel):
     page_count: int
     owner: str | None = None
     dpi: int | None = None
+    text_layer: TextLayerMode = "auto"
     created_at: float
     updated_at: float
     expires_at: float

@@ -329,6 +329,7 @@ class JobRunner:
             sink,
             window=self.settings.gateway.job_concurrency,
             pages=pages,
+            text_layer=job.text_layer,
         )
 
     def _finish(self, job_id: str) -> str | None:

@@ -5,8 +5,9 @@ Each (backend, page) is a row moving `queued -> running -> done | failed`; a fai
 `requeue_running_pages` let the new gateway pick up where the old one stopped. One gateway owns the
 file, so every `running` page is this gateway's (or a dead predecessor's).
 
-The schema's version is the file's `user_version`: 2 (a job's `dpi` has its own column). A version 1
-file is migrated when it is opened (`_migrate_1_to_2`); a newer one is refused.
+The schema's version is the file's `user_version`: 3 (a job's `dpi` and `text_layer` have columns of
+their own). Older files are migrated when they are opened (`_migrate_1_to_2`, `_migrate_2_to_3`); a
+newer one is refused.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ocrgate.jobs.records import ACTIVE, JobRecord, NewJob, PageKey, PageOutcome
 from ocrgate.jobs.rows import count_progress, failure_summary, job_fields, job_row, split_dpi
 from ocrgate.schema import JobProgress
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 5000
 ORPHAN_GRACE_S = 3600.0  # an input directory with no job row (kill inside create_job) lives this long
 
@@ -38,7 +39,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, name TEXT NOT NULL, media_type TEXT NOT NULL,
     backends TEXT NOT NULL, options TEXT NOT NULL, boxes TEXT NOT NULL, page_count INTEGER NOT NULL,
     owner TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL, expires_at REAL NOT NULL, error TEXT,
-    dpi INTEGER
+    dpi INTEGER, text_layer TEXT NOT NULL DEFAULT 'auto'
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, created_at);
@@ -58,6 +59,11 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
     for row in rows:
         options, dpi = split_dpi(row["options"])
         db.execute("UPDATE jobs SET options = ?, dpi = ? WHERE id = ?", (options, dpi, row["id"]))
+
+
+def _migrate_2_to_3(db: sqlite3.Connection) -> None:
+    """Schema 2 -> 3: the `text_layer` column; older jobs read their PDF text layers as `auto` did."""
+    db.execute("ALTER TABLE jobs ADD COLUMN text_layer TEXT NOT NULL DEFAULT 'auto'")
 
 
 class SQLiteJobStore:
@@ -89,6 +95,8 @@ class SQLiteJobStore:
                 raise StorageError(f"the job store {self.db_path} has schema {version}, newer than this code")
             if version == 1:
                 _migrate_1_to_2(db)
+            if version in (1, 2):
+                _migrate_2_to_3(db)
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
             if version < SCHEMA_VERSION:

@@ -46,6 +46,7 @@ async def submit_job(
             owner=owner,
             ttl_s=gw.settings.gateway.job_ttl_s,
             dpi=upload.dpi,
+            text_layer=upload.text_layer,
         )
     )
     gw.runner.schedule(job.id)
