@@ -30,6 +30,9 @@ T = TypeVar("T")
 BUGS = REPO.parent / "shared" / "bugs"
 FINAL = ("completed", "failed", "cancelled")
 
+# the noop engine is what these jobs exercise: their PDFs have a text layer, which would answer instead
+NOOP_FORM = {"backend": "noop", "text_layer": "never"}
+
 
 def _until(predicate: Callable[[], T | None], timeout_s: float = 90, every_s: float = 0.2) -> T:
     deadline = time.monotonic() + timeout_s
@@ -78,7 +81,7 @@ def test_jobs_with_unreadable_pages_end_through_a_gateway_kill(tmp_path: Path) -
         refused: dict[str, str] = {}
         for name, (data, pages, bad) in _cases().items():
             answer = httpx.post(
-                f"{url}/v1/jobs", files={"file": (f"{name}.pdf", data)}, data={"backend": "noop"}, timeout=30
+                f"{url}/v1/jobs", files={"file": (f"{name}.pdf", data)}, data=NOOP_FORM, timeout=30
             )
             if answer.status_code == 422 and 0 in bad:  # the intake may refuse a PDF whose first page is gone
                 assert answer.json()["error"]["code"] == "corrupt_file", answer.text
@@ -134,7 +137,7 @@ def test_a_hung_worker_cannot_keep_a_job_running(tmp_path: Path) -> None:
     try:
         os.kill(worker, signal.SIGSTOP)
         data = pdf_with_missing_pages(2, ())
-        answer = httpx.post(f"{url}/v1/jobs", files={"file": ("two.pdf", data)}, data={"backend": "noop"})
+        answer = httpx.post(f"{url}/v1/jobs", files={"file": ("two.pdf", data)}, data=NOOP_FORM)
         job_id = answer.json()["id"]
         started = time.monotonic()
         events = _events(url, job_id, timeout_s=60)
@@ -165,7 +168,7 @@ def test_cancel_abandons_the_pages_in_flight(
     try:
         data = (BUGS / "pdf_six_pages.pdf").read_bytes() if BUGS.is_dir() else pdf_with_missing_pages(6, ())
         job_id = httpx.post(
-            f"{url}/v1/jobs", files={"file": ("six.pdf", data)}, data={"backend": "noop"}, timeout=30
+            f"{url}/v1/jobs", files={"file": ("six.pdf", data)}, data=NOOP_FORM, timeout=30
         ).json()["id"]
         _until(lambda: _job(url, job_id)["progress"]["noop"]["running"] == 3, every_s=0.05)
         cancelled = httpx.delete(f"{url}/v1/jobs/{job_id}", timeout=30).json()
@@ -197,7 +200,7 @@ def test_a_job_left_by_a_dead_gateway_is_adopted_by_a_live_one(tmp_path: Path, p
     try:
         data = pdf_with_missing_pages(6, ())
         job_id = httpx.post(
-            f"{b.url}/v1/jobs", files={"file": ("six.pdf", data)}, data={"backend": "noop"}, timeout=30
+            f"{b.url}/v1/jobs", files={"file": ("six.pdf", data)}, data=NOOP_FORM, timeout=30
         ).json()["id"]
         _until(lambda: _job(a.url, job_id)["progress"]["noop"]["running"] >= 1, every_s=0.05)
         with concurrent.futures.ThreadPoolExecutor(1) as pool:

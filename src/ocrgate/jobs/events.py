@@ -50,9 +50,13 @@ async def stream(runner: JobRunner, job_id: str) -> AsyncIterator[JobEvent]:
                 if (event.backend, event.index) in sent:
                     continue
                 sent.add((event.backend, event.index))
-            yield event
-            if event.event == "job":
+            if event.event == "job":  # pages another gateway settled unheard here come first
+                job = runner.store.load_job(job_id)
+                for settled in settled_pages(runner, job, sent) if job is not None else ():
+                    yield settled
+                yield event
                 return
+            yield event
     finally:
         runner.listeners[job_id].discard(queue)
         if not runner.listeners[job_id]:
