@@ -1,8 +1,10 @@
-"""RapidOCR (PP-OCR models on onnxruntime, CPU): text lines -> layout paragraphs -> blocks.
+"""RapidOCR (PP-OCR models on onnxruntime, CPU): text lines -> reading order -> paragraph blocks.
 
 The rapidocr wheel carries its ONNX models, so loading never touches the network. Settings
 (`[backends.rapidocr.options]`): `threads` (onnxruntime intra-op threads), `max_side_len`,
-`det_limit_side_len`, `text_score`, `para_gap` and `col_gap` (see `ocrgate.layout`).
+`det_limit_side_len`, `text_score` and `para_gap` (see `ocrgate.layout`). Request options:
+`text_score`, and `reading_order` (`layout`, the default, or `engine`: the engine's own line order,
+one block per line).
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
 from ocrgate.backends.base import Backend, BackendOptions
 from ocrgate.documents import PageImage
 from ocrgate.errors import BackendError, BackendUnavailable
-from ocrgate.layout import Line, paragraph_blocks
-from ocrgate.schema import PageResult
+from ocrgate.layout import READING_ORDER_HELP, ReadingOrder, paragraph_blocks
+from ocrgate.schema import PageResult, TextLine
 
 DEFAULTS: dict[str, Any] = {
     "threads": 2,
@@ -27,7 +30,6 @@ DEFAULTS: dict[str, Any] = {
     "det_limit_side_len": 736,
     "text_score": 0.5,
     "para_gap": 0.8,
-    "col_gap": 0.5,
 }
 
 
@@ -35,6 +37,7 @@ class RapidOCROptions(BackendOptions):
     """`prompt` is accepted and ignored; `text_score` drops lines the recogniser is less sure of."""
 
     text_score: float | None = None
+    reading_order: ReadingOrder = Field(default="layout", description=READING_ORDER_HELP)
 
 
 class RapidOCRBackend(Backend):
@@ -105,7 +108,7 @@ class RapidOCRBackend(Backend):
         texts = output.txts or ()
         scores = output.scores or ()
         raw: list[dict[str, Any]] = []
-        lines: list[Line] = []
+        lines: list[TextLine] = []
         for quad, text, score in zip(boxes, texts, scores, strict=False):
             quad_list = [[float(x), float(y)] for x, y in quad]
             raw.append({"box": quad_list, "text": text, "score": float(score)})
@@ -113,10 +116,9 @@ class RapidOCRBackend(Backend):
                 continue
             bbox = _clipped_bbox(quad_list, page.width, page.height)
             if bbox is not None:
-                lines.append(Line(text=text, bbox=bbox, score=float(score)))
-        blocks = paragraph_blocks(
-            lines, para_gap=float(self.setting("para_gap")), col_gap=float(self.setting("col_gap"))
-        )
+                lines.append(TextLine(text=text, bbox=bbox, score=float(score)))
+        order = getattr(options, "reading_order", "layout")
+        blocks = paragraph_blocks(lines, para_gap=float(self.setting("para_gap")), order=order)
         return PageResult(
             index=page.index,
             width=page.width,
