@@ -7,9 +7,10 @@ form or table are read as rows). `order="engine"` keeps the engine's own line or
 line: the baseline `ocrgate eval` scores every default against (`rapidocr:lines`).
 
 Within a region, a paragraph ends where the white gap to the next row exceeds `para_gap` line
-heights, where the next row does not overlap it horizontally, or where the line height jumps
-(a heading next to body text). A line's words never leave it, so a word is never split between
-blocks.
+heights, where the next row does not overlap it horizontally, where the line height jumps (a
+heading next to body text), or where the next line's first word would have fit in the room left
+at the end of the line (the rule of Tesseract's paragraph detection). A line's words never leave
+it, so a word is never split between blocks.
 """
 
 from __future__ import annotations
@@ -51,14 +52,25 @@ def _same_row(a: TextLine, b: TextLine) -> bool:
     return min(a1, b1) > max(a0, b0) and b.bbox[0] >= a.bbox[2] - height(a) / 2
 
 
-def _new_paragraph(prev: Row, row: Row, h: float, para_gap: float) -> bool:
+def _first_word_width(line: TextLine) -> float:
+    if line.words:
+        return line.words[0].bbox[2] - line.words[0].bbox[0]
+    text = line.text.strip()
+    return (line.bbox[2] - line.bbox[0]) * len(text.split(maxsplit=1)[0]) / max(len(text), 1)
+
+
+def _new_paragraph(prev: Row, row: Row, h: float, para_gap: float, right_edge: float) -> bool:
     p, r = union_bbox([ln.bbox for ln in prev]), union_bbox([ln.bbox for ln in row])
     if r[1] - p[3] > para_gap * h:
         return True
     if r[0] >= p[2] or r[2] <= p[0]:
         return True  # no horizontal overlap: another region
     tall, short = max(height(ln) for ln in (*prev, *row)), min(height(ln) for ln in (*prev, *row))
-    return short > 0 and tall / short > 1.6  # a heading next to body text
+    if short > 0 and tall / short > 1.6:
+        return True  # a heading next to body text
+    # the next line's first word would have fit at the end of this one: this one ends a paragraph
+    # (Tesseract's paragraph detection, ccmain/paragraphs.cpp, "FirstWordWouldHaveFit")
+    return len(prev) == 1 and len(row) == 1 and right_edge - p[2] > _first_word_width(row[0]) + h / 2
 
 
 def paragraphs(lines: Sequence[TextLine], para_gap: float = 0.8) -> list[list[TextLine]]:
@@ -66,9 +78,10 @@ def paragraphs(lines: Sequence[TextLine], para_gap: float = 0.8) -> list[list[Te
     h = median_height([ln for ln in lines if ln.text.strip()])
     result: list[list[TextLine]] = []
     for region in reading_order(lines):
+        right_edge = max(ln.bbox[2] for row in region for ln in row)
         current: list[Row] = [region[0]]
         for row in region[1:]:
-            if _new_paragraph(current[-1], row, h, para_gap):
+            if _new_paragraph(current[-1], row, h, para_gap, right_edge):
                 result.append([ln for r in current for ln in r])
                 current = [row]
             else:
