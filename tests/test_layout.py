@@ -150,3 +150,12 @@ def test_empty_input() -> None:
     assert reading_order([]) == []
     assert paragraphs([]) == []
     assert paragraph_blocks([line("  ", 0, 0, 10)]) == []
+
+
+def test_tall_box_follows_the_engine_or_its_first_text_line() -> None:
+    """A smudge over several rows comes where the engine read it; a drop-cap line by its top."""
+    rows_ = [line(f"row {i}", 40, 100 + i * 30, 400) for i in range(4)]
+    smudge = line("00", 100, 125, 300, height=70)  # the engine read it after row 0
+    assert order([rows_[0], smudge, *rows_[1:]]) == ["row 0", "00", "row 1", "row 2", "row 3"]
+    drop_cap = line("S HE SIGHED", 40, 60, 400, height=70)  # the engine read it last
+    assert order([*rows_, drop_cap])[0] == "S HE SIGHED"

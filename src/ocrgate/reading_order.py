@@ -35,6 +35,7 @@ from ocrgate.schema import TextLine
 
 PROSE_WIDTH = 8.0  # median width, in line heights, of the lines on either side of a text-column gutter
 MIN_GUTTER = 0.3  # least width of a column gutter, in line heights
+TALL = 1.5  # lines taller than this many line heights have no clear row (see `rows`)
 HEADER_GAP = 1.5  # white space, in line heights, that sets a first/last band apart as header/footer
 MIN_COLUMN_ROWS = 3  # rows of text a column needs on either side of a gutter
 CROSS_REACH = 2.0  # a line crosses a gutter when it reaches this many line heights into both sides
@@ -81,15 +82,38 @@ def bands(lines: Sequence[TextLine]) -> list[list[TextLine]]:
     return result
 
 
-def rows(lines: Sequence[TextLine], h: float) -> list[Row]:
-    """Top to bottom; lines whose centres lie within half a line height share a row, read left first."""
+def rows(lines: Sequence[TextLine], h: float, rank: dict[int, int] | None = None) -> list[Row]:
+    """Top to bottom; lines whose centres lie within half a line height share a row, read left first.
+
+    A line taller than `TALL` line heights (a smudge, a drop cap, boxes the engine drew over several
+    lines) has no clear row: it comes right after the row of the line the engine read just before
+    it (`rank`: id(line) -> place in the engine's order) where that row is beside it, else by its
+    first text line (its top plus half a line height).
+    """
+    rank = rank or {}
+    tall = [ln for ln in lines if height(ln) > TALL * h and id(ln) in rank]
+    tall_ids = {id(ln) for ln in tall}
     result: list[Row] = []
-    for line in sorted(lines, key=_y_centre):
+    for line in sorted((ln for ln in lines if id(ln) not in tall_ids), key=_y_centre):
         if result and _y_centre(line) - _y_centre(result[-1][0]) < h / 2:
             result[-1].append(line)
         else:
             result.append([line])
-    return [sorted(row, key=lambda ln: ln.bbox[0]) for row in result]
+    result = [sorted(row, key=lambda ln: ln.bbox[0]) for row in result]
+    for line in sorted(tall, key=lambda ln: rank[id(ln)]):
+        before = [
+            (rank[id(other)], i)
+            for i, row in enumerate(result)
+            for other in row
+            if id(other) in rank and rank[id(other)] < rank[id(line)]
+        ]
+        top, bottom = line.bbox[1] - h, line.bbox[3] + h
+        if before and top <= _y_centre(result[max(before)[1]][0]) <= bottom:
+            at = max(before)[1] + 1
+        else:  # by its first text line
+            at = sum(_y_centre(row[0]) < line.bbox[1] + h / 2 for row in result)
+        result.insert(at, [line])
+    return result
 
 
 @dataclass(frozen=True)
@@ -287,28 +311,36 @@ def _split_at(cut: Cut) -> tuple[list[TextLine], list[TextLine]]:
     return left, right
 
 
-def _xy_cut(lines: list[TextLine], h: float, page: bool = False) -> list[Region]:
+@dataclass(frozen=True)
+class _Page:
+    h: float  # the median line height
+    rank: dict[int, int]  # id(line) -> its place in the engine's order
+
+
+def _xy_cut(lines: list[TextLine], page: _Page, top: bool = False) -> list[Region]:
     """Regions in reading order; each a list of rows in reading order."""
+    h = page.h
     band_list = bands(lines)
     head: list[Region] = []
     foot: list[Region] = []
-    if page and len(band_list) >= 3:  # a running header or a page footer, set off by white space
+    if top and len(band_list) >= 3:  # a running header or a page footer, set off by white space
         if _gap_below(band_list[0], band_list[1]) >= HEADER_GAP * h:
-            head = [rows(band_list.pop(0), h)]
+            head = [rows(band_list.pop(0), h, page.rank)]
         if _gap_below(band_list[-2], band_list[-1]) >= HEADER_GAP * h:
-            foot = [rows(band_list.pop(), h)]
+            foot = [rows(band_list.pop(), h, page.rank)]
         lines = [ln for band in band_list for ln in band]
-    return [*head, *_cut_region(lines, band_list, h), *foot]
+    return [*head, *_cut_region(lines, band_list, page), *foot]
 
 
-def _cut_region(lines: list[TextLine], band_list: list[list[TextLine]], h: float) -> list[Region]:
+def _cut_region(lines: list[TextLine], band_list: list[list[TextLine]], page: _Page) -> list[Region]:
+    h = page.h
     cut = column_cut(lines, h)
     if cut is not None and not cut.spanning:
         left, right = _split_at(cut)
-        floats = [rows(cut.floats, h)] if cut.floats else []
-        return [*_xy_cut(left, h), *_xy_cut(right, h), *floats]
+        floats = [rows(cut.floats, h, page.rank)] if cut.floats else []
+        return [*_xy_cut(left, page), *_xy_cut(right, page), *floats]
     if len(band_list) == 1:
-        return [rows(lines, h)]
+        return [rows(lines, h, page.rank)]
     if cut is not None:  # cut the region above and below each band holding a line across the columns
         spanning = {id(ln) for ln in cut.spanning}
         segments = [
@@ -318,21 +350,21 @@ def _cut_region(lines: list[TextLine], band_list: list[list[TextLine]], h: float
             return [
                 region
                 for segment in segments
-                for region in _cut_region([ln for band in segment for ln in band], segment, h)
+                for region in _cut_region([ln for band in segment for ln in band], segment, page)
             ]
     groups = _band_groups(band_list, h)
     regions: list[Region] = []
-    flowing: Region = []  # rows without column gutters: one region, split into paragraphs later
+    flowing: list[TextLine] = []  # bands without column gutters: one region of rows
     for group, has_cut in groups:
         if has_cut and len(groups) > 1:
             if flowing:
-                regions.append(flowing)
+                regions.append(rows(flowing, h, page.rank))
                 flowing = []
-            regions.extend(_xy_cut(group, h))
+            regions.extend(_xy_cut(group, page))
         else:
-            flowing.extend(rows(group, h))
+            flowing.extend(group)
     if flowing:
-        regions.append(flowing)
+        regions.append(rows(flowing, h, page.rank))
     return regions
 
 
@@ -371,4 +403,5 @@ def reading_order(lines: Sequence[TextLine]) -> list[Region]:
     lines = [ln for ln in lines if ln.text.strip()]
     if not lines:
         return []
-    return _xy_cut(lines, median_height(lines), page=True)
+    page = _Page(median_height(lines), {id(ln): i for i, ln in enumerate(lines)})
+    return _xy_cut(lines, page, top=True)
