@@ -1,27 +1,35 @@
 """Reading order of a page's text lines: recursive XY-cut that cuts only at text-column gutters.
 
 Pure geometry on the engine's line boxes (page pixels); every threshold is relative to the median
-line height `h`, so the same rules hold at 72 dpi and at 300 dpi.
+line height `h`, so the same rules hold at 72 dpi and at 300 dpi. A page of a few hundred lines
+takes milliseconds.
 
 Method: recursive XY-cut (Nagy & Seth, "Hierarchical representation of optically scanned
 documents", ICPR 1984; Ha, Haralick & Phillips, "Recursive X-Y cut using bounding boxes of connected
-components", ICDAR 1995) on line boxes. A region is cut vertically only at a *text-column gutter*:
-a white strip through the whole region (the whitespace-rectangle column separator of Breuel, "Two
-geometric algorithms for layout analysis", DAS 2002) with prose on both sides, i.e. lines whose
-median width is at least `PROSE_WIDTH` line heights. A strip between short pieces (an item and its
-price, a label and its value, the cells of a table) is not a column gutter: such pieces are read as
-rows, left to right, the way Tesseract's layout analysis tells table partitions (short text with wide
-gaps) from text columns (Smith, "Hybrid page layout analysis via tab-stop detection", ICDAR 2009).
-Failing a vertical cut, the region is cut into horizontal bands at white rows; consecutive bands that
-share a column gutter stay together (so two columns whose lines align are still read column by
-column), a band that crosses the gutter (a heading over both columns) starts a new group. At page
-level, a first or last band set off by a wide white gap (a running header, a page footer) is its own
-region before or after the body.
+components", ICDAR 1995) on line boxes, cutting vertically only at a *text-column gutter*: a white
+strip through the whole region (the whitespace-rectangle column separator of Breuel, "Two geometric
+algorithms for layout analysis", DAS 2002) with at least `MIN_COLUMN_ROWS` rows of prose on both
+sides, i.e. the lines next to the gutter are at least `PROSE_WIDTH` line heights wide. A strip
+beside short pieces (an item and its price, a label and its value, the cells of a table) is no
+column gutter: those rows are read as rows, left to right. This is the cue Tesseract's table finder
+uses to tell table rows from text (a wide gap between short pieces; Shafait & Smith, "Table
+detection in heterogeneous documents", DAS 2010).
 
-Engines sometimes merge the lines of two neighbouring columns into one box. A line that crosses an
-otherwise clean gutter, has body-text height and touches lines of both columns is split at the
-gutter: between its words where the engine gives words, else at the space nearest the gutter's
-proportional position in its text. At most `MAX_CROSSING` such lines per gutter.
+A gutter may have a few lines in it, up to a quarter of the region's (the fewest that give a gutter
+win):
+- a padded box reaching in from its own column belongs to that column;
+- a line with column text beside it on both sides (a caption, a pull quote) is read after the
+  columns;
+- a body-height line reaching `CROSS_REACH` line heights into both columns and in the flow of both
+  is two column lines the engine merged: split at the gutter, between its words where it has them,
+  else at the space nearest the gutter's proportional place in its text;
+- any other line across the gutter (a heading over both columns) cuts the region horizontally
+  above and below it.
+Without a gutter through the whole region, the region is cut into horizontal bands at white rows;
+runs of bands whose union has a gutter are read column by column, the other bands as rows. At page
+level a first or last band set off by `HEADER_GAP` line heights of white (a running header, a page
+footer) is its own region, first or last. Rows: lines whose centres lie within half a line height,
+left to right; a box taller than `TALL` line heights keeps its place in the engine's order.
 """
 
 from __future__ import annotations
@@ -173,9 +181,9 @@ def _low_runs(
 
 
 def _prose(lines: Sequence[TextLine], h: float, left: bool) -> bool:
-    """Whether the lines along one side of a gutter are text-column lines: in each band, the line
-    nearest the gutter; at least `MIN_COLUMN_ROWS` of them, their median width `PROSE_WIDTH` line heights or
-    more (next to a table's gutter stand short cells: a price, a type, a value)."""
+    """Whether the lines along one side of a gutter are text-column lines: taking in each band the
+    line nearest the gutter, at least `MIN_COLUMN_ROWS` of them, their median width `PROSE_WIDTH`
+    line heights or more (next to a table's gutter stand short cells: a price, a type, a value)."""
     nearest = [
         max(band, key=lambda ln: ln.bbox[2]) if left else min(band, key=lambda ln: ln.bbox[0])
         for band in bands(lines)
@@ -200,15 +208,17 @@ def _beside(line: TextLine, others: list[TextLine], left: bool, h: float) -> boo
     return False
 
 
-def _merged(line: TextLine, cut_sides: tuple[list[TextLine], list[TextLine]], across: list, h: float) -> bool:
+def _merged(
+    line: TextLine, sides: tuple[list[TextLine], list[TextLine]], across: list[TextLine], h: float
+) -> bool:
     """Two column lines the engine read as one: body height, in the flow of both columns (at most
-    half a line height from a line of each), and
-    no other line across the gutter next to it (the lines of a full-width paragraph are not merged)."""
+    half a line height from a line of each) and with no other line across the gutter next to it
+    (the lines of a full-width paragraph are not merged ones)."""
     if height(line) > 1.3 * h:
         return False
     if any(other is not line and _vertical_distance(line, other) <= h / 2 for other in across):
         return False
-    return all(any(_vertical_distance(line, other) <= h / 2 for other in side) for side in cut_sides)
+    return all(any(_vertical_distance(line, other) <= h / 2 for other in side) for side in sides)
 
 
 def _cut_at(lines: Sequence[TextLine], g0: float, g1: float, h: float) -> Cut | None:
