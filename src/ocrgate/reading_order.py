@@ -45,6 +45,7 @@ PROSE_WIDTH = 8.0  # median width, in line heights, of the lines on either side 
 MIN_GUTTER = 0.3  # least width of a column gutter, in line heights
 TALL = 1.5  # lines taller than this many line heights have no clear row (see `rows`)
 HEADER_GAP = 1.5  # white space, in line heights, that sets a first/last band apart as header/footer
+MAX_SPANNING_SHARE = 0.1  # most lines across a gutter, as a share of the region, read as headings
 MIN_COLUMN_ROWS = 3  # rows of text a column needs on either side of a gutter
 CROSS_REACH = 2.0  # a line crosses a gutter when it reaches this many line heights into both sides
 
@@ -351,7 +352,9 @@ def _cut_region(lines: list[TextLine], band_list: list[list[TextLine]], page: _P
         return [*_xy_cut(left, page), *_xy_cut(right, page), *floats]
     if len(band_list) == 1:
         return [rows(lines, h, page.rank)]
-    if cut is not None:  # cut the region above and below each band holding a line across the columns
+    if cut is not None and len(cut.spanning) <= max(2, len(lines) * MAX_SPANNING_SHARE):
+        # a few headings across the columns: cut the region above and below each of their bands
+        # (many lines across them mean another column layout there: the band groups below find it)
         spanning = {id(ln) for ln in cut.spanning}
         segments = [
             list(run) for _, run in groupby(band_list, key=lambda b: any(id(ln) in spanning for ln in b))
