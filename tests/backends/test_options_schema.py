@@ -108,5 +108,5 @@ def test_numbers_carry_their_ranges() -> None:
 )
 def test_nan_and_infinity_are_not_json(text: str) -> None:
     """Refused while parsing: NaN and Infinity are not JSON, 1e400 is one Python reads as infinity."""
-    with pytest.raises(InvalidOption, match="not a JSON number|not allowed"):
+    with pytest.raises(InvalidOption, match=r"not a JSON number|not allowed"):
         options_from_json(text)
