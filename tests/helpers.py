@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 from PIL import Image
 from rapidfuzz.distance import Levenshtein
@@ -22,3 +25,14 @@ def normalise(text: str) -> str:
 def cer(hypothesis: str, truth: str) -> float:
     truth_n, hyp_n = normalise(truth), normalise(hypothesis)
     return Levenshtein.distance(hyp_n, truth_n) / max(1, len(truth_n))
+
+
+def ocrgate_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """`python -m ocrgate ARGS...` as a child process, from the repository root (text output)."""
+    return subprocess.run(
+        [sys.executable, "-m", "ocrgate", *args],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -15,7 +15,7 @@ from markdown_it.token import Token
 from PIL import Image
 
 from ocrgate.evaluate.metrics import normalise
-from ocrgate.layout import Line, paragraph_blocks
+from ocrgate.layout import paragraph_blocks
 from ocrgate.render import (
     assemble_response,
     document_markdown,
@@ -25,7 +25,7 @@ from ocrgate.render import (
     page_markdown,
     render_page,
 )
-from ocrgate.schema import Block, PageResult
+from ocrgate.schema import Block, PageResult, TextLine
 
 COMMONMARK = MarkdownIt("commonmark")
 SPECIAL = "\\`*_[]<>&|~$#+-=.)!:\"'()0123456789 \t"
@@ -203,7 +203,10 @@ def test_a_paragraph_of_plain_lines() -> None:
 
 
 def test_light_engine_paragraphs_are_escaped() -> None:
-    lines = [Line("# # TEDs mAP", (10, 10, 200, 30), 0.9), Line("*lazy* <b>", (10, 34, 200, 54), 0.9)]
+    lines = [
+        TextLine(text="# # TEDs mAP", bbox=(10, 10, 200, 30), score=0.9),
+        TextLine(text="*lazy* <b>", bbox=(10, 34, 200, 54), score=0.9),
+    ]
     [block] = paragraph_blocks(lines)
     assert block.text == "\\# # TEDs mAP\n\\*lazy\\* \\<b>"
 

@@ -1,3 +1,4 @@
 from ocrgate.cli import app
 
-app(prog_name="ocrgate")
+if __name__ == "__main__":  # not when a spawned worker process imports it
+    app(prog_name="ocrgate")

@@ -1,25 +1,24 @@
-"""Command line: `ocrgate ocr | backends | serve | worker`."""
+"""Command line: `ocrgate ocr | backends | serve | worker | gateway | web | eval`."""
 
 from __future__ import annotations
 
-import base64
 import sys
-import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ocrgate.backends import registry
+from ocrgate.batch.inputs import find_inputs
+from ocrgate.batch.readers import Plan, check
+from ocrgate.batch.run import print_summary, run_batch
 from ocrgate.config import Settings, load_settings
-from ocrgate.documents import open_document
 from ocrgate.errors import OCRGateError
-from ocrgate.inprocess import recognize
-from ocrgate.schema import OCRResponse
+from ocrgate.formats import FORMATS, parse_formats
+from ocrgate.wire import options_from_json
 
 app = typer.Typer(help="ocrgate: one gateway in front of several OCR engines.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -27,11 +26,6 @@ err = Console(stderr=True)
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML config file (default: $OCRGATE_CONFIG)")
 ]
-
-
-class OutputFormat(StrEnum):
-    json = "json"
-    md = "md"
 
 
 class TextLayerChoice(StrEnum):
@@ -60,95 +54,96 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _write_outputs(response: OCRResponse, out: Path, stem: str) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(response.model_dump_json(indent=2), encoding="utf-8")
-    (out / f"{stem}.md").write_text(response.markdown + "\n", encoding="utf-8")
-    if response.boxes_image:
-        (out / f"{stem}.boxes.png").write_bytes(base64.b64decode(response.boxes_image))
+def _formats(given: list[str] | None, out: Path | None, inputs: int) -> tuple[str, ...]:
+    """The formats asked for (default: json on stdout, json and md under --out); what stdout can
+    take: one format, and one file of the formats that cannot be concatenated."""
+    try:
+        formats = tuple(parse_formats(",".join(given))) if given else (("json", "md") if out else ("json",))
+    except OCRGateError as exc:
+        _fail(exc.message)
+    if out is None:
+        if len(formats) > 1:
+            _fail(f"{len(formats)} formats ({', '.join(formats)}) are written to files: add --out DIR")
+        if formats[0] in ("alto", "hocr", "pdf") and inputs > 1:
+            _fail(f"--format {formats[0]} writes one file per input: add --out DIR")
+        if formats[0] == "pdf" and sys.stdout.isatty():
+            _fail("a PDF is not for the terminal: redirect stdout to a file, or add --out DIR")
+    return formats
 
 
 @app.command()
 def ocr(
-    files: Annotated[list[Path], typer.Argument(help="images or PDFs", exists=False)],
+    paths: Annotated[list[Path], typer.Argument(help="images, PDFs, and folders of them (read recursively)")],
     backend: Annotated[str, typer.Option("--backend", "-b", help="backend name")] = "",
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="json or md")] = OutputFormat.json,
-    out: Annotated[Path | None, typer.Option(help="write NAME.json, NAME.md, NAME.boxes.png here")] = None,
-    dpi: Annotated[int | None, typer.Option(help="PDF rasterising DPI", min=36, max=600)] = None,
-    boxes: Annotated[BoxesChoice, typer.Option(help="boxes images for all, first or no pages")] = (
-        BoxesChoice.all
-    ),
+    fmt: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", help=f"{', '.join(FORMATS)}; several with --out: -f md,alto"),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write each input's files here")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="files read at once (processes)")] = 1,
+    options: Annotated[str | None, typer.Option(help="engine options as a JSON object")] = None,
     prompt: Annotated[str | None, typer.Option(help="prompt, for engines that take one")] = None,
+    dpi: Annotated[int | None, typer.Option(help="PDF rasterising DPI", min=36, max=600)] = None,
     text_layer: Annotated[
         TextLayerChoice, typer.Option(help="PDF pages: use a reliable text layer (auto), never, or only it")
     ] = TextLayerChoice.auto,
+    boxes: Annotated[
+        BoxesChoice, typer.Option(help="boxes pictures for all, first or no pages (PNG files with --out)")
+    ] = BoxesChoice.none,
+    images: Annotated[
+        bool, typer.Option("--images", help="keep source_markdown (figures as base64 PNG) in the JSON")
+    ] = False,
+    via: Annotated[str | None, typer.Option(help="read through the gateway at this URL")] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="OCRGATE_API_KEY", help="the gateway's API key, with --via")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="read again inputs already done in --out")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Recognise FILES in this process and print the unified JSON (or markdown), or write to --out."""
+    """Recognise images, PDFs and folders of them; print the result, or write files under --out.
+
+    With --out a run can be stopped and started again: inputs whose files are all there are skipped.
+    The exit code is 2 when any file or page failed (each named on stderr), else 0.
+    """
     settings = _settings(config)
-    name = backend or settings.default_backend
-    try:
-        engine = registry.create(
-            name, settings.backends[name].engine_settings() if name in settings.backends else {}
+    found = find_inputs(paths, out)
+    for problem in found.errors:
+        err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)
+    if not found.inputs:
+        _fail(
+            "no image or PDF to read" + (f" ({found.ignored} other files ignored)" if found.ignored else "")
         )
-        options = {"prompt": prompt} if prompt else {}
-        engine.parse_options(options)  # a bad option fails once, before any file is read
-        reason = engine.availability()
-        if reason:
-            _fail(f"backend {name!r} is not available: {reason}")
+    formats = _formats(fmt, out, len(found.inputs))
+    name = backend or ("" if via else settings.default_backend)
+    try:
+        engine_options = options_from_json(options)
+        if prompt:
+            engine_options["prompt"] = prompt
+        plan = Plan(
+            formats=formats,
+            out=out,
+            limits=settings.limits,
+            backend=name,
+            engine_settings=settings.backends[name].engine_settings() if name in settings.backends else {},
+            class_paths={n: c.class_path for n, c in settings.backends.items() if c.class_path},
+            options=engine_options,
+            boxes=boxes.value,
+            images=images,
+            dpi=dpi,
+            text_layer=text_layer.value,
+            via=via,
+            api_key=api_key,
+            compact=len(found.inputs) > 1,
+        )
+        checked = check(plan)  # a bad option or backend fails once, before any file is read
     except OCRGateError as exc:
         _fail(exc.message)
-    failures = 0
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as progress:
-        for path in files:
-            task = progress.add_task(path.name, total=None)
-            try:
-                if not path.is_file():
-                    raise OCRGateError(f"no such file: {path}")
-                t0 = time.perf_counter()
-                document = open_document(path.read_bytes(), path.name, settings.limits, dpi)
-                decode = time.perf_counter() - t0
-                progress.update(task, total=document.page_count)
-                response = recognize(
-                    document,
-                    engine,
-                    options,
-                    boxes.value,
-                    decode_seconds=decode,
-                    on_page=lambda _b, _i, t=task: progress.advance(t),
-                    text_layer=text_layer.value,
-                )
-            except OCRGateError as exc:
-                failures += 1
-                err.print(f"[red]error:[/red] {path}: {exc.message}", highlight=False, soft_wrap=True)
-                continue
-            finally:
-                progress.remove_task(task)
-            for page in response.pages:
-                reasons = [f.removeprefix("failed: ") for f in page.flags if f.startswith("failed: ")]
-                if reasons:
-                    failures += 1
-                    err.print(
-                        f"[red]error:[/red] {path}: page {page.index + 1}: {reasons[0]}",
-                        highlight=False,
-                        soft_wrap=True,
-                    )
-            if out is not None:
-                _write_outputs(response, out, path.stem)
-            elif fmt is OutputFormat.md:
-                sys.stdout.write(response.markdown + "\n")
-            else:
-                indent = 2 if len(files) == 1 else None
-                sys.stdout.write(response.model_dump_json(indent=indent) + "\n")
-    if failures:
+    summary = run_batch(found.inputs, plan, jobs, err, backend=checked, force=force)
+    if out is not None or len(found.inputs) > 1 or summary.interrupted:
+        print_summary(summary, err)
+    if summary.interrupted:
+        raise typer.Exit(130)
+    if not summary.ok or found.errors:
         raise typer.Exit(2)
 
 

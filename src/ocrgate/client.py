@@ -3,6 +3,7 @@
     from ocrgate.client import OCRGateClient
     with OCRGateClient("http://127.0.0.1:8080") as client:
         result = client.ocr("page.png", backend="rapidocr")
+        pdf = client.ocr_as("scan.png", "pdf", backend="tesseract")    # bytes of a searchable PDF
         compared = client.compare("page.png", ["rapidocr", "tesseract"])
         job = client.submit_job("book.pdf")
         final = client.wait_job(job.id, on_event=lambda e: print(e.progress))
@@ -22,7 +23,7 @@ import httpx
 from httpx_sse import aconnect_sse, connect_sse
 from pydantic import BaseModel, TypeAdapter
 
-from ocrgate.errors import BackendError, OCRGateError, error_from_info
+from ocrgate.errors import BackendError, InputError, OCRGateError, error_from_info
 from ocrgate.schema import CompareResponse, ErrorResponse, JobEvent, JobStatus, OCRResponse
 
 FileInput = str | Path | bytes
@@ -44,6 +45,7 @@ def _form(
     options: dict[str, Any] | None,
     boxes: str,
     dpi: int | None,
+    text_layer: str = "auto",
 ) -> dict[str, str]:
     form = {"boxes": boxes}
     if backend:
@@ -54,6 +56,8 @@ def _form(
         form["options"] = json.dumps(options)
     if dpi:
         form["dpi"] = str(dpi)
+    if text_layer != "auto":
+        form["text_layer"] = text_layer
     return form
 
 
@@ -77,6 +81,11 @@ def _read(response: httpx.Response, model: type[Model] | TypeAdapter[Any]) -> An
     return model.model_validate_json(response.content)
 
 
+def _content(response: httpx.Response) -> bytes:
+    _raise_for(response)
+    return response.content
+
+
 #: the server-sent events a job stream carries (`ping` comments are left out)
 JOB_EVENTS = ("page", "progress", "job")
 
@@ -96,8 +105,14 @@ class _Base:
         options: dict[str, Any] | None,
         boxes: str,
         dpi: int | None,
+        text_layer: str = "auto",
     ) -> dict[str, Any]:
-        return {"files": {"file": _file(file, filename)}, "data": _form(backend, prompt, options, boxes, dpi)}
+        data = _form(backend, prompt, options, boxes, dpi, text_layer)
+        return {"files": {"file": _file(file, filename)}, "data": data}
+
+    @staticmethod
+    def _result_params(fmt: str, backend: str | None) -> dict[str, str]:
+        return {"format": fmt, **({"backend": backend} if backend else {})}
 
 
 class OCRGateClient(_Base):
@@ -131,10 +146,11 @@ class OCRGateClient(_Base):
         options: dict[str, Any] | None = None,
         boxes: str = "all",
         dpi: int | None = None,
+        text_layer: str = "auto",
         filename: str | None = None,
     ) -> OCRResponse:
         """One backend (default: the gateway's default) on one image or PDF."""
-        body = self._upload(file, filename, backend, prompt, options, boxes, dpi)
+        body = self._upload(file, filename, backend, prompt, options, boxes, dpi, text_layer)
         return _read(self.http.post("/v1/ocr", **body), OCRResponse)
 
     def compare(
@@ -146,11 +162,44 @@ class OCRGateClient(_Base):
         options: dict[str, Any] | None = None,
         boxes: str = "all",
         dpi: int | None = None,
+        text_layer: str = "auto",
         filename: str | None = None,
     ) -> CompareResponse:
         """Several backends on the same document, with their pairwise agreement."""
-        body = self._upload(file, filename, backends, prompt, options, boxes, dpi)
+        body = self._upload(file, filename, backends, prompt, options, boxes, dpi, text_layer)
         return _read(self.http.post("/v1/ocr", **body), CompareResponse)
+
+    def ocr_as(
+        self,
+        file: FileInput,
+        fmt: str,
+        backend: str | None = None,
+        *,
+        prompt: str | None = None,
+        options: dict[str, Any] | None = None,
+        boxes: str = "none",
+        dpi: int | None = None,
+        text_layer: str = "auto",
+        filename: str | None = None,
+    ) -> bytes:
+        """One backend on one image or PDF, written as `fmt` (json, md, txt, alto, hocr, pdf): the
+        file's bytes."""
+        body = self._upload(file, filename, backend, prompt, options, boxes, dpi, text_layer)
+        body["data"]["format"] = fmt
+        return _content(self.http.post("/v1/ocr", **body))
+
+    def check(self, backend: str | list[str] | None = None, options: dict[str, Any] | None = None) -> None:
+        """Have the gateway check backend names and options, without a document: it checks them
+        before the file and answers `bad_input` (no file sent) when they are right. Raises the typed
+        error a request with them would get (UnknownBackend, InvalidOption, Unauthorized, ...)."""
+        answer = self.http.post("/v1/ocr", data=_form(backend, None, options, "none", None))
+        try:
+            _raise_for(answer)
+        except InputError as exc:
+            if exc.code == InputError.code:
+                return
+            raise
+        raise BackendError(f"{self.base_url} accepted a request without a file: not an ocrgate gateway?")
 
     def submit_job(
         self,
@@ -161,9 +210,10 @@ class OCRGateClient(_Base):
         options: dict[str, Any] | None = None,
         boxes: str = "first",
         dpi: int | None = None,
+        text_layer: str = "auto",
         filename: str | None = None,
     ) -> JobStatus:
-        body = self._upload(file, filename, backend, prompt, options, boxes, dpi)
+        body = self._upload(file, filename, backend, prompt, options, boxes, dpi, text_layer)
         return _read(self.http.post("/v1/jobs", **body), JobStatus)
 
     def job(self, job_id: str) -> JobStatus:
@@ -174,6 +224,11 @@ class OCRGateClient(_Base):
 
     def job_result(self, job_id: str) -> OCRResponse | CompareResponse:
         return _read(self.http.get(f"/v1/jobs/{job_id}/result"), _ANY_RESULT)
+
+    def job_result_as(self, job_id: str, fmt: str, backend: str | None = None) -> bytes:
+        """An ended job's result written as `fmt`, of `backend` when the job ran several."""
+        params = self._result_params(fmt, backend)
+        return _content(self.http.get(f"/v1/jobs/{job_id}/result", params=params))
 
     def cancel_job(self, job_id: str) -> JobStatus:
         return _read(self.http.delete(f"/v1/jobs/{job_id}"), JobStatus)
@@ -235,9 +290,10 @@ class AsyncOCRGateClient(_Base):
         options: dict[str, Any] | None = None,
         boxes: str = "all",
         dpi: int | None = None,
+        text_layer: str = "auto",
         filename: str | None = None,
     ) -> OCRResponse:
-        body = self._upload(file, filename, backend, prompt, options, boxes, dpi)
+        body = self._upload(file, filename, backend, prompt, options, boxes, dpi, text_layer)
         return _read(await self.http.post("/v1/ocr", **body), OCRResponse)
 
     async def compare(
@@ -249,10 +305,28 @@ class AsyncOCRGateClient(_Base):
         options: dict[str, Any] | None = None,
         boxes: str = "all",
         dpi: int | None = None,
+        text_layer: str = "auto",
         filename: str | None = None,
     ) -> CompareResponse:
-        body = self._upload(file, filename, backends, prompt, options, boxes, dpi)
+        body = self._upload(file, filename, backends, prompt, options, boxes, dpi, text_layer)
         return _read(await self.http.post("/v1/ocr", **body), CompareResponse)
+
+    async def ocr_as(
+        self,
+        file: FileInput,
+        fmt: str,
+        backend: str | None = None,
+        *,
+        prompt: str | None = None,
+        options: dict[str, Any] | None = None,
+        boxes: str = "none",
+        dpi: int | None = None,
+        text_layer: str = "auto",
+        filename: str | None = None,
+    ) -> bytes:
+        body = self._upload(file, filename, backend, prompt, options, boxes, dpi, text_layer)
+        body["data"]["format"] = fmt
+        return _content(await self.http.post("/v1/ocr", **body))
 
     async def submit_job(
         self,
@@ -263,9 +337,10 @@ class AsyncOCRGateClient(_Base):
         options: dict[str, Any] | None = None,
         boxes: str = "first",
         dpi: int | None = None,
+        text_layer: str = "auto",
         filename: str | None = None,
     ) -> JobStatus:
-        body = self._upload(file, filename, backend, prompt, options, boxes, dpi)
+        body = self._upload(file, filename, backend, prompt, options, boxes, dpi, text_layer)
         return _read(await self.http.post("/v1/jobs", **body), JobStatus)
 
     async def job(self, job_id: str) -> JobStatus:
@@ -273,6 +348,10 @@ class AsyncOCRGateClient(_Base):
 
     async def job_result(self, job_id: str) -> OCRResponse | CompareResponse:
         return _read(await self.http.get(f"/v1/jobs/{job_id}/result"), _ANY_RESULT)
+
+    async def job_result_as(self, job_id: str, fmt: str, backend: str | None = None) -> bytes:
+        params = self._result_params(fmt, backend)
+        return _content(await self.http.get(f"/v1/jobs/{job_id}/result", params=params))
 
     async def cancel_job(self, job_id: str) -> JobStatus:
         return _read(await self.http.delete(f"/v1/jobs/{job_id}"), JobStatus)

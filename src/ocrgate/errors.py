@@ -127,6 +127,13 @@ class NotFound(OCRGateError):
     status = 404
 
 
+class NotReady(OCRGateError):
+    """What was asked for exists but is not finished yet (a running job's result as a file)."""
+
+    code = "not_ready"
+    status = 409
+
+
 class Unauthorized(OCRGateError):
     code = "unauthorized"
     status = 401
@@ -166,6 +173,7 @@ ERRORS_BY_CODE: dict[str, type[OCRGateError]] = {
         Busy,
         Timeout,
         NotFound,
+        NotReady,
         Unauthorized,
         StorageError,
         InternalError,

@@ -1,194 +1,114 @@
-"""Reading order and paragraphs from text lines: a recursive XY-cut, then gap-based grouping.
+"""Paragraph blocks from an engine's text lines, in reading order.
 
-Pure geometry, no engine: backends that only give text lines (with boxes in page pixels) hand them
-to `paragraph_blocks` and get `Block`s in reading order. Every threshold is relative to the median
-line height `h`, so the same rules work at 72 dpi and at 300 dpi.
+Backends that give text lines (boxes in page pixels, words where the engine has them) hand them to
+`paragraph_blocks` and get `Block`s, each carrying its lines. The reading order is
+`ocrgate.reading_order` (recursive XY-cut that cuts only at text-column gutters; rows of a receipt,
+form or table are read as rows). `order="engine"` keeps the engine's own line order, one block per
+line: the baseline `ocrgate eval` scores every default against (`rapidocr:lines`).
 
-The cut: a region of more than one text row splits into columns at vertical white gaps at least
-`col_gap * h` wide that run through its whole height; failing that, into rows at horizontal gaps
-(measured on the middle half of each line box: engines pad boxes, so neighbouring lines overlap).
-Consecutive rows whose union keeps the same column gutters stay together, so two columns with
-aligned lines are read column by column rather than row by row.
+Within a region, a paragraph ends where the white gap to the next row exceeds `para_gap` line
+heights, where the next row does not overlap it horizontally, where the line height jumps (a
+heading next to body text), or where the next line's first word would have fit in the room left
+at the end of the line (the rule of Tesseract's paragraph detection). A line's words never leave
+it, so a word is never split between blocks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from itertools import pairwise
-from statistics import mean, median
+from statistics import mean
+from typing import Literal
 
+from ocrgate.reading_order import Row, height, median_height, reading_order
 from ocrgate.render.markdown import lines_markdown
-from ocrgate.schema import Block, Box, TextLine, Word
+from ocrgate.schema import Block, Box, TextLine
+
+ReadingOrder = Literal["layout", "engine"]
+READING_ORDER_HELP = (
+    "layout: ocrgate's reading order (columns, rows, paragraphs); engine: the engine's own line order, "
+    "one block per line"
+)
 
 
-@dataclass(frozen=True)
-class Line:
-    """One recognised line of text with its box in page pixels."""
-
-    text: str
-    bbox: Box
-    score: float | None = None
-    words: tuple[Word, ...] = ()  # its words, where the engine gives them
-
-    def text_line(self) -> TextLine:
-        return TextLine(text=self.text.strip(), bbox=self.bbox, score=self.score, words=list(self.words))
-
-    @property
-    def height(self) -> float:
-        return self.bbox[3] - self.bbox[1]
-
-    @property
-    def core(self) -> tuple[float, float]:
-        """The middle half of the box's vertical extent (robust to padded, overlapping boxes)."""
-        quarter = self.height / 4
-        return self.bbox[1] + quarter, self.bbox[3] - quarter
-
-    @property
-    def y_center(self) -> float:
-        return (self.bbox[1] + self.bbox[3]) / 2
+def _core(line: TextLine) -> tuple[float, float]:
+    quarter = height(line) / 4
+    return line.bbox[1] + quarter, line.bbox[3] - quarter
 
 
-def _cuts(intervals: list[tuple[float, float]], min_gap: float) -> list[float]:
-    """Midpoints of the gaps wider than `min_gap` between the merged intervals."""
-    cuts: list[float] = []
-    end: float | None = None
-    for start, stop in sorted(intervals):
-        if end is not None and start - end > min_gap:
-            cuts.append((start + end) / 2)
-        end = stop if end is None else max(end, stop)
-    return cuts
+def _same_row(a: TextLine, b: TextLine) -> bool:
+    """b continues a on the same text row (a row the engine read in pieces)."""
+    (a0, a1), (b0, b1) = _core(a), _core(b)
+    return min(a1, b1) > max(a0, b0) and b.bbox[0] >= a.bbox[2] - height(a) / 2
 
 
-def _column_cuts(lines: list[Line], col_gap: float) -> list[float]:
-    return _cuts([(ln.bbox[0], ln.bbox[2]) for ln in lines], col_gap)
+def _first_word_width(line: TextLine) -> float:
+    if line.words:
+        return line.words[0].bbox[2] - line.words[0].bbox[0]
+    text = line.text.strip()
+    return (line.bbox[2] - line.bbox[0]) * len(text.split(maxsplit=1)[0]) / max(len(text), 1)
 
 
-def _split(lines: list[Line], cuts: list[float], key: str) -> list[list[Line]]:
-    """Lines into the pieces between consecutive cut positions, along x or along y (box centres)."""
-    pieces: list[list[Line]] = [[] for _ in range(len(cuts) + 1)]
-    for ln in lines:
-        centre = (ln.bbox[0] + ln.bbox[2]) / 2 if key == "x" else sum(ln.core) / 2
-        pieces[sum(centre > c for c in cuts)].append(ln)
-    return [p for p in pieces if p]
-
-
-def _row_sorted(lines: list[Line], h: float) -> list[Line]:
-    """Top to bottom; lines whose centres lie within half a line height count as one row, left first."""
-    rows: list[list[Line]] = []
-    for ln in sorted(lines, key=lambda ln: ln.y_center):
-        if rows and ln.y_center - rows[-1][0].y_center < h / 2:
-            rows[-1].append(ln)
-        else:
-            rows.append([ln])
-    return [ln for row in rows for ln in sorted(row, key=lambda ln: ln.bbox[0])]
-
-
-def _xy_cut(lines: list[Line], h: float, col_gap: float) -> list[list[Line]]:
-    """Regions in reading order, each a list of lines in reading order."""
-    bands = _split(lines, _cuts([ln.core for ln in lines], 0.0), "y")
-    if len(bands) == 1:  # one text row, perhaps in pieces: left to right
-        return [_row_sorted(lines, h)]
-    columns = _column_cuts(lines, col_gap)
-    if columns:
-        return [r for col in _split(lines, columns, "x") for r in _xy_cut(col, h, col_gap)]
-    # Keep consecutive bands together while their union keeps the same number of column gutters
-    # (a short last line of one column joins it; a heading across the gutters does not).
-    groups: list[tuple[list[Line], int, int]] = []  # lines, gutters, bands
-    for band in bands:
-        band_cuts = len(_column_cuts(band, col_gap))
-        if groups:
-            last, last_cuts, n_bands = groups[-1]
-            most = max(last_cuts, band_cuts)
-            if most and len(_column_cuts(last + band, col_gap)) == most:
-                groups[-1] = (last + band, most, n_bands + 1)
-                continue
-        groups.append((band, band_cuts, 1))
-    regions: list[list[Line]] = []
-    flowing: list[Line] = []  # single-column rows: one region, split into paragraphs later
-    for group, n_cuts, n_bands in groups:
-        if n_cuts and n_bands > 1:
-            if flowing:
-                regions.append(flowing)
-                flowing = []
-            regions.extend(_xy_cut(group, h, col_gap))
-        else:
-            flowing.extend(_row_sorted(group, h))
-    if flowing:
-        regions.append(flowing)
-    return regions
-
-
-def median_height(lines: list[Line]) -> float:
-    heights = [ln.height for ln in lines if ln.height > 0]
-    return median(heights) if heights else 1.0
-
-
-def reading_order(lines: list[Line], col_gap: float = 0.5) -> list[list[Line]]:
-    """Regions (columns, rows) in reading order; `col_gap` is the least gutter in line heights."""
-    lines = [ln for ln in lines if ln.text.strip()]
-    if not lines:
-        return []
-    h = median_height(lines)
-    return _xy_cut(lines, h, col_gap * h)
-
-
-def _same_row(a: Line, b: Line) -> bool:
-    """b continues a on the same text line (a line split by the engine at a wide space)."""
-    (a0, a1), (b0, b1) = a.core, b.core
-    return min(a1, b1) > max(a0, b0) and b.bbox[0] >= a.bbox[2] - a.height / 2
-
-
-def _new_paragraph(prev: Line, line: Line, h: float, para_gap: float) -> bool:
-    if line.bbox[1] - prev.bbox[3] > para_gap * h:
+def _new_paragraph(prev: Row, row: Row, h: float, para_gap: float, right_edge: float) -> bool:
+    p, r = Box.union(ln.bbox for ln in prev), Box.union(ln.bbox for ln in row)
+    if r[1] - p[3] > para_gap * h:
         return True
-    if line.bbox[0] >= prev.bbox[2] or line.bbox[2] <= prev.bbox[0]:
+    if r[0] >= p[2] or r[2] <= p[0]:
         return True  # no horizontal overlap: another region
-    tall, short = max(prev.height, line.height), min(prev.height, line.height)
-    return short > 0 and tall / short > 1.6  # a heading next to body text
+    tall, short = max(height(ln) for ln in (*prev, *row)), min(height(ln) for ln in (*prev, *row))
+    if short > 0 and tall / short > 1.6:
+        return True  # a heading next to body text
+    # the next line's first word would have fit at the end of this one: this one ends a paragraph
+    # (Tesseract's paragraph detection, ccmain/paragraphs.cpp, "FirstWordWouldHaveFit")
+    return len(prev) == 1 and len(row) == 1 and right_edge - p[2] > _first_word_width(row[0]) + h / 2
 
 
-def paragraphs(lines: list[Line], para_gap: float = 0.8, col_gap: float = 0.5) -> list[list[Line]]:
-    """Lines grouped into paragraphs, in reading order.
-
-    A paragraph ends at a region boundary, where the white gap to the next line exceeds
-    `para_gap` line heights, where the next line does not overlap it horizontally, or where the
-    line height jumps (heading / body).
-    """
+def paragraphs(lines: Sequence[TextLine], para_gap: float = 0.8) -> list[list[TextLine]]:
+    """Lines grouped into paragraphs, in reading order (rows of a paragraph left to right)."""
     h = median_height([ln for ln in lines if ln.text.strip()])
-    result: list[list[Line]] = []
-    for region in reading_order(lines, col_gap):
-        current: list[Line] = [region[0]]
-        for line in region[1:]:
-            prev = current[-1]
-            if _same_row(prev, line) or not _new_paragraph(prev, line, h, para_gap):
-                current.append(line)
+    result: list[list[TextLine]] = []
+    for region in reading_order(lines):
+        right_edge = max(ln.bbox[2] for row in region for ln in row)
+        current: list[Row] = [region[0]]
+        for row in region[1:]:
+            if _new_paragraph(current[-1], row, h, para_gap, right_edge):
+                result.append([ln for r in current for ln in r])
+                current = [row]
             else:
-                result.append(current)
-                current = [line]
-        result.append(current)
+                current.append(row)
+        result.append([ln for r in current for ln in r])
     return result
 
 
-def paragraph_text(lines: list[Line]) -> str:
-    """The lines as block markdown (`lines_markdown`); pieces of one text line joined by a space."""
+def paragraph_text(lines: list[TextLine]) -> str:
+    """The lines as block markdown (`lines_markdown`); pieces of one text row joined by a space."""
     text = lines[0].text.strip()
     for prev, line in pairwise(lines):
         text += (" " if _same_row(prev, line) else "\n") + line.text.strip()
     return lines_markdown(text.split("\n"))
 
 
-def paragraph_blocks(lines: list[Line], para_gap: float = 0.8, col_gap: float = 0.5) -> list[Block]:
-    """Text blocks, one per paragraph in reading order: joined text, union box, mean line score."""
-    blocks: list[Block] = []
-    for para in paragraphs(lines, para_gap, col_gap):
-        scores = [ln.score for ln in para if ln.score is not None]
-        blocks.append(
-            Block(
-                kind="text",
-                text=paragraph_text(para),
-                bbox=Box.union(ln.bbox for ln in para),
-                score=mean(scores) if scores else None,
-                lines=[ln.text_line() for ln in para],
-            )
-        )
-    return blocks
+def _block(lines: list[TextLine]) -> Block:
+    scores = [ln.score for ln in lines if ln.score is not None]
+    return Block(
+        kind="text",
+        text=paragraph_text(lines),
+        bbox=Box.union(ln.bbox for ln in lines),
+        score=mean(scores) if scores else None,
+        lines=lines,
+    )
+
+
+def paragraph_blocks(
+    lines: Sequence[TextLine], para_gap: float = 0.8, order: ReadingOrder = "layout"
+) -> list[Block]:
+    """Text blocks in reading order: joined text, union box, mean line score, and the lines.
+
+    `lines`: the engine's text lines, boxes in page-image pixels. `order="layout"` (default): one
+    block per paragraph in the order of `ocrgate.reading_order`; `"engine"`: one block per line in
+    the order given. Lines without text are dropped.
+    """
+    kept = [ln for ln in lines if ln.text.strip()]
+    if order == "engine":
+        return [_block([ln]) for ln in kept]
+    return [_block(para) for para in paragraphs(kept, para_gap)]

@@ -31,7 +31,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
-from ocrgate.layout import Line, paragraph_blocks
+from ocrgate.layout import paragraph_blocks
 from ocrgate.schema import Block, Box, PageResult, TextLine, Word
 
 Quality = Literal["reliable", "partial", "garbled", "none"]
@@ -209,8 +209,7 @@ def assess(layer: TextLayer | None, image: Image.Image) -> Quality:
 def layer_blocks(layer: TextLayer) -> list[Block]:
     """The layer's lines as paragraphs in reading order (`layout.paragraph_blocks`), marked as coming
     from the text layer."""
-    lines = [Line(text=ln.text, bbox=ln.bbox, words=tuple(ln.words)) for ln in layer.lines]
-    return [b.model_copy(update={"origin": "text_layer"}) for b in paragraph_blocks(lines)]
+    return [b.model_copy(update={"origin": "text_layer"}) for b in paragraph_blocks(layer.lines)]
 
 
 def pictures_to_read(layer: TextLayer, image: Image.Image) -> list[tuple[int, int, int, int]]:

@@ -33,7 +33,6 @@ CASES: dict[str, list[Case]] = {
         ({"text_score": 5}, False),
         ({"text_score": 1.01}, False),
         ({"text_score": -0.1}, False),
-        ('{"text_score": 1e400}', False),  # a JSON number Python reads as infinity: out of range
         ({"text_score": "0.5"}, False),
         ({"text_score": True}, False),
         ({"threads": 4}, False),  # an engine setting, not a request option
@@ -103,7 +102,11 @@ def test_numbers_carry_their_ranges() -> None:
     assert tokens == {"type": "integer", "exclusiveMinimum": 0, "maximum": 32768}
 
 
-@pytest.mark.parametrize("text", ['{"text_score": NaN}', '{"text_score": Infinity}', '{"a": -Infinity}'])
+@pytest.mark.parametrize(
+    "text",
+    ['{"text_score": NaN}', '{"text_score": Infinity}', '{"a": -Infinity}', '{"text_score": 1e400}'],
+)
 def test_nan_and_infinity_are_not_json(text: str) -> None:
-    with pytest.raises(InvalidOption, match="not a JSON number"):
+    """Refused while parsing: NaN and Infinity are not JSON, 1e400 is one Python reads as infinity."""
+    with pytest.raises(InvalidOption, match=r"not a JSON number|not allowed"):
         options_from_json(text)

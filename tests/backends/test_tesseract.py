@@ -67,3 +67,19 @@ def test_missing_binary_is_backend_unavailable(tmp_path: Path) -> None:
         engine.load()
     health = engine.health()
     assert not health.available and "tesseract" in (health.detail or "")
+
+
+def test_blocks_carry_lines_and_no_word_is_split(backend: TesseractBackend, phototest: Path) -> None:
+    """Tesseract's lines, with their words, go through the shared reading-order stage whole."""
+    result = backend.ocr_page(page_of(phototest), backend.parse_options({}))
+    words = [(w.text, w.bbox) for b in result.blocks for ln in b.lines for w in ln.words]
+    raw = [
+        (w["text"], (w["left"], w["top"], w["left"] + w["width"], w["top"] + w["height"])) for w in result.raw
+    ]
+    assert sorted(words) == sorted(raw)  # every word once, in exactly one block
+    for block in result.blocks:
+        assert block.lines and block.text.split() == [w.text for ln in block.lines for w in ln.words]
+    engine = backend.ocr_page(page_of(phototest), backend.parse_options({"reading_order": "engine"}))
+    for block in engine.blocks:
+        assert block.text == " ".join(w.text for w in block.lines[0].words)
+    assert len(engine.blocks) == 8  # one block per text line, in Tesseract's order

@@ -1,8 +1,10 @@
-"""RapidOCR (PP-OCR models on onnxruntime, CPU): text lines -> layout paragraphs -> blocks.
+"""RapidOCR (PP-OCR models on onnxruntime, CPU): text lines -> reading order -> paragraph blocks.
 
 The rapidocr wheel carries its ONNX models, so loading never touches the network. Settings
 (`[backends.rapidocr.options]`): `threads` (onnxruntime intra-op threads), `max_side_len`,
-`det_limit_side_len`, `text_score`, `para_gap` and `col_gap` (see `ocrgate.layout`).
+`det_limit_side_len`, `text_score` and `para_gap` (see `ocrgate.layout`). Request options:
+`text_score`, and `reading_order` (`layout`, the default, or `engine`: the engine's own line order,
+one block per line).
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from pydantic import Field
 from ocrgate.backends.base import Backend, BackendOptions
 from ocrgate.documents import PageImage
 from ocrgate.errors import BackendError, BackendUnavailable
-from ocrgate.layout import Line, paragraph_blocks
-from ocrgate.schema import Box, PageResult, Word
+from ocrgate.layout import READING_ORDER_HELP, ReadingOrder, paragraph_blocks
+from ocrgate.schema import Box, PageResult, TextLine, Word
 
 DEFAULTS: dict[str, Any] = {
     "threads": 2,
@@ -28,7 +30,6 @@ DEFAULTS: dict[str, Any] = {
     "det_limit_side_len": 736,
     "text_score": 0.5,
     "para_gap": 0.8,
-    "col_gap": 0.5,
 }
 
 
@@ -38,6 +39,7 @@ class RapidOCROptions(BackendOptions):
     text_score: float | None = Field(
         default=None, ge=0, le=1, description="keep lines scored at least this (0..1, finite)"
     )
+    reading_order: ReadingOrder = Field(default="layout", description=READING_ORDER_HELP)
 
 
 class RapidOCRBackend(Backend):
@@ -111,7 +113,7 @@ class RapidOCRBackend(Backend):
         scores = output.scores or ()
         words = _aligned_words(texts, output.word_results or ())
         raw: list[dict[str, Any]] = []
-        lines: list[Line] = []
+        lines: list[TextLine] = []
         for quad, text, score, line_words in zip(boxes, texts, scores, words, strict=False):
             quad_list = [[float(x), float(y)] for x, y in quad]
             raw.append({"box": quad_list, "text": text, "score": float(score)})
@@ -120,10 +122,9 @@ class RapidOCRBackend(Backend):
             bbox = _clipped_bbox(quad_list, page.width, page.height)
             if bbox is not None:
                 found = _line_words(text, line_words, page.width, page.height)
-                lines.append(Line(text=text, bbox=bbox, score=float(score), words=found))
-        blocks = paragraph_blocks(
-            lines, para_gap=float(self.setting("para_gap")), col_gap=float(self.setting("col_gap"))
-        )
+                lines.append(TextLine(text=text, bbox=bbox, score=float(score), words=list(found)))
+        order = getattr(options, "reading_order", "layout")
+        blocks = paragraph_blocks(lines, para_gap=float(self.setting("para_gap")), order=order)
         return PageResult(
             index=page.index,
             width=page.width,

@@ -1,9 +1,14 @@
-"""Tesseract through pytesseract: words -> lines -> paragraphs in Tesseract's own reading order.
+"""Tesseract through pytesseract: words -> text lines (with their words) -> reading order -> blocks.
+
+Tesseract's text lines (its `(block, par, line)` groups, in its own order) go through the same
+reading-order stage as every engine that gives lines (`ocrgate.layout.paragraph_blocks`); a line
+and its words always stay together, so no word is split between blocks.
 
 Settings (`[backends.tesseract.options]`): `lang` (default "eng", "eng+deu" for several), `psm`
-(page segmentation mode, default 3 = automatic) and `tesseract_cmd` (path of the binary, default
-the `tesseract` on PATH). A request may override `lang`; it is checked against
-`tesseract --list-langs`.
+(page segmentation mode, default 3 = automatic), `tesseract_cmd` (path of the binary, default
+the `tesseract` on PATH) and `para_gap` (see `ocrgate.layout`). A request may override `lang`; it
+is checked against `tesseract --list-langs`. `reading_order`: `layout` (default) or `engine`
+(Tesseract's own line order, one block per line).
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ from statistics import mean
 from typing import Any, ClassVar
 
 import pytesseract
+from pydantic import Field
 from pytesseract import Output
 
 from ocrgate.backends.base import Backend, BackendOptions
 from ocrgate.documents import PageImage
 from ocrgate.errors import BackendError, BackendUnavailable, InvalidOption
-from ocrgate.render.markdown import lines_markdown
-from ocrgate.schema import Block, Box, PageResult
+from ocrgate.layout import READING_ORDER_HELP, ReadingOrder, paragraph_blocks
+from ocrgate.schema import Box, PageResult, TextLine, Word
 
 DEFAULT_CMD = "tesseract"
 # pytesseract keeps the binary's path in a module global: set it and run under one lock.
@@ -35,6 +41,7 @@ class TesseractOptions(BackendOptions):
     """`prompt` is accepted and ignored; `lang` overrides the configured language(s)."""
 
     lang: str | None = None
+    reading_order: ReadingOrder = Field(default="layout", description=READING_ORDER_HELP)
 
 
 def _missing_reason(cmd: str) -> str | None:
@@ -55,6 +62,7 @@ class TesseractBackend(Backend):
         self.cmd: str = str(self.settings.get("tesseract_cmd") or DEFAULT_CMD)
         self.lang: str = str(self.settings.get("lang") or "eng")
         self.psm: int = int(self.settings.get("psm", 3))
+        self.para_gap: float = float(self.settings.get("para_gap", 0.8))
         self._languages: set[str] | None = None
         self._version: str | None = None  # read at load: health must not wait for the binary's lock
 
@@ -121,11 +129,12 @@ class TesseractBackend(Backend):
             raise BackendError(f"tesseract failed on page {page.index}: {exc}") from exc
         seconds = time.perf_counter() - started
         words = _words(data)
+        order = getattr(options, "reading_order", "layout")
         return PageResult(
             index=page.index,
             width=page.width,
             height=page.height,
-            blocks=_paragraphs(words),
+            blocks=paragraph_blocks(text_lines(words), para_gap=self.para_gap, order=order),
             raw=words,
             ocr_seconds=seconds,
         )
@@ -144,19 +153,24 @@ def _words(data: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return words
 
 
-def _paragraphs(words: list[dict[str, Any]]) -> list[Block]:
-    """Words grouped into lines by (block, par, line) and lines into paragraphs by (block, par)."""
-    paragraphs: dict[tuple[int, int], dict[int, list[dict[str, Any]]]] = {}
-    for word in words:
-        lines = paragraphs.setdefault((word["block_num"], word["par_num"]), {})
-        lines.setdefault(word["line_num"], []).append(word)
-    blocks: list[Block] = []
-    for lines in paragraphs.values():
-        members = [w for line in lines.values() for w in line]
-        boxes = [Box(w["left"], w["top"], w["left"] + w["width"], w["top"] + w["height"]) for w in members]
-        confs = [w["conf"] / 100 for w in members if w["conf"] >= 0]
-        text = lines_markdown([" ".join(w["text"] for w in line) for line in lines.values()])
-        blocks.append(
-            Block(kind="text", text=text, bbox=Box.union(boxes), score=mean(confs) if confs else None)
+def text_lines(words: list[dict[str, Any]]) -> list[TextLine]:
+    """Tesseract's words grouped into its text lines by (block, par, line), in Tesseract's order;
+    each line's box is the union of its words' boxes, its score their mean confidence (0..1)."""
+    grouped: dict[tuple[int, int, int], list[Word]] = {}
+    for w in words:
+        box = Box(w["left"], w["top"], w["left"] + w["width"], w["top"] + w["height"])
+        score = w["conf"] / 100 if w["conf"] >= 0 else None
+        key = (w["block_num"], w["par_num"], w["line_num"])
+        grouped.setdefault(key, []).append(Word(text=w["text"], bbox=box, score=score))
+    lines: list[TextLine] = []
+    for members in grouped.values():
+        scores = [w.score for w in members if w.score is not None]
+        lines.append(
+            TextLine(
+                text=" ".join(w.text for w in members),
+                bbox=Box.union(w.bbox for w in members),
+                score=mean(scores) if scores else None,
+                words=members,
+            )
         )
-    return blocks
+    return lines

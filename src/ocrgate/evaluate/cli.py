@@ -13,7 +13,15 @@ from rich.table import Table
 from ocrgate.evaluate.datasets import load_dataset
 from ocrgate.evaluate.diff import diff_summaries, load_summary
 from ocrgate.evaluate.report import write_report
-from ocrgate.evaluate.runner import Recognizer, ScoreOptions, in_process, run_pages, score, via_gateway
+from ocrgate.evaluate.runner import (
+    Recognizer,
+    ScoreOptions,
+    backend_variant,
+    in_process,
+    run_pages,
+    score,
+    via_gateway,
+)
 
 eval_app = typer.Typer(
     help="Measure accuracy and speed of backends on pages with ground truth.",
@@ -35,7 +43,13 @@ def run(
         Path | None,
         typer.Option(help="manifest.jsonl, a folder holding one, or a folder of pages + .txt/.md"),
     ] = None,
-    backends: Annotated[str, typer.Option(help="comma-separated backend names")] = "",
+    backends: Annotated[
+        str,
+        typer.Option(
+            help="comma-separated backend names; NAME:lines scores the engine's own line order "
+            "(no reading-order step) as a baseline row"
+        ),
+    ] = "",
     out: Annotated[
         Path | None, typer.Option(help="run folder: results.jsonl, summary.json, report.html")
     ] = None,
@@ -57,6 +71,11 @@ def run(
         err.print(ctx.get_help(), highlight=False)
         _fail("--manifest, --backends and --out are needed")
     names = [b.strip() for b in backends.split(",") if b.strip()]
+    for name in names:
+        try:
+            backend_variant(name)
+        except ValueError as exc:
+            _fail(str(exc))
     try:
         pages = load_dataset(manifest)
     except (OSError, ValueError) as exc:
@@ -80,7 +99,7 @@ def run(
     def make(name: str) -> Recognizer:
         if via:
             return via_gateway(name, via, api_key)
-        return in_process(name, settings.get(name))
+        return in_process(name, settings.get(name.partition(":")[0]))
 
     options = ScoreOptions(casefold=casefold, collapse_ws=collapse_ws, strip_markdown=strip_markdown)
     err.print(f"{len(pages)} pages × {len(names)} backends → {out}", highlight=False)

@@ -20,6 +20,23 @@ from ocrgate.evaluate import metrics
 from ocrgate.evaluate.datasets import EvalPage
 
 RESULTS = "results.jsonl"
+#: `NAME:VARIANT` in `--backends` runs backend NAME with these request options, scored as its own row.
+#: `lines`: the engine's own line order, one block per line, no reading-order step (the baseline that
+#: shows whether ocrgate's processing helps or hurts).
+VARIANTS: dict[str, dict[str, Any]] = {"lines": {"reading_order": "engine"}}
+
+
+def backend_variant(name: str) -> tuple[str, dict[str, Any]]:
+    """`"rapidocr:lines"` -> `("rapidocr", {"reading_order": "engine"})`; a plain name -> `(name, {})`.
+
+    Raises ValueError for a variant not in `VARIANTS`.
+    """
+    backend, _, variant = name.partition(":")
+    if not variant:
+        return name, {}
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown backend variant {variant!r} in {name!r}; known: {', '.join(VARIANTS)}")
+    return backend, dict(VARIANTS[variant])
 
 
 class ScoreOptions(BaseModel):
@@ -130,16 +147,19 @@ def _pick(pages: list[Any], index: int | None) -> Any:
 
 
 def in_process(backend_name: str, settings: dict[str, Any] | None = None) -> Recognizer:
-    """A recognizer running `backend_name` in this process (loaded on first page)."""
+    """A recognizer running `backend_name` (or a `NAME:VARIANT`, see `VARIANTS`) in this process,
+    loaded on first page; `settings` are the backend's engine settings."""
     from ocrgate.backends import registry
     from ocrgate.documents import open_document
     from ocrgate.inprocess import recognize
 
-    engine = registry.create(backend_name, settings or {})
+    base, request_options = backend_variant(backend_name)
+    engine = registry.create(base, settings or {})
     reason = engine.availability()
     if reason:
-        raise RuntimeError(f"backend {backend_name!r} is not available: {reason}")
-    options: dict[str, Any] = {}
+        raise RuntimeError(f"backend {base!r} is not available: {reason}")
+    engine.parse_options(request_options)  # a bad variant fails here, before any page
+    options = dict(request_options)
 
     def run(page: EvalPage) -> tuple[str, float]:
         data, index = _read_page_bytes(page)
@@ -156,14 +176,17 @@ def in_process(backend_name: str, settings: dict[str, Any] | None = None) -> Rec
 
 
 def via_gateway(backend_name: str, url: str, api_key: str | None = None) -> Recognizer:
-    """A recognizer sending each page to a running gateway."""
+    """A recognizer sending each page to a running gateway (`NAME:VARIANT` as request options)."""
     from ocrgate.client import OCRGateClient
 
+    base, request_options = backend_variant(backend_name)
     client = OCRGateClient(url, api_key=api_key)
 
     def run(page: EvalPage) -> tuple[str, float]:
         data, index = _read_page_bytes(page)
-        response = client.ocr(data, backend=backend_name, boxes="none", filename=page.input_path.name)
+        response = client.ocr(
+            data, backend=base, options=request_options or None, boxes="none", filename=page.input_path.name
+        )
         chosen = _pick(response.pages, index)
         markdown = chosen.markdown if chosen is not None and len(response.pages) > 1 else response.markdown
         return markdown, response.timings.ocr

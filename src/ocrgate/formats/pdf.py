@@ -171,6 +171,7 @@ def _open_pdf(data: bytes) -> pdfium.PdfDocument:
 def _pdf_pdf(response: OCRResponse, data: bytes) -> bytes:
     with _PDFIUM_LOCK:
         document = _open_pdf(data)
+        source: pdfium.PdfDocument | None = None
         try:
             wanted = sorted({page.index for page in response.pages})
             if wanted and wanted[-1] >= len(document):
@@ -178,6 +179,11 @@ def _pdf_pdf(response: OCRResponse, data: bytes) -> bytes:
             for index in reversed(range(len(document))):
                 if index not in wanted:
                     document.del_page(index)
+            if len(document) != len(wanted):
+                # a page tree that promises pages it does not hold (pdfium cannot delete those): a new
+                # document of the wanted pages alone, so the output's page tree is sound
+                source, document = document, pdfium.PdfDocument.new()
+                document.import_pages(source, wanted)
             targets = []  # (response page, PDF page, matrix, width, height) of the pages to overlay
             for page in response.pages:
                 pdf_page = document[wanted.index(page.index)]
@@ -194,6 +200,8 @@ def _pdf_pdf(response: OCRResponse, data: bytes) -> bytes:
             return buffer.getvalue()
         finally:
             document.close()
+            if source is not None:
+                source.close()
 
 
 def _overlay(document: pdfium.PdfDocument, response: OCRResponse, targets: list) -> None:

@@ -30,6 +30,8 @@ from starlette.requests import ClientDisconnect
 from ocrgate.config import Limits
 from ocrgate.documents import Document, open_document
 from ocrgate.errors import FieldTooLarge, FileTooLarge, InputError, InvalidOption, InvalidRequest
+from ocrgate.formats import Format
+from ocrgate.gateway.formatting import FORMAT_DESCRIPTION
 from ocrgate.gateway.state import Gateway, GatewayDep
 from ocrgate.middleware import declared_too_large
 from ocrgate.render import BoxesMode
@@ -59,6 +61,7 @@ class UploadFields(BaseModel):
         default="auto",
         description="PDF pages: `auto` reads a reliable text layer instead of OCR; `never`; `only`",
     )
+    format: Format | None = Field(default=None, description=FORMAT_DESCRIPTION + " (`/v1/ocr` only)")
 
 
 class UploadForm(UploadFields):
@@ -200,6 +203,7 @@ class Upload:
     dpi: int | None
     text_layer: TextLayerMode = "auto"
     decode_seconds: float = 0.0
+    format: Format | None = None
 
 
 def checked_backends(
@@ -247,4 +251,6 @@ async def checked_upload(request: Request, gw: Gateway) -> Upload:
         await form.close()
     document = await anyio.to_thread.run_sync(open_document, data, name, limits, fields.dpi)
     seconds = time.perf_counter() - started
-    return Upload(document, data, names, parsed, fields.boxes, fields.dpi, fields.text_layer, seconds)
+    return Upload(
+        document, data, names, parsed, fields.boxes, fields.dpi, fields.text_layer, seconds, fields.format
+    )

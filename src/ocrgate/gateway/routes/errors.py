@@ -7,5 +7,5 @@ from typing import Any
 from ocrgate.schema import ErrorResponse
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 415, 422, 429, 502, 503, 504, 507)
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 415, 422, 429, 502, 503, 504, 507)
 }

@@ -5,10 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse
 
-from ocrgate.errors import NotFound
+from ocrgate.documents import open_document
+from ocrgate.errors import NotFound, NotReady
+from ocrgate.formats import Format
+from ocrgate.gateway.formatting import (
+    FORMAT_DESCRIPTION,
+    FORMAT_RESPONSES,
+    check_backends,
+    file_response,
+    one_backend,
+    requested_format,
+)
 from ocrgate.gateway.routes.errors import ERRORS
 from ocrgate.gateway.state import Gateway, GatewayDep, OwnerDep
 from ocrgate.gateway.uploads import Upload, openapi_body, upload_form
@@ -65,9 +75,39 @@ def get_job(job_id: str, gw: GatewayDep, owner: OwnerDep) -> JobStatus:
     return job_status(gw.store, job, gw.runner.progress(job.id))
 
 
-@router.get("/v1/jobs/{job_id}/result", response_model=OCRResponse | CompareResponse, responses=ERRORS)
-def get_job_result(job_id: str, gw: GatewayDep, owner: OwnerDep) -> OCRResponse | CompareResponse:
-    return job_result(gw.store, _job(gw, job_id, owner))
+@router.get(
+    "/v1/jobs/{job_id}/result",
+    response_model=OCRResponse | CompareResponse,
+    responses={**ERRORS, **FORMAT_RESPONSES},
+)
+def get_job_result(
+    job_id: str,
+    gw: GatewayDep,
+    owner: OwnerDep,
+    fmt: Annotated[Format | None, Query(alias="format", description=FORMAT_DESCRIPTION)] = None,
+    backend: Annotated[str | None, Query(description="only this backend's result (of several)")] = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> OCRResponse | CompareResponse | Response:
+    """The pages done so far as the unified response; or, once the job has ended, the result as
+    markdown, text, ALTO, hOCR or a searchable PDF (`format`, or `Accept`), of one backend."""
+    job = _job(gw, job_id, owner)
+    wanted = requested_format(fmt, accept)
+    result = job_result(gw.store, job)
+    if backend is not None:
+        result = one_backend(result, backend)
+    if wanted == "json":
+        return result
+    check_backends(wanted, [backend] if backend else job.backends, "name one with ?backend=")
+    if job.status in ("queued", "running"):
+        raise NotReady(
+            f"job {job_id!r} is {job.status}: its result as {wanted} is written once it ends "
+            "(its JSON result shows the pages done so far)"
+        )
+    document = open_document(gw.store.input_bytes(job.id), job.name, gw.settings.limits, job.dpi)
+    try:
+        return file_response(result, wanted, document)
+    finally:
+        document.close()
 
 
 @router.get("/v1/jobs/{job_id}/events", responses=ERRORS)

@@ -1,14 +1,18 @@
 """`POST /v1/ocr`: a document through one backend (unified response) or several (compare), now.
 
-The body is a multipart form (`file`, `backend`, ...), or JSON: the Mistral OCR convention
+The body is a multipart form (`file`, `backend`, `format`, ...), or JSON: the Mistral OCR convention
 (`model`, `document`) or the seed's `{"image": <base64>, "backend": ...}` (`routes/mistral.py`).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 
+from ocrgate.gateway.formatting import FORMAT_RESPONSES, check_backends, file_response, requested_format
 from ocrgate.gateway.recognize import recognize_now
 from ocrgate.gateway.routes import mistral
 from ocrgate.gateway.routes.errors import ERRORS
@@ -24,15 +28,17 @@ router = APIRouter(tags=["ocr"])
 @router.post(
     "/v1/ocr",
     response_model=OCRResponse | CompareResponse | MistralOCRResponse,
-    responses={**ERRORS, 403: {"model": ErrorResponse}},
+    responses={**ERRORS, 403: {"model": ErrorResponse}, **FORMAT_RESPONSES},
     openapi_extra=mistral.with_json_bodies(openapi_body()),
 )
 async def ocr(
     request: Request,
     gw: GatewayDep,
     _owner: OwnerDep,
-) -> OCRResponse | CompareResponse | JSONResponse:
-    """Recognise an image or PDF with one backend (unified response) or several (compare).
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> OCRResponse | CompareResponse | JSONResponse | Response:
+    """Recognise an image or PDF with one backend (unified response) or several (compare); with
+    `format` (or `Accept`), the result as markdown, text, ALTO, hOCR or a searchable PDF.
 
     A JSON body speaks the Mistral OCR convention (`{"model", "document": {"type": "document_url",
     ...}}` -> `{"pages": [{"markdown", "images", "dimensions"}], "usage_info"}`) or the seed's
@@ -42,6 +48,13 @@ async def ocr(
         return await mistral.answer(request, gw)
     upload = await checked_upload(request, gw)
     try:
-        return await recognize_now(gw, upload)
+        wanted = requested_format(upload.format, accept)
+        check_backends(wanted, upload.backends)
+        if wanted != "json" and upload.boxes is None:
+            upload.boxes = "none"  # files carry no boxes pictures
+        result = await recognize_now(gw, upload)
+        if wanted == "json":
+            return result
+        return await anyio.to_thread.run_sync(file_response, result, wanted, upload.document)
     finally:
         upload.document.close()

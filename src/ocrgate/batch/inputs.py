@@ -1,0 +1,97 @@
+"""The files a batch reads: files named on the command line, and the documents found in folders.
+
+A folder is walked recursively, in sorted order; a file in it is taken when its first bytes say it
+is an image or PDF ocrgate reads (`documents.sniff`, never its name). Hidden files and folders
+(names starting with a dot) and the output folder are left out. Files named on the command line are
+always taken (one that is not a document gets its error).
+
+Each input's outputs go under the output folder at its path relative to the folder it was found in
+(a named file: its name alone), without its extension: `scans/2024/a.png` read as `scans` gives
+`OUT/2024/a.md`. Two inputs that would share that name keep their extension (`a.png.md`,
+`a.pdf.md`); two that would still share it (the same relative path in two folders named) are
+refused, the second with an error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+from ocrgate.documents import sniff
+
+_HEAD = 1024  # a PDF's header may sit anywhere in its first kilobyte
+
+
+@dataclass(frozen=True)
+class Input:
+    """One file to read: where it is, how it is named in messages, and its outputs' path under OUT
+    (relative, without extension)."""
+
+    path: Path
+    name: str
+    stem: PurePath
+
+
+@dataclass
+class Found:
+    inputs: list[Input]
+    errors: list[str]  # paths named that do not exist, inputs whose outputs would clash
+    ignored: int  # files in folders that are not documents
+
+
+def is_document(path: Path) -> bool:
+    """Whether the file's first bytes are those of a supported image or PDF."""
+    try:
+        with path.open("rb") as handle:
+            return sniff(handle.read(_HEAD)) is not None
+    except OSError:
+        return False
+
+
+def _walk(folder: Path, out: Path | None) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder):
+        here = Path(root)
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and (out is None or (here / d).resolve() != out)
+        )
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield here / name
+
+
+def find_inputs(paths: Sequence[Path], out: Path | None = None) -> Found:
+    """The inputs named by `paths` (files and folders), in order, each once; see the module doc."""
+    resolved_out = out.resolve() if out is not None else None
+    found = Found([], [], 0)
+    candidates: list[tuple[Path, PurePath]] = []  # (file, its path relative to what named it)
+    seen: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            for file in _walk(path, resolved_out):
+                if is_document(file):
+                    candidates.append((file, file.relative_to(path)))
+                else:
+                    found.ignored += 1
+        elif path.exists():
+            candidates.append((path, PurePath(path.name)))
+        else:
+            found.errors.append(f"{path}: no such file or folder")
+    unique = []
+    for file, relative in candidates:
+        key = file.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append((file, relative))
+    stems = Counter(relative.with_suffix("") for _, relative in unique)
+    taken: dict[PurePath, Path] = {}
+    for file, relative in unique:
+        stem = relative if stems[relative.with_suffix("")] > 1 else relative.with_suffix("")
+        if stem in taken:
+            found.errors.append(f"{file}: its outputs would overwrite those of {taken[stem]}; read it apart")
+            continue
+        taken[stem] = file
+        found.inputs.append(Input(file, str(file), stem))
+    return found

@@ -1,0 +1,118 @@
+"""What a batch writes under its output folder, written so that a later run can trust it.
+
+Per input `STEM` (see `inputs`): one file per format asked for (`STEM.json`, `STEM.md`,
+`STEM.alto.xml`, ...; extensions from `ocrgate.formats.FORMATS`), the boxes pictures when asked
+(`STEM.boxes.png`, or `STEM.pN.boxes.png` per page of a longer document), and, while any of its
+pages failed, `STEM.errors.log` naming them. Every file is written under a temporary name in its
+folder and renamed into place (`os.replace`, atomic on POSIX), so a file with its final name is
+complete. An input is done when every asked-for output exists and it has no errors log: a run that
+stopped half-way, or a document with failed pages, is read again by the next run. `summary.csv`
+holds one row per input of the last run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path, PurePath
+
+from ocrgate.formats import FORMATS
+
+SUMMARY_NAME = "summary.csv"
+ERRORS_SUFFIX = ".errors.log"
+
+
+def _sibling(out: Path, stem: PurePath, suffix: str) -> Path:
+    return out / stem.parent / (stem.name + suffix)
+
+
+def output_path(out: Path, stem: PurePath, fmt: str) -> Path:
+    return _sibling(out, stem, FORMATS[fmt].extension)
+
+
+def errors_path(out: Path, stem: PurePath) -> Path:
+    return _sibling(out, stem, ERRORS_SUFFIX)
+
+
+def boxes_path(out: Path, stem: PurePath, page: int, pages: int) -> Path:
+    """The boxes picture of page `page` (counted from 1) of a `pages`-page document."""
+    return _sibling(out, stem, ".boxes.png" if pages == 1 else f".p{page}.boxes.png")
+
+
+def is_done(out: Path, stem: PurePath, formats: Iterable[str]) -> bool:
+    """Every output in `formats` is there and no page of the input is known to have failed."""
+    return not errors_path(out, stem).exists() and all(output_path(out, stem, f).is_file() for f in formats)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """`data` into `path`: written to a temporary file beside it, then renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with temporary.open("xb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def save(out: Path, stem: PurePath, files: Sequence[tuple[Path, bytes]], problems: Sequence[str]) -> None:
+    """One input's outputs, in an order that never leaves it looking done when it is not: with
+    `problems`, the errors log first; without, the outputs first, then any old errors log removed."""
+    log = errors_path(out, stem)
+    if problems:
+        write_atomic(log, "".join(f"{line}\n" for line in problems).encode())
+    for path, data in files:
+        write_atomic(path, data)
+    if not problems:
+        log.unlink(missing_ok=True)
+
+
+@dataclass
+class Row:
+    """One input in `summary.csv`: status `ok`, `partial` (some pages failed), `failed` or `skipped`
+    (done by an earlier run); seconds of wall clock; the error, or the failed pages' reasons."""
+
+    path: str
+    pages: int
+    status: str
+    seconds: float
+    error: str = ""
+
+
+COLUMNS = tuple(field.name for field in fields(Row))
+
+
+def read_summary(out: Path) -> dict[str, Row]:
+    """The rows of the previous run's `summary.csv`, by input path (empty when there is none)."""
+    try:
+        text = (out / SUMMARY_NAME).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    rows = {}
+    for record in csv.DictReader(io.StringIO(text)):
+        try:
+            row = Row(
+                record["path"], int(record["pages"] or 0), record["status"], float(record["seconds"] or 0)
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+        row.error = record.get("error") or ""
+        rows[row.path] = row
+    return rows
+
+
+def write_summary(out: Path, rows: Iterable[Row]) -> Path:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**asdict(row), "seconds": f"{row.seconds:.3f}"})
+    path = out / SUMMARY_NAME
+    write_atomic(path, buffer.getvalue().encode())
+    return path

@@ -1,0 +1,150 @@
+"""`ocrgate ocr DIR --out OUT`: real pages from ../shared/eval, read by RapidOCR in child processes.
+
+The folder holds two page images (one in a subfolder), a real PDF two folders down and a text file
+that is not a document. A batch writes each format per input, mirrored under OUT, a summary CSV,
+no base64 pictures in the JSON; a second run skips what the first did; a file whose pages fail is
+named on stderr, exits 2, and is read again by the next run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+from lxml import etree
+
+from tests.formats.test_alto_hocr import alto_schema  # noqa: F401  (a fixture)
+from tests.helpers import cer, ocrgate_cli
+
+SMALL_PDF = Path("olmocr_bench_sample") / "pdf" / "small_page_size.pdf"
+STEMS = ["phototest", "sub/eurotext", "sub/deeper/small_page_size"]
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory, eval_dir: Path) -> Path:
+    folder = tmp_path_factory.mktemp("pages")
+    (folder / "sub" / "deeper").mkdir(parents=True)
+    shutil.copy(eval_dir / "tesseract_test" / "images" / "phototest.png", folder)
+    shutil.copy(eval_dir / "tesseract_test" / "images" / "eurotext.png", folder / "sub")
+    shutil.copy(eval_dir / SMALL_PDF, folder / "sub" / "deeper")
+    (folder / "notes.txt").write_text("a note beside the scans, not a document\n", encoding="utf-8")
+    return folder
+
+
+def summary(out: Path) -> dict[str, dict[str, str]]:
+    with (out / "summary.csv").open(encoding="utf-8", newline="") as handle:
+        return {Path(row["path"]).name: row for row in csv.DictReader(handle)}
+
+
+def pdf_text(path: Path) -> str:
+    document = pdfium.PdfDocument(path.read_bytes())
+    try:
+        return "\n".join(page.get_textpage().get_text_bounded() for page in document)
+    finally:
+        document.close()
+
+
+def test_a_folder_is_read_into_every_format_then_resumed(
+    pages: Path,
+    tmp_path: Path,
+    phototest_truth: str,
+    alto_schema: etree.XMLSchema,  # noqa: F811  (the fixture imported above)
+) -> None:
+    out = tmp_path / "out"
+    args = (str(pages), "--out", str(out), "-j", "2", "-f", "md,alto,json,pdf", "--boxes", "first")
+    first = ocrgate_cli("ocr", *args)
+    assert first.returncode == 0, first.stderr[-3000:]
+
+    for stem in STEMS:  # the folder structure mirrored, one file per format
+        for extension in (".md", ".alto.xml", ".json", ".pdf", ".boxes.png"):
+            assert (out / f"{stem}{extension}").is_file(), f"{stem}{extension}"
+    assert not list(out.rglob("notes*")) and not list(out.rglob("*.tmp"))
+    assert cer((out / "phototest.md").read_text(encoding="utf-8"), phototest_truth) <= 0.05
+    for stem in STEMS:
+        text = (out / f"{stem}.json").read_text(encoding="utf-8")
+        assert "boxes_image" not in text and "base64" not in text  # the pictures are the PNG files
+        response = json.loads(text)
+        assert response["status"] == "complete" and response["pages"]
+        alto_schema.assertValid(etree.parse(str(out / f"{stem}.alto.xml")))
+    searchable = pdf_text(out / "phototest.pdf")
+    assert cer(searchable, (out / "phototest.md").read_text(encoding="utf-8")) <= 0.02
+
+    rows = summary(out)
+    assert set(rows) == {"phototest.png", "eurotext.png", "small_page_size.pdf"}
+    assert all(row["status"] == "ok" and row["pages"] == "1" and not row["error"] for row in rows.values())
+    assert all(float(row["seconds"]) > 0 for row in rows.values())
+    assert "3 files read" in first.stderr
+
+    written = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != "summary.csv"}
+    again = ocrgate_cli("ocr", *args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "0 files read" in again.stderr and "3 skipped" in again.stderr
+    assert {row["status"] for row in summary(out).values()} == {"skipped"}
+    assert summary(out)["phototest.png"]["pages"] == "1"  # carried over from the run that read it
+    assert {p: p.stat().st_mtime_ns for p in written} == written
+
+    (out / "sub" / "eurotext.alto.xml").unlink()  # as if the first run had stopped before it
+    third = ocrgate_cli("ocr", *args)
+    assert third.returncode == 0, third.stderr[-3000:]
+    statuses = {name: row["status"] for name, row in summary(out).items()}
+    assert statuses == {"phototest.png": "skipped", "eurotext.png": "ok", "small_page_size.pdf": "skipped"}
+    assert (out / "sub" / "eurotext.alto.xml").is_file()
+
+
+def test_failed_pages_and_files_are_named_and_read_again(
+    tmp_path: Path, eval_dir: Path, phototest: Path
+) -> None:
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    # a page tree that promises 3 pages and holds 1; a scan cut off half-way through its bytes
+    shutil.copy(eval_dir.parent / "bugs" / "pdf_bogus_count.pdf", folder)
+    data = phototest.read_bytes()
+    (folder / "cut.png").write_bytes(data[: len(data) // 2])
+    done = ocrgate_cli("ocr", str(folder), "--out", str(out), "-f", "md,txt,pdf")
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "pdf_bogus_count.pdf: page 2:" in done.stderr and "pdf_bogus_count.pdf: page 3:" in done.stderr
+    assert "cut.png: the image cannot be decoded" in done.stderr
+    rows = summary(out)
+    assert rows["pdf_bogus_count.pdf"]["status"] == "partial" and rows["pdf_bogus_count.pdf"]["pages"] == "3"
+    assert rows["cut.png"]["status"] == "failed" and "cannot be decoded" in rows["cut.png"]["error"]
+    # what could be read is written, and the errors log says what could not
+    assert "harbour office" in (out / "pdf_bogus_count.md").read_text(encoding="utf-8")
+    assert "harbour office" in pdf_text(out / "pdf_bogus_count.pdf")
+    assert "page 2:" in (out / "pdf_bogus_count.errors.log").read_text(encoding="utf-8")
+    assert (out / "cut.errors.log").is_file() and not (out / "cut.md").exists()
+
+    again = ocrgate_cli("ocr", str(folder), "--out", str(out), "-f", "md,txt,pdf")
+    assert again.returncode == 2
+    assert {row["status"] for row in summary(out).values()} == {"partial", "failed"}  # not skipped
+
+
+def test_stdout_json_has_no_pictures_unless_asked(phototest: Path) -> None:
+    plain = ocrgate_cli("ocr", str(phototest))
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    response = json.loads(plain.stdout)
+    assert "boxes_image" not in response and "source_markdown" not in response
+    assert all("boxes_image" not in page for page in response["pages"])
+    assert not re.search(r"[A-Za-z0-9+/=]{200}", plain.stdout)  # no base64 anywhere (raw output too)
+    assert "quick brown" in response["markdown"]
+
+    asked = json.loads(ocrgate_cli("ocr", str(phototest), "--boxes", "first", "--images").stdout)
+    assert asked["pages"][0]["boxes_image"] and asked["boxes_image"] and "source_markdown" in asked
+
+
+def test_bad_options_and_paths_fail_before_any_file_is_read(phototest: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    bad = ocrgate_cli("ocr", str(phototest), "--out", str(out), "--options", '{"text_score": 7}')
+    assert bad.returncode == 2 and "text_score" in bad.stderr and not out.exists()
+    not_json = ocrgate_cli("ocr", str(phototest), "--options", "{text_score: 0.5}")
+    assert not_json.returncode == 2 and "JSON" in not_json.stderr
+    missing = ocrgate_cli("ocr", str(tmp_path / "imgs"))
+    assert missing.returncode == 2 and "imgs: no such file or folder" in missing.stderr
+    several = ocrgate_cli("ocr", str(phototest), "-f", "md,alto")
+    assert several.returncode == 2 and "--out" in several.stderr
+    unknown = ocrgate_cli("ocr", str(phototest), "-f", "docx")
+    assert unknown.returncode == 2 and "docx" in unknown.stderr
