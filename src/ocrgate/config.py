@@ -119,7 +119,9 @@ class GatewayConfig(BaseModel):
     worker_secret: str | None = Field(default=None, description="shared secret gateway -> workers")
     job_ttl_s: float = Field(default=7 * 24 * 3600, gt=0, description="how long job results are kept")
     page_retries: int = Field(default=2, ge=0, description="retries of a page on another worker")
-    job_concurrency: int = Field(default=4, ge=1, description="job pages in flight at once")
+    job_concurrency: int = Field(
+        default=4, ge=1, description="job pages in flight at least (more when the workers take more at once)"
+    )
     job_store: Literal["sqlite", "postgres"] = Field(
         default="sqlite", description="sqlite: one gateway (data_dir); postgres: gateways sharing jobs"
     )

@@ -170,8 +170,22 @@ class StaticDecoder:
         self._cond = threading.Condition()
         self._closed = False
         self.stats = {"steps": 0, "row_steps": 0, "decode_s": 0.0, "prefill_s": 0.0, "prefills": 0}
+        if self.graphs_on:
+            self._capture_all()
         self._thread = threading.Thread(target=self._loop, name="deepseek-static-decode", daemon=True)
         self._thread.start()
+
+    def _capture_all(self) -> None:
+        """Every cache length's step as a CUDA graph now, before any page (no row is live: the
+        steps change nothing), so no page ever waits for a capture."""
+        import torch
+
+        started = time.perf_counter()
+        with torch.inference_mode(), self.context():
+            for length in range(self.cfg.bucket, self.cfg.max_len + self.cfg.bucket, self.cfg.bucket):
+                self._run_step(min(length, self.cfg.max_len))
+        torch.cuda.synchronize(self.device)
+        self.stats["capture_s"] = round(time.perf_counter() - started, 2)
 
     # -- callers ---------------------------------------------------------------------------------
     def submit(
@@ -365,6 +379,9 @@ class StaticDecoder:
         cos = self.cos[self.positions][:, None, None, :]  # (slots, 1, 1, head dim)
         sin = self.sin[self.positions][:, None, None, :]
         visible = (self.key_index[None, :length] <= self.positions[:, None])[:, None, None, :]
+        bias = torch.zeros(visible.shape, dtype=self.dtype, device=self.device).masked_fill_(
+            ~visible, float("-inf")
+        )
         for index, layer in enumerate(self.text.layers):
             attn = layer.self_attn
             y = layer.input_layernorm(x)
@@ -380,7 +397,7 @@ class StaticDecoder:
             if kvh != h:
                 ks = ks.repeat_interleave(h // kvh, dim=1)
                 vs = vs.repeat_interleave(h // kvh, dim=1)
-            o = F.scaled_dot_product_attention(q, ks, vs, attn_mask=visible, scale=attn.scaling)
+            o = F.scaled_dot_product_attention(q, ks, vs, attn_mask=bias, scale=attn.scaling)
             x = x + attn.o_proj(o.transpose(1, 2).reshape(s, 1, h * d))
             x = x + layer.mlp(layer.post_attention_layernorm(x))
         scores = self.lm_head(self.text.norm(x))[:, 0, :].float()

@@ -62,6 +62,7 @@ from ocrgate.backends.deepseek.engine import DeepSeekEngine, Generation, Generat
 from ocrgate.backends.deepseek.generation import NGramRepeatBan, RowBudgets
 from ocrgate.backends.deepseek.prompts import RESOLUTIONS, raw_prompt
 from ocrgate.backends.engines import parse_settings
+from ocrgate.environment import EnvironmentCheck, directory
 from ocrgate.errors import BackendError, BackendUnavailable, InvalidOption
 
 log = logging.getLogger("ocrgate.deepseek.transformers")
@@ -146,6 +147,9 @@ class TransformersEngine(DeepSeekEngine):
             wanted = ".".join(map(str, MIN_TRANSFORMERS))
             return f"transformers {version} is too old for deepseek_ocr2; {wanted} or newer is needed"
         return None
+
+    def files(self) -> list[EnvironmentCheck]:
+        return [directory("model directory", self.config.model, "config.json")]
 
     # -- loading -------------------------------------------------------------------------------
     def load(self) -> None:
