@@ -87,13 +87,14 @@ def build_model(path: Path, gpu: str, tiny: bool) -> None:
     subprocess.run([sys.executable, "-c", code, str(path), str(REPO)], check=True, env=env)
 
 
-def config(args: argparse.Namespace, work: Path, scaling: bool = False) -> Path:
+def config(args: argparse.Namespace, work: Path, scaling: bool = False, mineru_only: bool = False) -> Path:
     """deploy/two-gpu.toml with this machine's paths (and, for `scaling`, DeepSeek-OCR on both GPUs)."""
     shipped = tomllib.loads(DEPLOY.read_text(encoding="utf-8"))
     shipped["gateway"]["data_dir"] = str(work / ("data-scaling" if scaling else "data"))
     deepseek = shipped["backends"]["deepseek-ocr"]
     deepseek.pop("python", None)  # this machine's python3 holds torch and transformers
-    deepseek["options"] |= {"model": str(args.model_dir), "ignore_eos": True}
+    # every page exactly --tokens tokens, whatever the request (a compare request's options are shared)
+    deepseek["options"] |= {"model": str(args.model_dir), "ignore_eos": True, "max_tokens": args.tokens}
     mineru = shipped["backends"]["mineru"]
     mineru["python"] = str(args.mineru_python)
     mineru["server"]["env"] = {**mineru["server"].get("env", {}), "MINERU_HOME": str(work / "mineru-home")}
@@ -102,6 +103,11 @@ def config(args: argparse.Namespace, work: Path, scaling: bool = False) -> Path:
         deepseek["options"] |= {"device": "cpu", "slots": 4, "max_batch": 2, "max_len": 2048}
         for backend in shipped["backends"].values():
             backend.pop("gpu", None)
+    if mineru_only:  # the smoke run: MinerU alone, on the last GPU there is
+        del shipped["backends"]["deepseek-ocr"]
+        shipped["default_backend"] = "mineru"
+        gpus = smi("index")
+        mineru["gpu"] = gpus[-1][0] if gpus else ""
     if scaling:
         del shipped["backends"]["mineru"]
         deepseek.pop("gpu", None)
@@ -117,7 +123,8 @@ def config(args: argparse.Namespace, work: Path, scaling: bool = False) -> Path:
         elif isinstance(value, dict):
             sections[key] = value
     top = {k: v for k, v in shipped.items() if not isinstance(v, dict)}
-    path = write_config(work / ("scaling.toml" if scaling else "two-gpu.toml"), sections)
+    name = "scaling.toml" if scaling else "mineru.toml" if mineru_only else "two-gpu.toml"
+    path = write_config(work / name, sections)
     path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in top.items()) + path.read_text(), "utf-8")
     return path
 
@@ -195,6 +202,38 @@ async def drive(
     }
 
 
+def mineru_smoke(args: argparse.Namespace) -> int:
+    """MinerU alone through `ocrgate serve`: its own virtualenv, mineru-api at tier flash, a PDF."""
+    record: dict[str, Any] = {"nvidia_smi_L": [" ".join(g) for g in smi("index,name,uuid")]}
+    pdf = [(args.pdf.name, args.pdf.read_bytes(), "application/pdf")]
+    serve = Serve(config(args, args.work, mineru_only=True), args.work, "mineru-smoke")
+    try:
+        [backend] = serve.wait(args.start_timeout)
+        record["worker"] = {k: backend["workers"][0]["health"][k] for k in ("sys_prefix", "python", "device")}
+        record["environment"] = backend.get("environment")
+        answer = httpx.post(
+            f"{serve.url}/v1/ocr", files={"file": pdf[0]}, data={"backend": "mineru"}, timeout=600
+        )
+        body = answer.json()
+        record["one"] = {
+            "status": answer.status_code,
+            "pages": len(body.get("pages", [])),
+            "blocks": sum(len(p.get("blocks", [])) for p in body.get("pages", [])),
+            "markdown_start": body.get("markdown", "")[:300],
+            "timings": body.get("timings"),
+        }
+        lanes = serve.settings["backends"]["mineru"].get("concurrency", 1)
+        record["mineru_alone"] = asyncio.run(
+            drive(serve.url, pdf, {"backend": "mineru", "boxes": "none"}, args.mineru_requests, lanes)
+        )
+        record["gpu_state"] = gpu_state()
+    finally:
+        serve.stop()
+        (args.out / "mineru_smoke.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(record, indent=1)[:4000])
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "records")
@@ -221,6 +260,8 @@ def main() -> int:
     def save() -> None:
         out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
+    if parts == {"mineru-smoke"}:
+        return mineru_smoke(args)
     t0 = time.perf_counter()
     build_model(args.model_dir, "0", args.cpu)
     record["model_build_s"] = round(time.perf_counter() - t0, 1)

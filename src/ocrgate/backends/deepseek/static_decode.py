@@ -364,7 +364,7 @@ class StaticDecoder:
         graph = torch.cuda.CUDAGraph()
         if self._pool is None:
             self._pool = torch.cuda.graph_pool_handle()
-        with torch.cuda.graph(graph, pool=self._pool):
+        with torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
             self._step(length)
         self._graphs[length] = graph
         log.info("decode step captured for %d rows x %d cached tokens", self.cfg.slots, length)
