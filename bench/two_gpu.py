@@ -129,6 +129,12 @@ def config(args: argparse.Namespace, work: Path, scaling: bool = False, mineru_o
     return path
 
 
+def engines(url: str) -> dict[str, list[Any]]:
+    """What every worker's engine says about itself (decode statistics, memory)."""
+    backends = httpx.get(f"{url}/v1/backends", timeout=10).json()
+    return {b["name"]: [(w.get("health") or {}).get("engine") for w in b["workers"]] for b in backends}
+
+
 class Serve:
     """`ocrgate serve --config PATH` until stopped; its log in the work directory."""
 
@@ -147,7 +153,9 @@ class Serve:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError("ocrgate serve exited")
+                self.log.flush()
+                tail = Path(self.log.name).read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"ocrgate serve exited; its log ends with:\n{tail}")
             try:
                 backends = httpx.get(f"{self.url}/v1/backends", timeout=5).json()
                 if backends and all(
@@ -170,19 +178,37 @@ class Serve:
 
 
 async def drive(
-    url: str, files: list[tuple[str, bytes, str]], form: dict[str, str], count: int, lanes: int
+    url: str,
+    files: list[tuple[str, bytes, str]],
+    form: dict[str, str],
+    count: int,
+    lanes: int,
+    until: asyncio.Task[Any] | None = None,
 ) -> dict[str, Any]:
-    """`count` requests, `lanes` in flight, through the gateway; pages answered and seconds."""
-    limits = httpx.Limits(max_connections=lanes + 4, max_keepalive_connections=lanes + 4)
+    """`count` requests, `lanes` in flight, through the gateway; pages answered and seconds. With
+    `until`, no new request starts once that task is done."""
+    limits = httpx.Limits(max_connections=lanes, max_keepalive_connections=lanes)
     todo = iter(range(count))
-    pages, errors = 0, {}
+    pages, errors, sent, retried = 0, {}, 0, {}
     async with httpx.AsyncClient(limits=limits, timeout=900) as client:
 
         async def lane() -> None:
-            nonlocal pages
+            nonlocal pages, sent
             for i in todo:
+                if until is not None and until.done():
+                    return
                 name, data, kind = files[i % len(files)]
-                response = await client.post(f"{url}/v1/ocr", files={"file": (name, data, kind)}, data=form)
+                sent += 1
+                for attempt in range(3):
+                    try:
+                        response = await client.post(
+                            f"{url}/v1/ocr", files={"file": (name, data, kind)}, data=form
+                        )
+                        break
+                    except httpx.TransportError as exc:
+                        retried[type(exc).__name__] = retried.get(type(exc).__name__, 0) + 1
+                        if attempt == 2:
+                            raise
                 if response.status_code == 200:
                     body = response.json()
                     pages += len(body.get("pages", [])) or 1
@@ -194,11 +220,12 @@ async def drive(
         await asyncio.gather(*(lane() for _ in range(lanes)))
         seconds = time.perf_counter() - t0
     return {
-        "requests": count,
+        "requests": sent,
         "pages": pages,
         "seconds": round(seconds, 2),
         "pages_per_s": round(pages / seconds, 3),
         "errors": errors,
+        "transport_retries": retried,
     }
 
 
@@ -232,6 +259,53 @@ def mineru_smoke(args: argparse.Namespace) -> int:
         (args.out / "mineru_smoke.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(record, indent=1)[:4000])
     return 0
+
+
+def markdown(record: dict[str, Any]) -> str:
+    """The figures of `two_gpu.json` as a short report."""
+
+    def rate(part: dict[str, Any] | None) -> str:
+        if not part:
+            return "not run"
+        errors = sum(part.get("errors", {}).values())
+        return (
+            f"{part['pages_per_s']} pages/s ({part['pages']} pages in {part['seconds']} s, {errors} errors)"
+        )
+
+    lines = ["# DeepSeek-OCR and MinerU on two GPUs through one gateway (deploy/two-gpu.toml)", "", "```"]
+    lines += [*record.get("nvidia_smi_L", []), "```", ""]
+    lines += ["| worker | CUDA_VISIBLE_DEVICES | GPU it sees | sys.prefix |", "|---|---|---|---|"]
+    for name, workers in record.get("workers", {}).items():
+        for w in workers:
+            seen = ", ".join(f"{g['name']} {g['uuid']}" for g in w["gpus_seen"]) or "none"
+            where = f"{name} {w['url']} (pid {w['pid']})"
+            lines.append(f"| {where} | `{w['cuda_visible_devices']}` | {seen} | {w['sys_prefix']} |")
+    both = record.get("both", {})
+    scaling = record.get("scaling_two_gpus", {})
+    compare = record.get("compare", {})
+    lines += [
+        "",
+        f"- DeepSeek-OCR alone: {rate(record.get('deepseek_alone'))}",
+        f"- MinerU alone: {rate(record.get('mineru_alone'))}",
+        f"- DeepSeek-OCR while MinerU runs: {rate(both.get('deepseek'))}, x{both.get('deepseek_vs_alone')}",
+        f"- MinerU while DeepSeek-OCR runs: {rate(both.get('mineru'))}, x{both.get('mineru_vs_alone')}",
+        f"- DeepSeek-OCR on two GPUs (two replicas): {rate(scaling)}, x{scaling.get('speedup_vs_one_gpu')}"
+        f" of one GPU; pages by worker {json.dumps(scaling.get('pages_by_worker'))}",
+        f"- compare `deepseek-ocr,mineru`: HTTP {compare.get('status')}, "
+        f"pages {json.dumps(compare.get('pages'))}, agreement {json.dumps(compare.get('agreement'))}",
+        "",
+        "nvidia-smi while both ran:",
+        "",
+        "| GPU | UUID | used MiB |",
+        "|---|---|---:|",
+    ]
+    state = record.get("gpu_state_both") or record.get("gpu_state_idle") or {}
+    for gpu in state.get("gpus", []):
+        lines.append(f"| {gpu.get('index')} | {gpu.get('uuid')} | {gpu.get('memory_used_mib')} |")
+    lines += ["", "| pid | GPU UUID | used MiB |", "|---|---|---:|"]
+    for proc in state.get("processes", []):
+        lines.append(f"| {proc.get('pid')} | {proc.get('gpu_uuid')} | {proc.get('used_memory_mib')} |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> int:
@@ -327,10 +401,10 @@ def main() -> int:
         if "both" in parts:
 
             async def both() -> list[dict[str, Any]]:
-                return await asyncio.gather(
-                    drive(serve.url, images, deepseek_form, count, lanes),
-                    drive(serve.url, pdf, mineru_form, args.mineru_requests * 4, mineru_lanes),
-                )
+                # MinerU keeps going exactly as long as DeepSeek-OCR runs
+                deepseek = asyncio.ensure_future(drive(serve.url, images, deepseek_form, count, lanes))
+                mineru = await drive(serve.url, pdf, mineru_form, 10**6, mineru_lanes, until=deepseek)
+                return [await deepseek, mineru]
 
             states: list[dict[str, Any]] = []
 
@@ -356,16 +430,13 @@ def main() -> int:
             response = httpx.post(
                 f"{serve.url}/v1/ocr",
                 files={"file": pdf[0]},
-                data={
-                    "backend": "deepseek-ocr,mineru",
-                    "boxes": "first",
-                    "options": json.dumps({"max_tokens": args.tokens}),
-                },
+                data={"backend": "deepseek-ocr,mineru", "boxes": "first"},
                 timeout=900,
             )
             body = response.json()
             record["compare"] = {
                 "status": response.status_code,
+                "error": None if response.status_code == 200 else response.text[:500],
                 "backends": body.get("backends"),
                 "agreement": body.get("agreement"),
                 "pages": {name: len(r.get("pages", [])) for name, r in body.get("results", {}).items()},
@@ -376,9 +447,7 @@ def main() -> int:
                 "timings": {name: r.get("timings") for name, r in body.get("results", {}).items()},
             }
             save()
-        record["deepseek_worker_info"] = httpx.get(f"{serve.url}/v1/backends", timeout=10).json()[0][
-            "workers"
-        ][0]["health"]["engine"]
+        record["engines"] = engines(serve.url)
     finally:
         serve.stop()
     if "scaling" in parts and "deepseek_alone" in record:
@@ -400,16 +469,14 @@ def main() -> int:
                 for w in httpx.get(f"{serve.url}/v1/backends", timeout=10).json()[0]["workers"]
             }
             two["gpu_state"] = gpu_state()
+            two["engines"] = engines(serve.url)
             two["speedup_vs_one_gpu"] = round(two["pages_per_s"] / record["deepseek_alone"]["pages_per_s"], 3)
             record["scaling_two_gpus"] = two
         finally:
             serve.stop()
     save()
-    print(
-        json.dumps({k: v for k, v in record.items() if k not in ("info", "deepseek_worker_info")}, indent=1)[
-            :6000
-        ]
-    )
+    (args.out / "two_gpu.md").write_text(markdown(record), encoding="utf-8")
+    print(markdown(record))
     return 0
 
 

@@ -10,7 +10,8 @@
 #   pip download $P -d .whl annotated-doc annotated-types anyio attrs fastapi httptools httpx-sse \
 #     importlib_metadata jsonschema jsonschema-specifications nh3 opentelemetry-api prometheus_client \
 #     pydantic pydantic-settings pydantic_core pypdfium2 pytesseract python-dotenv python-multipart \
-#     RapidFuzz referencing rpds-py sse-starlette starlette typing-inspection typing_extensions uvicorn zipp
+#     RapidFuzz referencing rpds-py sse-starlette starlette typing-inspection typing_extensions uvicorn zipp \
+#     jiwer sniffio
 #   pip download $P -d .whl-mineru mineru==4.0.12 docvortex fastapi_offline loguru json_repair openai \
 #     jiter distro pypdf beautifulsoup4 soupsieve
 # (the versions used are those of tests/backends/mineru/requirements-mineru-test.txt and of the

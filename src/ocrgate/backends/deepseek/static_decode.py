@@ -219,6 +219,12 @@ class StaticDecoder:
         stats["mean_rows"] = round(stats["row_steps"] / steps, 2)
         stats["graphs"] = sorted(self._graphs)
         stats["slots"], stats["max_len"] = self.cfg.slots, self.cfg.max_len
+        stats["waiting"] = len(self._waiting)
+        if self.device.type == "cuda":
+            import torch
+
+            stats["max_reserved_mib"] = torch.cuda.max_memory_reserved(self.device) // (1 << 20)
+            stats["max_allocated_mib"] = torch.cuda.max_memory_allocated(self.device) // (1 << 20)
         return stats
 
     # -- the scheduler thread -------------------------------------------------------------------
@@ -317,8 +323,12 @@ class StaticDecoder:
         if self.eos is not None and not self.cfg.ignore_eos:
             ended |= first == self.eos
         self.live[index] = ~ended
+        del out, cache, inputs, scores
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+            # the vision tower's activations (rel-pos biases of n^2 per head) are the largest memory
+            # of all; hand them back so the process stays near weights + cache between prefills
+            torch.cuda.empty_cache()
         with self._cond:
             self.stats["prefill_s"] += time.perf_counter() - started
             self.stats["prefills"] += 1
