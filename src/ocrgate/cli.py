@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -16,6 +17,7 @@ from ocrgate.batch.inputs import find_inputs
 from ocrgate.batch.readers import Plan, check
 from ocrgate.batch.run import print_summary, run_batch
 from ocrgate.config import Settings, load_settings
+from ocrgate.environment import CHECKS, EnvironmentCheck, config_checks, missing, probe, runs_elsewhere
 from ocrgate.errors import OCRGateError
 from ocrgate.formats import FORMATS, parse_formats
 from ocrgate.wire import options_from_json
@@ -147,19 +149,59 @@ def ocr(
         raise typer.Exit(2)
 
 
+def _environment(name: str, settings: Settings) -> tuple[list[EnvironmentCheck], str]:
+    """Every check of backend `name` (the config's, then the backend's own, run in its python) and
+    the python that ran the backend's own checks."""
+    config = settings.backends.get(name)
+    checks = config_checks(config) if config else []
+    engine_settings = config.engine_settings() if config else {}
+    if config and runs_elsewhere(config):
+        assert config.python is not None
+        if all(c.ok for c in checks if c.what == "python"):
+            return checks + probe(config.python, name, engine_settings), config.python
+        return checks, config.python
+    try:
+        checks += registry.create(name, engine_settings).environment()
+    except Exception as exc:  # a third-party backend that fails to import is reported, not fatal
+        checks.append(EnvironmentCheck(what="engine", ok=False, detail=f"cannot be imported: {exc}"))
+    return checks, sys.executable
+
+
 @app.command("backends")
-def list_backends(config: ConfigOption = None) -> None:
-    """List registered backends and whether each can run here."""
+def list_backends(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per backend")] = False,
+) -> None:
+    """List registered backends and whether each one's environment is present here: its python, its
+    model server's command, its engine's packages and its model files, as configured."""
     settings = _settings(config)
     table = Table("backend", "available", "configured", "detail")
     for name in registry.names():
-        try:
-            reason = registry.get(name).availability()
-        except Exception as exc:  # a third-party backend that fails to import is reported, not fatal
-            reason = f"cannot be imported: {exc}"
-        configured = "yes" if name in settings.backends else "no"
-        table.add_row(name, "no" if reason else "yes", configured, reason or "")
-    Console().print(table)
+        checks, python = _environment(name, settings)
+        reason = missing(checks)
+        configured = name in settings.backends
+        if as_json:
+            row = {"backend": name, "available": reason is None, "configured": configured, "python": python}
+            row["checks"] = [c.model_dump() for c in checks]
+            sys.stdout.write(json.dumps(row) + "\n")
+        else:
+            table.add_row(name, "no" if reason else "yes", "yes" if configured else "no", reason or "")
+    if not as_json:
+        Console().print(table)
+
+
+@app.command("probe-environment", hidden=True)
+def probe_environment(
+    backend: Annotated[str, typer.Option(help="backend name")],
+    settings: Annotated[str, typer.Option(help="its engine settings, a JSON object")] = "{}",
+) -> None:
+    """`Backend.environment()` in this python, as one JSON line (`ocrgate backends` runs it in a
+    backend's own virtualenv)."""
+    try:
+        checks = registry.create(backend, json.loads(settings)).environment()
+    except Exception as exc:
+        checks = [EnvironmentCheck(what="engine", ok=False, detail=f"cannot be imported: {exc}")]
+    sys.stdout.write(CHECKS.dump_json(checks).decode() + "\n")
 
 
 from ocrgate.evaluate.cli import eval_app  # noqa: E402

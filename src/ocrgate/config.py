@@ -129,7 +129,9 @@ class GatewayConfig(BaseModel):
     worker_secret: str | None = Field(default=None, description="shared secret gateway -> workers")
     job_ttl_s: float = Field(default=7 * 24 * 3600, gt=0, description="how long job results are kept")
     page_retries: int = Field(default=2, ge=0, description="retries of a page on another worker")
-    job_concurrency: int = Field(default=4, ge=1, description="job pages in flight at once")
+    job_concurrency: int = Field(
+        default=4, ge=1, description="job pages in flight at least (more when the workers take more at once)"
+    )
     fetch_url_prefixes: list[str] = Field(
         default_factory=list,
         description="http(s) URL prefixes a JSON request's document_url/image_url may name "

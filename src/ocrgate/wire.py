@@ -39,6 +39,9 @@ class WorkerInfo(BaseModel):
     )
     max_batch: int = Field(default=1, ge=1, description="pages its engine recognises in one batch")
     concurrency: int = Field(default=1, ge=1, description="pages the worker runs at once")
+    capacity: int = Field(
+        default=1, ge=1, description="pages its engine works on at once (decoding rows); >= 1 batch"
+    )
     limits: Limits
 
 

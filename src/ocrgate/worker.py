@@ -44,6 +44,7 @@ from ocrgate.batching import DEFAULT_BATCH_WAIT_MS, MicroBatcher
 from ocrgate.config import Limits
 from ocrgate.devices import DeviceInfo, device_info
 from ocrgate.documents import PageImage, open_document
+from ocrgate.environment import EnvironmentCheck
 from ocrgate.errors import (
     BackendError,
     BackendUnavailable,
@@ -82,6 +83,9 @@ class WorkerHealth(BaseModel):
     inflight: int
     pages_done: int
     batch_sizes: dict[str, int] = Field(default_factory=dict, description="batches run so far, by size")
+    environment: list[EnvironmentCheck] = Field(
+        default_factory=list, description="what the backend needs here, checked in this worker's python"
+    )
     pid: int
     python: str
     sys_prefix: str
@@ -109,15 +113,16 @@ class WorkerState:
         self.concurrency = concurrency
         self.batch_wait_ms = batch_wait_ms
         self.batch_size = batch_size(backend.max_batch, concurrency)
-        if backend.max_batch > concurrency:
+        self.capacity = max(backend.capacity, self.batch_size)
+        if self.capacity > concurrency:
             log.warning(
-                "backend %s takes batches of %d pages but this worker runs %d at once (concurrency): "
-                "batches of %d at most; set concurrency = %d to fill them",
+                "backend %s works on %d pages at once (batches of %d) but this worker runs %d at once "
+                "(concurrency): the engine is never full; set concurrency = %d",
                 backend.name,
+                self.capacity,
                 backend.max_batch,
                 concurrency,
-                self.batch_size,
-                backend.max_batch,
+                self.capacity,
             )
         self.slots = asyncio.Semaphore(concurrency)
         self.batcher: MicroBatcher[PageWork, PageResult] | None = None
@@ -204,6 +209,7 @@ class WorkerState:
             file_types=sorted(backend.file_types),
             max_batch=self.batch_size,
             concurrency=self.concurrency,
+            capacity=self.capacity,
             limits=limits,
         )
 
@@ -268,9 +274,12 @@ def create_worker_app(
         if secret and not hmac.compare_digest((given or "").encode(), secret.encode()):
             raise Unauthorized("this worker only answers its gateway (missing or wrong shared secret)")
 
+    def checked() -> tuple[BackendHealth, list[EnvironmentCheck]]:
+        return backend.health(), backend.environment()
+
     @app.get("/health", response_model=WorkerHealth)
     async def health() -> WorkerHealth:
-        engine = await anyio.to_thread.run_sync(backend.health, limiter=state.health_threads)
+        engine, environment = await anyio.to_thread.run_sync(checked, limiter=state.health_threads)
         status = "loading" if not state.loaded.is_set() else "unhealthy" if state.load_error else "healthy"
         return WorkerHealth(
             status=status,
@@ -283,6 +292,7 @@ def create_worker_app(
             inflight=state.inflight,
             pages_done=state.pages_done,
             batch_sizes=state.batcher.stats() if state.batcher else {},
+            environment=environment,
             pid=os.getpid(),
             python=sys.executable,
             sys_prefix=sys.prefix,

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from ocrgate.documents import PageImage
+from ocrgate.environment import EnvironmentCheck
 from ocrgate.errors import InvalidOption
 from ocrgate.schema import BackendHealth, PageResult
 
@@ -61,6 +62,12 @@ class Backend(ABC):
         gathers concurrent pages into batches of min(max_batch, its concurrency)."""
         return 1
 
+    @property
+    def capacity(self) -> int:
+        """Pages the engine works on at once (an engine that decodes many pages in shared rows takes
+        more than one call's batch); the worker's `concurrency` should be at least this."""
+        return self.max_batch
+
     @classmethod
     def availability(cls) -> str | None:
         """None when the engine can run here, else a one-line reason (missing binary, package...)."""
@@ -70,6 +77,12 @@ class Backend(ABC):
         """None when this instance, with its settings, can run here, else a one-line reason.
         Never waits on the engine (health calls it while pages run)."""
         return type(self).availability()
+
+    def environment(self) -> list[EnvironmentCheck]:
+        """What this backend needs here, each checked: whether its engine can run in this python
+        (`unavailable`) and, in backends that name files, those files. Answers at once."""
+        reason = self.unavailable()
+        return [EnvironmentCheck(what="engine", ok=reason is None, detail=reason or "can run here")]
 
     @classmethod
     def parse_options(cls, options: Mapping[str, Any] | None) -> BackendOptions:

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ocrgate.backends.base import Backend
+from ocrgate.environment import EnvironmentCheck
 from ocrgate.errors import BackendUnavailable, OCRGateError
 
 M = TypeVar("M", bound=BaseModel)
@@ -57,6 +58,11 @@ class Engine(ABC):
         """Pages one call takes at most (1: one page a call; an engine server may batch calls itself)."""
         return 1
 
+    @property
+    def capacity(self) -> int:
+        """Pages it works on at once (several calls may share its rows); `max_batch` by default."""
+        return self.max_batch
+
     @abstractmethod
     def load(self) -> None:
         """Load the model or wait for its server; BackendUnavailable when it cannot."""
@@ -64,6 +70,10 @@ class Engine(ABC):
     def version(self) -> str | None:
         """The engine's own version (package, server or model), where known; never waits on the engine."""
         return None
+
+    def files(self) -> list[EnvironmentCheck]:
+        """The files its settings name (a model directory...), each checked; none by default."""
+        return []
 
     def info(self) -> dict[str, Any]:
         """What /health shows about the engine (model, device, versions); never waits on the engine."""
@@ -108,6 +118,10 @@ class EngineBackend(Backend):
     def max_batch(self) -> int:
         return self.engine.max_batch if self.engine is not None else 1
 
+    @property
+    def capacity(self) -> int:
+        return self.engine.capacity if self.engine is not None else 1
+
     def unavailable(self) -> str | None:
         if self.problem:
             return self.problem
@@ -117,6 +131,10 @@ class EngineBackend(Backend):
     def check_settings(self) -> None:
         """Refuse bad backend settings before the engine loads (BackendUnavailable); nothing here."""
         return None
+
+    def environment(self) -> list[EnvironmentCheck]:
+        checks = super().environment()
+        return checks + (self.engine.files() if self.engine is not None else [])
 
     def loaded_engine(self, kind: type[E]) -> E:
         """The engine, loaded first if it is not yet (so pages may come before the worker's load)."""

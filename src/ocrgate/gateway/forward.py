@@ -27,9 +27,18 @@ _RETRYABLE = (httpx.TransportError,)
 class WorkerClient:
     """Calls to the workers of one backend (`name`), with the gateway's shared secret."""
 
-    def __init__(self, name: str, client: httpx.AsyncClient, secret: str | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        client: httpx.AsyncClient,
+        secret: str | None,
+        control: httpx.AsyncClient | None = None,
+    ) -> None:
+        """`client` carries pages and files; `control` (default: the same) health checks and
+        self-descriptions, so that a full page pool never makes a worker look dead."""
         self.name = name
         self.client = client
+        self.control = control or client
         self.secret = secret
 
     def _headers(self, content_type: str | None = None) -> dict[str, str]:
@@ -40,7 +49,7 @@ class WorkerClient:
 
     async def health(self, url: str) -> tuple[int, dict[str, Any]]:
         """The worker's `/health` status code and JSON; `httpx.HTTPError` or ValueError when unreadable."""
-        response = await self.client.get(f"{url}/health", timeout=5)
+        response = await self.control.get(f"{url}/health", timeout=5)
         body = response.json()
         if not isinstance(body, dict):
             raise ValueError("the health answer is not a JSON object")
@@ -49,7 +58,7 @@ class WorkerClient:
     async def info(self, url: str) -> WorkerInfo:
         """The worker's self-description (`GET /v1/info`); BackendError when it gives none."""
         try:
-            response = await self.client.get(f"{url}/v1/info", headers=self._headers(), timeout=5)
+            response = await self.control.get(f"{url}/v1/info", headers=self._headers(), timeout=5)
         except httpx.HTTPError as exc:
             raise BackendUnavailable(f"worker {url} unreachable: {type(exc).__name__}") from exc
         if response.status_code != 200:

@@ -21,15 +21,31 @@ from ocrgate.gateway.pool import HEALTH_INTERVAL_S, BackendPool
 log = logging.getLogger("ocrgate.routing")
 
 
+def connection_limit(settings: Settings) -> int:
+    """Connections the gateway may hold to workers: every page the pools let in flight at once (a
+    replica's `concurrency` + 1), and room to spare; at least 512."""
+    pages = sum(
+        (len(config.urls) or config.replicas) * (config.concurrency + 1)
+        for config in settings.backends.values()
+        if config.enabled
+    )
+    return max(512, pages + 64)
+
+
 class Router:
     """Every configured backend's pool, and the loop that keeps their health current."""
 
     def __init__(self, settings: Settings) -> None:
-        limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)
+        self.connection_limit = connection_limit(settings)
+        limits = httpx.Limits(
+            max_connections=self.connection_limit, max_keepalive_connections=self.connection_limit
+        )
         self.client = httpx.AsyncClient(limits=limits, timeout=settings.limits.page_timeout_s)
+        # health and self-descriptions on connections of their own: never queued behind pages
+        self.control = httpx.AsyncClient(limits=httpx.Limits(max_connections=64), timeout=10)
         secret = settings.gateway.worker_secret
         self.pools = {
-            name: BackendPool(name, config, WorkerClient(name, self.client, secret))
+            name: BackendPool(name, config, WorkerClient(name, self.client, secret, self.control))
             for name, config in settings.backends.items()
             if config.enabled
         }
@@ -74,3 +90,4 @@ class Router:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.client.aclose()
+        await self.control.aclose()

@@ -327,7 +327,8 @@ class JobRunner:
             job.options,
             job.boxes,  # type: ignore[arg-type]
             sink,
-            window=self.settings.gateway.job_concurrency,
+            # at least job_concurrency pages, and enough to fill every worker (a GPU engine decodes many)
+            window=max([self.settings.gateway.job_concurrency, *(r.window for r in recognizers)]),
             pages=pages,
             text_layer=job.text_layer,
         )

@@ -29,18 +29,10 @@ PAGES = (
 )
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers.models.deepseek_ocr2")
-    from tests.backends.deepseek.tiny_model import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("deepseek-ocr2-tiny"))
-
-
 @pytest.fixture(scope="module")
 def engine(tiny_model: Path) -> Iterator[TransformersEngine]:
-    engine = TransformersEngine({"engine": "transformers", "model": str(tiny_model), "max_batch": 4})
+    settings = {"engine": "transformers", "model": str(tiny_model), "max_batch": 4, "decode": "generate"}
+    engine = TransformersEngine(settings)
     engine.load()
     yield engine
     engine.close()

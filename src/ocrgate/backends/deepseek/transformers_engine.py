@@ -19,6 +19,16 @@ batches, one after the other: one batch at a time holds the model); `ngram_size`
 `whitelist_token_ids`: vLLM's DeepSeek-OCR anti-repetition rule (`NGramRepeatBan`), off unless
 `ngram_size` is set; `ignore_eos` (benchmarks): every page generates exactly `max_tokens`.
 
+`decode`: `generate` (one `model.generate` per batch, as above), `static` (`static_decode`: a static
+KV cache of `slots` rows (default `max_batch`) of `max_len` tokens each (4096: prompt + output; a
+longer answer ends with finish reason `length`), decode steps captured as CUDA graphs
+(`cuda_graphs`, true) and continuous batching: pages from every `generate` call share the rows, a
+finished page's row is taken by the next waiting page at once, prompts prefilled `prefill_batch`
+(default `max_batch`) at a time), or `auto` (the default: `static` for `deepseek_ocr2` on CUDA,
+`generate` elsewhere). Both give the same greedy tokens (tests/backends/deepseek/test_static_decode.py).
+With `static`, `max_batch` is the pages of one call and `slots` the pages decoded at once: give the
+worker `concurrency` = `slots` (the worker warns when it is lower).
+
 Resolution modes (`GenerationRequest.resolution`) for `deepseek_ocr2`: its vision tower has learned
 queries for two view sizes only, the processor's global size (1024 px -> 256 tokens) and its tile
 size (768 px -> 144 tokens), so the five DeepSeek-OCR 1 modes map onto those:
@@ -52,6 +62,7 @@ from ocrgate.backends.deepseek.engine import DeepSeekEngine, Generation, Generat
 from ocrgate.backends.deepseek.generation import NGramRepeatBan, RowBudgets
 from ocrgate.backends.deepseek.prompts import RESOLUTIONS, raw_prompt
 from ocrgate.backends.engines import parse_settings
+from ocrgate.environment import EnvironmentCheck, directory
 from ocrgate.errors import BackendError, BackendUnavailable, InvalidOption
 
 log = logging.getLogger("ocrgate.deepseek.transformers")
@@ -78,6 +89,12 @@ class TransformersSettings(BaseModel):
     window_size: int = Field(default=100, ge=1)
     whitelist_token_ids: list[int] = Field(default_factory=list)
     ignore_eos: bool = False
+    decode: Literal["auto", "generate", "static"] = "auto"
+    slots: int | None = Field(default=None, ge=1, description="pages decoded at once (static decode)")
+    max_len: int = Field(default=4096, ge=64, description="prompt + output tokens per row (static decode)")
+    prefill_batch: int | None = Field(default=None, ge=1, description="pages per prefill (static decode)")
+    cuda_graphs: bool = True
+    sync_every: int = Field(default=8, ge=1, le=256, description="decode steps between harvests")
 
 
 def _version(package: str) -> str | None:
@@ -104,10 +121,18 @@ class TransformersEngine(DeepSeekEngine):
         self._generating = threading.Lock()  # one batch at a time holds the model
         self._sizes: Counter[int] = Counter()  # model batches run, by size (for /health)
         self._sizes_lock = threading.Lock()  # never held across a batch: /health reads it
+        self.decoder: Any = None  # static_decode.StaticDecoder once loaded with decode = static
 
     @property
     def max_batch(self) -> int:
         return self.config.max_batch
+
+    @property
+    def capacity(self) -> int:
+        """Pages this engine works on at once: `slots` with static decoding, else `max_batch`."""
+        if self.config.decode == "generate" or self.config.family != "deepseek_ocr2":
+            return self.config.max_batch
+        return self.config.slots or self.config.max_batch
 
     @classmethod
     def availability(cls) -> str | None:
@@ -122,6 +147,9 @@ class TransformersEngine(DeepSeekEngine):
             wanted = ".".join(map(str, MIN_TRANSFORMERS))
             return f"transformers {version} is too old for deepseek_ocr2; {wanted} or newer is needed"
         return None
+
+    def files(self) -> list[EnvironmentCheck]:
+        return [directory("model directory", self.config.model, "config.json")]
 
     # -- loading -------------------------------------------------------------------------------
     def load(self) -> None:
@@ -150,6 +178,8 @@ class TransformersEngine(DeepSeekEngine):
         started = time.perf_counter()
         if cfg.family == "deepseek_ocr2":
             self._load_ocr2(path, dtype)
+            if cfg.decode == "static" or (cfg.decode == "auto" and self.device.startswith("cuda")):
+                self._start_decoder()
         else:
             self._load_remote(path, dtype)
         log.info("%s loaded on %s (%s) in %.1f s", path, self.device, name, time.perf_counter() - started)
@@ -202,6 +232,43 @@ class TransformersEngine(DeepSeekEngine):
                 downsample_ratio=self.processor.downsample_ratio,
             )
 
+    def _start_decoder(self) -> None:
+        from ocrgate.backends.deepseek.static_decode import DecodeSettings, StaticDecoder
+
+        cfg = self.config
+        settings = DecodeSettings(
+            slots=cfg.slots or cfg.max_batch,
+            max_len=cfg.max_len,
+            prefill_batch=cfg.prefill_batch or cfg.max_batch,
+            cuda_graphs=cfg.cuda_graphs,
+            sync_every=cfg.sync_every,
+            ngram_size=cfg.ngram_size,
+            window_size=cfg.window_size,
+            whitelist_token_ids=cfg.whitelist_token_ids,
+            ignore_eos=cfg.ignore_eos,
+        )
+        tokenizer = self.tokenizer
+        self.decoder = StaticDecoder(
+            self.model,
+            self._prepare,
+            tokenizer.eos_token_id,
+            tokenizer.pad_token_id,
+            settings,
+            context=self._attention_kernels,
+        )
+
+    def _prepare(self, view: str, request: GenerationRequest) -> dict[str, Any]:
+        """One page through the view's processor (CPU tensors, a batch of one)."""
+        processor = self._processors[view]
+        return dict(
+            processor(
+                images=[request.image.convert("RGB")],
+                text=[raw_prompt(request.prompt)],
+                return_tensors="pt",
+                crop_to_patches=view == "dynamic",
+            )
+        )
+
     def _load_remote(self, path: Path, dtype: Any) -> None:
         from transformers import AutoModel, AutoTokenizer
 
@@ -228,6 +295,11 @@ class TransformersEngine(DeepSeekEngine):
         if self.model is None:
             raise BackendUnavailable("the transformers engine is not loaded")
         step = self.config.max_batch
+        if self.decoder is not None:
+            with self._sizes_lock:
+                for start in range(0, len(requests), step):
+                    self._sizes[len(requests[start : start + step])] += 1
+            return self._generate_static(requests)
         generations: list[Generation] = []
         for start in range(0, len(requests), step):
             batch = list(requests[start : start + step])
@@ -235,6 +307,30 @@ class TransformersEngine(DeepSeekEngine):
                 generations += self._run_batch(batch)
             with self._sizes_lock:
                 self._sizes[len(batch)] += 1
+        return generations
+
+    def _generate_static(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Every page into the static decoder's rows at once; waits for all of them."""
+        views = [OCR2_VIEWS[r.resolution] for r in requests]
+        futures = self.decoder.submit(list(requests), views)
+        tokenizer = self.tokenizer
+        drop = {
+            t
+            for t in (tokenizer.eos_token_id, tokenizer.pad_token_id, tokenizer.bos_token_id)
+            if t is not None
+        }
+        generations = []
+        for future in futures:
+            result = future.result()
+            text = tokenizer.decode([t for t in result.tokens if t not in drop], skip_special_tokens=False)
+            generations.append(
+                Generation(
+                    text=text,
+                    finish_reason=result.finish_reason,
+                    output_tokens=len(result.tokens),
+                    seconds=result.seconds,
+                )
+            )
         return generations
 
     def _run_batch(self, requests: list[GenerationRequest]) -> list[Generation]:
@@ -357,6 +453,7 @@ class TransformersEngine(DeepSeekEngine):
             "loaded": self.model is not None,
             "max_batch": self.config.max_batch,
             "batch_sizes": self.batch_sizes(),
+            "decode": "static" if self.decoder is not None else "generate",
             "torch": _version("torch"),
             "transformers": _version("transformers"),
         }
@@ -364,9 +461,14 @@ class TransformersEngine(DeepSeekEngine):
             import torch
 
             info["gpu"] = torch.cuda.get_device_name(torch.device(self.device))
+        if self.decoder is not None:
+            info["static_decode"] = self.decoder.snapshot()
         return info
 
     def close(self) -> None:
+        if self.decoder is not None:
+            self.decoder.close()
+            self.decoder = None
         had_model = self.model is not None
         self.model = self.processor = self.tokenizer = None
         self._processors = {}

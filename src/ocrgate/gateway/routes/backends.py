@@ -11,10 +11,21 @@ from pydantic import BaseModel, Field
 
 from ocrgate import __version__
 from ocrgate.config import Limits
+from ocrgate.environment import CHECKS, EnvironmentCheck, config_checks, missing
+from ocrgate.gateway.pool import BackendPool
 from ocrgate.gateway.state import Gateway, GatewayDep, OwnerDep
 from ocrgate.wire import WorkerInfo
 
 router = APIRouter(tags=["backends"])
+
+
+class BackendEnvironment(BaseModel):
+    """Whether a backend's environment is present: the config's checks (made by the gateway) and what
+    its first worker that answered checked in its own python."""
+
+    present: bool
+    reason: str | None = Field(default=None, description="the failed checks in one line")
+    checks: list[EnvironmentCheck]
 
 
 class BackendInfo(BaseModel):
@@ -22,6 +33,7 @@ class BackendInfo(BaseModel):
 
     name: str
     healthy: bool
+    environment: BackendEnvironment
     workers: list[dict[str, Any]]
     queue_depth: int
     capacity: int
@@ -38,6 +50,20 @@ def _gauges(gw: Gateway) -> None:
         gw.metrics.healthy_workers.labels(name).set(len(pool.healthy))
 
 
+def _environment(pool: BackendPool) -> BackendEnvironment:
+    checks = config_checks(pool.config)
+    answered = [r.health for r in pool.replicas if r.health and "environment" in r.health]
+    if answered:
+        checks += CHECKS.validate_python(answered[0]["environment"])
+    else:
+        detail = (
+            "; ".join(sorted({r.last_error for r in pool.replicas if r.last_error})) or "none answered yet"
+        )
+        checks.append(EnvironmentCheck(what="workers", ok=False, detail=detail))
+    reason = missing(checks)
+    return BackendEnvironment(present=reason is None, reason=reason, checks=checks)
+
+
 @router.get("/v1/backends", response_model=list[BackendInfo])
 def backends(gw: GatewayDep, _owner: OwnerDep) -> list[BackendInfo]:
     """Every configured backend: health, workers, queue, and its self-description."""
@@ -46,6 +72,7 @@ def backends(gw: GatewayDep, _owner: OwnerDep) -> list[BackendInfo]:
         BackendInfo(
             name=name,
             healthy=bool(pool.healthy),
+            environment=_environment(pool),
             workers=[
                 {
                     "url": r.url,
