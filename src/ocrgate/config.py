@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -197,17 +198,27 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        path = os.environ.get(CONFIG_ENV)
+        path = _config_file.get() or os.environ.get(CONFIG_ENV)
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if path:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(path)))
         return tuple(sources)
 
 
+#: the config file `load_settings` was given, for the settings sources (never the process environment,
+#: so one call leaves no file behind for the next `Settings()` of the process)
+_config_file: ContextVar[str | None] = ContextVar("ocrgate_config_file", default=None)
+
+
 def load_settings(path: str | Path | None = None) -> Settings:
-    """Settings from `path` (or $OCRGATE_CONFIG) plus the environment."""
-    if path is not None:
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
-        os.environ[CONFIG_ENV] = str(Path(path).resolve())
-    return Settings()
+    """Settings from `path` (or $OCRGATE_CONFIG) plus the environment; FileNotFoundError when `path`
+    is not a file."""
+    if path is None:
+        return Settings()
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    token = _config_file.set(str(Path(path).resolve()))
+    try:
+        return Settings()
+    finally:
+        _config_file.reset(token)

@@ -128,6 +128,8 @@ def read_text_layer(page: pdfium.PdfPage, width: int, height: int) -> TextLayer:
             layer.chars += 1
             if _is_bad(char, map_error(raw, index) == 1):
                 layer.bad_chars += 1
+                if unicodedata.category(char) == "Cc":
+                    continue  # a control character is no text: counted, never written
             if not get_box(raw, index, left, right, bottom, top):
                 continue
             bx0, by0, bx1, by1 = to_px.box(left.value, bottom.value, right.value, top.value)

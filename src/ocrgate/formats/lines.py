@@ -13,6 +13,8 @@ and in each word. Estimated boxes are as good as the block box and the font's ev
 
 from __future__ import annotations
 
+import re
+
 from ocrgate.schema import Block, Box, Page, TextLine, Word
 from ocrgate.tables import parse_tables
 
@@ -47,20 +49,31 @@ def estimated_words(text: str, bbox: Box) -> list[Word]:
     return words
 
 
+#: characters XML 1.0 does not allow (section 2.2) nor PDF text extraction reproduces: C0 controls but
+#: tab, line feed and carriage return, surrogates, U+FFFE and U+FFFF
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def writable(text: str) -> str:
+    """`text` without the characters no writer can carry (an engine or a text layer may give them)."""
+    return _NOT_TEXT.sub("", text)
+
+
 def _clamped(line: TextLine, width: float, height: float) -> TextLine | None:
-    """The line with its and its words' boxes inside the page, words estimated where missing;
-    None when it has no text."""
-    if not line.text.split():
+    """The line with its and its words' boxes inside the page and only writable text, words estimated
+    where missing; None when it has no text."""
+    text = writable(line.text)
+    if not text.split():
         return None
     bbox = Box(*line.bbox).clamped(width, height)
     words = [
-        word.model_copy(update={"bbox": Box(*word.bbox).clamped(width, height)})
+        word.model_copy(update={"bbox": Box(*word.bbox).clamped(width, height), "text": writable(word.text)})
         for word in line.words
-        if word.text.strip()
+        if writable(word.text).strip()
     ]
     if not words:
-        words = estimated_words(line.text, bbox)
-    return line.model_copy(update={"bbox": bbox, "words": words})
+        words = estimated_words(text, bbox)
+    return line.model_copy(update={"text": text, "bbox": bbox, "words": words})
 
 
 def block_lines(block: Block, width: float, height: float) -> list[TextLine]:
