@@ -51,7 +51,22 @@ class _BodyOverLimit(Exception):
     """Raised into the app from `receive` when the body passes the limit; never leaves the middleware."""
 
 
-class UploadLimit:
+class HTTPMiddleware:
+    """Pure ASGI middleware that acts on HTTP requests only (`http`); lifespan and websockets pass."""
+
+    app: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class UploadLimit(HTTPMiddleware):
     """At most `body_limit(limits, content type)` bytes of request body are ever read.
 
     A declared Content-Length over the limit is refused before a byte is read; a body that grows past
@@ -65,10 +80,7 @@ class UploadLimit:
         self.app = app
         self.limits = limits
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if error := declared_too_large(Headers(scope=scope), self.limits):
             await self._refuse(scope, receive, send, error)
             return
@@ -111,7 +123,7 @@ class UploadLimit:
         await response(scope, receive, send)
 
 
-class FixedHeaders:
+class FixedHeaders(HTTPMiddleware):
     """Adds `headers` to every response, and `page_headers` to those whose path is not an API path."""
 
     def __init__(
@@ -126,10 +138,7 @@ class FixedHeaders:
         self.page_headers = dict(page_headers or {})
         self.api_prefixes = api_prefixes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         is_page = not str(scope.get("path", "")).startswith(self.api_prefixes) if self.api_prefixes else True
 
         async def send_with_headers(message: Message) -> None:
@@ -145,17 +154,14 @@ class FixedHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class RequestMetrics:
+class RequestMetrics(HTTPMiddleware):
     """Calls `count(route_path, status)` once per HTTP response (`other` for unmatched paths)."""
 
     def __init__(self, app: ASGIApp, count: Callable[[str, int], None]) -> None:
         self.app = app
         self.count = count
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
 
         async def counted_send(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -20,6 +20,11 @@ from ocrgate.environment import EnvironmentCheck
 from ocrgate.errors import InvalidOption
 from ocrgate.schema import BackendHealth, PageResult
 
+#: (width, height) in pixels of each page's image as the gateway shows it
+PageSizes = Sequence[tuple[int, int]]
+#: `progress(done, total)`: pages an engine reading a whole file has done so far
+Progress = Callable[[int, int], None] | None
+
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
@@ -118,9 +123,9 @@ class Backend(ABC):
         self,
         data: bytes,
         media_type: str,
-        sizes: Sequence[tuple[int, int]],
+        sizes: PageSizes,
         options: BackendOptions,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress = None,
     ) -> list[PageResult]:
         """Recognise a whole upload natively (only for `file_types`).
 

@@ -42,18 +42,9 @@ RESUME_AFTER_S = 5.0
 
 
 def job_status(store: JobStore, job: JobRecord, progress: dict[str, JobProgress] | None = None) -> JobStatus:
-    return JobStatus(
-        id=job.id,
-        status=job.status,
-        name=job.name,
-        page_count=job.page_count,
-        backends=job.backends,
-        progress=progress if progress is not None else store.progress(job.id),
-        created_at=job.created_at,
-        updated_at=job.updated_at,
-        expires_at=job.expires_at,
-        error=job.error,
-    )
+    """The job as `GET /v1/jobs/{id}` shows it; `progress` as the runner knows it, else the store's."""
+    fields = job.model_dump(include=set(JobStatus.model_fields) - {"progress"})
+    return JobStatus(**fields, progress=progress if progress is not None else store.progress(job.id))
 
 
 def job_result(store: JobStore, job: JobRecord) -> OCRResponse | CompareResponse:

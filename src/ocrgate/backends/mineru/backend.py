@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Sequence
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from ocrgate.backends.base import BackendOptions
+from ocrgate.backends.base import BackendOptions, PageSizes, Progress
 from ocrgate.backends.engines import EngineBackend
 from ocrgate.backends.mineru.content_list import parse_content_list
 from ocrgate.backends.mineru.engine import MinerUEngine
@@ -92,9 +91,9 @@ class MinerUBackend(EngineBackend):
         self,
         data: bytes,
         media_type: str,
-        sizes: Sequence[tuple[int, int]],
+        sizes: PageSizes,
         options: BackendOptions,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress = None,
     ) -> list[PageResult]:
         if not isinstance(options, MinerUOptions):
             options = self.parse_options(options.model_dump(exclude_unset=True))

@@ -36,8 +36,9 @@ FURNITURE: dict[str, str] = {
 _DATA_URI_KEEP = 64
 
 
-def grid_bbox_to_pixels(value: Any, width: int, height: int, grid: float = GRID) -> Box | None:
-    """A content-list box in pixels of a `width` x `height` page image, clipped to it; None if unusable."""
+def four_numbers(value: Any, scale: float = 1.0) -> list[float] | None:
+    """`value` as four finite numbers, each multiplied by `scale`; None for anything else (a box
+    from an engine's JSON is not trusted: wrong length, strings, booleans, NaN, overflow)."""
     if not isinstance(value, list | tuple) or len(value) != 4:
         return None
     numbers: list[float] = []
@@ -45,12 +46,20 @@ def grid_bbox_to_pixels(value: Any, width: int, height: int, grid: float = GRID)
         if isinstance(item, bool) or not isinstance(item, int | float):
             return None
         try:
-            number = float(item)
+            number = float(item) * scale
         except OverflowError:
             return None
         if not math.isfinite(number):
             return None
         numbers.append(number)
+    return numbers
+
+
+def grid_bbox_to_pixels(value: Any, width: int, height: int, grid: float = GRID) -> Box | None:
+    """A content-list box in pixels of a `width` x `height` page image, clipped to it; None if unusable."""
+    numbers = four_numbers(value)
+    if numbers is None:
+        return None
     x0, x1 = sorted((numbers[0], numbers[2]))
     y0, y1 = sorted((numbers[1], numbers[3]))
     box = Box(

@@ -14,12 +14,11 @@ flag.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from ocrgate.backends.mineru.content_list import GRID
+from ocrgate.backends.mineru.content_list import GRID, four_numbers
 
 # block types whose structured content is already V1's `text`
 _TEXT_TYPES = {"text", "header", "footer", "page_number", "aside_text", "page_footnote"}
@@ -29,21 +28,9 @@ _FENCE = re.compile(r"^```[^\n]*\n(?P<body>.*?)\n?```\s*$", re.DOTALL)
 
 
 def scale_bbox(value: Any) -> list[float] | None:
-    """0..1 page fractions -> the content list's 0..1000 grid (unrounded); None when not 4 numbers."""
-    if not isinstance(value, list | tuple) or len(value) != 4:
-        return None
-    out: list[float] = []
-    for item in value:
-        if isinstance(item, bool) or not isinstance(item, int | float):
-            return None
-        try:
-            number = float(item) * GRID
-        except OverflowError:
-            return None
-        if not math.isfinite(number):
-            return None
-        out.append(round(number, 6))
-    return out
+    """0..1 page fractions -> the content list's 0..1000 grid (to millionths); None when not 4 numbers."""
+    numbers = four_numbers(value, GRID)
+    return None if numbers is None else [round(n, 6) for n in numbers]
 
 
 def _str(value: Any) -> str:
