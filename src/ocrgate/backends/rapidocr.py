@@ -2,7 +2,8 @@
 
 The rapidocr wheel carries its ONNX models, so loading never touches the network. Settings
 (`[backends.rapidocr.options]`): `threads` (onnxruntime intra-op threads), `max_side_len`,
-`det_limit_side_len`, `text_score`, `para_gap` and `col_gap` (see `ocrgate.layout`).
+`det_limit_side_len`, `text_score`, `para_gap` and `col_gap` (see `ocrgate.layout`). Pages whose
+text `max_side_len` shrinks below legibility are read in strips (see `ocrgate.tiling`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ocrgate.documents import PageImage
 from ocrgate.errors import BackendError, BackendUnavailable
 from ocrgate.layout import Line, paragraph_blocks
 from ocrgate.schema import PageResult
+from ocrgate.tiling import Tile, read_page
 
 DEFAULTS: dict[str, Any] = {
     "threads": 2,
@@ -94,37 +96,53 @@ class RapidOCRBackend(Backend):
         text_score = getattr(options, "text_score", None)
         pixels = np.asarray(page.image.convert("RGB"))
         started = time.perf_counter()
-        try:
-            with self._lock:
-                output = self._engine(pixels)
-        except Exception as exc:  # the engine's own failures become one typed error
-            raise BackendError(f"rapidocr failed on page {page.index}: {exc}") from exc
+        # a page larger than max_side_len whose text the engine's shrinking made illegible is read
+        # again in strips (ocrgate.tiling)
+        read = read_page(
+            page.width,
+            page.height,
+            int(self.setting("max_side_len")),
+            lambda tile: self._read_region(pixels, tile, text_score, page.index),
+        )
         seconds = time.perf_counter() - started
-
-        boxes = output.boxes if output.boxes is not None else []
-        texts = output.txts or ()
-        scores = output.scores or ()
-        raw: list[dict[str, Any]] = []
-        lines: list[Line] = []
-        for quad, text, score in zip(boxes, texts, scores, strict=False):
-            quad_list = [[float(x), float(y)] for x, y in quad]
-            raw.append({"box": quad_list, "text": text, "score": float(score)})
-            if not text.strip() or (text_score is not None and score < text_score):
-                continue
-            bbox = _clipped_bbox(quad_list, page.width, page.height)
-            if bbox is not None:
-                lines.append(Line(text=text, bbox=bbox, score=float(score)))
         blocks = paragraph_blocks(
-            lines, para_gap=float(self.setting("para_gap")), col_gap=float(self.setting("col_gap"))
+            read.lines, para_gap=float(self.setting("para_gap")), col_gap=float(self.setting("col_gap"))
         )
         return PageResult(
             index=page.index,
             width=page.width,
             height=page.height,
             blocks=blocks,
-            raw=raw,
+            raw=read.raw,
+            flags=read.flags,
             ocr_seconds=seconds,
         )
+
+    def _read_region(
+        self, pixels: np.ndarray, tile: Tile, text_score: float | None, index: int
+    ) -> tuple[list[Line], list[dict[str, Any]]]:
+        """The engine on one region of the page: its lines and raw entries in page pixels."""
+        region = np.ascontiguousarray(pixels[tile.y0 : tile.y1, tile.x0 : tile.x1])
+        try:
+            with self._lock:
+                output = self._engine(region)
+        except Exception as exc:  # the engine's own failures become one typed error
+            raise BackendError(f"rapidocr failed on page {index}: {exc}") from exc
+        boxes = output.boxes if output.boxes is not None else []
+        texts = output.txts or ()
+        scores = output.scores or ()
+        height, width = pixels.shape[:2]
+        raw: list[dict[str, Any]] = []
+        lines: list[Line] = []
+        for quad, text, score in zip(boxes, texts, scores, strict=False):
+            quad_list = [[float(x) + tile.x0, float(y) + tile.y0] for x, y in quad]
+            raw.append({"box": quad_list, "text": text, "score": float(score)})
+            if not text.strip() or (text_score is not None and score < text_score):
+                continue
+            bbox = _clipped_bbox(quad_list, width, height)
+            if bbox is not None:
+                lines.append(Line(text=text, bbox=bbox, score=float(score)))
+        return lines, raw
 
     def close(self) -> None:
         with self._lock:
