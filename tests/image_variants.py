@@ -33,8 +33,8 @@ _STORED = {
 
 
 def save_params(fmt: str) -> dict[str, object]:
-    """Lossless where the format allows, JPEG at quality 95."""
-    return {"JPEG": {"quality": 95}, "WEBP": {"lossless": True}}.get(fmt, {})
+    """Lossless where the format allows, JPEG at quality 95 without chroma subsampling (4:4:4)."""
+    return {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"lossless": True}}.get(fmt, {})
 
 
 def oriented(upright: Image.Image, orientation: int, fmt: str) -> bytes:

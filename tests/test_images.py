@@ -183,6 +183,35 @@ def test_bigtiff_is_sniffed_and_read(page: Image.Image) -> None:
     assert sniff(b"MM\x00+\x00\x08\x00\x00") == "image/tiff"
 
 
+def tifffile_bytes(pages: list[tuple[np.ndarray, dict]], byteorder: str) -> bytes:  # type: ignore[type-arg]
+    """A BigTIFF written by tifffile in the given byte order; each page (samples, extra tags)."""
+    import tifffile
+
+    buffer = io.BytesIO()
+    with tifffile.TiffWriter(buffer, bigtiff=True, byteorder=byteorder) as writer:
+        for values, tags in pages:
+            extratags = [(tag, "H", 1, value, True) for tag, value in tags.items() if tag != 254]
+            writer.write(values, subfiletype=tags.get(254, 0), extratags=extratags, photometric="minisblack")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+@pytest.mark.parametrize("bits", [8, 16])
+def test_bigtiff_in_both_byte_orders(page: Image.Image, byteorder: str, bits: int) -> None:
+    """Pillow reads little-endian BigTIFF; big-endian (MM\\x00+) goes through tifffile, same rules:
+    orientation applied, the real range scaled, a reduced-resolution copy skipped."""
+    grey = np.asarray(page.convert("L"))
+    values = grey.astype(np.uint16) * 16 if bits == 16 else grey  # 12-bit data in 16-bit samples
+    sideways = np.rot90(values, 1).copy()  # how orientation 6 stores the upright page
+    thumbnail = values[::4, ::4].copy()
+    data = tifffile_bytes([(sideways, {274: 6}), (thumbnail, {254: 1}), (values, {})], byteorder)
+    assert data[:4] == (b"II+\x00" if byteorder == "<" else b"MM\x00+") and sniff(data) == "image/tiff"
+    document = open_document(data, "big.tif")
+    assert document.page_count == 2
+    for decoded_page in document.iter_pages():
+        assert_same_picture(decoded_page.image, page, 0.99)
+
+
 @pytest.mark.parametrize("mode", ["I;16", "I", "F"])
 def test_constant_wide_images_do_not_divide_by_zero(mode: str) -> None:
     blank = Image.new(mode, (32, 16), 7)
@@ -221,7 +250,9 @@ def test_every_alpha_variant_keeps_the_text_visible(page: Image.Image, variant, 
 def test_premultiplied_alpha(page: Image.Image, mode: str) -> None:
     white_text = Image.new("RGBA", page.size, (255, 255, 255, 0))
     white_text.putalpha(Image.fromarray(255 - np.asarray(page.convert("L"))))
-    image = to_rgb(white_text.convert(mode))
+    premultiplied = white_text.convert("LA" if mode == "La" else "RGBA").convert(mode)
+    assert premultiplied.mode == mode and premultiplied.getextrema()[-1] == (0, 255)
+    image = to_rgb(premultiplied)
     assert_same_picture(image, Image.fromarray(255 - np.asarray(page.convert("L"))), 0.98)
 
 

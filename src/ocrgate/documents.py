@@ -31,7 +31,7 @@ from ocrgate.errors import (
     TooManyPages,
     UnsupportedType,
 )
-from ocrgate.images import normalise, page_frames
+from ocrgate.images import normalise, page_frames, tifffile_page_image, tifffile_pages
 from ocrgate.pdf_forms import field_values
 
 PDF = "application/pdf"
@@ -43,6 +43,7 @@ IMAGE_TYPES = {
     "image/bmp": "BMP",
 }
 SUPPORTED_TYPES = (*IMAGE_TYPES, PDF)
+BIG_ENDIAN_BIGTIFF = b"MM\x00+"
 _PDFIUM_PASSWORD_ERROR = 4
 _PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?!s)")
 # pdfium is not thread-safe: every call into it goes through this lock.
@@ -272,6 +273,8 @@ def _decode_images(data: bytes, media_type: str, limits: Limits) -> list[Image.I
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            if data.startswith(BIG_ENDIAN_BIGTIFF):
+                return _decode_big_endian_bigtiff(data, limits)
             source = Image.open(io.BytesIO(data), formats=[IMAGE_TYPES[media_type]])
             frames = getattr(source, "n_frames", 1) if source.format == "TIFF" else 1
             if frames > limits.max_pages:
@@ -290,6 +293,20 @@ def _decode_images(data: bytes, media_type: str, limits: Limits) -> list[Image.I
         raise
     except Exception as exc:  # Pillow's plugins raise more than they document on hostile headers
         raise CorruptFile(f"the image cannot be decoded ({type(exc).__name__}: {exc})") from exc
+
+
+def _decode_big_endian_bigtiff(data: bytes, limits: Limits) -> list[Image.Image]:
+    """The pages of a big-endian BigTIFF through tifffile (Pillow cannot open them), same rules."""
+    import tifffile
+
+    with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+        if len(tiff.pages) > limits.max_pages:
+            raise TooManyPages(f"the image has {len(tiff.pages):,} pages; the limit is {limits.max_pages:,}")
+        pages = []
+        for number, page in enumerate(tifffile_pages(tiff.pages)):
+            _check_pixels(int(page.imagewidth), int(page.imagelength), number, limits)
+            pages.append(normalise(tifffile_page_image(page)))
+        return pages
 
 
 def _check_pixels(width: int, height: int, frame: int, limits: Limits) -> None:

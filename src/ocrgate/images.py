@@ -14,19 +14,27 @@ Every image page goes through `normalise` once, at intake, so backends only ever
   RGBa/La, a palette or colour key with transparency) is composited over white or black, whichever
   keeps more contrast, so white text on a transparent background stays readable; every other mode
   (1, L, P, CMYK, YCbCr, LAB, HSV, ...) goes through Pillow's own conversion.
+
+Big-endian BigTIFF (`MM\\x00+`), which Pillow cannot open, is decoded by tifffile
+(`tifffile_pages`, `tifffile_page_image`) and then goes through the same steps.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
 
 #: TIFF NewSubfileType (tag 254) bits that mark an image that is not a page of its own (TIFF 6.0, p. 36)
 _SUBFILE_TAG = 254
+_ORIENTATION_TAG = 274
 _REDUCED_RESOLUTION, _TRANSPARENCY_MASK = 0x1, 0x4
 #: modes whose samples are wider than 8 bits (Pillow's integer and float modes)
 _WIDE_MODES = frozenset({"I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
-_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA"})
+_PREMULTIPLIED = {"RGBa": "RGBA", "La": "LA"}
 #: pixels looked at when choosing the background for alpha: a strided sample, enough for a statistic
 _SAMPLE_PIXELS = 1_000_000
 # ITU-R BT.601 luma weights (the ones Pillow's own L conversion uses)
@@ -49,6 +57,28 @@ def page_frames(image: Image.Image, frame_count: int) -> list[int]:
     return pages or [0]
 
 
+def tifffile_page_image(page: Any) -> Image.Image:
+    """A `tifffile.TiffPage` as a Pillow image carrying its Orientation tag (for `normalise`).
+
+    For big-endian BigTIFF, which Pillow 13 cannot open (it looks for version 43 at byte 2, where a
+    big-endian file has it at byte 3); tifffile decodes the samples in native byte order.
+    """
+    values = page.asarray()
+    if values.ndim == 3 and values.dtype != np.uint8:  # Pillow has no wide multi-channel modes
+        values = np.asarray(_scaled_to_8bit_array(values.astype(np.float32)))
+    image = Image.fromarray(values.squeeze() if values.ndim == 3 and values.shape[2] == 1 else values)
+    orientation = page.tags.get(_ORIENTATION_TAG)
+    if orientation is not None:
+        image.getexif()[_ORIENTATION_TAG] = int(orientation.value)
+    return image
+
+
+def tifffile_pages(pages: Sequence[Any]) -> list[Any]:
+    """The `tifffile.TiffPage`s that are pages of their own (the rule of `page_frames`)."""
+    own = [p for p in pages if not int(p.subfiletype) & (_REDUCED_RESOLUTION | _TRANSPARENCY_MASK)]
+    return own or list(pages[:1])
+
+
 def normalise(frame: Image.Image) -> Image.Image:
     """One decoded frame as an upright 8-bit RGB page (a new image; `frame` is left as it was)."""
     return to_rgb(upright(frame))
@@ -63,30 +93,36 @@ def to_rgb(image: Image.Image) -> Image.Image:
     """Any mode Pillow decodes -> mode RGB, 8 bits a channel, keeping the text's contrast."""
     if image.mode in _WIDE_MODES:
         return _scaled_to_8bit(image).convert("RGB")
+    if image.mode in _PREMULTIPLIED:  # Pillow converts La only to LA
+        image = image.convert(_PREMULTIPLIED[image.mode])
     if image.mode in _ALPHA_MODES or "transparency" in image.info:
         return _flattened(image.convert("RGBA"))
     return image.convert("RGB")
 
 
 def _scaled_to_8bit(image: Image.Image) -> Image.Image:
-    """A one-channel wide image scaled linearly from its smallest..largest finite value to 0..255.
+    """A one-channel wide image scaled linearly from its smallest..largest finite value to 0..255."""
+    return Image.fromarray(_scaled_to_8bit_array(np.asarray(image)), "L")
 
-    A constant image becomes black when its value is 0 or less, white otherwise. NaN becomes white
-    (paper), +inf white and -inf black.
+
+def _scaled_to_8bit_array(values: np.ndarray) -> np.ndarray:
+    """Samples scaled linearly from their smallest..largest finite value to uint8 0..255.
+
+    A constant array becomes 0 when its value is 0 or less, 255 otherwise. NaN becomes 255
+    (paper), +inf 255 and -inf 0.
     """
-    values = np.asarray(image)
     finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
     if finite.size == 0:
-        return Image.new("L", image.size, 255)
+        return np.full(values.shape, 255, np.uint8)
     low, high = float(finite.min()), float(finite.max())
     if high <= low:
-        return Image.new("L", image.size, 0 if low <= 0 else 255)
+        return np.full(values.shape, 0 if low <= 0 else 255, np.uint8)
     scaled = values.astype(np.float32)
     scaled -= low
     scaled *= 255 / (high - low)
     np.nan_to_num(scaled, copy=False, nan=255.0, posinf=255.0, neginf=0.0)
     np.clip(scaled + 0.5, 0, 255, out=scaled)
-    return Image.fromarray(scaled.astype(np.uint8), "L")
+    return scaled.astype(np.uint8)
 
 
 def _flattened(rgba: Image.Image) -> Image.Image:
