@@ -17,7 +17,16 @@ from ocrgate import errors
 from ocrgate.documents import open_document, sniff
 from ocrgate.images import to_rgb
 from tests.helpers import image_bytes
-from tests.image_variants import ALPHA, FORMATS, MODES, ORIENTATION_TAG, ORIENTATIONS, encode, oriented
+from tests.image_variants import (
+    ALPHA,
+    FORMATS,
+    MODES,
+    ORIENTATION_TAG,
+    ORIENTATIONS,
+    encode,
+    oriented,
+    save_params,
+)
 
 BUGS = Path(__file__).resolve().parents[1].parent / "shared" / "bugs"
 
@@ -100,6 +109,13 @@ def test_each_tiff_page_keeps_its_own_orientation(page: Image.Image) -> None:
     assert document.page_count == 3
     for decoded_page in document.iter_pages():
         assert_same_picture(decoded_page.image, page, 0.99)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "JPEG"])
+@pytest.mark.parametrize("exif", [b"\xc5\xd7\x14\x84\xf8\xcf\x9b\xf4junk", b"II*\x00\x08\x00"])
+def test_garbled_exif_leaves_the_page_as_stored(page: Image.Image, fmt: str, exif: bytes) -> None:
+    data = image_bytes(page, fmt, exif=exif, **save_params(fmt))
+    assert_same_picture(decoded(data), page, 0.97)
 
 
 # --- multi-picture containers --------------------------------------------------------------------

@@ -85,8 +85,16 @@ def normalise(frame: Image.Image) -> Image.Image:
 
 
 def upright(frame: Image.Image) -> Image.Image:
-    """The frame with its EXIF/TIFF/XMP orientation applied (a copy when there is none)."""
-    return ImageOps.exif_transpose(frame)
+    """The frame with its EXIF/TIFF/XMP orientation applied (a copy when there is none).
+
+    The pixels are decoded first, so their errors propagate; metadata that cannot be parsed (a
+    truncated or garbled EXIF block) leaves the frame as stored, as a viewer shows it.
+    """
+    frame.load()
+    try:
+        return ImageOps.exif_transpose(frame)
+    except Exception:  # Pillow's EXIF parser raises SyntaxError, struct.error, ... on garbage
+        return frame.copy()
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
