@@ -11,9 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from ocrgate import errors
+from ocrgate.config import Limits
 from ocrgate.documents import open_document, sniff
 from ocrgate.images import to_rgb
 from tests.helpers import image_bytes
@@ -276,3 +279,19 @@ def test_corrupt_16_bit_data_is_still_a_typed_error(page: Image.Image) -> None:
     data = encode(MODES[8], page, "TIFF")  # I;16B
     with pytest.raises(errors.CorruptFile):
         open_document(data[: len(data) // 2], "cut.tif")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    head=st.sampled_from([b"MM\x00+\x00\x08\x00\x00", b"II+\x00\x08\x00\x00\x00"]),
+    tail=st.binary(max_size=400),
+)
+def test_hostile_bigtiff_is_a_document_or_a_typed_error(head: bytes, tail: bytes) -> None:
+    """Both BigTIFF readers (Pillow, tifffile) answer garbage with a typed error, never a crash."""
+    limits = Limits(max_upload_bytes=100_000, max_page_pixels=250_000, max_pages=8)
+    try:
+        document = open_document(head + tail, "fuzz.tif", limits)
+    except errors.OCRGateError:
+        return
+    assert 1 <= document.page_count <= 8
+    assert document.page(0).image.mode == "RGB"

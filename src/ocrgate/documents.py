@@ -300,6 +300,8 @@ def _decode_big_endian_bigtiff(data: bytes, limits: Limits) -> list[Image.Image]
     import tifffile
 
     with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+        if not tiff.pages:
+            raise CorruptFile("the image cannot be decoded (corrupt or truncated): a BigTIFF without images")
         if len(tiff.pages) > limits.max_pages:
             raise TooManyPages(f"the image has {len(tiff.pages):,} pages; the limit is {limits.max_pages:,}")
         pages = []
