@@ -20,10 +20,12 @@ least half the lower box, and one box holds the other or they overlap horizontal
 a line height (padded boxes of neighbouring words touch, but no more).
 
 A page whose lines stay under `MIN_LINE_HEIGHT` (both sides far over the limit, small print) gets
-the `downscaled` flag. The threshold, measured with RapidOCR's default PP-OCR models on pages shrunk
-with OpenCV's bilinear resize (as the engine shrinks): the tesseract_test page reads without error
-down to 12 px line boxes and fails at 10 px (CER 0.5); the receipt reads at CER 0.004 at 16 px and
-0.026 at 11 px. 16 px keeps that margin.
+the `downscaled` flag, and so does a page on which nothing was found while the engine still saw it
+shrunk `EMPTY_SHRINK` times or more (text that small may not be detected at all). The threshold,
+measured with RapidOCR's default PP-OCR models on pages shrunk with OpenCV's bilinear resize (as
+the engine shrinks): the tesseract_test page reads without error down to 12 px line boxes and fails
+at 10 px (CER 0.5); the receipt reads at CER 0.004 at 16 px and 0.026 at 11 px. 16 px keeps that
+margin.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ MIN_LINE_HEIGHT = 16.0
 #: tesseract_test page: 39 px boxes on 640 px, the receipt: 28 on 576), so its text would fall
 #: below MIN_LINE_HEIGHT
 NARROW_SIDE = 16 * MIN_LINE_HEIGHT
+#: with no line to measure, a page the engine still sees shrunk this many times is flagged: small
+#: print (line boxes under 32 px, 9 pt at 300 dpi) falls below MIN_LINE_HEIGHT and may not be found
+EMPTY_SHRINK = 2 * MIN_LINE_HEIGHT / 16
 #: strips overlap by this share of their length
 OVERLAP = 0.1
 #: the page flag for text still shrunk below `MIN_LINE_HEIGHT`
@@ -138,8 +143,8 @@ def read_page(width: int, height: int, max_side: int, read: RegionReader) -> Til
         raw = [dict(entry, tile=k) for k, (_, entries) in enumerate(reads) for entry in entries]
     else:
         tiles = [whole]
-    flags = [DOWNSCALED] if shrink > 1 and lines and not _legible(lines, shrink) else []
-    return TiledRead(lines=lines, raw=raw, tiles=tiles, flags=flags)
+    illegible = not _legible(lines, shrink) if lines else shrink >= EMPTY_SHRINK
+    return TiledRead(lines=lines, raw=raw, tiles=tiles, flags=[DOWNSCALED] if illegible else [])
 
 
 def _legible(lines: Sequence[Line], shrink: float) -> bool:
