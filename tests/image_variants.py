@@ -115,10 +115,6 @@ def _with_alpha(colour: int | tuple[int, int, int], page: Image.Image, mode: str
     return base
 
 
-def _inverted_grey(page: Image.Image) -> Image.Image:
-    return Image.fromarray(255 - grey(page)).convert("RGB")
-
-
 def _white_text_palette(page: Image.Image) -> Image.Image:
     """A palette page (P) whose background index is transparent (PNG tRNS) and text white."""
     text = grey(page) <= 128
@@ -137,6 +133,21 @@ def _white_text_pa(page: Image.Image) -> Image.Image:
     return image
 
 
+def _clear_margin(page: Image.Image) -> Image.Image:
+    """The page on a canvas a sixth larger each way, the border fully transparent."""
+    canvas = Image.new("RGBA", (page.width * 7 // 6, page.height * 7 // 6), (255, 255, 255, 0))
+    canvas.paste(page.convert("RGBA"), (page.width // 12, page.height // 12))
+    return canvas
+
+
+def _rgb_in_margin(page: Image.Image) -> Image.Image:
+    """What a composite keeps of `_clear_margin`: the page, its border black (the contrasting
+    background for a light page) or white; black here, as the page is mostly white paper."""
+    canvas = Image.new("RGB", (page.width * 7 // 6, page.height * 7 // 6), "black")
+    canvas.paste(page.convert("RGB"), (page.width // 12, page.height // 12))
+    return canvas
+
+
 def _half_clear(page: Image.Image) -> Image.Image:
     image = page.convert("RGBA")
     image.putalpha(128)
@@ -144,20 +155,18 @@ def _half_clear(page: Image.Image) -> Image.Image:
 
 
 ALPHA: tuple[Variant, ...] = (
+    # text of one colour drawn by its alpha alone: read back as dark ink on white, whatever its colour
     Variant("RGBA black text", lambda p: _with_alpha((0, 0, 0), p), ("PNG", "WEBP", "TIFF"), _grey_rgb),
-    Variant(
-        "RGBA white text", lambda p: _with_alpha((255, 255, 255), p), ("PNG", "WEBP", "TIFF"), _inverted_grey
-    ),
-    Variant(
-        "RGBA yellow text", lambda p: _with_alpha((255, 230, 0), p), ("PNG", "WEBP", "TIFF"), _inverted_grey
-    ),
+    Variant("RGBA white text", lambda p: _with_alpha((255, 255, 255), p), ("PNG", "WEBP", "TIFF"), _grey_rgb),
+    Variant("RGBA yellow text", lambda p: _with_alpha((255, 230, 0), p), ("PNG", "WEBP", "TIFF"), _grey_rgb),
     Variant("LA black text", lambda p: _with_alpha(0, p, "LA"), ("PNG", "TIFF"), _grey_rgb),
-    Variant("LA white text", lambda p: _with_alpha(255, p, "LA"), ("PNG", "TIFF"), _inverted_grey),
-    Variant("PA white text", _white_text_pa, ("TIFF",), _inverted_grey),
-    Variant(
-        "P tRNS white text", _white_text_palette, ("PNG",), lambda p: _bilevel(p).point(lambda v: 255 - v)
-    ),
-    Variant("RGBA half-clear page", _half_clear, ("PNG", "WEBP", "TIFF"), _grey_rgb),
+    Variant("LA white text", lambda p: _with_alpha(255, p, "LA"), ("PNG", "TIFF"), _grey_rgb),
+    Variant("PA white text", _white_text_pa, ("TIFF",), _grey_rgb),
+    Variant("P tRNS white text", _white_text_palette, ("PNG",), _bilevel),
+    # a whole page made translucent: the alpha has no shape, the page reads as it is
+    Variant("RGBA half-clear page", _half_clear, ("PNG", "WEBP", "TIFF"), _rgb),
+    # an opaque page with a clear margin: composited, the page's own contrast untouched
+    Variant("RGBA clear margin", _clear_margin, ("PNG", "WEBP", "TIFF"), _rgb_in_margin),
 )
 
 

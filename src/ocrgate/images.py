@@ -11,8 +11,10 @@ Every image page goes through `normalise` once, at intake, so backends only ever
 - **Modes** (`to_rgb`): 16- and 32-bit integer and 32-bit float data (`I;16`, `I;16B`, `I`, `F`, ...)
   are scaled from their real range (the smallest to the largest finite value) to 0-255, so 12-bit
   data in 16-bit words and floats in 0..1 keep their contrast; alpha (RGBA, LA, PA, premultiplied
-  RGBa/La, a palette or colour key with transparency) is composited over white or black, whichever
-  keeps more contrast, so white text on a transparent background stays readable; every other mode
+  RGBa/La, a palette or colour key with transparency) is flattened so the text keeps its contrast:
+  text of one colour drawn by its alpha alone (white text on a clear background) becomes dark ink
+  on white, a uniform alpha (a translucent page) is ignored, anything else is composited over white
+  or black, whichever keeps more contrast; every other mode
   (1, L, P, CMYK, YCbCr, LAB, HSV, ...) goes through Pillow's own conversion.
 
 Big-endian BigTIFF (`MM\\x00+`), which Pillow cannot open, is decoded by tifffile
@@ -35,8 +37,13 @@ _REDUCED_RESOLUTION, _TRANSPARENCY_MASK = 0x1, 0x4
 _WIDE_MODES = frozenset({"I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA"})
 _PREMULTIPLIED = {"RGBa": "RGBA", "La": "LA"}
-#: pixels looked at when choosing the background for alpha: a strided sample, enough for a statistic
+#: pixels looked at when choosing how to flatten alpha: a strided sample, enough for a statistic
 _SAMPLE_PIXELS = 1_000_000
+#: an alpha channel whose values span at most this many levels has no shape (a translucent page)
+_UNIFORM_ALPHA = 2
+#: visible pixels whose channels spread (standard deviation) by at most this many levels are of one
+#: colour: text drawn by its alpha alone
+_UNIFORM_COLOUR = 10.0
 # ITU-R BT.601 luma weights (the ones Pillow's own L conversion uses)
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -134,28 +141,42 @@ def _scaled_to_8bit_array(values: np.ndarray) -> np.ndarray:
 
 
 def _flattened(rgba: Image.Image) -> Image.Image:
-    """RGBA composited over the background (white or black) that keeps more contrast."""
+    """RGBA as an opaque page that keeps the text's contrast (rules in `_alpha_rule`)."""
     alpha = rgba.getchannel("A")
-    if alpha.getextrema()[0] == 255:  # fully opaque: nothing to composite
+    low, high = alpha.getextrema()
+    if low == 255 or high - low <= _UNIFORM_ALPHA:  # opaque, or a whole page made translucent
         return rgba.convert("RGB")
-    page = Image.new("RGB", rgba.size, _contrasting_background(rgba))
+    rule = _alpha_rule(rgba)
+    if rule == "ink":
+        return ImageOps.invert(alpha).convert("RGB")
+    page = Image.new("RGB", rgba.size, rule)
     page.paste(rgba, mask=alpha)
     return page
 
 
-def _contrasting_background(rgba: Image.Image) -> str:
-    """ "white" or "black": the background under which the composited luminance varies more.
+def _alpha_rule(rgba: Image.Image) -> str:
+    """How to flatten an RGBA page whose alpha has a shape: "ink", "white" or "black".
 
-    Over white, dark ink stays visible and light ink vanishes; over black the reverse. The spread
-    (standard deviation) of the composited luminance measures how much of the page stays visible
-    (white text whose only contrast is its alpha: zero over white, large over black). Ties go to
-    white, the usual paper.
+    - "ink": the visible pixels are all of one colour (each channel, weighted by opacity, varies by
+      at most `_UNIFORM_COLOUR` levels), so the alpha alone draws the text: it becomes dark ink on
+      white paper, whatever the text's colour (white or yellow text on a clear background).
+    - otherwise the background, white or black, under which the composited luminance varies more:
+      over white dark ink stays visible and light ink vanishes, over black the reverse. Ties go to
+      white, the usual paper.
+
+    Measured on a strided sample of about `_SAMPLE_PIXELS` pixels.
     """
     pixels = np.asarray(rgba)
     step = max(1, int((pixels.shape[0] * pixels.shape[1] / _SAMPLE_PIXELS) ** 0.5))
     sample = pixels[::step, ::step].astype(np.float32)
-    luminance = sample[..., :3] @ _LUMA
-    opacity = sample[..., 3] / 255
+    colours, opacity = sample[..., :3], sample[..., 3] / 255
+    weight = float(opacity.sum())
+    if weight > 0:
+        mean = (opacity[..., None] * colours).sum(axis=(0, 1)) / weight
+        spread = np.sqrt((opacity[..., None] * (colours - mean) ** 2).sum(axis=(0, 1)) / weight)
+        if float(spread.max()) <= _UNIFORM_COLOUR:
+            return "ink"
+    luminance = colours @ _LUMA
     over_black = opacity * luminance
     over_white = over_black + (1 - opacity) * 255
     return "black" if float(over_black.std()) > float(over_white.std()) + 1e-3 else "white"
