@@ -63,7 +63,10 @@ def test_pdf_is_rasterised_lazily_at_the_configured_dpi(multipage_pdf: Path) -> 
     # A4 (595.2 x 841.92 pt) at the default 144 dpi
     assert (first.width, first.height) == (1191, 1684)
     assert first.dpi == pytest.approx(144)
-    assert first.text_layer and "Word Processor" in first.text_layer
+    layer = document.text_layer(0)
+    assert (
+        layer is not None and "Word Processor" in layer.text and (layer.width, layer.height) == (1191, 1684)
+    )
     low = open_document(multipage_pdf.read_bytes(), "x.pdf", dpi=72).page(4)
     assert (low.width, low.height) == (596, 842)  # pdfium rounds 595.2 up
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from ocrgate.config import Limits
 from ocrgate.errors import (
@@ -27,9 +27,12 @@ from ocrgate.errors import (
     FileTooLarge,
     ImageTooLarge,
     OCRGateError,
+    PageUnreadable,
     TooManyPages,
     UnsupportedType,
 )
+from ocrgate.images import normalise, page_frames, tifffile_page_image, tifffile_pages
+from ocrgate.pdf_forms import field_values
 from ocrgate.textlayer import TextLayer, read_text_layer
 
 PDF = "application/pdf"
@@ -41,6 +44,7 @@ IMAGE_TYPES = {
     "image/bmp": "BMP",
 }
 SUPPORTED_TYPES = (*IMAGE_TYPES, PDF)
+BIG_ENDIAN_BIGTIFF = b"MM\x00+"
 _PDFIUM_PASSWORD_ERROR = 4
 _PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?!s)")
 # pdfium is not thread-safe: every call into it goes through this lock.
@@ -54,7 +58,8 @@ def sniff(data: bytes) -> str | None:
         return "image/png"
     if head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
-    if head.startswith((b"II*\x00", b"MM\x00*")):
+    # classic TIFF, then BigTIFF (version 43 instead of 42)
+    if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
         return "image/tiff"
     if head.startswith(b"RIFF") and data[8:12] == b"WEBP":
         return "image/webp"
@@ -73,7 +78,6 @@ class PageImage:
     index: int
     image: Image.Image
     dpi: float | None = None
-    text_layer: TextLayer | None = field(default=None, repr=False)
 
     @property
     def width(self) -> int:
@@ -102,6 +106,11 @@ class Document:
         return self.media_type == PDF
 
     def page(self, index: int) -> PageImage:
+        """Page `index` (from 0) as an image: decoded at intake, or rasterised now (PDF).
+
+        Raises IndexError outside 0..page_count-1 and PageUnreadable for a PDF page that cannot be
+        loaded or rendered (the document's other pages stay readable).
+        """
         if not 0 <= index < self.page_count:
             raise IndexError(f"page {index} out of range 0..{self.page_count - 1}")
         if self._images is not None:
@@ -109,18 +118,16 @@ class Document:
         return self._render_pdf_page(index)
 
     def page_size(self, index: int) -> tuple[int, int]:
-        """(width, height) in pixels of `page(index)`'s image, without rendering it."""
+        """(width, height) in pixels of `page(index)`'s image, without rendering it.
+
+        Raises what `page` raises (PageUnreadable for a PDF page that cannot be loaded).
+        """
         if not 0 <= index < self.page_count:
             raise IndexError(f"page {index} out of range 0..{self.page_count - 1}")
         if self._images is not None:
             return self._images[index].size
-        assert self._pdf is not None
         with _PDFIUM_LOCK:
-            try:
-                width_pt, height_pt = self._pdf[index].get_size()
-            except pdfium.PdfiumError as exc:
-                raise CorruptFile(f"page {index + 1} of the PDF cannot be read: {exc}") from exc
-        scale = _pdf_scale(width_pt, height_pt, self.dpi, self.limits.max_page_pixels)
+            _, width_pt, height_pt, scale = self._load_pdf_page(index)
         # pdfium renders ceil(points * scale) pixels a side
         return math.ceil(width_pt * scale), math.ceil(height_pt * scale)
 
@@ -131,18 +138,46 @@ class Document:
         for index in range(self.page_count):
             yield self.page(index)
 
+    def _load_pdf_page(self, index: int) -> tuple[pdfium.PdfPage, float, float, float]:
+        """The pdfium page, its size in points and its points -> pixels scale (caller holds the lock)."""
+        assert self._pdf is not None
+        try:
+            page = _load_page(self._pdf, index)
+            width_pt, height_pt = page.get_size()
+        except pdfium.PdfiumError as exc:
+            raise PageUnreadable(f"page {index + 1} of the PDF cannot be loaded: {exc}", index) from exc
+        if width_pt <= 0 or height_pt <= 0:
+            raise PageUnreadable(f"page {index + 1} of the PDF has an empty size", index)
+        return (
+            page,
+            width_pt,
+            height_pt,
+            _pdf_scale(width_pt, height_pt, self.dpi, self.limits.max_page_pixels),
+        )
+
     def _render_pdf_page(self, index: int) -> PageImage:
+        """Rasterise as a viewer shows the page: content, annotations and form fields (values too)."""
         assert self._pdf is not None
         with _PDFIUM_LOCK:
+            page, _, _, scale = self._load_pdf_page(index)
             try:
-                page = self._pdf[index]
-                width_pt, height_pt = page.get_size()
-                scale = _pdf_scale(width_pt, height_pt, self.dpi, self.limits.max_page_pixels)
-                image = page.render(scale=scale).to_pil().convert("RGB")
-                layer = read_text_layer(page, image.width, image.height)
+                image = page.render(scale=scale, may_draw_forms=True).to_pil().convert("RGB")
             except pdfium.PdfiumError as exc:
-                raise CorruptFile(f"page {index + 1} of the PDF cannot be rendered: {exc}") from exc
-        return PageImage(index=index, image=image, dpi=scale * 72, text_layer=layer)
+                raise PageUnreadable(f"page {index + 1} of the PDF cannot be rendered: {exc}", index) from exc
+        return PageImage(index=index, image=image, dpi=scale * 72)
+
+    def text_layer(self, index: int) -> TextLayer | None:
+        """Page `index`'s text layer in pixels of `page(index)`'s image, form field values included,
+        without rendering the page; None for an image. Raises PageUnreadable like `page`."""
+        if self._pdf is None:
+            return None
+        with _PDFIUM_LOCK:
+            page, width_pt, height_pt, scale = self._load_pdf_page(index)
+            size = math.ceil(width_pt * scale), math.ceil(height_pt * scale)
+            try:
+                return read_text_layer(page, *size, fields=field_values(self._pdf, page))
+            except pdfium.PdfiumError as exc:
+                raise PageUnreadable(f"page {index + 1}'s text cannot be read: {exc}", index) from exc
 
     def close(self) -> None:
         if self._pdf is not None:
@@ -151,10 +186,21 @@ class Document:
             self._pdf = None
 
 
+def _load_page(pdf: pdfium.PdfDocument, index: int) -> pdfium.PdfPage:
+    """pdfium's page, loaded a second time when the first try fails (caller holds the lock).
+
+    Right after a page that cannot be loaded, pdfium's page-tree walk can fail once for a good page
+    (its traversal state is left mid-walk; seen with pdfium 159.0.8149 on a nulled /Kids entry
+    before pages already loaded); the second load succeeds. Raises PdfiumError when both fail.
+    """
+    try:
+        return pdf[index]
+    except pdfium.PdfiumError:
+        return pdf[index]
+
+
 def _pdf_scale(width_pt: float, height_pt: float, dpi: int, max_pixels: int) -> float:
-    """Points -> pixels at `dpi`, lowered so the page stays within the pixel limit."""
-    if width_pt <= 0 or height_pt <= 0:
-        raise CorruptFile("the PDF has a page with an empty size")
+    """Points -> pixels at `dpi`, lowered so the page stays within the pixel limit (sizes > 0)."""
     scale = dpi / 72
     pixels = width_pt * height_pt * scale * scale
     if pixels > max_pixels:
@@ -194,9 +240,17 @@ def open_document(
 
 
 def _open_pdf(data: bytes, limits: Limits) -> pdfium.PdfDocument:
+    """The parsed PDF with its form environment set up (so fields render), once a page loads.
+
+    A page tree may promise pages it does not hold (a /Count too high, a dangling or wrong kid):
+    those pages raise PageUnreadable when asked for; the document is refused (CorruptFile) only
+    when not one of its pages can be loaded.
+    """
     with _PDFIUM_LOCK:
         try:
             pdf = pdfium.PdfDocument(data)
+            # before any page is loaded: pdfium attaches the form environment to pages as they load
+            pdf.init_forms()
         except pdfium.PdfiumError as exc:
             # pdfium's error code can be stale from an earlier failure: confirm it from the bytes
             if exc.err_code == _PDFIUM_PASSWORD_ERROR and b"/Encrypt" in data:
@@ -213,27 +267,32 @@ def _open_pdf(data: bytes, limits: Limits) -> pdfium.PdfDocument:
         pdf.close()
         raise TooManyPages(f"the PDF has {count:,} pages; the limit is {limits.max_pages:,}")
     with _PDFIUM_LOCK:
-        try:  # a page tree can promise pages it does not hold (a loop, a dangling kid)
-            pdf[0].get_size()
-        except pdfium.PdfiumError as exc:
-            pdf.close()
-            raise CorruptFile(f"the PDF's first page cannot be read (broken page tree): {exc}") from exc
-    return pdf
+        problem = None
+        for index in range(count):  # usually page 1 answers at once
+            try:
+                _load_page(pdf, index).get_size()
+                return pdf
+            except pdfium.PdfiumError as exc:
+                problem = problem or exc
+        pdf.close()
+    raise CorruptFile(f"none of the PDF's {count:,} pages can be read (broken page tree): {problem}")
 
 
 def _decode_images(data: bytes, media_type: str, limits: Limits) -> list[Image.Image]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            if data.startswith(BIG_ENDIAN_BIGTIFF):
+                return _decode_big_endian_bigtiff(data, limits)
             source = Image.open(io.BytesIO(data), formats=[IMAGE_TYPES[media_type]])
-            frames = getattr(source, "n_frames", 1)
+            frames = getattr(source, "n_frames", 1) if source.format == "TIFF" else 1
             if frames > limits.max_pages:
                 raise TooManyPages(f"the image has {frames:,} pages; the limit is {limits.max_pages:,}")
             pages = []
-            for frame in range(frames):
+            for number, frame in enumerate(page_frames(source, frames)):
                 source.seek(frame)
-                _check_pixels(source.width, source.height, frame, limits)
-                pages.append(_to_rgb(source))
+                _check_pixels(source.width, source.height, number, limits)
+                pages.append(normalise(source))
             return pages
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(f"the image declares too many pixels: {exc}") from exc
@@ -245,6 +304,22 @@ def _decode_images(data: bytes, media_type: str, limits: Limits) -> list[Image.I
         raise CorruptFile(f"the image cannot be decoded ({type(exc).__name__}: {exc})") from exc
 
 
+def _decode_big_endian_bigtiff(data: bytes, limits: Limits) -> list[Image.Image]:
+    """The pages of a big-endian BigTIFF through tifffile (Pillow cannot open them), same rules."""
+    import tifffile
+
+    with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+        if not tiff.pages:
+            raise CorruptFile("the image cannot be decoded (corrupt or truncated): a BigTIFF without images")
+        if len(tiff.pages) > limits.max_pages:
+            raise TooManyPages(f"the image has {len(tiff.pages):,} pages; the limit is {limits.max_pages:,}")
+        pages = []
+        for number, page in enumerate(tifffile_pages(tiff.pages)):
+            _check_pixels(int(page.imagewidth), int(page.imagelength), number, limits)
+            pages.append(normalise(tifffile_page_image(page)))
+        return pages
+
+
 def _check_pixels(width: int, height: int, frame: int, limits: Limits) -> None:
     if width <= 0 or height <= 0:
         raise CorruptFile(f"page {frame + 1} has an empty size {width}x{height}")
@@ -253,18 +328,3 @@ def _check_pixels(width: int, height: int, frame: int, limits: Limits) -> None:
             f"page {frame + 1} is {width}x{height} = {width * height:,} pixels; "
             f"the limit is {limits.max_page_pixels:,}"
         )
-
-
-def _to_rgb(frame: Image.Image) -> Image.Image:
-    frame.load()
-    # no copy of the frame: each branch below returns a new image
-    image = ImageOps.exif_transpose(frame) if frame.format == "JPEG" else frame
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        image = image.point(lambda value: value / 256).convert("L")
-    elif image.mode == "F":
-        image = image.convert("L")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        background = Image.new("RGB", image.size, "white")
-        background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
-        return background
-    return image.convert("RGB")

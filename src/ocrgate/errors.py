@@ -34,6 +34,21 @@ class CorruptFile(InputError):
     status = 422
 
 
+class PageUnreadable(CorruptFile):
+    """One page of a document cannot be loaded or rendered; the document's other pages can.
+
+    `index` is the page's index from 0 (None when rebuilt from its wire form). A subclass of
+    CorruptFile, so code that does not yet handle pages one by one still refuses the request.
+    """
+
+    code = "page_unreadable"
+    status = 422
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+
+
 class EncryptedPDF(InputError):
     code = "encrypted_pdf"
     status = 422
@@ -157,6 +172,7 @@ ERRORS_BY_CODE: dict[str, type[OCRGateError]] = {
         InputError,
         UnsupportedType,
         CorruptFile,
+        PageUnreadable,
         EncryptedPDF,
         EmptyDocument,
         FileTooLarge,

@@ -27,7 +27,7 @@ from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendError, InternalError, OCRGateError
 from ocrgate.render import BoxesMode, RenderedPage, assemble_response, render_page, wants_boxes
 from ocrgate.schema import Agreement, CompareResponse, OCRResponse, PageResult, TextLayerMode, Timings
-from ocrgate.textlayer import assess, layer_blocks, merged, pictures_to_read
+from ocrgate.textlayer import TextLayer, assess, layer_blocks, merged, pictures_to_read
 
 log = logging.getLogger("ocrgate.flow")
 Progress = Callable[[int, int], None]
@@ -144,11 +144,13 @@ class _Run:
             error = InternalError(f"internal error ({type(error).__name__}) on page {index + 1}")
         self.sink.failed(name, index, error)
 
-    async def _render(self, names: Sequence[str], result: PageResult, page: PageImage) -> None:
-        """`result` rendered against its page once, then delivered for each of `names`."""
+    async def _render(self, names: Sequence[str], result: PageResult, page: PageImage | None) -> None:
+        """`result` rendered against its page image (None: not rasterised, so no pictures) once, then
+        delivered for each of `names`."""
         t0 = time.perf_counter()
+        image = page.image if page is not None else None
         rendered = await anyio.to_thread.run_sync(
-            render_page, result, page.image, wants_boxes(self.boxes, page.index)
+            render_page, result, image, wants_boxes(self.boxes, result.index)
         )
         for name in names:
             self._timings(name).render += time.perf_counter() - t0
@@ -160,39 +162,63 @@ class _Run:
         return page, time.perf_counter() - t0
 
     async def one_page(self, index: int, readers: list[Recognizer], gate: anyio.Semaphore) -> None:
-        """Page `index` rasterised once and read by each of `readers` at the same time."""
+        """Page `index` read by each of `readers` at the same time: from its PDF text layer where that
+        layer serves (`ocrgate.textlayer`; the page is then rasterised only when a picture must be
+        checked or a boxes picture is asked for), else rasterised once for all of them."""
         try:
             claimed = [r for r in readers if self.sink.claim(r.name, index)]
             if not claimed:
                 return
+            names = [r.name for r in claimed]
+            started = time.perf_counter()
             try:
-                page, seconds = await self._rasterise(index)
+                layer = None
+                if self.text_layer != "never":
+                    layer = await anyio.to_thread.run_sync(self.document.text_layer, index)
+                page = None
+                if layer is None or layer.pictures or wants_boxes(self.boxes, index):
+                    page = await anyio.to_thread.run_sync(self.document.page, index)
+                quality = None
+                if layer is not None:
+                    quality = await anyio.to_thread.run_sync(assess, layer, page.image if page else None)
+                if layer is not None and (quality == "reliable" or self.text_layer == "only"):
+                    self._decoded(names, time.perf_counter() - started)
+                    flags = [] if quality == "reliable" else [f"text_layer_{quality}"]
+                    result = PageResult(
+                        index=index,
+                        width=layer.width,
+                        height=layer.height,
+                        blocks=layer_blocks(layer),
+                        flags=flags,
+                    )
+                    await self._render(names, result, page)
+                    return
+                if page is None:
+                    page = await anyio.to_thread.run_sync(self.document.page, index)
             except Exception as exc:  # a page that cannot be read fails alone, not the document
-                for r in claimed:
-                    self._failed(r.name, index, exc)
+                for name in names:
+                    self._failed(name, index, exc)
                 return
-            for recognizer in claimed:
-                self._timings(recognizer.name).decode += seconds
-            layer = page.text_layer if self.text_layer != "never" else None
-            quality = await anyio.to_thread.run_sync(assess, layer, page.image) if layer else None
-            if layer is not None and (quality == "reliable" or self.text_layer == "only"):
-                flags = [] if quality == "reliable" else [f"text_layer_{quality}"]
-                result = PageResult(
-                    index=index, width=page.width, height=page.height, blocks=layer_blocks(layer), flags=flags
-                )
-                await self._render([r.name for r in claimed], result, page)
-                return
+            self._decoded(names, time.perf_counter() - started)
             crops = (
                 pictures_to_read(layer, page.image) if layer is not None and quality == "partial" else None
             )
             async with anyio.create_task_group() as group:
                 for recognizer in claimed:
-                    group.start_soon(self._read_page, recognizer, page, crops)
+                    group.start_soon(self._read_page, recognizer, page, crops, layer)
         finally:
             gate.release()
 
+    def _decoded(self, names: Sequence[str], seconds: float) -> None:
+        for name in names:
+            self._timings(name).decode += seconds
+
     async def _read_page(
-        self, recognizer: Recognizer, page: PageImage, crops: list[tuple[int, int, int, int]] | None
+        self,
+        recognizer: Recognizer,
+        page: PageImage,
+        crops: list[tuple[int, int, int, int]] | None,
+        layer: TextLayer | None,
     ) -> None:
         """The engine's reading of the page, or (`crops`) of the pictures the text layer misses."""
         timings = self._timings(recognizer.name)
@@ -214,8 +240,8 @@ class _Run:
                 timings.queue += max(0.0, waited - result.ocr_seconds)
                 found.append((origin, result))
             if crops is not None:
-                assert page.text_layer is not None
-                result = merged(page.text_layer, page.index, page.width, page.height, found)
+                assert layer is not None
+                result = merged(layer, page.index, page.width, page.height, found)
             await self._render([recognizer.name], result, page)
         except Exception as exc:
             self._failed(recognizer.name, page.index, exc)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -32,6 +33,7 @@ import pypdfium2.raw as pdfium_c
 from PIL import Image
 
 from ocrgate.layout import paragraph_blocks
+from ocrgate.pdf_forms import FieldValue
 from ocrgate.schema import Block, Box, PageResult, TextLine, Word
 
 Quality = Literal["reliable", "partial", "garbled", "none"]
@@ -48,6 +50,9 @@ _LINE_BREAKS = {"\r", "\n"}
 class TextLayer:
     """A page's text layer: lines (boxes in pixels of the page image), and character counts."""
 
+    #: the pixel size of the page image the boxes are in
+    width: int = 0
+    height: int = 0
     lines: list[TextLine] = field(default_factory=list)
     chars: int = 0
     bad_chars: int = 0
@@ -93,17 +98,21 @@ class _ToPixels:
         return Box(min(xs), min(ys), max(xs), max(ys))
 
 
-def read_text_layer(page: pdfium.PdfPage, width: int, height: int) -> TextLayer:
+def read_text_layer(
+    page: pdfium.PdfPage, width: int, height: int, fields: Sequence[FieldValue] = ()
+) -> TextLayer:
     """The text layer of `page` rendered at `width` x `height` pixels. The caller holds pdfium's lock.
 
     One pass over pdfium's characters: a space ends a word, a line break ends a line (pdfium inserts
-    both where the layout implies them); each word's box is the union of its characters' boxes.
+    both where the layout implies them); each word's box is the union of its characters' boxes. Form
+    field values (`pdf_forms.field_values`: the text layer lacks them, a viewer shows them) follow, one
+    line each on its widget's box, words spread over it by their characters.
     """
     textpage = page.get_textpage()
     try:
         to_px = _ToPixels(page, width, height)
         raw = textpage.raw
-        layer = TextLayer(pictures=_pictures(page, to_px))
+        layer = TextLayer(width=width, height=height, pictures=_pictures(page, to_px))
         lines: list[TextLine] = []
         words: list[Word] = []
         chars: list[str] = []
@@ -141,6 +150,7 @@ def read_text_layer(page: pdfium.PdfPage, width: int, height: int) -> TextLayer:
             words.append(_word(chars, x0, y0, x1, y1))
         if words:
             lines.append(_line(words))
+        lines.extend(_field_line(field, to_px) for field in fields)
         layer.lines = lines
         return layer
     finally:
@@ -156,6 +166,21 @@ def _line(words: list[Word]) -> TextLine:
     return TextLine.model_construct(text=" ".join(w.text for w in words), bbox=box, score=None, words=words)
 
 
+def _field_line(field: FieldValue, to_px: _ToPixels) -> TextLine:
+    """A form field's value as a text line on its widget's box; each word's share of the box is its
+    share of the characters (the widget's font is not known here)."""
+    box = to_px.box(*field.rect)
+    texts = field.text.split()
+    total = sum(len(t) for t in texts) + len(texts) - 1
+    words, start = [], 0
+    for text in texts:
+        x0 = box.x0 + box.width * start / total
+        x1 = box.x0 + box.width * (start + len(text)) / total
+        words.append(Word.model_construct(text=text, bbox=Box(x0, box.y0, x1, box.y1), score=None))
+        start += len(text) + 1
+    return TextLine.model_construct(text=" ".join(texts), bbox=box, score=None, words=words)
+
+
 def _pictures(page: pdfium.PdfPage, to_px: _ToPixels) -> list[tuple[float, float, float, float]]:
     """Pixel boxes of the page's image objects (also inside form XObjects)."""
     boxes = []
@@ -165,14 +190,14 @@ def _pictures(page: pdfium.PdfPage, to_px: _ToPixels) -> list[tuple[float, float
     return boxes
 
 
-def uncovered_picture_ink(image: Image.Image, layer: TextLayer) -> float:
+def uncovered_picture_ink(image: Image.Image | None, layer: TextLayer) -> float:
     """Share (0..1) of the page's ink that lies inside its pictures and outside the layer's lines.
 
     Measured on a copy at most 800 pixels a side; line boxes are padded by a third of their height,
     as glyph boxes are tighter than the strokes anti-aliasing spreads. 0.0 when the page has no ink
     or no pictures.
     """
-    if not layer.pictures:
+    if not layer.pictures or image is None:
         return 0.0
     scale = min(1.0, 800 / max(image.width, image.height))
     small = image.convert("L")
@@ -197,8 +222,9 @@ def uncovered_picture_ink(image: Image.Image, layer: TextLayer) -> float:
     return float(inside.sum()) / total
 
 
-def assess(layer: TextLayer | None, image: Image.Image) -> Quality:
-    """Whether `layer` can stand in for OCR of the page rendered as `image` (see the module's rules)."""
+def assess(layer: TextLayer | None, image: Image.Image | None) -> Quality:
+    """Whether `layer` can stand in for OCR of the page rendered as `image` (see the module's rules);
+    the image is needed only when the page has pictures."""
     if layer is None or layer.chars == 0 or not layer.lines:
         return "none" if not layer or not layer.bad_chars else "garbled"
     if layer.bad_chars / layer.chars > MAX_BAD_SHARE:
@@ -222,7 +248,7 @@ def pictures_to_read(layer: TextLayer, image: Image.Image) -> list[tuple[int, in
         x1, y1 = min(image.width, round(box[2])), min(image.height, round(box[3]))
         if x1 - x0 < 8 or y1 - y0 < 8:
             continue
-        alone = TextLayer(lines=layer.lines, chars=layer.chars, pictures=[box])
+        alone = TextLayer(layer.width, layer.height, layer.lines, layer.chars, pictures=[box])
         if uncovered_picture_ink(image, alone) > 0:
             crops.append((x0, y0, x1, y1))
     return crops

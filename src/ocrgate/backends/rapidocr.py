@@ -4,7 +4,8 @@ The rapidocr wheel carries its ONNX models, so loading never touches the network
 (`[backends.rapidocr.options]`): `threads` (onnxruntime intra-op threads), `max_side_len`,
 `det_limit_side_len`, `text_score` and `para_gap` (see `ocrgate.layout`). Request options:
 `text_score`, and `reading_order` (`layout`, the default, or `engine`: the engine's own line order,
-one block per line).
+one block per line). Pages whose text `max_side_len` shrinks below legibility are read in strips (see
+`ocrgate.tiling`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ocrgate.documents import PageImage
 from ocrgate.errors import BackendError, BackendUnavailable
 from ocrgate.layout import READING_ORDER_HELP, ReadingOrder, paragraph_blocks
 from ocrgate.schema import Box, PageResult, TextLine, Word
+from ocrgate.tiling import Tile, read_page
 
 DEFAULTS: dict[str, Any] = {
     "threads": 2,
@@ -98,41 +100,63 @@ class RapidOCRBackend(Backend):
         text_score = getattr(options, "text_score", None)
         pixels = np.asarray(page.image.convert("RGB"))
         started = time.perf_counter()
-        try:
-            with self._lock:
-                try:
-                    output = self._engine(pixels, return_word_box=True)
-                except IndexError:  # rapidocr 3.x miscounts word results when a line crop is empty
-                    output = self._engine(pixels, return_word_box=False)
-        except Exception as exc:  # the engine's own failures become one typed error
-            raise BackendError(f"rapidocr failed on page {page.index}: {exc}") from exc
+        # a page larger than max_side_len whose text the engine's shrinking made illegible is read
+        # again in strips (ocrgate.tiling)
+        read = read_page(
+            page.width,
+            page.height,
+            int(self.setting("max_side_len")),
+            lambda tile: self._read_region(pixels, tile, text_score, page.index),
+        )
         seconds = time.perf_counter() - started
-
-        boxes = output.boxes if output.boxes is not None else []
-        texts = output.txts or ()
-        scores = output.scores or ()
-        words = _aligned_words(texts, output.word_results or ())
-        raw: list[dict[str, Any]] = []
-        lines: list[TextLine] = []
-        for quad, text, score, line_words in zip(boxes, texts, scores, words, strict=False):
-            quad_list = [[float(x), float(y)] for x, y in quad]
-            raw.append({"box": quad_list, "text": text, "score": float(score)})
-            if not text.strip() or (text_score is not None and score < text_score):
-                continue
-            bbox = _clipped_bbox(quad_list, page.width, page.height)
-            if bbox is not None:
-                found = _line_words(text, line_words, page.width, page.height)
-                lines.append(TextLine(text=text, bbox=bbox, score=float(score), words=list(found)))
         order = getattr(options, "reading_order", "layout")
-        blocks = paragraph_blocks(lines, para_gap=float(self.setting("para_gap")), order=order)
+        blocks = paragraph_blocks(read.lines, para_gap=float(self.setting("para_gap")), order=order)
         return PageResult(
             index=page.index,
             width=page.width,
             height=page.height,
             blocks=blocks,
-            raw=raw,
+            raw=read.raw,
+            flags=read.flags,
             ocr_seconds=seconds,
         )
+
+    def _read_region(
+        self, pixels: np.ndarray, tile: Tile, text_score: float | None, index: int
+    ) -> tuple[list[TextLine], list[dict[str, Any]]]:
+        """The engine on one region of the page: its lines (with word boxes) and raw entries, in page
+        pixels."""
+        region = np.ascontiguousarray(pixels[tile.y0 : tile.y1, tile.x0 : tile.x1])
+        try:
+            with self._lock:
+                try:
+                    output = self._engine(region, return_word_box=True)
+                except IndexError:  # rapidocr 3.x miscounts word results when a line crop is empty
+                    output = self._engine(region, return_word_box=False)
+        except Exception as exc:  # the engine's own failures become one typed error
+            raise BackendError(f"rapidocr failed on page {index}: {exc}") from exc
+        boxes = output.boxes if output.boxes is not None else []
+        texts = output.txts or ()
+        scores = output.scores or ()
+        words = _aligned_words(texts, getattr(output, "word_results", None) or ())
+        height, width = pixels.shape[:2]
+
+        def moved(quad: Any) -> list[list[float]]:
+            return [[float(x) + tile.x0, float(y) + tile.y0] for x, y in quad]
+
+        raw: list[dict[str, Any]] = []
+        lines: list[TextLine] = []
+        for quad, text, score, line_words in zip(boxes, texts, scores, words, strict=False):
+            quad_list = moved(quad)
+            raw.append({"box": quad_list, "text": text, "score": float(score)})
+            if not text.strip() or (text_score is not None and score < text_score):
+                continue
+            bbox = _clipped_bbox(quad_list, width, height)
+            if bbox is not None:
+                pieces = [(piece, piece_score, moved(q)) for piece, piece_score, q in line_words]
+                found = _line_words(text, pieces, width, height)
+                lines.append(TextLine(text=text, bbox=bbox, score=float(score), words=list(found)))
+        return lines, raw
 
     def close(self) -> None:
         with self._lock:
