@@ -9,7 +9,7 @@ from itertools import pairwise
 
 import pytest
 
-from ocrgate.layout import Line
+from ocrgate.schema import TextLine as Line
 from ocrgate.tiling import (
     DOWNSCALED,
     MIN_LINE_HEIGHT,

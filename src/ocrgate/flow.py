@@ -178,12 +178,14 @@ class _Run:
                 page = None
                 if layer is None or layer.pictures or wants_boxes(self.boxes, index):
                     page = await anyio.to_thread.run_sync(self.document.page, index)
-                quality = None
+                quality, crops = None, None
                 if layer is not None:
                     quality = await anyio.to_thread.run_sync(assess, layer, page.image if page else None)
-                if layer is not None and (quality == "reliable" or self.text_layer == "only"):
+                if layer is not None and page is not None and quality == "partial":
+                    crops = await anyio.to_thread.run_sync(pictures_to_read, layer, page.image)
+                if layer is not None and (quality == "reliable" or self.text_layer == "only" or crops == []):
                     self._decoded(names, time.perf_counter() - started)
-                    flags = [] if quality == "reliable" else [f"text_layer_{quality}"]
+                    flags = [] if quality in ("reliable", "partial") else [f"text_layer_{quality}"]
                     result = PageResult(
                         index=index,
                         width=layer.width,
@@ -200,9 +202,6 @@ class _Run:
                     self._failed(name, index, exc)
                 return
             self._decoded(names, time.perf_counter() - started)
-            crops = (
-                pictures_to_read(layer, page.image) if layer is not None and quality == "partial" else None
-            )
             async with anyio.create_task_group() as group:
                 for recognizer in claimed:
                     group.start_soon(self._read_page, recognizer, page, crops, layer)

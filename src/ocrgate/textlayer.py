@@ -41,6 +41,9 @@ Quality = Literal["reliable", "partial", "garbled", "none"]
 MAX_BAD_SHARE = 0.02
 #: more than this share of the page's ink inside pictures and outside the layer's lines makes it `partial`
 MAX_UNCOVERED_INK = 0.1
+#: pictures smaller than this share of the page are not OCRed (icons, logos, rules): docling's
+#: `OcrOptions.bitmap_area_threshold` default, 0.05
+MIN_PICTURE_AREA = 0.05
 #: a pixel darker than this (0..255 grey) is ink
 INK_LEVEL = 160
 _LINE_BREAKS = {"\r", "\n"}
@@ -241,12 +244,17 @@ def layer_blocks(layer: TextLayer) -> list[Block]:
 
 
 def pictures_to_read(layer: TextLayer, image: Image.Image) -> list[tuple[int, int, int, int]]:
-    """Integer pixel boxes of the pictures whose ink the layer does not cover (what OCR must read)."""
+    """Integer pixel boxes of the pictures OCR must read: at least `MIN_PICTURE_AREA` of the page, with
+    ink the layer does not cover. Empty: the layer serves alone."""
     crops = []
     for box in layer.pictures:
         x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
         x1, y1 = min(image.width, round(box[2])), min(image.height, round(box[3]))
-        if x1 - x0 < 8 or y1 - y0 < 8:
+        if (
+            x1 - x0 < 8
+            or y1 - y0 < 8
+            or (x1 - x0) * (y1 - y0) < MIN_PICTURE_AREA * image.width * image.height
+        ):
             continue
         alone = TextLayer(layer.width, layer.height, layer.lines, layer.chars, pictures=[box])
         if uncovered_picture_ink(image, alone) > 0:
