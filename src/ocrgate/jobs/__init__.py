@@ -7,7 +7,16 @@ the optional psycopg), `rows` what the two share, and `runner` the gateway's loo
 pages through the recognition flow (`ocrgate.jobs.runner.JobRunner`).
 """
 
-from ocrgate.jobs.records import ACTIVE, JobRecord, NewJob, PageOutcome, PageState, PageTask, new_job_id
+from ocrgate.jobs.records import (
+    ACTIVE,
+    JobRecord,
+    NewJob,
+    PageOutcome,
+    PageState,
+    PageTask,
+    PageTruth,
+    new_job_id,
+)
 from ocrgate.jobs.sqlite import SQLiteJobStore
 from ocrgate.jobs.store import JobStore, open_store
 
@@ -19,6 +28,7 @@ __all__ = [
     "PageOutcome",
     "PageState",
     "PageTask",
+    "PageTruth",
     "SQLiteJobStore",
     "new_job_id",
     "open_store",
