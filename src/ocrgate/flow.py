@@ -8,7 +8,8 @@
 The CLI, `ocrgate eval`, `POST /v1/ocr` and jobs all run documents through `run`; they differ only in
 their recognizers (a backend in this process, or the gateway's pool of workers) and their sink
 (`Collector` gathers a response; the job runner stores each page as it finishes). Stage timings are
-collected here, once, per recognizer.
+collected here, once, per recognizer, and per page: each page the sink gets carries the seconds it
+took for that recognizer (`RenderedPage.timings`), so a job can add up its pages' timings.
 """
 
 from __future__ import annotations
@@ -144,15 +145,21 @@ class _Run:
             error = InternalError(f"internal error ({type(error).__name__}) on page {index + 1}")
         self.sink.failed(name, index, error)
 
-    async def _render(self, names: Sequence[str], result: PageResult, page: PageImage) -> None:
-        """`result` rendered against its page once, then delivered for each of `names`."""
+    async def _render(
+        self, names: Sequence[str], result: PageResult, page: PageImage, spent: Mapping[str, Timings]
+    ) -> None:
+        """`result` rendered against its page once, then delivered for each of `names` with the seconds
+        that page took for it (`spent`: the stages before rendering; render and total are added here)."""
         t0 = time.perf_counter()
         rendered = await anyio.to_thread.run_sync(
             render_page, result, page.image, wants_boxes(self.boxes, page.index)
         )
+        seconds = time.perf_counter() - t0
         for name in names:
-            self._timings(name).render += time.perf_counter() - t0
-            self.sink.done(name, rendered)
+            self._timings(name).render += seconds
+            own = spent[name].model_copy(update={"render": seconds})
+            own.total = own.decode + own.queue + own.ocr + own.render
+            self.sink.done(name, rendered.model_copy(update={"timings": own}))
 
     async def _rasterise(self, index: int) -> tuple[PageImage, float]:
         t0 = time.perf_counter()
@@ -180,22 +187,27 @@ class _Run:
                 result = PageResult(
                     index=index, width=page.width, height=page.height, blocks=layer_blocks(layer), flags=flags
                 )
-                await self._render([r.name for r in claimed], result, page)
+                await self._render([r.name for r in claimed], result, page, _spent(claimed, seconds))
                 return
             crops = (
                 pictures_to_read(layer, page.image) if layer is not None and quality == "partial" else None
             )
             async with anyio.create_task_group() as group:
                 for recognizer in claimed:
-                    group.start_soon(self._read_page, recognizer, page, crops)
+                    group.start_soon(self._read_page, recognizer, page, crops, seconds)
         finally:
             gate.release()
 
     async def _read_page(
-        self, recognizer: Recognizer, page: PageImage, crops: list[tuple[int, int, int, int]] | None
+        self,
+        recognizer: Recognizer,
+        page: PageImage,
+        crops: list[tuple[int, int, int, int]] | None,
+        decode_seconds: float,
     ) -> None:
         """The engine's reading of the page, or (`crops`) of the pictures the text layer misses."""
         timings = self._timings(recognizer.name)
+        own = Timings(decode=decode_seconds)
         try:
             pieces = (
                 [(page, (0, 0))]
@@ -210,13 +222,14 @@ class _Run:
                 t0 = time.perf_counter()
                 result = await recognizer.page(piece, self.options)
                 waited = time.perf_counter() - t0
-                timings.ocr += result.ocr_seconds
-                timings.queue += max(0.0, waited - result.ocr_seconds)
+                for stages in (timings, own):
+                    stages.ocr += result.ocr_seconds
+                    stages.queue += max(0.0, waited - result.ocr_seconds)
                 found.append((origin, result))
             if crops is not None:
                 assert page.text_layer is not None
                 result = merged(page.text_layer, page.index, page.width, page.height, found)
-            await self._render([recognizer.name], result, page)
+            await self._render([recognizer.name], result, page, {recognizer.name: own})
         except Exception as exc:
             self._failed(recognizer.name, page.index, exc)
 
@@ -235,7 +248,8 @@ class _Run:
             for index in claimed:
                 self._failed(name, index, exc)
             return
-        self._timings(name).ocr += time.perf_counter() - t0
+        read_seconds = time.perf_counter() - t0
+        self._timings(name).ocr += read_seconds
         by_index: dict[int, PageResult] = {}
         for result in results:
             if not 0 <= result.index < self.document.page_count:
@@ -254,9 +268,15 @@ class _Run:
             try:
                 page, seconds = await self._rasterise(index)
                 self._timings(name).decode += seconds
-                await self._render([name], result.fitted(page.width, page.height), page)
+                own = {name: Timings(decode=seconds, ocr=read_seconds / len(claimed))}  # its share
+                await self._render([name], result.fitted(page.width, page.height), page, own)
             except Exception as exc:
                 self._failed(name, index, exc)
+
+
+def _spent(readers: Sequence[Recognizer], decode_seconds: float) -> dict[str, Timings]:
+    """What a page read from its text layer cost each of `readers`: its rasterising."""
+    return {r.name: Timings(decode=decode_seconds) for r in readers}
 
 
 class Collector:

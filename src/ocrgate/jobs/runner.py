@@ -25,7 +25,7 @@ from ocrgate.errors import OCRGateError, StorageError
 from ocrgate.gateway.routing import Router
 from ocrgate.jobs import JobRecord, JobStore, PageTask
 from ocrgate.render import RenderedPage
-from ocrgate.schema import CompareResponse, JobEvent, JobProgress, JobStatus, OCRResponse
+from ocrgate.schema import CompareResponse, JobEvent, JobProgress, JobStatus, OCRResponse, Timings
 
 log = logging.getLogger("ocrgate.jobs")
 EXPIRY_INTERVAL_S = 60.0
@@ -46,11 +46,12 @@ def job_status(store: JobStore, job: JobRecord, progress: dict[str, JobProgress]
         updated_at=job.updated_at,
         expires_at=job.expires_at,
         error=job.error,
+        page_names=job.page_names,
     )
 
 
-def job_result(store: JobStore, job: JobRecord) -> OCRResponse | CompareResponse:
-    """The unified response from the pages stored so far (failed pages carry their reason)."""
+def job_pages(store: JobStore, job: JobRecord) -> dict[str, list[RenderedPage]]:
+    """Each backend's pages stored so far, by page (a failed one: `RenderedPage.failed`, with its reason)."""
     pages: dict[str, list[RenderedPage]] = {}
     for backend in job.backends:
         pages[backend] = []
@@ -59,7 +60,25 @@ def job_result(store: JobStore, job: JobRecord) -> OCRResponse | CompareResponse
                 pages[backend].append(RenderedPage.model_validate_json(outcome.result_json))
             elif outcome.status == "failed":
                 pages[backend].append(RenderedPage.failed(outcome.index, outcome.error or "failed"))
-    return flow.respond(job.backends, pages, job.name, job.id, success=job.status == "completed")
+    return pages
+
+
+def summed_timings(pages: list[RenderedPage]) -> Timings:
+    """The stage timings of `pages` added up (seconds of work: pages that ran at once count each)."""
+    total = Timings()
+    for page in pages:
+        if page.timings is not None:
+            for stage in Timings.model_fields:
+                setattr(total, stage, getattr(total, stage) + getattr(page.timings, stage))
+    return total
+
+
+def job_result(store: JobStore, job: JobRecord) -> OCRResponse | CompareResponse:
+    """The unified response from the pages stored so far (failed pages carry their reason); each
+    backend's `timings` are the sums of its pages' (`summed_timings`)."""
+    pages = job_pages(store, job)
+    timings = {backend: summed_timings(rendered) for backend, rendered in pages.items()}
+    return flow.respond(job.backends, pages, job.name, job.id, timings, success=job.status == "completed")
 
 
 class JobSink:
@@ -253,7 +272,10 @@ class JobRunner:
                         sink.failed(backend, index, exc)
                 continue
             timeout, retries = self.settings.limits.page_timeout_s, self.settings.gateway.page_retries
-            recognizers.append(pool.recognizer(timeout, retries, wait_for_worker_s=WORKER_WAIT_S))
+            own = job.backend_options.get(backend)
+            recognizers.append(
+                pool.recognizer(timeout, retries, wait_for_worker_s=WORKER_WAIT_S, options=own)
+            )
         await flow.run(
             document,
             recognizers,

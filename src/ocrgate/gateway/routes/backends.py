@@ -21,6 +21,9 @@ class BackendInfo(BaseModel):
     """One configured backend as `GET /v1/backends` shows it."""
 
     name: str
+    default: bool = Field(
+        default=False, description="whether it is the configured `default_backend` (used when none is named)"
+    )
     healthy: bool
     workers: list[dict[str, Any]]
     queue_depth: int
@@ -45,6 +48,7 @@ def backends(gw: GatewayDep, _owner: OwnerDep) -> list[BackendInfo]:
     return [
         BackendInfo(
             name=name,
+            default=name == gw.settings.default_backend,
             healthy=bool(pool.healthy),
             workers=[
                 {

@@ -12,14 +12,15 @@ from ocrgate.errors import NotFound
 from ocrgate.gateway.routes.errors import ERRORS
 from ocrgate.gateway.state import Gateway, GatewayDep, OwnerDep
 from ocrgate.gateway.uploads import Upload, upload_form
-from ocrgate.jobs import NewJob
+from ocrgate.jobs import JobRecord, NewJob
 from ocrgate.jobs.runner import job_result, job_status
 from ocrgate.schema import CompareResponse, JobStatus, OCRResponse
 
 router = APIRouter(tags=["jobs"])
 
 
-def _job(gw: Gateway, job_id: str, owner: str | None):  # type: ignore[no-untyped-def]
+def owned_job(gw: Gateway, job_id: str, owner: str | None) -> JobRecord:
+    """The job `job_id` if `owner` may see it; NotFound otherwise (or when it has expired)."""
     job = gw.store.get_job(job_id, owner)
     if job is None:
         raise NotFound(f"no job {job_id!r} (it may have expired)")
@@ -44,6 +45,8 @@ async def submit_job(
             owner=owner,
             ttl_s=gw.settings.gateway.job_ttl_s,
             dpi=upload.dpi,
+            backend_options=upload.backend_options,
+            page_names=upload.page_names,
         )
     )
     gw.runner.schedule(job.id)
@@ -58,19 +61,19 @@ def list_jobs(gw: GatewayDep, owner: OwnerDep, limit: int = 50) -> list[JobStatu
 
 @router.get("/v1/jobs/{job_id}", response_model=JobStatus, responses=ERRORS)
 def get_job(job_id: str, gw: GatewayDep, owner: OwnerDep) -> JobStatus:
-    job = _job(gw, job_id, owner)
+    job = owned_job(gw, job_id, owner)
     return job_status(gw.store, job, gw.runner.progress(job.id))
 
 
 @router.get("/v1/jobs/{job_id}/result", response_model=OCRResponse | CompareResponse, responses=ERRORS)
 def get_job_result(job_id: str, gw: GatewayDep, owner: OwnerDep) -> OCRResponse | CompareResponse:
-    return job_result(gw.store, _job(gw, job_id, owner))
+    return job_result(gw.store, owned_job(gw, job_id, owner))
 
 
 @router.get("/v1/jobs/{job_id}/events", responses=ERRORS)
 async def job_events(job_id: str, gw: GatewayDep, owner: OwnerDep) -> EventSourceResponse:
     """Server-sent events: one `page` event per finished page, then one `job` event at the end."""
-    _job(gw, job_id, owner)
+    owned_job(gw, job_id, owner)
 
     async def stream() -> AsyncIterator[dict[str, str]]:
         async for event in gw.runner.events(job_id):
@@ -81,6 +84,6 @@ async def job_events(job_id: str, gw: GatewayDep, owner: OwnerDep) -> EventSourc
 
 @router.delete("/v1/jobs/{job_id}", response_model=JobStatus, responses=ERRORS)
 async def cancel_job(job_id: str, gw: GatewayDep, owner: OwnerDep) -> JobStatus:
-    _job(gw, job_id, owner)
+    owned_job(gw, job_id, owner)
     await gw.runner.cancel(job_id)
-    return job_status(gw.store, _job(gw, job_id, owner))
+    return job_status(gw.store, owned_job(gw, job_id, owner))

@@ -33,7 +33,10 @@ async def ocr(
                 held.enter_context(pool.admitted(pages))
                 recognizers.append(
                     pool.recognizer(
-                        settings.limits.page_timeout_s, settings.gateway.page_retries, reserved=True
+                        settings.limits.page_timeout_s,
+                        settings.gateway.page_retries,
+                        reserved=True,
+                        options=upload.backend_options.get(name),
                     )
                 )
             result = await flow.recognize(
