@@ -54,7 +54,9 @@ class PageCard(BaseModel):
     truth_from: str | None = Field(default=None, description="the engine whose reading was corrected")
     engines: dict[str, EngineOnPage]
     agreement: list[Agreement] = Field(description="pairwise similarity of the engines' page markdown")
-    winner: str | None = Field(default=None, description="lowest CER on this page (then higher F1)")
+    winner: str | None = Field(
+        default=None, description="lowest CER on this page (then higher F1); null without truth or on a tie"
+    )
 
 
 class EngineCard(BaseModel):
@@ -126,8 +128,11 @@ def _on_page(record: PageRecord) -> EngineOnPage:
 
 
 def _winner(engines: Mapping[str, EngineOnPage]) -> str | None:
-    scored = [(s.cer, -(s.f1 or 0.0), name) for name, s in engines.items() if s.cer is not None]
-    return min(scored)[2] if scored else None
+    """The engine with the lowest CER on the page (then the highest F1); None without truth or on a tie."""
+    scored = sorted((s.cer, -(s.f1 or 0.0), name) for name, s in engines.items() if s.cer is not None)
+    if not scored or (len(scored) > 1 and scored[0][:2] == scored[1][:2]):
+        return None
+    return scored[0][2]
 
 
 def _mean_agreement(pages: Sequence[PageCard]) -> list[Agreement]:
