@@ -1,13 +1,12 @@
 """The web client in a real browser: Debian's chromium driven by Playwright against a real gateway
 (fixtures: conftest.py). Reading one page, errors, jobs of a PDF, and engine text that must stay text.
 
-Screenshots land in test-artifacts/web/ (docs/screenshot.png in the README is a copy of single.png).
+Screenshots land in test-artifacts/web/ (the README's docs/*.png are some of them, scaled down).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest

@@ -32,7 +32,7 @@ export class Viewer {
     this.scale = 1;
     this.x = 0;
     this.y = 0;
-    this.fitted = false;
+    this.touched = false;
     this.sheet = el("div", { class: "viewer-sheet" });
     this.image = null;
     this.setImage(imageSrc, label);
@@ -41,20 +41,21 @@ export class Viewer {
     this.port = el("div", { class: "viewer-port", tabindex: "0", role: "group", "aria-roledescription": "page viewer", "aria-label": `${label}: arrows pan, + and - zoom, 0 fits` }, this.sheet);
     this.port.style.aspectRatio = `${this.width} / ${this.height}`;
     this.level = el("span", { class: "zoom-level muted", "aria-live": "polite" });
-    const button = (text, name, action) => {
-      const b = el("button", { type: "button", class: "small", text, "aria-label": name, "data-zoom": name.split(" ")[0].toLowerCase() });
+    const button = (key, text, name, action) => {
+      const b = el("button", { type: "button", class: "small", text, "aria-label": name, "data-zoom": key });
       b.addEventListener("click", action);
       return b;
     };
     this.tools = el("div", { class: "viewer-tools", role: "toolbar", "aria-label": "Zoom" },
-      button("−", "Out: zoom out", () => this.zoomAt(1 / STEP)),
-      button("+", "In: zoom in", () => this.zoomAt(STEP)),
-      button("Fit", "Fit the page's width", () => this.fit()),
-      button("1:1", "Actual size: one image pixel per screen pixel", () => this.zoomTo(1)),
+      button("out", "−", "Zoom out", () => this.zoomAt(1 / STEP)),
+      button("in", "+", "Zoom in", () => this.zoomAt(STEP)),
+      button("fit", "Fit", "Fit the page's width", () => this.fit()),
+      button("actual", "1:1", "Actual size: one image pixel per screen pixel", () => this.zoomTo(1)),
       this.level);
     this.element = el("div", { class: "viewer" }, this.tools, this.port);
     this.wire();
-    new ResizeObserver(() => { if (!this.fitted && this.port.clientWidth) this.fit(); }).observe(this.port);
+    // fitted to the width until the person zooms or pans; a layout change refits it until then
+    new ResizeObserver(() => { if (!this.touched && this.port.clientWidth) this.fit(); }).observe(this.port);
   }
 
   setImage(src, label) {
@@ -83,7 +84,7 @@ export class Viewer {
   fit() {
     const w = this.port.clientWidth;
     if (!w) return;
-    this.fitted = true;
+    this.touched = false;
     this.scale = w / this.width;
     this.x = 0;
     this.y = 0;
@@ -92,6 +93,7 @@ export class Viewer {
 
   // Zoom by `factor` keeping the point (px, py) of the port where it is (default: its centre).
   zoomAt(factor, px = this.port.clientWidth / 2, py = this.port.clientHeight / 2) {
+    this.touched = true;
     const next = Math.min(MAX_SCALE, Math.max(MIN_SCALE, this.scale * factor));
     const ratio = next / this.scale;
     this.x = px - (px - this.x) * ratio;
@@ -105,6 +107,7 @@ export class Viewer {
   }
 
   pan(dx, dy) {
+    this.touched = true;
     this.x += dx;
     this.y += dy;
     this.apply();
@@ -112,6 +115,7 @@ export class Viewer {
 
   // Bring a box (page pixels) into view, zoomed so that it fills most of the port's width.
   show(bbox) {
+    this.touched = true;
     const [x0, y0, x1, y1] = bbox;
     const w = this.port.clientWidth;
     const h = this.port.clientHeight;
