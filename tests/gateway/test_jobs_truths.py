@@ -12,8 +12,8 @@ import pytest
 from ocrgate.errors import NotFound
 from ocrgate.jobs import JobStore, SQLiteJobStore
 from ocrgate.jobs import sqlite as sqlite_store
-from tests.gateway.test_jobs_store import BOTH, make_job
 from tests.gateway.test_jobs_schema import V1_COLUMNS, V1_SQLITE_JOBS, V1_SQLITE_PAGES, v1_rows
+from tests.gateway.test_jobs_store import BOTH, make_job
 
 
 @BOTH
