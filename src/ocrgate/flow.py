@@ -8,7 +8,8 @@
 The CLI, `ocrgate eval`, `POST /v1/ocr` and jobs all run documents through `run`; they differ only in
 their recognizers (a backend in this process, or the gateway's pool of workers) and their sink
 (`Collector` gathers a response; the job runner stores each page as it finishes). Stage timings are
-collected here, once, per recognizer.
+collected here, once, per recognizer, and per page: each page the sink gets carries the seconds it
+took for that recognizer (`RenderedPage.timings`), so a job can add up its pages' timings.
 """
 
 from __future__ import annotations
@@ -144,17 +145,23 @@ class _Run:
             error = InternalError(f"internal error ({type(error).__name__}) on page {index + 1}")
         self.sink.failed(name, index, error)
 
-    async def _render(self, names: Sequence[str], result: PageResult, page: PageImage | None) -> None:
+    async def _render(
+        self, names: Sequence[str], result: PageResult, page: PageImage | None, spent: Mapping[str, Timings]
+    ) -> None:
         """`result` rendered against its page image (None: not rasterised, so no pictures) once, then
-        delivered for each of `names`."""
+        delivered for each of `names` with the seconds that page took for it (`spent`: the stages before
+        rendering; render and total are added here)."""
         t0 = time.perf_counter()
         image = page.image if page is not None else None
         rendered = await anyio.to_thread.run_sync(
             render_page, result, image, wants_boxes(self.boxes, result.index)
         )
+        seconds = time.perf_counter() - t0
         for name in names:
-            self._timings(name).render += time.perf_counter() - t0
-            self.sink.done(name, rendered)
+            self._timings(name).render += seconds
+            own = spent[name].model_copy(update={"render": seconds})
+            own.total = own.decode + own.queue + own.ocr + own.render
+            self.sink.done(name, rendered.model_copy(update={"timings": own}))
 
     async def _rasterise(self, index: int) -> tuple[PageImage, float]:
         t0 = time.perf_counter()
@@ -184,7 +191,8 @@ class _Run:
                 if layer is not None and page is not None and quality == "partial":
                     crops = await anyio.to_thread.run_sync(pictures_to_read, layer, page.image)
                 if layer is not None and (quality == "reliable" or self.text_layer == "only" or crops == []):
-                    self._decoded(names, time.perf_counter() - started)
+                    decoded = time.perf_counter() - started
+                    self._decoded(names, decoded)
                     flags = [] if quality in ("reliable", "partial") else [f"text_layer_{quality}"]
                     result = PageResult(
                         index=index,
@@ -193,7 +201,7 @@ class _Run:
                         blocks=layer_blocks(layer),
                         flags=flags,
                     )
-                    await self._render(names, result, page)
+                    await self._render(names, result, page, _spent(claimed, decoded))
                     return
                 if page is None:
                     page = await anyio.to_thread.run_sync(self.document.page, index)
@@ -201,10 +209,11 @@ class _Run:
                 for name in names:
                     self._failed(name, index, exc)
                 return
-            self._decoded(names, time.perf_counter() - started)
+            decoded = time.perf_counter() - started
+            self._decoded(names, decoded)
             async with anyio.create_task_group() as group:
                 for recognizer in claimed:
-                    group.start_soon(self._read_page, recognizer, page, crops, layer)
+                    group.start_soon(self._read_page, recognizer, page, crops, layer, decoded)
         finally:
             gate.release()
 
@@ -218,9 +227,11 @@ class _Run:
         page: PageImage,
         crops: list[tuple[int, int, int, int]] | None,
         layer: TextLayer | None,
+        decode_seconds: float,
     ) -> None:
         """The engine's reading of the page, or (`crops`) of the pictures the text layer misses."""
         timings = self._timings(recognizer.name)
+        own = Timings(decode=decode_seconds)
         try:
             pieces = (
                 [(page, (0, 0))]
@@ -235,13 +246,14 @@ class _Run:
                 t0 = time.perf_counter()
                 result = await recognizer.page(piece, self.options)
                 waited = time.perf_counter() - t0
-                timings.ocr += result.ocr_seconds
-                timings.queue += max(0.0, waited - result.ocr_seconds)
+                for stages in (timings, own):
+                    stages.ocr += result.ocr_seconds
+                    stages.queue += max(0.0, waited - result.ocr_seconds)
                 found.append((origin, result))
             if crops is not None:
                 assert layer is not None
                 result = merged(layer, page.index, page.width, page.height, found)
-            await self._render([recognizer.name], result, page)
+            await self._render([recognizer.name], result, page, {recognizer.name: own})
         except Exception as exc:
             self._failed(recognizer.name, page.index, exc)
 
@@ -260,7 +272,8 @@ class _Run:
             for index in claimed:
                 self._failed(name, index, exc)
             return
-        self._timings(name).ocr += time.perf_counter() - t0
+        read_seconds = time.perf_counter() - t0
+        self._timings(name).ocr += read_seconds
         by_index: dict[int, PageResult] = {}
         for result in results:
             if not 0 <= result.index < self.document.page_count:
@@ -279,9 +292,15 @@ class _Run:
             try:
                 page, seconds = await self._rasterise(index)
                 self._timings(name).decode += seconds
-                await self._render([name], result.fitted(page.width, page.height), page)
+                own = {name: Timings(decode=seconds, ocr=read_seconds / len(claimed))}  # its share
+                await self._render([name], result.fitted(page.width, page.height), page, own)
             except Exception as exc:
                 self._failed(name, index, exc)
+
+
+def _spent(readers: Sequence[Recognizer], decode_seconds: float) -> dict[str, Timings]:
+    """What a page read from its text layer cost each of `readers`: its rasterising."""
+    return {r.name: Timings(decode=decode_seconds) for r in readers}
 
 
 class Collector:

@@ -357,6 +357,9 @@ class JobStatus(BaseModel):
     updated_at: float
     expires_at: float
     error: str | None = None
+    page_names: list[str] = Field(
+        default_factory=list, description="a job of several files: each page's name; empty otherwise"
+    )
 
 
 class JobEvent(BaseModel):

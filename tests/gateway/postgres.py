@@ -23,7 +23,7 @@ from tests.gateway.cluster import free_ports
 
 DATABASE = "ocrgate"
 SUPERUSER = "postgres"
-TABLES = ("ocrgate_inputs", "ocrgate_pages", "ocrgate_jobs")
+TABLES = ("ocrgate_truths", "ocrgate_inputs", "ocrgate_pages", "ocrgate_jobs")
 
 
 def bin_dir() -> Path | None:

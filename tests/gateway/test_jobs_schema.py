@@ -1,6 +1,6 @@
 """The job stores' schema versions: a version 1 database (a job's dpi inside its options JSON) migrated to
-the current one (dpi and text_layer in columns of their own) on SQLite and on PostgreSQL, and both kept
-in both stores."""
+the current one (dpi, text_layer, backend options and page names in columns of their own, page truths in
+a table) on SQLite and on PostgreSQL, and all kept in both stores."""
 
 from __future__ import annotations
 
@@ -76,6 +76,10 @@ def assert_migrated(store: JobStore) -> None:
         assert job.text_layer == "auto", job_id  # what every older job did
     assert [t.index for t in store.queued_pages("with-dpi")] == [0]  # its pages untouched
     assert store.load_job(make_job(store, dpi=150).id).dpi == 150
+    old = store.load_job("with-dpi")
+    assert old is not None and (old.backend_options, old.page_names) == ({}, [])  # NULL columns: none
+    assert store.set_truth("with-dpi", 0, "the page", None).text == "the page"
+    assert [t.text for t in store.truths("with-dpi")] == ["the page"]
 
 
 def test_sqlite_schema_1_is_migrated(tmp_path: Path) -> None:
@@ -98,13 +102,13 @@ def test_sqlite_schema_1_is_migrated(tmp_path: Path) -> None:
     assert reopened.load_job("with-dpi").dpi == 300
     reopened.close()
     with sqlite3.connect(tmp_path / "jobs.sqlite3") as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 3
+        assert check.execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 4
         assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_postgres_schema_1_is_migrated(postgres_url: str) -> None:
     psycopg = pytest.importorskip("psycopg")
-    from ocrgate.jobs import postgres
+    from ocrgate.jobs import postgres, postgres_schema
 
     fresh = f"{postgres_url}?options=-csearch_path%3Dv1"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
@@ -112,7 +116,7 @@ def test_postgres_schema_1_is_migrated(postgres_url: str) -> None:
     try:
         with psycopg.connect(fresh, autocommit=True) as conn:
             conn.execute(V1_POSTGRES_JOBS)
-            for statement in postgres._SCHEMA[4:]:  # pages and inputs: the same in schemas 1 and 2
+            for statement in postgres_schema._SCHEMA[4:6]:  # pages and inputs: the same in schemas 1 to 3
                 conn.execute(statement)
             for statement in V1_POSTGRES_VERSION:
                 conn.execute(statement)
@@ -133,7 +137,7 @@ def test_postgres_schema_1_is_migrated(postgres_url: str) -> None:
             assert conn.execute("SELECT version FROM ocrgate_schema").fetchall() == [
                 (postgres.SCHEMA_VERSION,)
             ]
-            assert postgres.SCHEMA_VERSION == 3
+            assert postgres.SCHEMA_VERSION == 4
     finally:
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute("DROP SCHEMA v1 CASCADE")

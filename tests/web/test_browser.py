@@ -1,33 +1,20 @@
-"""The web client in a real browser: Debian's chromium driven by Playwright against a real gateway.
+"""The web client in a real browser: Debian's chromium driven by Playwright against a real gateway
+(fixtures: conftest.py). Reading one page, errors, jobs of a PDF, and engine text that must stay text.
 
-The project never downloads a browser of its own: without /usr/bin/chromium these tests skip.
-Screenshots land in test-artifacts/web/ (docs/screenshot.png in the README is a copy of single.png).
+Screenshots land in test-artifacts/web/ (the README's docs/*.png are some of them, scaled down).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.gateway.cluster import REPO, Cluster
+from tests.gateway.cluster import Cluster
 from tests.gateway.test_gateway import pdf_of
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = REPO / "test-artifacts" / "web"
-HL = re.compile(r"\bhl\b")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.web.conftest import ARTIFACTS, CHROMIUM, HL, choose
 
 if not CHROMIUM.is_file():
     pytest.skip(f"{CHROMIUM} not found (Debian's chromium; `.ci/run` installs it)", allow_module_level=True)
@@ -35,44 +22,9 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pac
 sync_api.expect.set_options(timeout=60_000)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, eval_dir: Path) -> Iterator[Cluster]:
-    running = Cluster(tmp_path_factory.mktemp("web"), {"rapidocr": {}, "tesseract": {}}).start()
-    yield running
-    assert running.stop() == []
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[sync_api.Browser]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: sync_api.Browser, cluster: Cluster) -> Iterator[sync_api.Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(60_000)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.goto(cluster.url + "/")
-    sync_api.expect(tab.locator("#backend-list input")).to_have_count(2)
-    yield tab
-    context.close()
-    assert errors == [], f"uncaught errors in the page: {errors}"
-
-
-def choose(page: sync_api.Page, *backends: str) -> None:
-    for box in page.locator("#backend-list input").all():
-        box.set_checked(box.get_attribute("value") in backends)
-
-
 def test_page_is_served_with_local_assets_and_limits(page: sync_api.Page, cluster: Cluster) -> None:
     assert page.locator("h1").inner_text() == "ocrgate"
-    sync_api.expect(page.locator("#limits")).to_contain_text("MiB per file")
+    sync_api.expect(page.locator("#limits")).to_contain_text("MiB per upload")
     sync_api.expect(page.locator("#backend-list")).to_contain_text("healthy")
     # every script and stylesheet comes from the gateway itself
     sources = page.eval_on_selector_all("script[src], link[href]", "els => els.map(e => e.src || e.href)")
@@ -112,30 +64,6 @@ def test_upload_a_page_shows_markdown_and_boxes(page: sync_api.Page, phototest: 
     assert json.loads(panel.inner_text())["width"] == 640
 
 
-def test_compare_two_backends(page: sync_api.Page, phototest: Path) -> None:
-    choose(page, "rapidocr", "tesseract")
-    page.set_input_files("#file", str(phototest))
-    page.click("#submit")
-    compare = page.locator("#result .compare")
-    sync_api.expect(compare.locator(".column")).to_have_count(2)
-    assert compare.locator(".column h3").all_inner_texts() == ["rapidocr", "tesseract"]
-    sync_api.expect(compare.locator(".agreement")).to_contain_text(re.compile(r"rapidocr ↔ tesseract: \d+%"))
-    for column in compare.locator(".column").all():
-        sync_api.expect(column.locator(".diff")).to_contain_text("brown", ignore_case=True)
-        assert column.locator("svg.boxes rect").count() >= 1
-    page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
-
-    # the word diff (LCS on words) marks what one side lacks
-    marks = page.evaluate(
-        """async () => {
-        const { diffWords } = await import('/static/compare.js');
-        const d = diffWords('the quick brown fox'.split(' '), 'the quick red fox jumps'.split(' '));
-        return [d.keepA, d.keepB];
-    }"""
-    )
-    assert marks == [[True, True, False, True], [True, True, False, True, False]]
-
-
 def test_pdf_job_progress_pages_and_reload(page: sync_api.Page, phototest: Path, tmp_path: Path) -> None:
     pdf = tmp_path / "three.pdf"
     pdf.write_bytes(pdf_of(Image.open(phototest).convert("RGB"), 3))
@@ -152,22 +80,26 @@ def test_pdf_job_progress_pages_and_reload(page: sync_api.Page, phototest: Path,
     sync_api.expect(page.locator("#file-info")).to_contain_text("runs as a job")
     page.click("#submit")
     sync_api.expect(page.locator("#job")).to_be_visible()
-    assert "#job=" in page.url
+    assert "job=" in page.url.split("#", 1)[1]
     sync_api.expect(page.locator("#job-status")).to_contain_text("completed — 3 / 3 pages", timeout=90_000)
-    sync_api.expect(page.locator("#result .result .page")).to_have_count(3)
+    sync_api.expect(page.locator("#result .page-strip .strip-item.done")).to_have_count(3)
     values = page.evaluate("window.__progress")
     assert values[-1] == [3, 3]
     seen = [v for v, _ in values]
     assert seen == sorted(seen) and len(set(seen)) >= 3, f"progress did not move: {values}"
-    sync_api.expect(page.locator("#result .page").first.locator(".markdown")).to_contain_text(
-        "quick", ignore_case=True
-    )
+    detail = page.locator("#result .page-detail .page")
+    sync_api.expect(detail.locator(".markdown")).to_contain_text("quick", ignore_case=True)
+    sync_api.expect(detail.locator(".timings")).to_contain_text("total")  # the job's summed page timings
+    page.locator('.strip-item[data-page="2"]').click()
+    sync_api.expect(page.locator("#result .page-detail .page")).to_have_attribute("data-page", "2")
+    assert "page=3" in page.url
     page.screenshot(path=str(ARTIFACTS / "job.png"))
 
-    # coming back to the job's URL shows it again
+    # coming back to the job's URL shows it again, at the same page
     page.reload()
     sync_api.expect(page.locator("#job-status")).to_contain_text("completed — 3 / 3 pages")
-    sync_api.expect(page.locator("#result .page")).to_have_count(3)
+    sync_api.expect(page.locator("#result .page-strip .strip-item")).to_have_count(3)
+    sync_api.expect(page.locator("#result .page-detail .page")).to_have_attribute("data-page", "2")
     sync_api.expect(page.locator("#job-cancel")).to_be_disabled()
 
 

@@ -14,7 +14,7 @@ from ocrgate.config import Settings
 from ocrgate.gateway.auth import APIKeys
 from ocrgate.gateway.metrics import Metrics
 from ocrgate.gateway.openapi import install_docs, install_openapi
-from ocrgate.gateway.routes import backends, jobs, mistral, ocr, web
+from ocrgate.gateway.routes import backends, job_pages, jobs, mistral, ocr, scorecards, web
 from ocrgate.gateway.routing import Router
 from ocrgate.gateway.state import Gateway
 from ocrgate.http_errors import install_error_handlers
@@ -61,7 +61,7 @@ def create_gateway_app(settings: Settings) -> FastAPI:
     app.state.gateway = gw
     install_error_handlers(app)
     _middleware(app, gw)
-    for module in (ocr, jobs, backends):
+    for module in (ocr, jobs, job_pages, scorecards, backends):
         app.include_router(module.router)
     web.mount_web(app)
     install_openapi(app, router, body_models=mistral.JSON_MODELS)
@@ -77,9 +77,9 @@ def _middleware(app: FastAPI, gw: Gateway) -> None:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=gw.settings.gateway.cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["X-API-Key", "Authorization", "Content-Type"],
-            expose_headers=["Retry-After"],
+            expose_headers=["Retry-After", "Content-Disposition"],
         )
     app.add_middleware(
         FixedHeaders,

@@ -209,28 +209,43 @@ class BackendPool:
         self._changed.set()
 
     def recognizer(
-        self, timeout_s: float, retries: int, wait_for_worker_s: float = 0.0, reserved: bool = False
+        self,
+        timeout_s: float,
+        retries: int,
+        wait_for_worker_s: float = 0.0,
+        reserved: bool = False,
+        options: Mapping[str, Any] | None = None,
     ) -> RemoteRecognizer:
-        """This pool as a recognizer of the one flow (`ocrgate.flow.Recognizer`)."""
-        return RemoteRecognizer(self, timeout_s, retries, wait_for_worker_s, reserved)
+        """This pool as a recognizer of the one flow (`ocrgate.flow.Recognizer`); `options` are this
+        backend's own request options, merged over the ones the flow gives every backend."""
+        return RemoteRecognizer(self, timeout_s, retries, wait_for_worker_s, reserved, options or {})
 
 
 class RemoteRecognizer:
     """A backend's workers as a recognizer: pages and files go to some replica, with retries."""
 
     def __init__(
-        self, pool: BackendPool, timeout_s: float, retries: int, wait_for_worker_s: float, reserved: bool
+        self,
+        pool: BackendPool,
+        timeout_s: float,
+        retries: int,
+        wait_for_worker_s: float,
+        reserved: bool,
+        options: Mapping[str, Any],
     ) -> None:
         self.pool = pool
         self.name = pool.name
         self.window = pool.window
         self.timeout_s, self.retries = timeout_s, retries
         self.wait_for_worker_s, self.reserved = wait_for_worker_s, reserved
+        self.own_options = dict(options)
 
     def reads_whole(self, media_type: str) -> bool:
         return self.pool.reads_whole(media_type)
 
     async def page(self, page: PageImage, options: Mapping[str, Any]) -> PageResult:
+        options = {**options, **self.own_options}
+
         async def call(url: str) -> PageResult:
             return await self.pool.workers.page(url, page, options, self.timeout_s)
 
@@ -242,6 +257,8 @@ class RemoteRecognizer:
         options: Mapping[str, Any],
         progress: Callable[[int, int], None] | None = None,
     ) -> list[PageResult]:
+        options = {**options, **self.own_options}
+
         async def call(url: str) -> list[PageResult]:
             return await self.pool.workers.file(url, document, options, self.timeout_s, progress)
 

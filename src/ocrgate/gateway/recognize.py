@@ -39,7 +39,10 @@ async def recognize_now(
                 held.enter_context(pool.admitted(window))
                 recognizers.append(
                     pool.recognizer(
-                        settings.limits.page_timeout_s, settings.gateway.page_retries, reserved=True
+                        settings.limits.page_timeout_s,
+                        settings.gateway.page_retries,
+                        reserved=True,
+                        options=upload.backend_options.get(name),
                     )
                 )
             result = await flow.recognize(

@@ -1,9 +1,12 @@
-"""The upload form every route that takes a file shares: the file, read within its limit and opened
-as a Document, the backends it names and the options checked against their published schemas.
+"""The upload form every route that takes a file shares: the file (or, for a job, several: one document
+of all their pages, `ocrgate.gateway.pageset`), read within its limit and opened as a Document, the
+backends it names and the options checked against their published schemas (shared ones, and each
+backend's own).
 
 The multipart body is read here, with Starlette's parser (`UploadParser`) under the gateway's own rules,
 so that every field gets a typed answer: a field over `limits.max_field_bytes` is a 413
-`field_too_large`, a second `file` part a 422 `invalid_request` ("one file per request"), a part that
+`field_too_large`, a second `file` part of `POST /v1/ocr` a 422 `invalid_request` ("one file per
+request"; a job takes up to `MAX_SET_FILES`), a part that
 names its file only by RFC 5987's `filename*=UTF-8''...` is a file all the same (RFC 7578 forbids that
 form, python-multipart ignores it, clients still send it), and the `%22`, `%0D`, `%0A` with which
 browsers escape quotes and line breaks in `filename="..."` (the WHATWG HTML form encoding) are decoded.
@@ -15,7 +18,7 @@ import email.message
 import email.utils
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -32,6 +35,7 @@ from ocrgate.documents import Document, open_document
 from ocrgate.errors import FieldTooLarge, FileTooLarge, InputError, InvalidOption, InvalidRequest
 from ocrgate.formats import Format
 from ocrgate.gateway.formatting import FORMAT_DESCRIPTION
+from ocrgate.gateway.pageset import combine
 from ocrgate.gateway.state import Gateway, GatewayDep
 from ocrgate.middleware import declared_too_large
 from ocrgate.render import BoxesMode
@@ -40,7 +44,8 @@ from ocrgate.wire import options_from_json
 
 CHUNK = 1 << 20
 MAX_FORM_FIELDS = 32
-MAX_FORM_FILES = 4
+#: `file` parts a job's form may hold: a set of pages read as one document
+MAX_SET_FILES = 100
 #: how browsers escape a file name inside `filename="..."` (WHATWG HTML, multipart/form-data encoding)
 BROWSER_ESCAPES = {"%22": '"', "%0D": "\r", "%0A": "\n"}
 
@@ -54,6 +59,9 @@ class UploadFields(BaseModel):
     prompt: str | None = Field(default=None, description="prompt, for engines that take one")
     options: str | None = Field(
         default=None, description="JSON object of engine options; each backend's schema: GET /v1/backends"
+    )
+    backend_options: str | None = Field(
+        default=None, description="JSON object: backend name -> its own options, merged over `options` for it"
     )
     boxes: BoxesMode | None = Field(default=None, description="boxes pictures for all, first or no pages")
     dpi: int | None = Field(default=None, ge=36, le=600, description="PDF rasterising resolution")
@@ -111,9 +119,10 @@ class UploadParser(MultiPartParser):
     """Starlette's multipart parser with typed errors for oversized fields and a second file, and file
     names decoded by `file_name`."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, file_parts: int = 1, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.file_parts = 0
+        self.most_files = file_parts
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         part = self._current_part
@@ -135,20 +144,24 @@ class UploadParser(MultiPartParser):
             part.file.filename = name
         if part.field_name == "file":
             self.file_parts += 1
-            if self.file_parts > 1:
-                raise InvalidRequest("one file per request: the form has more than one `file` part")
+            if self.file_parts > self.most_files:
+                if self.most_files == 1:
+                    raise InvalidRequest("one file per request: the form has more than one `file` part")
+                raise InvalidRequest(f"at most {self.most_files} `file` parts make one set of pages")
 
 
-async def read_form(request: Request, limits: Limits) -> FormData:
-    """The request's multipart form (empty for any other body); typed errors for what it breaks."""
+async def read_form(request: Request, limits: Limits, file_parts: int = 1) -> FormData:
+    """The request's multipart form (empty for any other body), at most `file_parts` files; typed
+    errors for what it breaks."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         return FormData()
     parser = UploadParser(
         request.headers,
         request.stream(),
-        max_files=MAX_FORM_FILES,
+        max_files=file_parts,
         max_fields=MAX_FORM_FIELDS,
         max_part_size=limits.max_field_bytes,
+        file_parts=file_parts,
     )
     try:
         return await parser.parse()
@@ -158,18 +171,19 @@ async def read_form(request: Request, limits: Limits) -> FormData:
         raise InputError("the client went away before the form was sent") from exc
 
 
-async def read_upload(upload: UploadFile | str | None, limits: Limits) -> bytes:
-    """The file part's bytes; FileTooLarge as soon as they pass the limit."""
+async def read_upload(upload: UploadFile | str | None, limits: Limits, already: int = 0) -> bytes:
+    """The file part's bytes; FileTooLarge as soon as they and the `already` read bytes of the same
+    upload pass the limit."""
     if upload is None:
         raise InputError("no file sent: use a multipart form with a `file` field")
     if isinstance(upload, str):
         raise InvalidRequest("`file` must be a file part (its Content-Disposition names a filename)")
     chunks: list[bytes] = []
-    size = 0
+    size = already
     while chunk := await upload.read(CHUNK):
         size += len(chunk)
         if size > limits.max_upload_bytes:
-            raise FileTooLarge(f"the file is over the limit of {limits.max_upload_bytes:,} bytes")
+            raise FileTooLarge(f"the upload is over the limit of {limits.max_upload_bytes:,} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -204,14 +218,57 @@ class Upload:
     text_layer: TextLayerMode = "auto"
     decode_seconds: float = 0.0
     format: Format | None = None
+    backend_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    page_names: list[str] = field(default_factory=list)
+
+
+def backend_options_from_json(
+    text: str | None, names: list[str], limits: Limits
+) -> dict[str, dict[str, Any]]:
+    """The `backend_options` field: a JSON object of backend name -> that backend's own options object.
+
+    InvalidOption for anything else, or for a name that is not one of the request's `names`.
+    """
+    value = options_from_json(text, limits)
+    for name, own in value.items():
+        if name not in names:
+            raise InvalidOption(f"`backend_options` names {name!r}, which is not one of the chosen backends")
+        if not isinstance(own, dict):
+            raise InvalidOption(f"`backend_options.{name}` must be a JSON object")
+    return {name: {k: v for k, v in own.items() if v is not None} for name, own in value.items()}
+
+
+async def _document(
+    files: list[UploadFile | str], limits: Limits, dpi: int | None
+) -> tuple[Document, bytes, list[str]]:
+    """One file as it is; several as one document of all their pages (with each page's name)."""
+    if not files:
+        raise InputError("no file sent: use a multipart form with a `file` field")
+    parts: list[tuple[str, bytes]] = []
+    for upload in files:
+        data = await read_upload(upload, limits, sum(len(d) for _, d in parts))
+        name = upload.filename if isinstance(upload, UploadFile) else None
+        parts.append((name or "upload", data))
+    if len(parts) == 1:
+        name, data = parts[0]
+        return await anyio.to_thread.run_sync(open_document, data, name, limits, dpi), data, []
+    data, page_names = await anyio.to_thread.run_sync(combine, parts, limits, dpi)
+    name = f"{parts[0][0]} + {len(parts) - 1} more"
+    document = await anyio.to_thread.run_sync(open_document, data, name, limits, dpi)
+    return document, data, page_names
 
 
 def checked_backends(
-    gw: Gateway, backend: str | None, options: dict[str, Any], prompt: str | None
+    gw: Gateway,
+    backend: str | None,
+    options: dict[str, Any],
+    prompt: str | None,
+    own: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
     """The backends named (one, a comma list or `all`; default: the configured default) and the
-    options (the prompt among them), checked against each backend's published schema and, as they
-    travel to the workers, against `limits.max_options_bytes`."""
+    options (the prompt among them), checked against each backend's published schema (with that
+    backend's `own` options over them) and, as they travel to the workers, against
+    `limits.max_options_bytes`."""
     limits = gw.settings.limits
     names = gw.router.parse(backend, gw.settings.default_backend)
     if prompt:
@@ -222,35 +279,45 @@ def checked_backends(
             f"`options` and `prompt` are over the limit of {limits.max_options_bytes:,} bytes"
         )
     for name in names:
-        gw.router.pool(name).check_options(options)
+        gw.router.pool(name).check_options({**options, **(own or {}).get(name, {})})
     return names, options
 
 
-async def upload_form(request: Request, gw: GatewayDep) -> Upload:
-    """FastAPI dependency: the multipart form of `/v1/ocr` and `/v1/jobs` (`UploadForm`), checked in the
-    order that costs least first (declared size, fields, backends, options, then the file itself)."""
-    return await checked_upload(request, gw)
+async def job_form(request: Request, gw: GatewayDep) -> Upload:
+    """FastAPI dependency: the multipart form of `/v1/jobs` (`UploadForm`; several `file` parts: one
+    set of pages), checked as `checked_upload` checks it."""
+    return await checked_upload(request, gw, file_parts=MAX_SET_FILES)
 
 
-async def checked_upload(request: Request, gw: Gateway) -> Upload:
-    """The request's multipart form, read and checked (see `upload_form`)."""
+async def checked_upload(request: Request, gw: Gateway, file_parts: int = 1) -> Upload:
+    """The request's multipart form, checked in the order that costs least first (declared size,
+    fields, backends, options, then the file itself)."""
     limits = gw.settings.limits
     if error := declared_too_large(request.headers, limits):
         raise error
-    form = await read_form(request, limits)
+    form = await read_form(request, limits, file_parts)
     try:
         fields = check_fields(form)
+        names = gw.router.parse(fields.backend, gw.settings.default_backend)
+        own = backend_options_from_json(fields.backend_options, names, limits)
         names, parsed = checked_backends(
-            gw, fields.backend, options_from_json(fields.options, limits), fields.prompt
+            gw, fields.backend, options_from_json(fields.options, limits), fields.prompt, own
         )
         started = time.perf_counter()
-        upload = form.get("file")
-        data = await read_upload(upload, limits)
-        name = (upload.filename if isinstance(upload, UploadFile) else None) or "upload"
+        document, data, page_names = await _document(form.getlist("file"), limits, fields.dpi)
     finally:
         await form.close()
-    document = await anyio.to_thread.run_sync(open_document, data, name, limits, fields.dpi)
     seconds = time.perf_counter() - started
     return Upload(
-        document, data, names, parsed, fields.boxes, fields.dpi, fields.text_layer, seconds, fields.format
+        document,
+        data,
+        names,
+        parsed,
+        fields.boxes,
+        fields.dpi,
+        fields.text_layer,
+        seconds,
+        fields.format,
+        own,
+        page_names,
     )

@@ -17,6 +17,7 @@ from ocrgate.jobs.records import (
     PageOutcome,
     PageState,
     PageTask,
+    PageTruth,
     new_job_id,
 )
 from ocrgate.jobs.sqlite import SQLiteJobStore
@@ -31,6 +32,7 @@ __all__ = [
     "PageOutcome",
     "PageState",
     "PageTask",
+    "PageTruth",
     "SQLiteJobStore",
     "new_job_id",
     "open_store",

@@ -1,9 +1,8 @@
 """Durable jobs in PostgreSQL: the SQLite store's semantics, shareable by several gateway processes.
 
-Three tables: `ocrgate_jobs`, `ocrgate_pages` (one row per backend and page, `queued -> running -> done |
-failed`) and `ocrgate_inputs` (the upload as bytea: gateways need not share a disk). Created on first use,
-with the schema's version in `ocrgate_schema`: 3 (a job's `dpi` and `text_layer` have columns of their
-own); an older database is migrated when a store opens it, a newer one is refused.
+Four tables: `ocrgate_jobs`, `ocrgate_pages` (one row per backend and page, `queued -> running -> done |
+failed`), `ocrgate_inputs` (the upload as bytea: gateways need not share a disk) and `ocrgate_truths` (a
+person's reading of a page, kept with its job), created and migrated by `postgres_schema`.
 
 Concurrency. Every write transaction takes its job's row lock first (`SELECT ... FOR NO KEY UPDATE`, or the
 UPDATE of that row), then touches pages: writes to one job are serialised across all gateways, always in
@@ -30,12 +29,21 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from ocrgate.errors import NotFound, StorageError
-from ocrgate.jobs.records import ACTIVE, JobRecord, NewJob, PageKey, PageOutcome, PageTask, new_job_id
-from ocrgate.jobs.rows import count_progress, failure_summary, job_fields, job_row, split_dpi
+from ocrgate.jobs.postgres_schema import SCHEMA_VERSION as SCHEMA_VERSION
+from ocrgate.jobs.postgres_schema import create_schema
+from ocrgate.jobs.records import (
+    ACTIVE,
+    JobRecord,
+    NewJob,
+    PageKey,
+    PageOutcome,
+    PageTask,
+    PageTruth,
+    new_job_id,
+)
+from ocrgate.jobs.rows import count_progress, failure_summary, job_fields, job_row, truth_of
 from ocrgate.schema import JobProgress
 
-SCHEMA_VERSION = 3
-SCHEMA_LOCK = 0x6F6372676174  # advisory lock key that serialises schema creation between gateways
 TIMEOUT_S = 10.0  # to connect, and to wait for a free pooled connection
 KEEPALIVE = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
 
@@ -47,28 +55,6 @@ _OPEN = ("queued", "running")  # the page states a result or a failure may still
 _LIVE_LEASES = (
     "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted"
     " AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-)
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS ocrgate_jobs (
-        id TEXT COLLATE "C" PRIMARY KEY, status TEXT NOT NULL, name TEXT NOT NULL, media_type TEXT NOT NULL,
-        backends TEXT NOT NULL, options TEXT NOT NULL, boxes TEXT NOT NULL, page_count INTEGER NOT NULL,
-        owner TEXT, created_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL,
-        expires_at DOUBLE PRECISION NOT NULL, error TEXT, seq BIGINT GENERATED ALWAYS AS IDENTITY,
-        dpi INTEGER, text_layer TEXT NOT NULL DEFAULT 'auto'
-    )""",
-    "CREATE INDEX IF NOT EXISTS ocrgate_jobs_status ON ocrgate_jobs (status, created_at)",
-    "CREATE INDEX IF NOT EXISTS ocrgate_jobs_owner ON ocrgate_jobs (owner, created_at)",
-    "CREATE INDEX IF NOT EXISTS ocrgate_jobs_expires ON ocrgate_jobs (expires_at)",
-    """CREATE TABLE IF NOT EXISTS ocrgate_pages (
-        job_id TEXT COLLATE "C" NOT NULL REFERENCES ocrgate_jobs (id) ON DELETE CASCADE,
-        backend TEXT COLLATE "C" NOT NULL, idx INTEGER NOT NULL, status TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0, result_json TEXT, error TEXT, claimed_by BIGINT,
-        updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (job_id, backend, idx)
-    )""",
-    """CREATE TABLE IF NOT EXISTS ocrgate_inputs (
-        job_id TEXT COLLATE "C" PRIMARY KEY REFERENCES ocrgate_jobs (id) ON DELETE CASCADE,
-        data BYTEA NOT NULL
-    )""",
 )
 
 
@@ -135,40 +121,7 @@ class PostgresJobStore:
 
     def _create_schema(self) -> None:
         with self._tx() as db:
-            db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))  # two gateways starting at once
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS ocrgate_schema"
-                " (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
-            )
-            row = db.execute("SELECT version FROM ocrgate_schema WHERE id = 1").fetchone()
-            if row and row["version"] > SCHEMA_VERSION:
-                raise StorageError(
-                    f"the job store at {self.where} has schema {row['version']}, newer than this code"
-                )
-            if row and row["version"] == 1:
-                self._migrate_1_to_2(db)
-            if row and row["version"] in (1, 2):
-                db.execute(  # schema 2 -> 3: older jobs read their PDF text layers as `auto` did
-                    "ALTER TABLE ocrgate_jobs"
-                    " ADD COLUMN IF NOT EXISTS text_layer TEXT NOT NULL DEFAULT 'auto'"
-                )
-            for statement in _SCHEMA:
-                db.execute(statement)
-            db.execute(
-                "INSERT INTO ocrgate_schema (id, version) VALUES (1, %s)"
-                " ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version",
-                (SCHEMA_VERSION,),
-            )
-
-    @staticmethod
-    def _migrate_1_to_2(db: psycopg.Connection[Any]) -> None:
-        """Schema 1 -> 2: the `dpi` column, filled from the `dpi` key of each job's options (then removed)."""
-        db.execute("ALTER TABLE ocrgate_jobs ADD COLUMN IF NOT EXISTS dpi INTEGER")
-        rows = db.execute("SELECT id, options FROM ocrgate_jobs WHERE options LIKE '%\"dpi\"%'").fetchall()
-        for row in rows:
-            options, dpi = split_dpi(row["options"])
-            sql = "UPDATE ocrgate_jobs SET options = %s, dpi = %s WHERE id = %s"
-            db.execute(sql, (options, dpi, row["id"]))
+            create_schema(db, self.where)
 
     @staticmethod
     def _lock_job(db: psycopg.Connection[Any], job_id: str) -> str | None:
@@ -410,6 +363,36 @@ class PostgresJobStore:
             )
             db.execute(sql, (now, job_id))
         return True
+
+    # -- ground truth -----------------------------------------------------------------------------------
+
+    def set_truth(self, job_id: str, index: int, text: str, backend: str | None) -> PageTruth:
+        """Keep `text` as page `index`'s truth (replacing any); NotFound when the job is gone."""
+        now = time.time()
+        with self._tx() as db:
+            if self._lock_job(db, job_id) is None:
+                raise NotFound(f"no job {job_id!r}")
+            db.execute(
+                "INSERT INTO ocrgate_truths (job_id, idx, text, backend, updated_at)"
+                " VALUES (%s, %s, %s, %s, %s)"
+                " ON CONFLICT (job_id, idx) DO UPDATE SET text = EXCLUDED.text, backend = EXCLUDED.backend,"
+                " updated_at = EXCLUDED.updated_at",
+                (job_id, index, text, backend, now),
+            )
+        return PageTruth(index=index, text=text, backend=backend, updated_at=now)
+
+    def truths(self, job_id: str) -> list[PageTruth]:
+        """The job's page truths, by page."""
+        with self._conn() as db:
+            rows = db.execute("SELECT * FROM ocrgate_truths WHERE job_id = %s ORDER BY idx", (job_id,))
+            return [truth_of(row) for row in rows.fetchall()]
+
+    def delete_truth(self, job_id: str, index: int) -> bool:
+        """Forget page `index`'s truth; False when it had none."""
+        with self._tx() as db:
+            self._lock_job(db, job_id)
+            sql = "DELETE FROM ocrgate_truths WHERE job_id = %s AND idx = %s"
+            return bool(db.execute(sql, (job_id, index)).rowcount)
 
     # -- housekeeping -----------------------------------------------------------------------------------
 

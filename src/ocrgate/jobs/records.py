@@ -41,6 +41,12 @@ class NewJob(BaseModel):
     ttl_s: float = Field(description="seconds from creation until the job and its input are deleted")
     dpi: int | None = Field(default=None, description="rasterisation resolution for PDF pages; None: default")
     text_layer: TextLayerMode = Field(default="auto", description="PDF text layers: auto | never | only")
+    backend_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="backend name -> its own options, merged over `options` for it"
+    )
+    page_names: list[str] = Field(
+        default_factory=list, description="a set of several files: each page's name (file, and page in it)"
+    )
 
     def record(self, job_id: str, now: float) -> JobRecord:
         """The job as stored: `queued`, created and updated at `now` (Unix seconds), expires `ttl_s` later."""
@@ -48,6 +54,8 @@ class NewJob(BaseModel):
             id=job_id, status="queued", name=self.name, media_type=self.media_type,
             backends=list(self.backends), options=dict(self.options), boxes=self.boxes,
             page_count=self.page_count, owner=self.owner, dpi=self.dpi, text_layer=self.text_layer,
+            backend_options={k: dict(v) for k, v in self.backend_options.items()},
+            page_names=list(self.page_names),
             created_at=now, updated_at=now, expires_at=now + self.ttl_s,
         )  # fmt: skip
 
@@ -70,6 +78,8 @@ class JobRecord(BaseModel):
     updated_at: float
     expires_at: float
     error: str | None = None
+    backend_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    page_names: list[str] = Field(default_factory=list)
 
 
 class PageTask(BaseModel):
@@ -96,3 +106,12 @@ class PageOutcome(BaseModel):
     result_json: str | None = None
     error: str | None = None
     attempts: int = 0
+
+
+class PageTruth(BaseModel):
+    """A person's reading of one page of a job (ground truth), kept with the job; times are Unix seconds."""
+
+    index: int = Field(ge=0, description="0-based page of the job")
+    text: str = Field(description="the page's text as it should read (plain text, lines as on the page)")
+    backend: str | None = Field(default=None, description="whose reading it was corrected from, if any")
+    updated_at: float

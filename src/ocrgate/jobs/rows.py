@@ -1,7 +1,8 @@
 """What the SQLite and PostgreSQL job stores share: rows to models and back, progress counts, a job's
 final state, and the schema 1 -> 2 move of `dpi` out of the options JSON into its own column.
 
-Both stores keep the same columns (`backends` and `options` as JSON text), so one conversion serves both.
+Both stores keep the same columns (`backends`, `options`, `backend_options` and `page_names` as JSON
+text), so one conversion serves both.
 """
 
 from __future__ import annotations
@@ -10,20 +11,28 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ocrgate.jobs.records import JobRecord
+from ocrgate.jobs.records import JobRecord, PageTruth
 from ocrgate.schema import JobProgress
+
+JSON_COLUMNS = ("backends", "options", "backend_options", "page_names")
 
 
 def job_row(record: JobRecord) -> dict[str, Any]:
     """A `JobRecord` as a `jobs` row: column name -> value (the JSON columns encoded)."""
-    encoded = {"backends": json.dumps(record.backends), "options": json.dumps(record.options)}
-    return record.model_dump() | encoded
+    data = record.model_dump()
+    return data | {name: json.dumps(data[name]) for name in JSON_COLUMNS}
 
 
 def job_fields(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A `jobs` row as `JobRecord` fields (the JSON columns decoded)."""
+    """A `jobs` row as `JobRecord` fields (the JSON columns decoded; NULL, from before schema 3, as empty)."""
     data = dict(row)
-    return data | {"backends": json.loads(data["backends"]), "options": json.loads(data["options"])}
+    decoded = {name: json.loads(data[name]) for name in JSON_COLUMNS if data.get(name) is not None}
+    return {k: v for k, v in data.items() if v is not None or k not in JSON_COLUMNS} | decoded
+
+
+def truth_of(row: Mapping[str, Any]) -> PageTruth:
+    """A `truths` row (job_id, idx, text, backend, updated_at) as a `PageTruth`."""
+    return PageTruth(index=row["idx"], text=row["text"], backend=row["backend"], updated_at=row["updated_at"])
 
 
 def count_progress(backends_json: str, counts: Iterable[Mapping[str, Any]]) -> dict[str, JobProgress]:

@@ -34,7 +34,7 @@ from ocrgate.gateway.routing import Router
 from ocrgate.jobs import ACTIVE, JobRecord, JobStore, PageKey, PageTask, events
 from ocrgate.jobs.watchdog import WORKER_WAIT_S, Deadline, Watchdog, page_stuck_s
 from ocrgate.render import RenderedPage
-from ocrgate.schema import CompareResponse, JobEvent, JobProgress, JobStatus, OCRResponse
+from ocrgate.schema import CompareResponse, JobEvent, JobProgress, JobStatus, OCRResponse, Timings
 
 log = logging.getLogger("ocrgate.jobs")
 EXPIRY_INTERVAL_S = 60.0
@@ -47,8 +47,8 @@ def job_status(store: JobStore, job: JobRecord, progress: dict[str, JobProgress]
     return JobStatus(**fields, progress=progress if progress is not None else store.progress(job.id))
 
 
-def job_result(store: JobStore, job: JobRecord) -> OCRResponse | CompareResponse:
-    """The unified response from the pages stored so far (failed pages carry their reason)."""
+def job_pages(store: JobStore, job: JobRecord) -> dict[str, list[RenderedPage]]:
+    """Each backend's pages stored so far, by page (a failed one: `RenderedPage.failed`, with its reason)."""
     pages: dict[str, list[RenderedPage]] = {}
     for backend in job.backends:
         pages[backend] = []
@@ -57,7 +57,25 @@ def job_result(store: JobStore, job: JobRecord) -> OCRResponse | CompareResponse
                 pages[backend].append(RenderedPage.model_validate_json(outcome.result_json))
             elif outcome.status == "failed":
                 pages[backend].append(RenderedPage.failed(outcome.index, outcome.error or "failed"))
-    return flow.respond(job.backends, pages, job.name, job.id, success=job.status == "completed")
+    return pages
+
+
+def summed_timings(pages: list[RenderedPage]) -> Timings:
+    """The stage timings of `pages` added up (seconds of work: pages that ran at once count each)."""
+    total = Timings()
+    for page in pages:
+        if page.timings is not None:
+            for stage in Timings.model_fields:
+                setattr(total, stage, getattr(total, stage) + getattr(page.timings, stage))
+    return total
+
+
+def job_result(store: JobStore, job: JobRecord) -> OCRResponse | CompareResponse:
+    """The unified response from the pages stored so far (failed pages carry their reason); each
+    backend's `timings` are the sums of its pages' (`summed_timings`)."""
+    pages = job_pages(store, job)
+    timings = {backend: summed_timings(rendered) for backend, rendered in pages.items()}
+    return flow.respond(job.backends, pages, job.name, job.id, timings, success=job.status == "completed")
 
 
 class JobSink:
@@ -310,7 +328,8 @@ class JobRunner:
                     self.fail_page(PageKey(job.id, backend, index), exc.message, 1)
                 continue
             timeout, retries = self.settings.limits.page_timeout_s, self.settings.gateway.page_retries
-            remote = pool.recognizer(timeout, retries, wait_for_worker_s=WORKER_WAIT_S)
+            own = job.backend_options.get(backend)
+            remote = pool.recognizer(timeout, retries, wait_for_worker_s=WORKER_WAIT_S, options=own)
             recognizers.append(Deadline(remote, self.stuck_s))
         await flow.run(
             document,

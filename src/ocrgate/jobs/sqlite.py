@@ -5,9 +5,10 @@ Each (backend, page) is a row moving `queued -> running -> done | failed`; a fai
 `requeue_running_pages` let the new gateway pick up where the old one stopped. One gateway owns the
 file, so every `running` page is this gateway's (or a dead predecessor's).
 
-The schema's version is the file's `user_version`: 3 (a job's `dpi` and `text_layer` have columns of
-their own). Older files are migrated when they are opened (`_migrate_1_to_2`, `_migrate_2_to_3`); a
-newer one is refused.
+The schema's version is the file's `user_version`: 4 (schema 2 gave a job's `dpi` its own column, 3
+its `text_layer`; 4 adds each job's `backend_options` and `page_names`, and the `truths` table: a
+person's reading of a page, kept with its job). Older files are migrated when they are opened; a newer
+one is refused.
 """
 
 from __future__ import annotations
@@ -23,11 +24,20 @@ from pathlib import Path
 from typing import Any
 
 from ocrgate.errors import NotFound, StorageError
-from ocrgate.jobs.records import ACTIVE, JobRecord, NewJob, PageKey, PageOutcome, PageTask, new_job_id
-from ocrgate.jobs.rows import count_progress, failure_summary, job_fields, job_row, split_dpi
+from ocrgate.jobs.records import (
+    ACTIVE,
+    JobRecord,
+    NewJob,
+    PageKey,
+    PageOutcome,
+    PageTask,
+    PageTruth,
+    new_job_id,
+)
+from ocrgate.jobs.rows import count_progress, failure_summary, job_fields, job_row, split_dpi, truth_of
 from ocrgate.schema import JobProgress
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 5000
 ORPHAN_GRACE_S = 3600.0  # an input directory with no job row (kill inside create_job) lives this long
 
@@ -39,7 +49,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, name TEXT NOT NULL, media_type TEXT NOT NULL,
     backends TEXT NOT NULL, options TEXT NOT NULL, boxes TEXT NOT NULL, page_count INTEGER NOT NULL,
     owner TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL, expires_at REAL NOT NULL, error TEXT,
-    dpi INTEGER, text_layer TEXT NOT NULL DEFAULT 'auto'
+    dpi INTEGER, text_layer TEXT NOT NULL DEFAULT 'auto', backend_options TEXT, page_names TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, created_at);
@@ -48,6 +58,10 @@ CREATE TABLE IF NOT EXISTS pages (
     job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE, backend TEXT NOT NULL,
     idx INTEGER NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
     result_json TEXT, error TEXT, updated_at REAL NOT NULL, PRIMARY KEY (job_id, backend, idx)
+);
+CREATE TABLE IF NOT EXISTS truths (
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE, idx INTEGER NOT NULL, text TEXT NOT NULL,
+    backend TEXT, updated_at REAL NOT NULL, PRIMARY KEY (job_id, idx)
 );
 """
 
@@ -64,6 +78,13 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
 def _migrate_2_to_3(db: sqlite3.Connection) -> None:
     """Schema 2 -> 3: the `text_layer` column; older jobs read their PDF text layers as `auto` did."""
     db.execute("ALTER TABLE jobs ADD COLUMN text_layer TEXT NOT NULL DEFAULT 'auto'")
+
+
+def _migrate_3_to_4(db: sqlite3.Connection) -> None:
+    """Schema 3 -> 4: a job's `backend_options` and `page_names` (NULL for older jobs: none); the
+    `truths` table comes with the schema's CREATE statements."""
+    db.execute("ALTER TABLE jobs ADD COLUMN backend_options TEXT")
+    db.execute("ALTER TABLE jobs ADD COLUMN page_names TEXT")
 
 
 class SQLiteJobStore:
@@ -97,6 +118,8 @@ class SQLiteJobStore:
                 _migrate_1_to_2(db)
             if version in (1, 2):
                 _migrate_2_to_3(db)
+            if version in (1, 2, 3):
+                _migrate_3_to_4(db)
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
             if version < SCHEMA_VERSION:
@@ -357,6 +380,35 @@ class SQLiteJobStore:
             )
             db.execute(sql, (now, job_id))
         return True
+
+    # -- ground truth -----------------------------------------------------------------------------------
+
+    def set_truth(self, job_id: str, index: int, text: str, backend: str | None) -> PageTruth:
+        """Keep `text` as page `index`'s truth (replacing any); NotFound when the job is gone."""
+        now = time.time()
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+                raise NotFound(f"no job {job_id!r}")
+            db.execute(
+                "INSERT INTO truths (job_id, idx, text, backend, updated_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (job_id, idx) DO UPDATE SET text = excluded.text, backend = excluded.backend,"
+                " updated_at = excluded.updated_at",
+                (job_id, index, text, backend, now),
+            )
+        return PageTruth(index=index, text=text, backend=backend, updated_at=now)
+
+    def truths(self, job_id: str) -> list[PageTruth]:
+        """The job's page truths, by page."""
+        with self._locked() as db:
+            rows = db.execute("SELECT * FROM truths WHERE job_id = ? ORDER BY idx", (job_id,)).fetchall()
+        return [truth_of(row) for row in rows]
+
+    def delete_truth(self, job_id: str, index: int) -> bool:
+        """Forget page `index`'s truth; False when it had none."""
+        with self._tx() as db:
+            return bool(
+                db.execute("DELETE FROM truths WHERE job_id = ? AND idx = ?", (job_id, index)).rowcount
+            )
 
     # -- housekeeping -----------------------------------------------------------------------------------
 

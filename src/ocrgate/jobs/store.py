@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ocrgate.errors import StorageError
-from ocrgate.jobs.records import JobRecord, NewJob, PageKey, PageOutcome, PageTask
+from ocrgate.jobs.records import JobRecord, NewJob, PageKey, PageOutcome, PageTask, PageTruth
 from ocrgate.jobs.sqlite import SQLiteJobStore
 from ocrgate.schema import JobProgress
 
@@ -72,6 +72,14 @@ class JobStore(Protocol):
     def cancel(self, job_id: str) -> bool:
         """A queued or running job becomes `cancelled`, and so do its queued and running pages."""
         ...
+
+    def set_truth(self, job_id: str, index: int, text: str, backend: str | None) -> PageTruth:
+        """Keep a person's reading of page `index` with the job (replacing any); NotFound without the job."""
+        ...
+
+    def truths(self, job_id: str) -> list[PageTruth]: ...
+
+    def delete_truth(self, job_id: str, index: int) -> bool: ...
 
     def delete_expired(self, now: float | None = None) -> int: ...
 

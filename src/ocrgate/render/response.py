@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from PIL import Image
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ocrgate.render.boxes import boxes_image, crop, png_base64
 from ocrgate.render.markdown import NOT_IN_MARKDOWN, block_markdown, document_markdown, page_markdown
-from ocrgate.schema import Block, OCRResponse, Page, PageResult
+from ocrgate.schema import Block, OCRResponse, Page, PageResult, Timings
 
 BoxesMode = Literal["all", "first", "none"]
 
@@ -41,6 +41,9 @@ class RenderedPage(BaseModel):
     page: Page
     source_markdown: str
     raw: Any = None
+    timings: Timings | None = Field(
+        default=None, description="seconds this page took in each stage, for this backend (the flow's)"
+    )
 
     @classmethod
     def failed(cls, index: int, reason: str) -> RenderedPage:

@@ -94,12 +94,31 @@ export async function getLimits() {
   }
 }
 
+// A multipart POST; an array value becomes several parts of that name (several files).
 export function postForm(path, fields) {
   const form = new FormData();
   for (const [key, value] of Object.entries(fields)) {
-    if (value !== undefined && value !== null) form.append(key, value);
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (item !== undefined && item !== null) form.append(key, item);
+    }
   }
   return call(path, { method: "POST", body: form });
+}
+
+export function sendJSON(path, method, body) {
+  return call(path, { method, headers: { "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify(body) });
+}
+
+// A binary answer (a page image, a zip) as a Blob; errors as ApiError like every other call.
+export async function getBlob(path) {
+  let response;
+  try {
+    response = await fetch(url(path));
+  } catch (exc) {
+    throw new ApiError("network", String(exc && exc.message ? exc.message : exc), 0, null);
+  }
+  if (!response.ok) await parse(response);
+  return response.blob();
 }
 
 export function formatBytes(n) {

@@ -1,12 +1,17 @@
-// The page's wiring: limits, backend chooser, file picker / drop zone, and what to do with a file.
+// The page's wiring: limits, the backend chooser, the file picker / drop zone, recent jobs, and what to do
+// with the files: one image is read at once (POST /v1/ocr); a PDF, a TIFF or several files run as a job.
 
-import { ApiError, formatBytes, getJSON, getLimits, postForm } from "./api.js";
+import { ApiError, formatBytes, getLimits, postForm } from "./api.js";
+import { BackendPicker } from "./backends.js";
 import { compareView } from "./compare.js";
+import { el } from "./dom.js";
+import { RecentJobs } from "./history.js";
 import { JobView } from "./jobs.js";
-import { el, resultView } from "./render.js";
+import { readState, writeState } from "./params.js";
+import { resultView } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { file: null, kind: null, limits: null, objectUrl: null };
+const state = { files: [], kind: null, limits: null, objectUrl: null };
 
 const message = $("message");
 const result = $("result");
@@ -32,10 +37,12 @@ function showInfo(text) {
 
 function setBusy(busy) {
   result.setAttribute("aria-busy", String(busy));
-  submit.disabled = busy || !state.file;
+  submit.disabled = busy || !state.files.length;
   document.body.classList.toggle("busy", busy);
 }
 
+const picker = new BackendPicker($("backend-list"), showError);
+const recent = new RecentJobs($("recent-list"), (id) => openJob(id));
 const jobs = new JobView({
   panel: $("job"),
   progress: $("job-progress"),
@@ -44,7 +51,14 @@ const jobs = new JobView({
   result,
   onError: showError,
   setBusy,
+  onChange: () => recent.load(jobs.id),
 });
+
+function openJob(id) {
+  showInfo("");
+  writeState({ job: id, page: null, view: null });
+  jobs.attach(id).then(() => recent.load(id));
+}
 
 async function loadLimits() {
   state.limits = await getLimits();
@@ -55,45 +69,8 @@ async function loadLimits() {
   }
   const l = state.limits;
   box.textContent =
-    `Up to ${formatBytes(l.max_upload_bytes)} per file, ${l.max_pages} pages, ` +
+    `Up to ${formatBytes(l.max_upload_bytes)} per upload, ${l.max_pages} pages, ` +
     `${(l.max_page_pixels / 1e6).toFixed(0)} megapixels per page; PDFs read at ${l.pdf_dpi} dpi.`;
-}
-
-function deviceText(worker) {
-  const h = worker.health || {};
-  const gpus = (h.device && h.device.gpus) || [];
-  if (gpus.length) return gpus.map((g) => g.name || `GPU ${g.index ?? g.id ?? ""}`).join(", ");
-  return (h.engine && h.engine.device) || "cpu";
-}
-
-async function loadBackends() {
-  const list = $("backend-list");
-  const checked = new Set([...list.querySelectorAll("input:checked")].map((i) => i.value));
-  let backends;
-  try {
-    backends = await getJSON("/v1/backends");
-  } catch (exc) {
-    list.replaceChildren(el("li", { class: "muted", text: "Could not list the backends." }));
-    showError(exc);
-    return;
-  }
-  list.replaceChildren();
-  backends.forEach((b, i) => {
-    const id = `backend-${b.name}`;
-    const devices = [...new Set(b.workers.map(deviceText))].join(", ") || "no worker";
-    const input = el("input", { type: "checkbox", id, name: "backend", value: b.name });
-    input.checked = checked.size ? checked.has(b.name) : i === 0 && b.healthy;
-    const healthy = b.workers.filter((w) => w.healthy).length;
-    list.append(el("li", {},
-      input,
-      el("label", { for: id },
-        el("span", { class: "name", text: b.name }),
-        el("span", { class: `badge ${b.healthy ? "ok" : "down"}`, text: b.healthy ? "healthy" : "down" }),
-        el("span", { class: "muted small-text", text: `${devices} · ${healthy}/${b.workers.length} workers · queue ${b.queue_depth}/${b.capacity}` }),
-      ),
-    ));
-  });
-  if (!list.querySelector("input:checked") && backends.length) list.querySelector("input").checked = true;
 }
 
 async function sniff(file) {
@@ -104,46 +81,52 @@ async function sniff(file) {
   return "image";
 }
 
-async function chooseFile(file) {
-  if (!file) return;
-  state.file = file;
-  state.kind = await sniff(file);
-  $("file-info").textContent = `${file.name} — ${formatBytes(file.size)}${state.kind === "image" ? "" : ` (${state.kind.toUpperCase()}: runs as a job)`}`;
+async function chooseFiles(list) {
+  const files = [...(list || [])];
+  if (!files.length) return;
+  state.files = files;
+  state.kind = files.length > 1 ? "set" : await sniff(files[0]);
+  const size = files.reduce((sum, f) => sum + f.size, 0);
+  const what = files.length > 1 ? `${files.length} files` : files[0].name;
+  const note = { image: "", pdf: " (PDF: runs as a job)", tiff: " (TIFF: runs as a job)", set: ": one job of all their pages" }[state.kind];
+  $("file-info").textContent = `${what} — ${formatBytes(size)}${note}`;
   showInfo("");
   submit.disabled = false;
-  if (state.limits && file.size > state.limits.max_upload_bytes) {
-    showError(new ApiError("file_too_large", `${formatBytes(file.size)} is over the ${formatBytes(state.limits.max_upload_bytes)} limit`, 413));
+  if (state.limits && size > state.limits.max_upload_bytes) {
+    showError(new ApiError("file_too_large", `${formatBytes(size)} is over the ${formatBytes(state.limits.max_upload_bytes)} limit`, 413));
     submit.disabled = true;
   }
 }
 
-function chosenBackends() {
-  return [...document.querySelectorAll('#backend-list input:checked')].map((i) => i.value);
-}
-
 async function run(event) {
   event.preventDefault();
-  const file = state.file;
-  const backends = chosenBackends();
-  if (!file) return;
+  const files = state.files;
+  const backends = picker.chosen();
+  if (!files.length) return;
   if (!backends.length) {
     showError(new ApiError("invalid_request", "choose at least one backend", 0));
     return;
   }
+  if (!picker.valid()) return;
+  const own = picker.backendOptions();
   jobs.close();
-  history.replaceState(null, "", `${location.pathname}${location.search}`);
-  showInfo(`Reading ${file.name} with ${backends.join(", ")}…`);
+  writeState({ job: null, page: null, view: null });
+  showInfo(`Reading ${files.length > 1 ? `${files.length} files` : files[0].name} with ${backends.join(", ")}…`);
   result.replaceChildren();
   setBusy(true);
   try {
     if (state.kind !== "image") {
-      await jobs.submit(file, backends);
+      await jobs.submit(files, backends, own);
       showInfo("");
+      recent.load(jobs.id);
       return;
     }
-    const response = await postForm("/v1/ocr", { file, backend: backends.join(","), boxes: "first" });
+    const response = await postForm("/v1/ocr", {
+      file: files[0], backend: backends.join(","), boxes: "first",
+      backend_options: Object.keys(own).length ? JSON.stringify(own) : null,
+    });
     if (state.objectUrl) URL.revokeObjectURL(state.objectUrl);
-    state.objectUrl = URL.createObjectURL(file);
+    state.objectUrl = URL.createObjectURL(files[0]);
     const view = response.results
       ? compareView(response, { imageSrc: state.objectUrl })
       : resultView(response, { imageSrc: state.objectUrl });
@@ -153,19 +136,19 @@ async function run(event) {
   } catch (exc) {
     setBusy(false);
     showError(exc);
-    if (exc.code === "backend_unavailable" || exc.code === "busy") loadBackends();
+    if (exc.code === "backend_unavailable" || exc.code === "busy") picker.load();
   }
 }
 
 function fromHash() {
-  const id = new URLSearchParams(location.hash.slice(1)).get("job");
-  if (id && id !== jobs.id) jobs.attach(id);
+  const id = readState().job;
+  if (id && id !== jobs.id) jobs.attach(id).then(() => recent.load(id));
 }
 
 function wire() {
   const input = $("file");
   const zone = $("drop");
-  input.addEventListener("change", () => chooseFile(input.files[0]));
+  input.addEventListener("change", () => chooseFiles(input.files));
   for (const name of ["dragenter", "dragover"]) {
     zone.addEventListener(name, (e) => { e.preventDefault(); zone.classList.add("over"); });
   }
@@ -174,16 +157,18 @@ function wire() {
   }
   zone.addEventListener("drop", (e) => {
     e.preventDefault();
-    if (e.dataTransfer && e.dataTransfer.files.length) chooseFile(e.dataTransfer.files[0]);
+    if (e.dataTransfer && e.dataTransfer.files.length) chooseFiles(e.dataTransfer.files);
   });
   zone.addEventListener("keydown", (e) => {
     if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); }
   });
   $("form").addEventListener("submit", run);
-  $("refresh").addEventListener("click", loadBackends);
+  $("refresh").addEventListener("click", () => picker.load());
+  $("recent-refresh").addEventListener("click", () => recent.load(jobs.id));
   window.addEventListener("hashchange", fromHash);
 }
 
 wire();
 loadLimits();
-loadBackends().then(fromHash);
+picker.load().then(fromHash);
+recent.load(readState().job);

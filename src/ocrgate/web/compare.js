@@ -1,52 +1,162 @@
-// Several backends on one document: side by side, one page at a time for all of them, with a
-// word-level diff (LCS on words) against the first backend and the pairwise agreement.
+// Several engines on one page, line by line: the page in a viewer with every engine's line boxes; each
+// aligned line with the page's crop of it and every engine's reading, differences marked (lines.js,
+// diff.js); then each engine's markdown, tables and raw output, with its timings.
 
-import { el, pageStage, linkHighlights, timingsView, download, stem } from "./render.js";
+import { download, el, stem } from "./dom.js";
+import { diffReadings } from "./diff.js";
+import { alignLines, pageLines } from "./lines.js";
+import { safeTableHtml } from "./markdown.js";
+import { confidenceToggle } from "./overlay.js";
+import { blocksView, pre, rawFor, tabs, timingsView, whenImage } from "./render.js";
+import { Viewer, rect, svgEl } from "./viewer.js";
 
-const words = (text) => String(text || "").split(/\s+/).filter(Boolean);
+const CROP_HEIGHT = 30; // a line's crop is at most this high and this wide (CSS pixels), never enlarged
+const CROP_WIDTH = 420;
+const MARGIN = 3;
 
-// For each word of a and of b: whether it is part of their longest common subsequence.
-// Returns null when the pages are too long for an O(n*m) table.
-export function diffWords(a, b) {
-  const n = a.length;
-  const m = b.length;
-  if (n * m > 6_000_000) return null;
-  const table = new Uint32Array((n + 1) * (m + 1));
-  const at = (i, j) => i * (m + 1) + j;
-  for (let i = n - 1; i >= 0; i -= 1) {
-    for (let j = m - 1; j >= 0; j -= 1) {
-      table[at(i, j)] = a[i] === b[j] ? table[at(i + 1, j + 1)] + 1 : Math.max(table[at(i + 1, j)], table[at(i, j + 1)]);
-    }
+function readingView(runs, name) {
+  const text = el("span", { class: "reading-text" });
+  for (const run of runs) {
+    if (run.kind === "same") text.append(run.text);
+    else if (run.kind === "only") text.append(el("mark", { class: "diff-only", title: `only in ${name}`, text: run.text }));
+    else text.append(el("mark", { class: "diff-some", title: `not in ${run.missing.join(", ")}`, text: run.text }));
   }
-  const keepA = new Array(n).fill(false);
-  const keepB = new Array(m).fill(false);
-  let i = 0;
-  let j = 0;
-  while (i < n && j < m) {
-    if (a[i] === b[j]) { keepA[i] = true; keepB[j] = true; i += 1; j += 1; }
-    else if (table[at(i + 1, j)] >= table[at(i, j + 1)]) i += 1;
-    else j += 1;
-  }
-  return { keepA, keepB };
+  return text;
 }
 
-function diffText(list, keep, cls, label) {
-  const box = el("div", { class: "diff", "aria-label": label });
-  list.forEach((word, i) => {
-    if (i) box.append(" ");
-    if (keep && !keep[i]) box.append(el(cls, { class: `diff-${cls}`, text: word }));
-    else box.append(word);
+function cropOf(row, page, src, crop) {
+  const [x0, y0, x1, y1] = [row.bbox[0] - MARGIN, row.bbox[1] - MARGIN, row.bbox[2] + MARGIN, row.bbox[3] + MARGIN];
+  const s = Math.min(1, CROP_HEIGHT / Math.max(1, y1 - y0), CROP_WIDTH / Math.max(1, x1 - x0));
+  crop.style.width = `${Math.round((x1 - x0) * s)}px`;
+  crop.style.height = `${Math.round((y1 - y0) * s)}px`;
+  crop.style.backgroundImage = `url("${src}")`;
+  crop.style.backgroundSize = `${page.width * s}px ${page.height * s}px`;
+  crop.style.backgroundPosition = `${-x0 * s}px ${-y0 * s}px`;
+}
+
+function tablesView(page) {
+  const wrap = el("div", { class: "markdown" });
+  const tables = (page.blocks || []).filter((b) => b.kind === "table");
+  for (const block of tables) wrap.append(block.html ? safeTableHtml(block.html) : blocksView({ blocks: [block] }));
+  if (!tables.length) wrap.append(el("p", { class: "muted", text: "No table on this page." }));
+  return wrap;
+}
+
+function engineColumn(name, k, page, { raw, timings, error }) {
+  const col = el("section", { class: `column eng-${k}`, "aria-label": name, "data-backend": name });
+  col.append(el("header", { class: "column-head" }, el("h3", { text: name }), timingsView({ timings })));
+  if (error) col.append(el("p", { class: "error-inline", text: error }));
+  if (!page) {
+    col.append(el("p", { class: "muted", text: "No result for this page yet." }));
+    return col;
+  }
+  for (const flag of page.flags || []) col.querySelector(".column-head").append(el("span", { class: "flag", text: flag }));
+  col.append(tabs(`${name} output`, [
+    ["Markdown", () => blocksView(page)],
+    ["Tables", () => tablesView(page)],
+    ["Raw", () => pre(raw === undefined ? "(the raw output arrives with the job's result)" : raw)],
+  ]));
+  return col;
+}
+
+// One page of several engines. `pages`, `raws`, `timings`, `errors`: by engine name; `imageSrc`: a URL or a
+// promise of one. Returns the section; its `viewer` is the page viewer.
+export function comparePage({ names, pages, raws = {}, timings = {}, errors = {}, imageSrc = null }) {
+  const some = names.map((n) => pages[n]).find(Boolean);
+  const index = some ? some.index : 0;
+  const label = `Page ${index + 1}`;
+  const section = el("section", { class: "compare-page", "aria-label": `${label}, line by line` });
+  const viewer = new Viewer(some || { index, width: 1, height: 1 }, null, label);
+  const readers = names.filter((n) => pages[n] && !(pages[n].flags || []).some((f) => f.startsWith("failed")));
+  const rows = alignLines(Object.fromEntries(readers.map((n) => [n, pageLines(pages[n])])));
+
+  const layers = {};
+  names.forEach((name, k) => {
+    layers[name] = svgEl("g", { class: `layer-lines eng-${k}`, "data-engine": name });
+    viewer.svg.append(layers[name]);
   });
-  if (!list.length) box.append(el("span", { class: "muted", text: "(no text)" }));
-  return box;
+  rows.forEach((row, r) => {
+    for (const [name, lines] of Object.entries(row.lines)) {
+      for (const line of lines) {
+        const box = rect(line.bbox, { class: "line-box", "data-row": r });
+        const title = svgEl("title");
+        title.textContent = `${name}: ${line.text}`;
+        box.append(title);
+        layers[name].append(box);
+      }
+    }
+  });
+
+  const show = el("select", { class: "small", "aria-label": "Whose boxes to draw" },
+    el("option", { value: "", text: "all engines" }), ...names.map((n) => el("option", { value: n, text: n })));
+  show.addEventListener("change", () => {
+    for (const [name, layer] of Object.entries(layers)) layer.classList.toggle("hidden-layer", !!show.value && show.value !== name);
+  });
+  viewer.tools.append(el("label", { class: "small-text" }, "Boxes: ", show));
+  for (const name of readers) viewer.tools.append(confidenceToggle(viewer, pages[name], name));
+
+  const list = el("div", { class: "line-list", role: "list", "aria-label": `${label}: aligned lines` });
+  const crops = [];
+  rows.forEach((row, r) => {
+    const readings = Object.fromEntries(readers.map((n) => [n, row.text[n] || ""]));
+    const runs = diffReadings(readings);
+    const same = readers.every((n) => row.text[n] === row.text[readers[0]]);
+    const item = el("div", { class: `line-row ${same ? "agree" : "differ"}`, role: "listitem", tabindex: "0", "data-row": String(r) });
+    const crop = el("div", { class: "line-crop", role: "img", "aria-label": `the page at line ${r + 1}` });
+    crops.push([row, crop]);
+    const texts = el("div", { class: "line-readings" });
+    readers.forEach((name) => {
+      const k = names.indexOf(name);
+      const reading = el("div", { class: `reading eng-${k}`, "data-backend": name }, el("span", { class: "reading-engine", text: name }));
+      reading.append(row.text[name] === undefined ? el("span", { class: "muted missing", text: "(no line here)" }) : readingView(runs[name], name));
+      texts.append(reading);
+    });
+    item.append(crop, texts);
+    list.append(item);
+  });
+  if (!rows.length) list.append(el("p", { class: "muted", text: "No text lines on this page yet." }));
+  whenImage(viewer, imageSrc, label);
+  Promise.resolve(imageSrc).then((src) => { if (src && some) for (const [row, crop] of crops) cropOf(row, some, src, crop); }, () => {});
+
+  const differing = el("input", { type: "checkbox", class: "only-differing" });
+  differing.addEventListener("change", () => list.classList.toggle("only-differ", differing.checked));
+  const counts = `${rows.filter((r) => readers.every((n) => r.text[n] === r.text[readers[0]])).length} of ${rows.length} lines read alike`;
+  const linesPanel = el("div", { class: "lines-panel" },
+    el("div", { class: "lines-head" }, el("strong", { text: "Lines" }), el("span", { class: "muted small-text", text: counts }),
+      el("label", { class: "small-text toggle" }, differing, " only lines that differ"),
+      el("span", { class: "legend-diff small-text" }, el("mark", { class: "diff-only", text: "only in this engine" }), " ", el("mark", { class: "diff-some", text: "not in every engine" }))),
+    list);
+
+  const highlight = (r, on) => {
+    for (const node of section.querySelectorAll(`[data-row="${r}"]`)) node.classList.toggle("hl", on);
+  };
+  const rowOf = (e) => e.target.closest && e.target.closest("[data-row]");
+  section.addEventListener("mouseover", (e) => { const t = rowOf(e); if (t) highlight(t.dataset.row, true); });
+  section.addEventListener("mouseout", (e) => { const t = rowOf(e); if (t) highlight(t.dataset.row, false); });
+  section.addEventListener("click", (e) => {
+    const t = rowOf(e);
+    if (!t) return;
+    if (t.classList.contains("line-row")) viewer.show(rows[Number(t.dataset.row)].bbox);
+    else list.querySelector(`.line-row[data-row="${t.dataset.row}"]`)?.scrollIntoView({ block: "nearest" });
+  });
+  list.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && rowOf(e)) viewer.show(rows[Number(rowOf(e).dataset.row)].bbox);
+  });
+
+  const columns = el("div", { class: "columns" });
+  columns.style.gridTemplateColumns = `repeat(${Math.max(1, names.length)}, minmax(0, 1fr))`;
+  names.forEach((name, k) => columns.append(engineColumn(name, k, pages[name], { raw: raws[name], timings: timings[name], error: errors[name] })));
+  section.append(el("div", { class: "compare-top" }, el("figure", { class: "page-figure" }, viewer.element), linesPanel), columns);
+  section.viewer = viewer;
+  return section;
 }
 
+// A comparison answer (POST /v1/ocr with several backends): header, agreement, a page at a time.
 export function compareView(response, { imageSrc = null } = {}) {
   const names = response.backends || Object.keys(response.results || {});
   const results = response.results || {};
   const pageCount = Math.max(0, ...names.map((n) => ((results[n] && results[n].pages) || []).length));
   const wrap = el("article", { class: "compare", "aria-label": "Comparison" });
-
   const agreement = el("ul", { class: "agreement", "aria-label": "Agreement" });
   for (const pair of response.agreement || []) {
     agreement.append(el("li", {}, `${pair.a} ↔ ${pair.b}: `, el("strong", { class: "score", text: `${Math.round(pair.similarity * 100)}%` })));
@@ -56,58 +166,37 @@ export function compareView(response, { imageSrc = null } = {}) {
   wrap.append(el("header", { class: "result-head" },
     el("h2", { text: `${response.image_name || "Document"} — ${names.join(" vs ")}` }),
     el("div", {}, el("span", { class: "muted", text: "Agreement (edit similarity of the markdown): " }), agreement),
-    el("div", { class: "actions" }, json),
-  ));
-
+    el("div", { class: "actions" }, json)));
   let current = 0;
   const label = el("span", { class: "page-label", "aria-live": "polite" });
   const prev = el("button", { type: "button", text: "◀ Previous page", "aria-label": "Previous page" });
   const next = el("button", { type: "button", text: "Next page ▶", "aria-label": "Next page" });
   const nav = el("nav", { class: "page-nav", "aria-label": "Pages" }, prev, label, next);
-  const columns = el("div", { class: "columns" });
-  columns.style.gridTemplateColumns = `repeat(${Math.max(1, names.length)}, minmax(0, 1fr))`;
-
+  const holder = el("div");
   const show = (index) => {
     current = Math.min(Math.max(0, index), Math.max(0, pageCount - 1));
     label.textContent = `Page ${current + 1} of ${pageCount}`;
     prev.disabled = current === 0;
     next.disabled = current >= pageCount - 1;
-    const pageOf = (name) => ((results[name] && results[name].pages) || []).find((p) => p.index === current);
-    const base = words(pageOf(names[0]) && pageOf(names[0]).markdown);
-    columns.replaceChildren();
-    names.forEach((name, k) => {
+    const pages = {};
+    const raws = {};
+    const timings = {};
+    const errors = {};
+    for (const name of names) {
       const result = results[name] || {};
-      const page = pageOf(name);
-      const col = el("section", { class: "column", "aria-label": name, "data-backend": name });
-      col.append(el("header", { class: "column-head" }, el("h3", { text: name }), timingsView(result)));
-      if (result.error) col.append(el("p", { class: "error-inline", text: result.error.message }));
-      if (!page) {
-        col.append(el("p", { class: "muted", text: "No result for this page." }));
-      } else {
-        const picture = imageSrc && pageCount === 1 ? imageSrc : page.boxes_image ? `data:image/png;base64,${page.boxes_image}` : null;
-        col.append(el("figure", { class: "page-figure" }, pageStage(page, picture)));
-        const mine = words(page.markdown);
-        let keep = null;
-        let cls = "ins";
-        if (names.length > 1) {
-          const other = k === 0 ? words(pageOf(names[1]) && pageOf(names[1]).markdown) : base;
-          const d = k === 0 ? diffWords(mine, other) : diffWords(base, mine);
-          if (d) keep = k === 0 ? d.keepA : d.keepB;
-          cls = k === 0 ? "del" : "ins";
-        }
-        const title = k === 0 ? `Text of ${name}; words missing from ${names[1] || "the others"} are marked` : `Text of ${name}; words not in ${names[0]} are marked`;
-        col.append(diffText(mine, keep, cls, title));
-        linkHighlights(col);
-      }
-      columns.append(col);
-    });
+      pages[name] = (result.pages || []).find((p) => p.index === current) || null;
+      raws[name] = pages[name] ? rawFor(result, pages[name]) : undefined;
+      timings[name] = result.timings;
+      if (result.error) errors[name] = result.error.message;
+    }
+    const first = names.map((n) => pages[n]).find((p) => p && p.boxes_image);
+    const picture = (pageCount === 1 && imageSrc) || (first ? `data:image/png;base64,${first.boxes_image}` : null);
+    holder.replaceChildren(comparePage({ names, pages, raws, timings, errors, imageSrc: picture }));
   };
   prev.addEventListener("click", () => show(current - 1));
   next.addEventListener("click", () => show(current + 1));
-  wrap.append(nav, el("p", { class: "muted legend-diff" },
-    el("del", { class: "diff-del", text: "only in " + (names[0] || "") }), " ",
-    el("ins", { class: "diff-ins", text: "not in " + (names[0] || "") })), columns);
+  wrap.append(nav, holder);
+  nav.hidden = pageCount <= 1;
   show(0);
-  if (pageCount <= 1) nav.hidden = true;
   return wrap;
 }

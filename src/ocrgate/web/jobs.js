@@ -1,24 +1,33 @@
-// PDFs and multi-page TIFFs go through jobs: the job id lives in the URL (#job=ID), a progress bar
-// follows the events stream, pages appear as they finish, Cancel deletes the job.
+// Jobs: a PDF, a multi-page TIFF or a set of files read in the background. The job id lives in the URL
+// (#job=ID, with the page and the view), a progress bar follows the events stream, each page shows with
+// its picture and boxes as soon as an engine has read it, a page can be corrected into ground truth, and
+// the scorecard says which engine reads these pages best. Cancel stops the job.
 
-import { ApiError, call, getJSON, postForm, url } from "./api.js";
-import { compareView } from "./compare.js";
-import { el, pageView, resultView } from "./render.js";
+import { ApiError, call, getBlob, getJSON, postForm, url } from "./api.js";
+import { el } from "./dom.js";
+import { failed, jobPageView, resultsOf } from "./jobpage.js";
+import { readState, writeState } from "./params.js";
+import { scorecardView } from "./scorecard.js";
+import { TruthEditor } from "./truth.js";
 
 const FINAL = new Set(["completed", "failed", "cancelled", "expired"]);
+const THUMBNAILS = 60; // pages whose picture is fetched for the strip before they are opened
 
 export class JobView {
-  constructor({ panel, progress, status, cancel, result, onError, setBusy }) {
-    Object.assign(this, { panel, progress, status, cancel, result, onError, setBusy });
+  constructor({ panel, progress, status, cancel, result, onError, setBusy, onChange }) {
+    Object.assign(this, { panel, progress, status, cancel, result, onError, setBusy, onChange });
     this.source = null;
     this.id = null;
     cancel.addEventListener("click", () => this.cancelJob());
   }
 
-  async submit(file, backends) {
-    const job = await postForm("/v1/jobs", { file, backend: backends.join(","), boxes: "all" });
-    history.replaceState(null, "", `${location.pathname}${location.search}#job=${encodeURIComponent(job.id)}`);
-    this.attach(job.id, job);
+  async submit(files, backends, backendOptions) {
+    const job = await postForm("/v1/jobs", {
+      file: files, backend: backends.join(","), boxes: "none",
+      backend_options: Object.keys(backendOptions).length ? JSON.stringify(backendOptions) : null,
+    });
+    writeState({ job: job.id, page: null, view: null });
+    await this.attach(job.id, job);
   }
 
   close() {
@@ -26,66 +35,101 @@ export class JobView {
     this.source = null;
     this.id = null;
     this.panel.hidden = true;
+    for (const promise of Object.values(this.images || {})) promise.then((u) => u && URL.revokeObjectURL(u), () => {});
+    this.images = {};
   }
 
   async attach(id, known = null) {
     this.close();
     this.id = id;
     let job = known;
-    if (!job) {
-      try {
-        job = await getJSON(`/v1/jobs/${encodeURIComponent(id)}`);
-      } catch (exc) {
-        this.id = null;
-        this.onError(exc);
-        return;
-      }
+    try {
+      job = job || (await getJSON(`/v1/jobs/${encodeURIComponent(id)}`));
+      const truths = await getJSON(`/v1/jobs/${encodeURIComponent(id)}/truth`);
+      this.truths = Object.fromEntries(truths.map((t) => [t.index, t]));
+    } catch (exc) {
+      this.id = null;
+      this.onError(exc);
+      return;
     }
+    if (this.id !== id) return;
+    Object.assign(this, { job, pages: {}, errors: {}, final: null, images: {}, card: null });
+    for (const name of job.backends) { this.pages[name] = {}; this.errors[name] = {}; }
     this.panel.hidden = false;
     this.cancel.disabled = FINAL.has(job.status);
     this.panel.querySelector(".job-name").textContent = `${job.name} · ${job.page_count} page(s) · ${job.backends.join(", ")}`;
-    this.sections = {};
-    this.result.replaceChildren();
-    for (const name of job.backends) {
-      const section = el("section", { class: "job-backend", "aria-label": `Pages from ${name}` }, el("h2", { text: `${job.name} — ${name}` }));
-      this.sections[name] = section;
-      this.result.append(section);
-    }
+    this.build();
+    const state = readState();
+    this.current = Math.min(job.page_count, state.page) - 1;
     this.update(job.status, job.progress);
     this.setBusy(!FINAL.has(job.status));
+    this.showView(state.view);
+    this.showPage(this.current);
     this.listen(id);
+  }
+
+  build() {
+    const job = this.job;
+    this.strip = el("nav", { class: "page-strip", "aria-label": "Pages of the job" });
+    for (let i = 0; i < job.page_count; i += 1) {
+      const item = el("button", { type: "button", class: "strip-item pending", "data-page": String(i) },
+        el("span", { class: "thumb" }), el("span", { class: "strip-label", text: `${i + 1}. ${job.page_names[i] || `page ${i + 1}`}` }),
+        el("span", { class: "strip-marks" }));
+      item.addEventListener("click", () => this.showPage(i));
+      this.strip.append(item);
+    }
+    this.detail = el("div", { class: "page-detail" });
+    this.truthEditor = new TruthEditor(job.id, { onSaved: (i, truth) => this.truthSaved(i, truth), onError: this.onError });
+    this.pagesPanel = el("div", { class: "pages-panel" }, this.strip, this.detail, this.truthEditor.element);
+    this.cardPanel = el("div", { class: "scorecard-panel" });
+    const tab = (view, text) => {
+      const b = el("button", { type: "button", role: "tab", class: "tab", "data-view": view, text });
+      b.addEventListener("click", () => this.showView(view));
+      return b;
+    };
+    this.tabs = el("div", { class: "tabs", role: "tablist", "aria-label": "Job views" }, tab("pages", "Pages"), tab("scorecard", "Scorecard"));
+    this.pageNote = el("span", { class: "muted page-of", "aria-live": "polite" });
+    this.view = el("article", { class: "jobview", "aria-label": `Job ${job.name}` },
+      el("header", { class: "result-head" }, el("h2", { text: `${job.name} — ${job.backends.join(" vs ")}` }), this.tabs, this.pageNote),
+      this.pagesPanel, this.cardPanel);
+    this.result.replaceChildren(this.view);
   }
 
   update(status, progress) {
     let done = 0;
     let total = 0;
-    let failed = 0;
-    for (const p of Object.values(progress || {})) {
+    let failedCount = 0;
+    const parts = [];
+    let pagesDone = this.job.page_count;
+    for (const [name, p] of Object.entries(progress || {})) {
       // an engine that reads the whole file reports its own count until its pages arrive
-      done += Math.max(p.done, p.reported || 0) + p.failed;
-      failed += p.failed;
+      const finished = Math.max(p.done, p.reported || 0) + p.failed;
+      done += finished;
+      failedCount += p.failed;
       total += p.total;
+      pagesDone = Math.min(pagesDone, finished);
+      parts.push(`${name} ${finished}/${p.total}`);
     }
     this.progress.max = Math.max(1, total);
     this.progress.value = done;
-    this.progress.setAttribute("aria-valuetext", `${done} of ${total} pages`);
-    this.status.textContent = `${status} — ${done} / ${total} pages${failed ? ` (${failed} failed)` : ""}`;
+    this.progress.setAttribute("aria-valuetext", `${done} of ${total} page readings`);
+    const detail = parts.length > 1 ? ` (${parts.join(", ")})` : "";
+    this.status.textContent = `${status} — ${pagesDone} / ${this.job.page_count} pages${detail}${failedCount ? `, ${failedCount} failed` : ""}`;
+    this.status.dataset.status = status;
   }
 
   listen(id) {
     const source = new EventSource(url(`/v1/jobs/${encodeURIComponent(id)}/events`));
     this.source = source;
+    const data = (message) => JSON.parse(message.data);
     source.addEventListener("page", (message) => {
-      const event = JSON.parse(message.data);
-      this.update(event.status, event.progress);
+      const event = data(message);
+      this.update("running", event.progress);
       this.addPage(event);
     });
-    source.addEventListener("progress", (message) => {
-      const event = JSON.parse(message.data);
-      this.update(event.status, event.progress);
-    });
+    source.addEventListener("progress", (message) => this.update("running", data(message).progress));
     source.addEventListener("job", (message) => {
-      const event = JSON.parse(message.data);
+      const event = data(message);
       source.close();
       this.update(event.status, event.progress);
       this.finish(id, event.status);
@@ -103,22 +147,103 @@ export class JobView {
   }
 
   addPage(event) {
-    const section = this.sections[event.backend];
-    if (!section) return;
-    if (event.error || !event.page) {
-      section.append(el("p", { class: "error-inline", text: `Page ${event.index + 1} failed: ${event.error || "no result"}` }));
-      return;
+    if (!this.pages[event.backend]) return;
+    if (event.page && !failed(event.page)) this.pages[event.backend][event.index] = event.page;
+    else this.errors[event.backend][event.index] = event.error || "no result";
+    this.markPage(event.index);
+    if (event.index === this.current) this.renderDetail();
+  }
+
+  // The page's picture as an object URL, fetched once (a promise; null when it cannot be had).
+  image(index) {
+    if (!this.images[index]) {
+      const id = this.id;
+      this.images[index] = getBlob(`/v1/jobs/${encodeURIComponent(id)}/pages/${index}/image`).then((blob) => URL.createObjectURL(blob), () => null);
     }
-    if (section.querySelector(`.page[data-page="${event.page.index}"]`)) return; // replayed twice
-    const view = pageView(event.page, { base: event.backend });
-    const after = [...section.querySelectorAll(".page")].find((p) => Number(p.dataset.page) > event.page.index);
-    section.insertBefore(view, after || null);
+    return this.images[index];
+  }
+
+  pagesAt(index) {
+    return Object.fromEntries(this.job.backends.map((n) => [n, this.pages[n][index] || null]));
+  }
+
+  errorsAt(index) {
+    return Object.fromEntries(this.job.backends.filter((n) => this.errors[n][index]).map((n) => [n, this.errors[n][index]]));
+  }
+
+  markPage(index) {
+    const item = this.strip.querySelector(`[data-page="${index}"]`);
+    const names = this.job.backends;
+    const read = names.filter((n) => this.pages[n][index]);
+    const bad = names.filter((n) => this.errors[n][index]);
+    item.classList.toggle("pending", read.length + bad.length < names.length);
+    item.classList.toggle("done", read.length === names.length);
+    item.classList.toggle("failed", bad.length > 0);
+    item.classList.toggle("corrected", !!this.truths[index]);
+    item.querySelector(".strip-marks").textContent = `${this.truths[index] ? "✓ truth · " : ""}${read.length}/${names.length}`;
+    item.title = `${read.length ? `read by ${read.join(", ")}` : "not read yet"}${bad.length ? `; failed on ${bad.join(", ")}` : ""}${this.truths[index] ? "; corrected" : ""}`;
+    const thumb = item.querySelector(".thumb");
+    if (read.length && !thumb.firstChild && (index < THUMBNAILS || index === this.current)) {
+      this.image(index).then((src) => { if (src && !thumb.firstChild) thumb.append(el("img", { src, alt: "" })); });
+    }
+  }
+
+  showPage(index) {
+    if (!this.job) return;
+    this.current = Math.min(Math.max(0, index), this.job.page_count - 1);
+    writeState({ page: this.current ? this.current + 1 : null });
+    for (const item of this.strip.children) {
+      const on = Number(item.dataset.page) === this.current;
+      item.classList.toggle("current", on);
+      if (on) item.setAttribute("aria-current", "page");
+      else item.removeAttribute("aria-current");
+    }
+    this.pageNote.textContent = `Page ${this.current + 1} of ${this.job.page_count}`;
+    this.renderDetail(true);
+    this.strip.querySelector(`[data-page="${this.current}"]`)?.scrollIntoView({ block: "nearest", inline: "nearest" });
+  }
+
+  renderDetail(moved = false) {
+    const index = this.current;
+    const pages = this.pagesAt(index);
+    this.detail.replaceChildren(jobPageView(this.job, index, { pages, errors: this.errorsAt(index), result: this.final, image: this.image(index) }));
+    const readers = this.job.backends.filter((n) => pages[n] && !failed(pages[n])).join(",");
+    const stale = this.truthEditor.index !== index || this.truthEditor.readers !== readers;
+    if (moved || (stale && !this.truthEditor.dirty)) this.truthEditor.show(index, pages, this.truths[index] || null);
+  }
+
+  truthSaved(index, truth) {
+    if (truth) this.truths[index] = truth;
+    else delete this.truths[index];
+    this.markPage(index);
+    if (this.viewName === "scorecard") this.refreshScorecard();
+  }
+
+  showView(view) {
+    this.viewName = view === "scorecard" ? "scorecard" : "pages";
+    writeState({ view: this.viewName === "pages" ? null : this.viewName });
+    for (const tab of this.tabs.children) tab.setAttribute("aria-selected", String(tab.dataset.view === this.viewName));
+    this.pagesPanel.hidden = this.viewName !== "pages";
+    this.cardPanel.hidden = this.viewName !== "scorecard";
+    if (this.viewName === "scorecard") this.refreshScorecard();
+  }
+
+  async refreshScorecard() {
+    const id = this.id;
+    try {
+      const card = await getJSON(`/v1/jobs/${encodeURIComponent(id)}/scorecard`);
+      if (this.id !== id) return;
+      this.cardPanel.replaceChildren(scorecardView(card, { onPage: (i) => { this.showView("pages"); this.showPage(i); }, onError: this.onError }));
+    } catch (exc) {
+      this.onError(exc);
+    }
   }
 
   async finish(id, status) {
     if (this.id !== id) return;
     this.cancel.disabled = true;
     this.setBusy(false);
+    this.onChange();
     if (status === "expired") {
       this.onError(new ApiError("not_found", "this job has expired", 404));
       return;
@@ -126,8 +251,12 @@ export class JobView {
     try {
       const result = await getJSON(`/v1/jobs/${encodeURIComponent(id)}/result`);
       if (this.id !== id) return;
-      const view = result.results ? compareView(result) : resultView(result);
-      this.result.replaceChildren(view);
+      this.final = result;
+      for (const [name, response] of Object.entries(resultsOf(result))) {
+        for (const page of response.pages || []) if (!failed(page)) this.pages[name][page.index] = page;
+      }
+      this.renderDetail();
+      if (this.viewName === "scorecard") this.refreshScorecard();
     } catch (exc) {
       if (status !== "cancelled") this.onError(exc);
     }

@@ -1,56 +1,18 @@
 // One result on screen: per page, the page picture with the blocks' boxes over it (an SVG in page
 // pixels), and tabs for the rendered markdown, the engine's raw output and the JSON.
 
+import { download, el, nextId, stem } from "./dom.js";
 import { renderMarkdown, safeTableHtml } from "./markdown.js";
+import { confidenceToggle, drawBlocks, kindOf } from "./overlay.js";
+import { Viewer } from "./viewer.js";
 
-const SVG = "http://www.w3.org/2000/svg";
-export const KINDS = ["text", "title", "table", "figure", "equation", "caption", "list", "code", "header", "footer"];
-let uid = 0;
-
-export function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value === true ? "" : value);
+// The picture of a page: a URL, a promise of one (a job's page image, fetched), or nothing.
+export function whenImage(viewer, source, label) {
+  if (source && typeof source.then === "function") {
+    source.then((src) => { if (src) viewer.setImage(src, label); }, () => {});
+  } else if (source) {
+    viewer.setImage(source, label);
   }
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
-
-const kindOf = (kind) => (KINDS.includes(kind) ? kind : "text");
-
-// The page picture: an image (or a blank sheet) with an SVG overlay whose viewBox is the page.
-export function pageStage(page, imageSrc) {
-  const stage = el("div", { class: "stage" });
-  stage.style.aspectRatio = `${page.width} / ${page.height}`;
-  if (imageSrc) {
-    stage.append(el("img", { src: imageSrc, alt: `Page ${page.index + 1}`, class: "page-image" }));
-  } else {
-    stage.append(el("div", { class: "page-blank", role: "img", "aria-label": `Page ${page.index + 1} (no picture)` }));
-  }
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", `0 0 ${page.width} ${page.height}`);
-  svg.setAttribute("preserveAspectRatio", "none");
-  svg.setAttribute("class", "boxes");
-  svg.setAttribute("aria-hidden", "true");
-  (page.blocks || []).forEach((block, i) => {
-    const [x0, y0, x1, y1] = block.bbox;
-    const rect = document.createElementNS(SVG, "rect");
-    rect.setAttribute("x", x0);
-    rect.setAttribute("y", y0);
-    rect.setAttribute("width", Math.max(1, x1 - x0));
-    rect.setAttribute("height", Math.max(1, y1 - y0));
-    rect.setAttribute("class", `box kind-${kindOf(block.kind)}`);
-    rect.dataset.block = String(i);
-    const title = document.createElementNS(SVG, "title");
-    title.textContent = `${block.kind}: ${String(block.text || "").slice(0, 120)}`;
-    rect.append(title);
-    svg.append(rect);
-  });
-  stage.append(svg);
-  return stage;
 }
 
 export function legend(blocks) {
@@ -95,7 +57,7 @@ export function linkHighlights(section) {
 
 // Accessible tabs: buttons with aria-selected, arrow keys move between them.
 export function tabs(label, entries) {
-  const id = `t${++uid}`;
+  const id = nextId("t");
   const list = el("div", { role: "tablist", "aria-label": label, class: "tabs" });
   const panels = el("div", { class: "tab-panels" });
   const buttons = [];
@@ -124,22 +86,12 @@ export function tabs(label, entries) {
   return el("div", { class: "tabbed" }, list, panels);
 }
 
-const pre = (value) => el("pre", { class: "code", text: typeof value === "string" ? value : JSON.stringify(value, null, 2) });
+export const pre = (value) => el("pre", { class: "code", text: typeof value === "string" ? value : JSON.stringify(value, null, 2) });
 
-function rawFor(response, page) {
+export function rawFor(response, page) {
   const raw = response && response.raw_result ? response.raw_result[response.backend] : undefined;
   if (raw === undefined) return "(no raw output for this page)";
   return Array.isArray(raw) && (response.pages || []).length > 1 ? raw[page.index] : raw;
-}
-
-export function download(name, content, type) {
-  const blob = content instanceof Blob ? content : new Blob([content], { type });
-  const href = URL.createObjectURL(blob);
-  const a = el("a", { href, download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(href), 5000);
 }
 
 // The boxes picture: the server's own, or the page image with the boxes drawn on a canvas.
@@ -162,49 +114,50 @@ async function boxesPicture(page, imageSrc) {
   return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
 }
 
-// The uploaded image when we have it (boxes drawn by the SVG), else the server's boxes picture.
-const pictureOf = (page, imageSrc) => imageSrc || (page.boxes_image ? `data:image/png;base64,${page.boxes_image}` : null);
-
-// One page: picture with boxes on the left, tabs on the right.
+// One page: the page in a zoomable viewer with its blocks' boxes on the left, tabs on the right.
+// `imageSrc`: the uploaded image's URL, or a promise of the page image (jobs); else the boxes picture.
 export function pageView(page, { response = null, imageSrc = null, base = "page" } = {}) {
-  const picture = pictureOf(page, imageSrc);
-  const section = el("section", { class: "page", "data-page": String(page.index), "aria-label": `Page ${page.index + 1}` });
+  const source = imageSrc || (page.boxes_image ? `data:image/png;base64,${page.boxes_image}` : null);
+  const label = `Page ${page.index + 1}`;
+  const section = el("section", { class: "page", "data-page": String(page.index), "aria-label": label });
   const head = el("header", { class: "page-head" },
-    el("h3", { text: `Page ${page.index + 1}` }),
+    el("h3", { text: label }),
     el("span", { class: "muted", text: `${page.width}×${page.height} px · ${(page.blocks || []).length} blocks` }),
   );
   for (const flag of page.flags || []) head.append(el("span", { class: "flag", text: flag }));
-  if (picture) {
-    const button = el("button", { type: "button", class: "small", text: "Boxes PNG" });
-    button.addEventListener("click", async () => download(`${base}.p${page.index + 1}.boxes.png`, await boxesPicture(page, picture)));
-    head.append(button);
-  }
-  const figure = el("figure", { class: "page-figure" }, pageStage(page, picture), legend(page.blocks));
+  const viewer = new Viewer(page, null, label);
+  whenImage(viewer, source, label);
+  drawBlocks(viewer.svg, page);
+  const button = el("button", { type: "button", class: "small", text: "Boxes PNG" });
+  button.addEventListener("click", async () => {
+    const picture = await Promise.resolve(source);
+    if (picture) download(`${base}.p${page.index + 1}.boxes.png`, await boxesPicture(page, picture));
+  });
+  head.append(button);
+  viewer.tools.append(confidenceToggle(viewer, page, response ? response.backend : ""));
+  const figure = el("figure", { class: "page-figure" }, viewer.element, legend(page.blocks));
   const json = { ...page };
   delete json.boxes_image;
-  const text = tabs(`Page ${page.index + 1} views`, [
+  const text = tabs(`${label} views`, [
     ["Markdown", () => blocksView(page)],
     ["Raw", () => pre(rawFor(response, page))],
     ["JSON", () => pre(json)],
   ]);
   section.append(head, el("div", { class: "page-body" }, figure, el("div", { class: "page-text" }, text)));
   linkHighlights(section);
+  section.viewer = viewer;
   return section;
 }
 
 export function timingsView(response) {
   const t = response.timings || {};
   const dl = el("dl", { class: "timings", "aria-label": "Timings" });
-  if (!t.total) return dl; // job results carry no timings of their own
+  if (!t.total) return dl; // nothing measured (yet)
   for (const key of ["queue", "decode", "ocr", "render", "total"]) {
     if (t[key] === undefined) continue;
     dl.append(el("div", {}, el("dt", { text: key }), el("dd", { text: `${Number(t[key]).toFixed(2)} s` })));
   }
   return dl;
-}
-
-export function stem(name) {
-  return String(name || "result").replace(/\.[^.]+$/, "") || "result";
 }
 
 // A whole one-backend response.

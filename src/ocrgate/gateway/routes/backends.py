@@ -32,6 +32,9 @@ class BackendInfo(BaseModel):
     """One configured backend as `GET /v1/backends` shows it."""
 
     name: str
+    default: bool = Field(
+        default=False, description="whether it is the configured `default_backend` (used when none is named)"
+    )
     healthy: bool
     environment: BackendEnvironment
     workers: list[dict[str, Any]]
@@ -71,6 +74,7 @@ def backends(gw: GatewayDep, _owner: OwnerDep) -> list[BackendInfo]:
     return [
         BackendInfo(
             name=name,
+            default=name == gw.settings.default_backend,
             healthy=bool(pool.healthy),
             environment=_environment(pool),
             workers=[

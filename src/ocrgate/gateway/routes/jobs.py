@@ -21,15 +21,16 @@ from ocrgate.gateway.formatting import (
 )
 from ocrgate.gateway.routes.errors import ERRORS
 from ocrgate.gateway.state import Gateway, GatewayDep, OwnerDep
-from ocrgate.gateway.uploads import Upload, openapi_body, upload_form
-from ocrgate.jobs import NewJob
+from ocrgate.gateway.uploads import Upload, job_form, openapi_body
+from ocrgate.jobs import JobRecord, NewJob
 from ocrgate.jobs.runner import job_result, job_status
 from ocrgate.schema import CompareResponse, JobStatus, OCRResponse
 
 router = APIRouter(tags=["jobs"])
 
 
-def _job(gw: Gateway, job_id: str, owner: str | None):  # type: ignore[no-untyped-def]
+def owned_job(gw: Gateway, job_id: str, owner: str | None) -> JobRecord:
+    """The job `job_id` if `owner` may see it; NotFound otherwise (or when it has expired)."""
     job = gw.store.get_job(job_id, owner)
     if job is None:
         raise NotFound(f"no job {job_id!r} (it may have expired)")
@@ -40,7 +41,7 @@ def _job(gw: Gateway, job_id: str, owner: str | None):  # type: ignore[no-untype
     "/v1/jobs", status_code=202, response_model=JobStatus, responses=ERRORS, openapi_extra=openapi_body()
 )
 async def submit_job(
-    gw: GatewayDep, owner: OwnerDep, upload: Annotated[Upload, Depends(upload_form)]
+    gw: GatewayDep, owner: OwnerDep, upload: Annotated[Upload, Depends(job_form)]
 ) -> JobStatus:
     """Accept a document for background processing; 202 with the job's id and progress."""
     upload.document.close()
@@ -57,6 +58,8 @@ async def submit_job(
             ttl_s=gw.settings.gateway.job_ttl_s,
             dpi=upload.dpi,
             text_layer=upload.text_layer,
+            backend_options=upload.backend_options,
+            page_names=upload.page_names,
         )
     )
     gw.runner.schedule(job.id)
@@ -71,7 +74,7 @@ def list_jobs(gw: GatewayDep, owner: OwnerDep, limit: int = 50) -> list[JobStatu
 
 @router.get("/v1/jobs/{job_id}", response_model=JobStatus, responses=ERRORS)
 def get_job(job_id: str, gw: GatewayDep, owner: OwnerDep) -> JobStatus:
-    job = _job(gw, job_id, owner)
+    job = owned_job(gw, job_id, owner)
     return job_status(gw.store, job, gw.runner.progress(job.id))
 
 
@@ -90,7 +93,7 @@ def get_job_result(
 ) -> OCRResponse | CompareResponse | Response:
     """The pages done so far as the unified response; or, once the job has ended, the result as
     markdown, text, ALTO, hOCR or a searchable PDF (`format`, or `Accept`), of one backend."""
-    job = _job(gw, job_id, owner)
+    job = owned_job(gw, job_id, owner)
     wanted = requested_format(fmt, accept)
     result = job_result(gw.store, job)
     if backend is not None:
@@ -113,7 +116,7 @@ def get_job_result(
 @router.get("/v1/jobs/{job_id}/events", responses=ERRORS)
 async def job_events(job_id: str, gw: GatewayDep, owner: OwnerDep) -> EventSourceResponse:
     """Server-sent events: one `page` event per finished page, then one `job` event at the end."""
-    _job(gw, job_id, owner)
+    owned_job(gw, job_id, owner)
 
     async def stream() -> AsyncIterator[dict[str, str]]:
         async for event in gw.runner.events(job_id):
@@ -124,6 +127,6 @@ async def job_events(job_id: str, gw: GatewayDep, owner: OwnerDep) -> EventSourc
 
 @router.delete("/v1/jobs/{job_id}", response_model=JobStatus, responses=ERRORS)
 async def cancel_job(job_id: str, gw: GatewayDep, owner: OwnerDep) -> JobStatus:
-    _job(gw, job_id, owner)
+    owned_job(gw, job_id, owner)
     await gw.runner.cancel(job_id)
-    return job_status(gw.store, _job(gw, job_id, owner))
+    return job_status(gw.store, owned_job(gw, job_id, owner))

@@ -1,0 +1,207 @@
+"""A job's scorecard: which engine reads this person's pages best, from the pages they corrected.
+
+Each engine's page is scored against the page's truth exactly as `ocrgate eval` scores a page
+(`ocrgate.evaluate.runner.score`: CER, WER, word-bag F1 and NED on the same normalised text) and the
+figures per engine are `ocrgate.evaluate.report.aggregate`'s (CER, WER, F1 and NED are means over the
+corrected pages; `pages_per_second` is pages done / the seconds they took), so a set exported from the job
+(`ocrgate.jobs.export`) and run through `ocrgate eval --manifest` gives the same numbers for the same text.
+
+Where there is no truth, the engines' agreement on a page is the normalised edit similarity of their page
+markdowns (`ocrgate.flow.agreement`, the figure a comparison shows). Speed comes from the seconds each page
+took (`RenderedPage.timings`: rasterising, waiting for a worker, the engine, rendering).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ocrgate.evaluate.datasets import EvalPage
+from ocrgate.evaluate.report import aggregate
+from ocrgate.evaluate.runner import PageRecord, ScoreOptions, score
+from ocrgate.flow import agreement
+from ocrgate.jobs.records import JobRecord, PageTruth
+from ocrgate.render import RenderedPage
+from ocrgate.schema import Agreement, OCRResponse
+
+RANKING = (
+    "fewest failed corrected pages, then lowest mean CER over the corrected pages, then highest mean F1, "
+    "then fewest seconds per page"
+)
+PageState = Literal["done", "failed", "pending"]
+
+
+class EngineOnPage(BaseModel):
+    """One engine on one page: its scores against the truth (None without truth) and its seconds."""
+
+    status: PageState = Field(description="`pending`: not read yet (or cancelled)")
+    cer: float | None = None
+    wer: float | None = None
+    f1: float | None = None
+    ned: float | None = None
+    seconds: float | None = Field(default=None, description="the page's seconds for this engine, all stages")
+
+
+class PageCard(BaseModel):
+    """One page of the job: whether it has a truth, each engine's scores, the agreement and the winner."""
+
+    index: int = Field(description="0-based page of the job")
+    name: str
+    truth: bool
+    truth_from: str | None = Field(default=None, description="the engine whose reading was corrected")
+    engines: dict[str, EngineOnPage]
+    agreement: list[Agreement] = Field(description="pairwise similarity of the engines' page markdown")
+    winner: str | None = Field(
+        default=None, description="lowest CER on this page (then higher F1); null without truth or on a tie"
+    )
+
+
+class EngineCard(BaseModel):
+    """One engine over the whole job."""
+
+    backend: str
+    pages_done: int
+    pages_failed: int = Field(description="pages this engine failed on")
+    corrected: int = Field(description="corrected pages this engine read")
+    corrected_failed: int = Field(description="corrected pages this engine failed on")
+    cer: float | None = Field(default=None, description="mean CER over the corrected pages (lower is better)")
+    cer_micro: float | None = Field(default=None, description="all edits / all truth characters")
+    wer: float | None = None
+    f1: float | None = Field(
+        default=None, description="mean word-bag F1 over the corrected pages (higher is better)"
+    )
+    ned: float | None = None
+    wins: int = Field(description="corrected pages where this engine has the lowest CER")
+    seconds_per_page: float | None = Field(default=None, description="mean seconds a page took, all stages")
+    ocr_seconds_per_page: float | None = Field(default=None, description="mean seconds in the engine itself")
+    pages_per_second: float | None = None
+
+
+class Scorecard(BaseModel):
+    """`GET /v1/jobs/{id}/scorecard`: per engine, per page, and the winner."""
+
+    job_id: str
+    name: str
+    status: str
+    page_count: int
+    corrected: int = Field(description="pages with a truth")
+    engines: list[EngineCard] = Field(description="best first (see `ranking`)")
+    pages: list[PageCard]
+    agreement: list[Agreement] = Field(
+        description="mean pairwise agreement over the pages without truth (all pages when each has one)"
+    )
+    winner: str | None = Field(default=None, description="the best engine; null until a page is corrected")
+    ranking: str = RANKING
+    options: ScoreOptions = Field(
+        default_factory=ScoreOptions, description="text normalisation, as ocrgate eval's"
+    )
+
+
+def page_name(job: JobRecord, index: int) -> str:
+    """A page's name: its file's (a set of several files), else `page N` (1-based)."""
+    return job.page_names[index] if index < len(job.page_names) else f"page {index + 1}"
+
+
+def _record(backend: str, page: RenderedPage | None, truth: PageTruth | None, index: int) -> PageRecord:
+    """The page as an `ocrgate eval` record, scored against `truth` when there is one."""
+    record = PageRecord(backend=backend, page_id=str(index), source="job", doc_type="page")
+    if page is None or any(flag.startswith("failed") for flag in page.page.flags):
+        record.ok, record.cause = False, "failed" if page else "pending"
+        return record
+    record.markdown = page.page.markdown
+    if page.timings is not None:
+        record.seconds, record.ocr_seconds = page.timings.total, page.timings.ocr
+    if truth is not None:
+        record = score(record, EvalPage(id=str(index), gt_text=truth.text), ScoreOptions())
+    return record
+
+
+def _on_page(record: PageRecord) -> EngineOnPage:
+    status: PageState = "done" if record.ok else "failed" if record.cause == "failed" else "pending"
+    return EngineOnPage(
+        status=status, cer=record.cer, wer=record.wer, f1=record.f1, ned=record.ned,
+        seconds=record.seconds if record.ok else None,
+    )  # fmt: skip
+
+
+def _winner(engines: Mapping[str, EngineOnPage]) -> str | None:
+    """The engine with the lowest CER on the page (then the highest F1); None without truth or on a tie."""
+    scored = sorted((s.cer, -(s.f1 or 0.0), name) for name, s in engines.items() if s.cer is not None)
+    if not scored or (len(scored) > 1 and scored[0][:2] == scored[1][:2]):
+        return None
+    return scored[0][2]
+
+
+def _mean_agreement(pages: Sequence[PageCard]) -> list[Agreement]:
+    pool = [p for p in pages if not p.truth] or list(pages)
+    pairs: dict[tuple[str, str], list[float]] = {}
+    for page in pool:
+        for pair in page.agreement:
+            pairs.setdefault((pair.a, pair.b), []).append(pair.similarity)
+    return [Agreement(a=a, b=b, similarity=round(statistics.fmean(v), 4)) for (a, b), v in pairs.items()]
+
+
+def scorecard(
+    job: JobRecord, pages: Mapping[str, Sequence[RenderedPage]], truths: Sequence[PageTruth]
+) -> Scorecard:
+    """The job's scorecard from its stored pages (`runner.job_pages`) and its page truths."""
+    by_page = {name: {p.page.index: p for p in rendered} for name, rendered in pages.items()}
+    truth_of = {t.index: t for t in truths}
+    records: dict[str, list[PageRecord]] = {name: [] for name in job.backends}
+    cards: list[PageCard] = []
+    for index in range(job.page_count):
+        truth = truth_of.get(index)
+        engines: dict[str, EngineOnPage] = {}
+        read: dict[str, OCRResponse] = {}
+        for name in job.backends:
+            page = by_page.get(name, {}).get(index)
+            record = _record(name, page, truth, index)
+            if record.ok or record.cause == "failed":
+                records[name].append(record)
+            if record.ok:
+                read[name] = OCRResponse(backend=name, markdown=record.markdown)
+            engines[name] = _on_page(record)
+        cards.append(
+            PageCard(
+                index=index, name=page_name(job, index), truth=truth is not None,
+                truth_from=truth.backend if truth else None, engines=engines,
+                agreement=agreement(read) if len(read) > 1 else [], winner=_winner(engines),
+            )
+        )  # fmt: skip
+    engine_cards = sorted((_engine_card(name, records[name], cards) for name in job.backends), key=_rank)
+    best = engine_cards[0] if engine_cards and engine_cards[0].cer is not None else None
+    return Scorecard(
+        job_id=job.id, name=job.name, status=job.status, page_count=job.page_count, corrected=len(truth_of),
+        engines=engine_cards, pages=cards, agreement=_mean_agreement(cards),
+        winner=best.backend if best else None,
+    )  # fmt: skip
+
+
+def _engine_card(name: str, records: list[PageRecord], cards: Sequence[PageCard]) -> EngineCard:
+    """One engine's figures: `ocrgate eval`'s aggregate of its records (done and failed pages)."""
+    figures = aggregate(records)
+    done = [r for r in records if r.ok]
+    corrected = [card.engines[name].status for card in cards if card.truth]
+    return EngineCard(
+        backend=name, pages_done=len(done), pages_failed=figures.failed,
+        corrected=corrected.count("done"), corrected_failed=corrected.count("failed"),
+        cer=figures.cer, cer_micro=figures.cer_micro, wer=figures.wer, f1=figures.f1, ned=figures.ned,
+        wins=sum(1 for card in cards if card.truth and card.winner == name),
+        seconds_per_page=statistics.fmean(r.seconds for r in done) if done else None,
+        ocr_seconds_per_page=statistics.fmean(r.ocr_seconds for r in done) if done else None,
+        pages_per_second=figures.pages_per_second,
+    )  # fmt: skip
+
+
+def _rank(card: EngineCard) -> tuple[bool, int, float, float, float]:
+    """RANKING as a sort key (engines without a scored corrected page last)."""
+    return (
+        card.cer is None,
+        card.corrected_failed,
+        card.cer if card.cer is not None else 0.0,
+        -(card.f1 or 0.0),
+        card.seconds_per_page if card.seconds_per_page is not None else float("inf"),
+    )

@@ -1,0 +1,44 @@
+// One page of a job on screen: its picture (GET /v1/jobs/{id}/pages/{n}/image, fetched once) with every
+// engine's boxes as soon as that engine finished the page; line by line when the job has several engines.
+
+import { comparePage } from "./compare.js";
+import { el } from "./dom.js";
+import { pageView, rawFor, timingsView } from "./render.js";
+
+export const failed = (page) => !page || (page.flags || []).some((f) => f.startsWith("failed"));
+
+// `{backend: response}` of a job's result (one backend's answer, or a comparison's).
+export function resultsOf(result) {
+  if (!result) return {};
+  return result.results ? result.results : { [result.backend]: result };
+}
+
+// The page `index` of a job: `pages` {backend: page|null}, `errors` {backend: message}, `result` the job's
+// result once it ended (raw output and timings), `image` a promise of the page picture's URL.
+export function jobPageView(job, index, { pages, errors, result, image }) {
+  const names = job.backends;
+  const results = resultsOf(result);
+  const done = names.filter((n) => pages[n]);
+  if (!done.length && !Object.keys(errors).length) {
+    return el("p", { class: "muted waiting", text: `Page ${index + 1} is not read yet; it appears here as soon as an engine has read it.` });
+  }
+  if (names.length === 1) {
+    const name = names[0];
+    const page = pages[name];
+    if (!page || failed(page)) return el("p", { class: "error-inline", text: `Page ${index + 1} failed: ${errors[name] || (page && page.flags.join("; ")) || "no result"}` });
+    const response = results[name] || { backend: name, pages: [page] };
+    const view = pageView(page, { response, imageSrc: image, base: job.name });
+    if (results[name]) view.querySelector(".page-head").append(timingsView(results[name])); // the job's, summed
+    return view;
+  }
+  const raws = {};
+  const timings = {};
+  for (const name of names) {
+    const response = results[name];
+    if (!response) continue;
+    timings[name] = response.timings;
+    if (pages[name]) raws[name] = rawFor(response, pages[name]);
+  }
+  const shown = Object.fromEntries(names.map((n) => [n, failed(pages[n]) ? null : pages[n]]));
+  return comparePage({ names, pages: shown, raws, timings, errors, imageSrc: image });
+}
