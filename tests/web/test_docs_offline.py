@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.gateway.cluster import Cluster
 from tests.reliability.conftest import noop_cluster
-from tests.web.test_browser import ARGS, ARTIFACTS, CHROMIUM, sync_api
+from tests.web.conftest import ARGS, ARTIFACTS, CHROMIUM, sync_api
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +24,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def test_docs_load_offline_and_list_the_operations(cluster: Cluster) -> None:
+    api = sync_api()
     blocked: list[str] = []
     console: list[str] = []
     requested: list[str] = []
 
-    def only_the_gateway(route: sync_api.Route) -> None:
+    def only_the_gateway(route: Any) -> None:
         url = route.request.url
         requested.append(url)
         if url.startswith(cluster.url + "/") or url.startswith("data:"):
@@ -37,7 +39,7 @@ def test_docs_load_offline_and_list_the_operations(cluster: Cluster) -> None:
             route.abort("internetdisconnected")
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
+    with api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -49,14 +51,14 @@ def test_docs_load_offline_and_list_the_operations(cluster: Cluster) -> None:
             page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
             page.goto(cluster.url + "/docs")
             operations = page.locator(".opblock-summary-path")
-            sync_api.expect(operations.first).to_be_visible()
+            api.expect(operations.first).to_be_visible()
             paths = set(operations.all_inner_texts())
             page.locator(".opblock-summary", has_text="/v1/ocr").first.click()  # open one: its form
             page.locator(".try-out__btn").first.click()
-            sync_api.expect(page.locator("input[type=file]").first).to_be_attached()
-            sync_api.expect(page.locator(".execute").first).to_be_visible()
+            api.expect(page.locator("input[type=file]").first).to_be_attached()
+            api.expect(page.locator(".execute").first).to_be_visible()
             page.locator(".opblock-summary", has_text="/health").first.click()
-            sync_api.expect(page.locator(".opblock-body .highlight-code").first).to_be_visible()
+            api.expect(page.locator(".opblock-body .highlight-code").first).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "docs_offline.png"), full_page=False)
             context.close()
         finally:
