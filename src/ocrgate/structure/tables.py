@@ -29,6 +29,7 @@ from ocrgate.structure.models import TABLE_MODEL, Loaded, bundled_model
 from ocrgate.tables import html_table_markdown, parse_html_tables
 
 PAD = 0.02  # the crop reaches this share of the table's larger side beyond the region on each side
+MIN_SIDE = 8  # pixels: a smaller region is no table (the model would still imagine one)
 _TABLE = re.compile(r"<table>.*</table>", re.DOTALL)
 
 
@@ -199,12 +200,12 @@ def table_html(image: Image.Image, table_box: BBox, lines: Iterable[TextLineLike
     """The table inside `table_box` (page pixels) of `image`, its cells filled from `lines`.
 
     Only lines whose centre lies in the box count; their boxes are in pixels of `image`. None when the
-    model finds no table structure there. Thread-safe (the model is loaded once; one table runs at a
-    time). Raises BackendUnavailable when rapid-table is not installed and BackendError when the model
-    fails on the image.
+    box is under MIN_SIDE pixels (inside the page) or the model finds no table structure there.
+    Thread-safe (the model is loaded once; one table runs at a time). Raises BackendUnavailable when
+    rapid-table is not installed and BackendError when the model fails on the image.
     """
     left, top, right, bottom = _crop_box(table_box, image.width, image.height)
-    if right - left < 2 or bottom - top < 2:
+    if min(right - left, bottom - top, table_box[2] - table_box[0], table_box[3] - table_box[1]) < MIN_SIDE:
         return None
     crop = np.ascontiguousarray(np.asarray(image.convert("RGB").crop((left, top, right, bottom)))[:, :, ::-1])
     inside = lines_in_box(lines, table_box)
