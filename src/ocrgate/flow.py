@@ -14,7 +14,6 @@ took for that recognizer (`RenderedPage.timings`), so a job can add up its pages
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 import uuid
@@ -22,12 +21,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 import anyio
-from rapidfuzz.distance import Levenshtein
 
 from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendError, InternalError, OCRGateError
-from ocrgate.render import BoxesMode, RenderedPage, assemble_response, render_page, wants_boxes
-from ocrgate.schema import Agreement, CompareResponse, OCRResponse, PageResult, TextLayerMode, Timings
+from ocrgate.render import BoxesMode, RenderedPage, render_page, respond, wants_boxes
+from ocrgate.schema import CompareResponse, OCRResponse, PageResult, TextLayerMode, Timings
 from ocrgate.textlayer import TextLayer, assess, layer_blocks, merged, pictures_to_read
 
 log = logging.getLogger("ocrgate.flow")
@@ -332,45 +330,6 @@ class Collector:
 
     def progress(self, backend: str, done: int, total: int) -> None:
         self.reported[backend] = done
-
-
-def agreement(results: Mapping[str, OCRResponse]) -> list[Agreement]:
-    """Pairwise normalised edit similarity (1 = same text) of the backends' markdown."""
-    texts = {name: " ".join(r.markdown.split()) for name, r in results.items()}
-    return [
-        Agreement(a=a, b=b, similarity=round(Levenshtein.normalized_similarity(texts[a], texts[b]), 4))
-        for a, b in itertools.combinations(texts, 2)
-    ]
-
-
-def respond(
-    names: Sequence[str],
-    pages: Mapping[str, Sequence[RenderedPage]],
-    image_name: str | None,
-    request_id: str,
-    timings: Mapping[str, Timings] | None = None,
-    success: bool = True,
-) -> OCRResponse | CompareResponse:
-    """The unified response: one backend's `OCRResponse`, or a `CompareResponse` for several."""
-    results: dict[str, OCRResponse] = {}
-    for name in names:
-        response = assemble_response(name, image_name, pages.get(name, ()), request_id=request_id)
-        response.success = success
-        if timings and name in timings:
-            response.timings = timings[name]
-            response.processing_time = timings[name].total
-        results[name] = response
-    if len(names) == 1:
-        return results[names[0]]
-    return CompareResponse(
-        success=success,
-        request_id=request_id,
-        image_name=image_name,
-        backends=list(names),
-        results=results,
-        agreement=agreement(results),
-        processing_time=max((r.processing_time for r in results.values()), default=0.0),
-    )
 
 
 async def recognize(

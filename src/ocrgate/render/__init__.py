@@ -17,8 +17,10 @@ from ocrgate.render.markdown import (
 from ocrgate.render.response import (
     BoxesMode,
     RenderedPage,
+    agreement,
     assemble_response,
     render_page,
+    respond,
     source_markdown,
     wants_boxes,
 )
@@ -29,6 +31,7 @@ __all__ = [
     "PAGE_SEPARATOR",
     "BoxesMode",
     "RenderedPage",
+    "agreement",
     "assemble_response",
     "block_markdown",
     "boxes_image",
@@ -40,6 +43,7 @@ __all__ = [
     "page_markdown",
     "png_base64",
     "render_page",
+    "respond",
     "source_markdown",
     "wants_boxes",
 ]

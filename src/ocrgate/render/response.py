@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel, Field
+from rapidfuzz.distance import Levenshtein
 
 from ocrgate.render.boxes import boxes_image, crop, png_base64
 from ocrgate.render.markdown import NOT_IN_MARKDOWN, block_markdown, document_markdown, page_markdown
-from ocrgate.schema import Block, OCRResponse, Page, PageResult, Timings
+from ocrgate.schema import Agreement, Block, CompareResponse, OCRResponse, Page, PageResult, Timings
 
 BoxesMode = Literal["all", "first", "none"]
 
@@ -101,4 +103,43 @@ def assemble_response(
         boxes_image=ordered[0].page.boxes_image if ordered else None,
         pages=[r.page for r in ordered],
         raw_result={backend: raws[0] if len(raws) == 1 else raws},
+    )
+
+
+def agreement(results: Mapping[str, OCRResponse]) -> list[Agreement]:
+    """Pairwise normalised edit similarity (1 = same text) of the backends' markdown."""
+    texts = {name: " ".join(r.markdown.split()) for name, r in results.items()}
+    return [
+        Agreement(a=a, b=b, similarity=round(Levenshtein.normalized_similarity(texts[a], texts[b]), 4))
+        for a, b in itertools.combinations(texts, 2)
+    ]
+
+
+def respond(
+    names: Sequence[str],
+    pages: Mapping[str, Sequence[RenderedPage]],
+    image_name: str | None,
+    request_id: str,
+    timings: Mapping[str, Timings] | None = None,
+    success: bool = True,
+) -> OCRResponse | CompareResponse:
+    """The unified response: one backend's `OCRResponse`, or a `CompareResponse` for several."""
+    results: dict[str, OCRResponse] = {}
+    for name in names:
+        response = assemble_response(name, image_name, pages.get(name, ()), request_id=request_id)
+        response.success = success
+        if timings and name in timings:
+            response.timings = timings[name]
+            response.processing_time = timings[name].total
+        results[name] = response
+    if len(names) == 1:
+        return results[names[0]]
+    return CompareResponse(
+        success=success,
+        request_id=request_id,
+        image_name=image_name,
+        backends=list(names),
+        results=results,
+        agreement=agreement(results),
+        processing_time=max((r.processing_time for r in results.values()), default=0.0),
     )
