@@ -15,7 +15,7 @@ import anyio
 import anyio.from_thread
 
 from ocrgate import flow
-from ocrgate.backends.base import Backend
+from ocrgate.backends.base import Backend, WholeFile
 from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendUnavailable
 from ocrgate.render import BoxesMode
@@ -69,7 +69,7 @@ class LocalRecognizer:
             parsed = self.backend.parse_options(options)
             self._ready()
             sizes = document.page_sizes()
-            return self.backend.ocr_file(document.data, document.media_type, sizes, parsed, report)
+            return self.backend.ocr_file(WholeFile(document.data, document.media_type, sizes), parsed, report)
 
         return await anyio.to_thread.run_sync(read, limiter=self._slots())
 

@@ -39,7 +39,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from ocrgate import __version__
-from ocrgate.backends.base import Backend, BackendOptions
+from ocrgate.backends.base import Backend, BackendOptions, WholeFile
 from ocrgate.batching import DEFAULT_BATCH_WAIT_MS, MicroBatcher
 from ocrgate.config import Limits
 from ocrgate.devices import DeviceInfo, device_info
@@ -227,7 +227,9 @@ class WorkerState:
         async with self.slots:
             self.inflight += 1
             work = asyncio.ensure_future(
-                anyio.to_thread.run_sync(self.backend.ocr_file, data, media_type, sizes, options, progress)
+                anyio.to_thread.run_sync(
+                    self.backend.ocr_file, WholeFile(data, media_type, sizes), options, progress
+                )
             )
             try:
                 yield last.line()
