@@ -74,14 +74,15 @@ def test_report_html_states_tables_diffs_machine_and_warnings(report_run: Report
     # the machine, its load, the date
     meta = html.split("<h2>")[0]
     assert f"{os.cpu_count()} cores" in meta and "GiB RAM" in meta
-    assert "load average (1/5/15 min)" in meta and " at start, " in meta
+    assert "load average (1/5/15 min)" in meta and " at start, " in meta and "6 readings" in meta
     assert time.strftime("%Y-%m-%d") in meta and "--input auto" in meta
     # CER vs F1 vs NED, and why forms' CER is pessimistic
     explain = html.split("<h2>Reading the figures</h2>")[1].split("<h2>")[0]
     assert "<i>in order</i>" in explain and "order ignored" in explain and "OmniDocBench" in explain
     assert "forms" in explain and "annotation's order" in explain
-    # self-contained: nothing fetched, no script
-    assert "<script" not in html.lower() and not re.search(r"(src|href)=[\"']?(https?:)?//", html)
+    # self-contained: nothing fetched; one inline script (page links open their diff)
+    assert html.lower().count("<script") == 1 and "<script>" in html
+    assert not re.search(r"(src|href)=[\"']?(https?:)?//", html)
 
 
 def test_summary_records_inputs_and_run(report_run: ReportRun) -> None:
@@ -90,6 +91,7 @@ def test_summary_records_inputs_and_run(report_run: ReportRun) -> None:
     assert run["input"] == "auto" and run["machine"]["cores"] == os.cpu_count()
     assert len(run["load_start"]) == 3 and len(run["load_end"]) == 3
     assert run["recognised"] == len(REPORT_PAGES) * len(REPORT_BACKENDS)
+    assert [s["recognised"] for s in summary["sessions"]] == [run["recognised"]]
     inputs = {(p["backend"], p["page_id"]): (p["input"], p["text_origin"]) for p in summary["pages"]}
     assert inputs[("tesseract", "tess_phototest")] == ("image", "engine")
     assert inputs[("tesseract", DOCLING_PAGE)] == ("pdf", "text_layer")

@@ -69,6 +69,10 @@ def test_rerun_resumes(tesseract_run: Path, eval_dir: Path) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert records_in(tesseract_run) == before  # nothing recognised again
+    summary = json.loads((tesseract_run / "summary.json").read_text())
+    assert summary["run"]["recognised"] == 0  # this session read nothing ...
+    assert [s["recognised"] for s in summary["sessions"]] == [2]  # ... the first one read both pages
+    assert "read nothing new" in (tesseract_run / "report.html").read_text()
 
 
 def _page(page_id: str, truth: str | None = None, tests: list[dict] | None = None) -> EvalPage:

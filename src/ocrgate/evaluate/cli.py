@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ocrgate.evaluate.datasets import InputMode, choose_input, load_dataset
 from ocrgate.evaluate.diff import diff_summaries, load_summary
-from ocrgate.evaluate.machine import start_run
+from ocrgate.evaluate.machine import read_sessions, record_session, start_run
 from ocrgate.evaluate.report import write_report
 from ocrgate.evaluate.runner import (
     Recognizer,
@@ -133,7 +133,10 @@ def run(
         for r in records.values()
         if r.backend in names and r.page_id in by_id
     ]
-    summary = write_report(mine, pages, out, str(manifest), options, run_info.finish(recognised))
+    run_info = run_info.finish(recognised)
+    if recognised:
+        record_session(out, run_info)
+    summary = write_report(mine, pages, out, str(manifest), options, run_info, read_sessions(out))
     print_summary(summary)
     err.print(f"report: {out / 'report.html'}", highlight=False)
 

@@ -13,7 +13,7 @@ import platform
 import time
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from ocrgate.evaluate.datasets import InputMode
 
@@ -93,3 +93,27 @@ def start_run(
     return RunInfo(
         machine=this_machine(), load_start=load_average(), input=input_mode, limit=limit, seed=seed
     )
+
+
+#: one line per session of a run folder that read pages: where and under what load they were read
+SESSIONS = "sessions.jsonl"
+
+
+def record_session(out: Path, run: RunInfo) -> None:
+    """Append `run` to `out/sessions.jsonl` (a resumed run reads pages in several sessions)."""
+    with (out / SESSIONS).open("a", encoding="utf-8") as sink:
+        sink.write(run.model_dump_json() + "\n")
+
+
+def read_sessions(out: Path) -> list[RunInfo]:
+    """The sessions recorded in `out`, oldest first; unreadable lines are skipped."""
+    path = out / SESSIONS
+    if not path.is_file():
+        return []
+    sessions = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            sessions.append(RunInfo.model_validate_json(line))
+        except ValidationError:
+            continue
+    return sessions

@@ -48,15 +48,17 @@ def write_report(
     dataset: str = "",
     options: ScoreOptions | None = None,
     run: RunInfo | None = None,
+    sessions: list[RunInfo] | None = None,
 ) -> Summary:
     """`summary.json`, `report.html` and the OmniDocBench export, for the records of the given pages.
 
-    `run` (the machine, its load, the page choices: `machine.start_run(...).finish(n)`) is stated in
-    both; without it the report says only what the records hold.
+    `run` (the machine, its load, the page choices: `machine.start_run(...).finish(n)`) and
+    `sessions` (every session that read pages into `out`: `machine.read_sessions`) are stated in both;
+    without them the report says only what the records hold.
     """
     by_id = {p.id: p for p in pages}
     records = [r for r in records if r.page_id in by_id]
-    summary = summarise(records, dataset, options, run)
+    summary = summarise(records, dataset, options, run, sessions)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     (out / "report.html").write_text(render_html(summary, records, by_id), encoding="utf-8")

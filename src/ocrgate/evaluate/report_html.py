@@ -1,4 +1,4 @@
-"""`report.html`: one self-contained page (no scripts, every picture a data URI) to choose a backend from.
+"""`report.html`: one self-contained page to choose a backend from (pictures are data URIs, nothing fetched).
 
 Sections: the run (date, machine, load, input), how to read the metrics, figures over all pages, by
 source and by document type (best per column marked, small groups warned about), pages won per
@@ -9,24 +9,20 @@ text is HTML-escaped.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-import json
 import time
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 
 from ocrgate.evaluate.datasets import EvalPage
 from ocrgate.evaluate.figures import DIRECTIONS, FIGURES, SMALL_GROUP, best
 from ocrgate.evaluate.headtohead import TIE, HeadToHead, head_to_head, wins
+from ocrgate.evaluate.machine import RunInfo
 from ocrgate.evaluate.plots import speed_plots
+from ocrgate.evaluate.report_pages import LEGEND, SCRIPT, best_cell, input_label, page_details, pages_table
 from ocrgate.evaluate.runner import PageRecord
 from ocrgate.evaluate.summary import Aggregate, Summary
-from ocrgate.evaluate.textdiff import diff_html
 
-THUMB_SIDE = 800
 TABLE_FIGURES = ("pages", "failed", "cer", "cer_micro", "wer", "f1", "ned", "tests", "seconds", "p95")
 _e = html.escape
 
@@ -39,27 +35,31 @@ def _load(values: list[float] | None) -> str:
     return "–" if not values else " / ".join(f"{v:.2f}" for v in values)
 
 
-def input_label(record: PageRecord | None) -> str:
-    """`image`, `pdf (text layer)`, `pdf (OCR)`, `pdf (text layer + OCR)`, or `–` for an old record."""
-    if record is None or record.input is None:
-        return "–"
-    origin = {"text_layer": "text layer", "engine": "OCR", "mixed": "text layer + OCR"}.get(
-        record.text_origin or ""
+def _busy(run: RunInfo) -> bool:
+    """Whether the 1-minute load at start or end was above the core count."""
+    cores = run.machine.cores or 0
+    loads = [v[0] for v in (run.load_start, run.load_end) if v]
+    return bool(cores and loads and max(loads) > cores)
+
+
+def _session(run: RunInfo) -> str:
+    text = (
+        f"{_when(run.started_at)} to {_when(run.finished_at)}: {run.recognised} readings, "
+        f"--input {run.input or '?'}; load average (1/5/15 min) {_load(run.load_start)} at start, "
+        f"{_load(run.load_end)} at end"
     )
-    return f"{record.input} ({origin})" if record.input == "pdf" and origin else record.input
+    return text + (" (above the core count: seconds per page are inflated)" if _busy(run) else "")
 
 
 def _header(summary: Summary, records: Sequence[PageRecord]) -> str:
     run = summary.run
     inputs = Counter(input_label(r) for r in records)
     finished = [r.finished_at for r in records]
+    read = f"{_when(min(finished, default=None))} and {_when(max(finished, default=None))}"
     rows = [
         ("dataset", summary.dataset),
         ("report written", _when(summary.created_at)),
-        (
-            "pages read between",
-            f"{_when(min(finished, default=None))} and {_when(max(finished, default=None))}",
-        ),
+        ("pages read between", read),
         ("input", ", ".join(f"{label}: {n} readings" for label, n in sorted(inputs.items()))),
         ("normalisation", summary.options.model_dump_json()),
     ]
@@ -68,15 +68,16 @@ def _header(summary: Summary, records: Sequence[PageRecord]) -> str:
         rows += [
             ("machine", f"{m.cpu or '?'}, {m.cores or '?'} cores, {m.memory_gib or '?'} GiB RAM"),
             ("system", f"{m.os or '?'}, Python {m.python}"),
-            (
-                "this session",
-                f"{_when(run.started_at)} to {_when(run.finished_at)}, {run.recognised} readings",
-            ),
-            ("load average (1/5/15 min)", f"{_load(run.load_start)} at start, {_load(run.load_end)} at end"),
             ("page choice", f"--input {run.input or '?'}, --limit {run.limit or 'none'}, --seed {run.seed}"),
         ]
-        if run.load_end and m.cores and max(run.load_end[0], (run.load_start or [0])[0]) > m.cores:
-            rows.append(("note", "the load was above the core count: seconds per page are inflated"))
+    sessions = summary.sessions or ([run] if run is not None and run.recognised else [])
+    for number, session in enumerate(sessions, 1):
+        label = "pages read" if len(sessions) == 1 else f"session {number}"
+        if session.machine != (run.machine if run else session.machine):
+            label += f" (on {session.machine.cpu}, {session.machine.cores} cores)"
+        rows.append((label, _session(session)))
+    if run is not None and not run.recognised:
+        rows.append(("this run", "read nothing new: every page was in results.jsonl already"))
     body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(str(v))}</td></tr>" for k, v in rows)
     return f'<table class="meta">{body}</table>'
 
@@ -106,10 +107,6 @@ every backend the same text (no OCR ran), so they tie.</p>
 """
 
 
-def _fmt_cell(text: str, marked: bool) -> str:
-    return f'<td class="best">{_e(text)} ★</td>' if marked else f"<td>{_e(text)}</td>"
-
-
 def _small(pages: int) -> str:
     return (
         f"only {pages} page{'s' if pages != 1 else ''}: one page is 1/{pages} of every mean here "
@@ -127,7 +124,8 @@ def _group_table(summary: Summary, grouping: str) -> str:
         for group, agg in by.items():
             groups.setdefault(group, [None] * len(names))[i] = agg
     head = "".join(f"<th>{_e(FIGURES[k].label)} {FIGURES[k].arrow}</th>" for k in TABLE_FIGURES)
-    rows, notes = [], []
+    rows: list[str] = []
+    small: dict[int, list[str]] = {}  # pages -> groups that small
     for group, aggs in sorted(groups.items()):
         present = [(n, a) for n, a in zip(names, aggs, strict=True) if a is not None]
         marks = {k: best(FIGURES[k], [a for _, a in present]) for k in TABLE_FIGURES}
@@ -135,13 +133,17 @@ def _group_table(summary: Summary, grouping: str) -> str:
         warn = ""
         if pages < SMALL_GROUP:
             warn = f' <span class="warn" title="{_e(_small(pages))}">⚠</span>'
-            notes.append(f"<li>⚠ <b>{_e(group)}</b>: {_e(_small(pages))}</li>")
+            small.setdefault(pages, []).append(group)
         for j, (name, a) in enumerate(present):
             label = f'<th rowspan="{len(present)}" class="group">{_e(group)}{warn}</th>' if j == 0 else ""
-            cells = "".join(_fmt_cell(FIGURES[k].text(a), j in marks[k]) for k in TABLE_FIGURES)
+            cells = "".join(best_cell(FIGURES[k].text(a), j in marks[k]) for k in TABLE_FIGURES)
             rows.append(f"<tr>{label}<th>{_e(name)}</th>{cells}</tr>")
     table = f"<table><tr><th>group</th><th>backend</th>{head}</tr>{''.join(rows)}</table>"
-    return table + (f'<ul class="notes">{"".join(notes)}</ul>' if notes else "")
+    notes = "".join(
+        f"<li>⚠ <b>{_e(', '.join(members))}</b>: {_e(_small(pages))}</li>"
+        for pages, members in sorted(small.items())
+    )
+    return table + (f'<ul class="notes">{notes}</ul>' if notes else "")
 
 
 def _wins_table(rows: list[HeadToHead], names: list[str], grouping: str) -> str:
@@ -153,168 +155,19 @@ def _wins_table(rows: list[HeadToHead], names: list[str], grouping: str) -> str:
     for group, members in groups.items():
         tally = wins(members, names)
         top = max((tally[n] for n in names), default=0)
-        cells = "".join(_fmt_cell(str(tally[n]), top > 0 and tally[n] == top) for n in names)
+        cells = "".join(best_cell(str(tally[n]), top > 0 and tally[n] == top) for n in names)
         warn = ' <span class="warn">⚠</span>' if len(members) < SMALL_GROUP else ""
         body.append(f"<tr><th>{_e(group)}{warn}</th><td>{len(members)}</td>{cells}<td>{tally[TIE]}</td></tr>")
     return f"<table><tr><th>{_e(grouping)}</th><th>pages</th>{head}<th>ties</th></tr>{''.join(body)}</table>"
 
 
-def _score_text(row: HeadToHead, name: str) -> str:
-    s = row.scores.get(name)
-    if s is None:
-        return "not run"
-    if not s.ok:
-        return "failed"
-    parts = []
-    if s.cer is not None:
-        parts.append(f"CER {s.cer:.3f} · F1 {s.f1 or 0:.3f}")
-    if s.tests_total:
-        parts.append(f"tests {s.tests_passed}/{s.tests_total}")
-    return " · ".join(parts) or "no truth"
-
-
-def _anchor(page_id: str) -> str:
-    return "p-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in page_id)
-
-
-#: the head-to-head's columns per backend: label, PageScore field, lower is better, cell text
-_PAGE_COLUMNS = (
-    ("CER ↓", "cer", True),
-    ("F1 ↑", "f1", False),
-    ("tests ↑", "test_pass_rate", False),
-)
-
-
-def _page_cells(row: HeadToHead, names: list[str], columns: list[tuple[str, str, bool]]) -> str:
-    cells = []
-    for name in names:
-        s = row.scores.get(name)
-        if s is None or not s.ok:
-            cells.append(f'<td colspan="{len(columns)}" class="c">{"failed" if s else "not run"}</td>')
-            continue
-        for _, field, lower in columns:
-            value = getattr(s, field)
-            others = [
-                getattr(o, field) for o in row.scores.values() if o.ok and getattr(o, field) is not None
-            ]
-            shown = round(value, 3) if value is not None else None
-            rounded = {round(v, 3) for v in others}
-            top = (min if lower else max)(rounded) if rounded else None
-            marked = shown is not None and len(others) > 1 and len(rounded) > 1 and shown == top
-            if field == "test_pass_rate":
-                text = f"{s.tests_passed}/{s.tests_total}" if s.tests_total else "–"
-            else:
-                text = "–" if value is None else f"{value:.3f}"
-            cells.append(_fmt_cell(text, marked))
-    return "".join(cells)
-
-
-def _pages_table(rows: list[HeadToHead], names: list[str], records: dict[tuple[str, str], PageRecord]) -> str:
-    with_tests = any(s.tests_total for row in rows for s in row.scores.values())
-    with_text = any(s.cer is not None for row in rows for s in row.scores.values())
-    columns = [
-        c
-        for c in _PAGE_COLUMNS
-        if (c[1] == "test_pass_rate" and with_tests) or (c[1] != "test_pass_rate" and with_text)
-    ]
-    top = "".join(f'<th colspan="{len(columns)}" class="c">{_e(n)}</th>' for n in names)
-    sub = "".join(f"<th>{_e(label)}</th>" for _ in names for label, _, _ in columns)
-    body = []
-    for row in rows:
-        inputs = ", ".join(dict.fromkeys(input_label(records.get((n, row.page_id))) for n in row.scores))
-        winner = {"won": ", ".join(row.winners), "tie": "tie: " + ", ".join(row.winners)}.get(
-            row.verdict, row.verdict
-        )
-        body.append(
-            f'<tr><td class="l"><a href="#{_anchor(row.page_id)}">{_e(row.page_id)}</a></td>'
-            f'<td class="l">{_e(row.source)}</td><td class="l">{_e(row.doc_type)}</td>'
-            f'<td class="l">{_e(inputs)}</td>{_page_cells(row, names, columns)}'
-            f'<td class="l"><b>{_e(winner)}</b></td></tr>'
-        )
-    return (
-        '<table class="h2h"><tr><th rowspan="2">page</th><th rowspan="2">source</th>'
-        f'<th rowspan="2">type</th><th rowspan="2">input</th>{top}<th rowspan="2">winner</th></tr>'
-        f"<tr>{sub}</tr>{''.join(body)}</table>"
-    )
-
-
-def _thumbnail(path: Path) -> str | None:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            image = image.convert("RGB")
-            image.thumbnail((THUMB_SIDE, THUMB_SIDE))
-            buffer = io.BytesIO()
-            image.save(buffer, format="JPEG", quality=60)
-    except (OSError, ValueError):
-        return None
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def _describe_test(test: dict) -> str:
-    fields = {k: v for k, v in test.items() if k not in ("pdf", "page", "id", "type", "checked", "url")}
-    return f"[{test.get('type')}] {json.dumps(fields, ensure_ascii=False)}"
-
-
-def _reading(record: PageRecord, page: EvalPage | None, summary: Summary) -> str:
-    title = f"{record.backend} — {input_label(record)}, {record.seconds:.2f} s"
-    if not record.ok:
-        failure = f"FAILED ({record.cause}): {record.error or ''}"
-        return f"<div><h5>{_e(title)}</h5><pre>{_e(failure)}</pre></div>"
-    parts = [f"<h5>{_e(title)}</h5>"]
-    if page is not None and page.gt_text is not None:
-        options = summary.options
-        marked, counts = diff_html(record.markdown, page.gt_text, options.casefold, options.strip_markdown)
-        parts.append(
-            f'<p class="small">CER {record.cer or 0:.3f}, F1 {record.f1 or 0:.3f}; '
-            f"words: {counts.equal} equal, {counts.replaced} misread, {counts.missing} missing, "
-            f"{counts.extra} extra</p>"
-            f'<div class="diff">{marked}</div>'
-        )
-    if record.tests_total:
-        failed = "".join(f"<li>{_e(f)}</li>" for f in record.test_failures)
-        parts.append(
-            f'<p class="small">olmOCR-Bench tests passed: {record.tests_passed}/{record.tests_total}</p>'
-            + (f'<ul class="fails">{failed}</ul>' if failed else "")
-        )
-        if page is not None and page.gt_text is None:
-            parts.append(f"<details><summary>output</summary><pre>{_e(record.markdown)}</pre></details>")
-    return f"<div>{''.join(parts)}</div>"
-
-
-def _page_details(
-    rows: list[HeadToHead],
-    names: list[str],
-    records: dict[tuple[str, str], PageRecord],
-    pages: dict[str, EvalPage],
-    summary: Summary,
-) -> str:
-    parts = []
-    for row in rows:
-        page = pages.get(row.page_id)
-        thumb = _thumbnail(page.image) if page is not None and page.image is not None else None
-        image = f'<img src="data:image/jpeg;base64,{thumb}" alt="page {_e(row.page_id)}">' if thumb else ""
-        truth = ""
-        if page is not None and page.gt_text is None and page.gt_tests:
-            truth = "<h5>tests</h5><pre>" + _e("\n".join(_describe_test(t) for t in page.gt_tests)) + "</pre>"
-        readings = "".join(
-            _reading(records[(n, row.page_id)], page, summary) for n in names if (n, row.page_id) in records
-        )
-        summary_line = " · ".join(f"{n}: {_score_text(row, n)}" for n in names if n in row.scores)
-        parts.append(
-            f'<details class="page" id="{_anchor(row.page_id)}"><summary><b>{_e(row.page_id)}</b> '
-            f"({_e(row.source)}, {_e(row.doc_type)}) — {_e(summary_line)}</summary>"
-            f'<div class="cols"><div>{image}{truth}</div><div>{readings}</div></div></details>'
-        )
-    return "".join(parts)
-
-
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1400px}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 7px;text-align:right}
+td{white-space:nowrap}td.l a{white-space:normal;word-break:break-all}
 td.c,th.c{text-align:center}th.group,td.l,table.meta td,table.meta th{text-align:left}
-table.meta th{background:#f4f4f4}
+table.meta th{background:#f4f4f4;white-space:nowrap}
+table.meta td{white-space:normal;max-width:70em}
 td.best{font-weight:bold;background:#e7f5e7}.warn{color:#b35c00;cursor:help}
 .notes{color:#8a4b00;font-size:90%}.explain{max-width:60em;font-size:95%;line-height:1.4}
 .cols{display:grid;grid-template-columns:minmax(0,2fr) minmax(0,3fr);gap:1em}
@@ -327,13 +180,6 @@ img{max-width:100%;border:1px solid #ccc}details.page{border-top:1px solid #ddd;
 figure{margin:0}td.best{white-space:nowrap}table.h2h{font-size:85%}
 h5{margin:.6em 0 .2em}
 """
-
-_LEGEND = (
-    '<p class="small">In the diffs: plain words match the truth, <ins>inserted</ins> words are in the '
-    "output only, <del>deleted</del> words are in the truth only (missing from the output); a misread "
-    "word shows its wrong letters inserted and the right ones deleted. Texts are compared as scored "
-    "(normalised as above).</p>"
-)
 
 
 def render_html(summary: Summary, records: list[PageRecord], pages: dict[str, EvalPage]) -> str:
@@ -363,12 +209,12 @@ def render_html(summary: Summary, records: list[PageRecord], pages: dict[str, Ev
         "<h2>Speed and accuracy</h2>",
         f'<div class="plots">{plots}</div>',
         "<h2>Page by page</h2>",
-        _pages_table(rows, names, by_key),
+        pages_table(rows, names, by_key),
         "<h2>Each page against its ground truth</h2>",
-        _LEGEND,
-        _page_details(rows, names, by_key, pages, summary),
+        LEGEND,
+        page_details(rows, names, by_key, pages, summary),
     ]
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>ocrgate eval</title>"
-        f"<style>{_STYLE}</style></head><body>{''.join(sections)}</body></html>"
+        f"<style>{_STYLE}</style></head><body>{''.join(sections)}<script>{SCRIPT}</script></body></html>"
     )

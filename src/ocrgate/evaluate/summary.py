@@ -72,6 +72,9 @@ class Summary(BaseModel):
     dataset: str = ""
     options: ScoreOptions = Field(default_factory=ScoreOptions)
     run: RunInfo | None = Field(default=None, description="the machine, its load, the page choices")
+    sessions: list[RunInfo] = Field(
+        default_factory=list, description="every session that read pages of this run folder, oldest first"
+    )
     backends: dict[str, BackendSummary] = Field(default_factory=dict)
     pages: list[PageScore] = Field(default_factory=list)
 
@@ -138,10 +141,11 @@ def summarise(
     dataset: str = "",
     options: ScoreOptions | None = None,
     run: RunInfo | None = None,
+    sessions: list[RunInfo] | None = None,
 ) -> Summary:
     """Per backend (in first-seen order): overall, by source, by document type; and every page's scores."""
     records = list(records)
-    summary = Summary(dataset=dataset, options=options or ScoreOptions(), run=run)
+    summary = Summary(dataset=dataset, options=options or ScoreOptions(), run=run, sessions=sessions or [])
     for backend in dict.fromkeys(r.backend for r in records):
         mine = [r for r in records if r.backend == backend]
         summary.backends[backend] = BackendSummary(

@@ -5,8 +5,8 @@ breaks kept), split into words, and aligned word by word keeping the most words 
 common subsequence: rapidfuzz's Indel opcodes). Words of the truth the output lacks are `<del>`, words
 the output adds are `<ins>`. Between two matched runs, a misread word close to the right one
 (`SIMILAR`) is aligned letter by letter (Levenshtein opcodes), so a misread letter shows as one letter;
-otherwise the right word shows deleted and the read one inserted. The output's line breaks are kept, so the diff reads as the
-engine's text does. Every piece of text is HTML-escaped.
+otherwise the right word shows deleted and the read one inserted. The output's line breaks are kept,
+so the diff reads as the engine's text does. Every piece of text is HTML-escaped.
 """
 
 from __future__ import annotations
