@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import anyio
@@ -82,8 +82,12 @@ def recognize(
     decode_seconds: float = 0.0,
     on_page: Callable[[str, int], None] | None = None,
     text_layer: TextLayerMode = "auto",
+    pages: Collection[int] | None = None,
 ) -> OCRResponse:
-    """`document` through `backend` in this process: the unified response (first failure raised)."""
+    """`document` through `backend` in this process: the unified response (first failure raised).
+
+    `pages` (0-based indices) limits the work and the response to those pages; default: every page.
+    """
     call = functools.partial(
         flow.recognize,
         document,
@@ -93,6 +97,7 @@ def recognize(
         decode_seconds=decode_seconds,
         on_page=on_page,
         text_layer=text_layer,
+        pages=pages,
     )
     response = anyio.run(call)
     assert isinstance(response, OCRResponse)
