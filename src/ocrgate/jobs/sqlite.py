@@ -5,10 +5,8 @@ Each (backend, page) is a row moving `queued -> running -> done | failed`; a fai
 `requeue_running_pages` let the new gateway pick up where the old one stopped. One gateway owns the
 file, so every `running` page is this gateway's (or a dead predecessor's).
 
-The schema's version is the file's `user_version`: 4 (schema 2 gave a job's `dpi` its own column, 3
-its `text_layer`; 4 adds each job's `backend_options` and `page_names`, and the `truths` table: a
-person's reading of a page, kept with its job). Older files are migrated when they are opened; a newer
-one is refused.
+The tables and their migrations (the schema's version is the file's `user_version`) are in
+`sqlite_schema`.
 """
 
 from __future__ import annotations
@@ -34,57 +32,16 @@ from ocrgate.jobs.records import (
     PageTruth,
     new_job_id,
 )
-from ocrgate.jobs.rows import count_progress, failure_summary, job_fields, job_row, split_dpi, truth_of
+from ocrgate.jobs.rows import count_progress, failure_summary, job_fields, job_row, truth_of
+from ocrgate.jobs.sqlite_schema import SCHEMA_VERSION as SCHEMA_VERSION
+from ocrgate.jobs.sqlite_schema import create_schema
 from ocrgate.schema import JobProgress
 
-SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 5000
 ORPHAN_GRACE_S = 3600.0  # an input directory with no job row (kill inside create_job) lives this long
 
 _PAGE_KEY = "job_id = ? AND backend = ? AND idx = ?"
 _OPEN = ("queued", "running")  # the page states a result or a failure may still change
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY, status TEXT NOT NULL, name TEXT NOT NULL, media_type TEXT NOT NULL,
-    backends TEXT NOT NULL, options TEXT NOT NULL, boxes TEXT NOT NULL, page_count INTEGER NOT NULL,
-    owner TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL, expires_at REAL NOT NULL, error TEXT,
-    dpi INTEGER, text_layer TEXT NOT NULL DEFAULT 'auto', backend_options TEXT, page_names TEXT
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
-CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, created_at);
-CREATE INDEX IF NOT EXISTS jobs_expires ON jobs (expires_at);
-CREATE TABLE IF NOT EXISTS pages (
-    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE, backend TEXT NOT NULL,
-    idx INTEGER NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-    result_json TEXT, error TEXT, updated_at REAL NOT NULL, PRIMARY KEY (job_id, backend, idx)
-);
-CREATE TABLE IF NOT EXISTS truths (
-    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE, idx INTEGER NOT NULL, text TEXT NOT NULL,
-    backend TEXT, updated_at REAL NOT NULL, PRIMARY KEY (job_id, idx)
-);
-"""
-
-
-def _migrate_1_to_2(db: sqlite3.Connection) -> None:
-    """Schema 1 -> 2: the `dpi` column, filled from the `dpi` key of each job's options (then removed)."""
-    db.execute("ALTER TABLE jobs ADD COLUMN dpi INTEGER")
-    rows = db.execute("SELECT id, options FROM jobs WHERE options LIKE '%\"dpi\"%'").fetchall()
-    for row in rows:
-        options, dpi = split_dpi(row["options"])
-        db.execute("UPDATE jobs SET options = ?, dpi = ? WHERE id = ?", (options, dpi, row["id"]))
-
-
-def _migrate_2_to_3(db: sqlite3.Connection) -> None:
-    """Schema 2 -> 3: the `text_layer` column; older jobs read their PDF text layers as `auto` did."""
-    db.execute("ALTER TABLE jobs ADD COLUMN text_layer TEXT NOT NULL DEFAULT 'auto'")
-
-
-def _migrate_3_to_4(db: sqlite3.Connection) -> None:
-    """Schema 3 -> 4: a job's `backend_options` and `page_names` (NULL for older jobs: none); the
-    `truths` table comes with the schema's CREATE statements."""
-    db.execute("ALTER TABLE jobs ADD COLUMN backend_options TEXT")
-    db.execute("ALTER TABLE jobs ADD COLUMN page_names TEXT")
 
 
 class SQLiteJobStore:
@@ -111,19 +68,7 @@ class SQLiteJobStore:
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
         with self._tx() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StorageError(f"the job store {self.db_path} has schema {version}, newer than this code")
-            if version == 1:
-                _migrate_1_to_2(db)
-            if version in (1, 2):
-                _migrate_2_to_3(db)
-            if version in (1, 2, 3):
-                _migrate_3_to_4(db)
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                db.execute(statement)
-            if version < SCHEMA_VERSION:
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            create_schema(db, self.db_path)
 
     # -- plumbing ---------------------------------------------------------------------------------------
 
