@@ -95,7 +95,7 @@ class SQLJobStore(ABC):
     def close(self) -> None: ...
 
     def _claim(self) -> tuple[str, tuple[Any, ...]]:
-        """What `mark_running` sets besides status and time (`, column = ?`), and its parameters; a
+        """What `mark_running` sets besides status and time (`, column = ?`) and its parameters; a
         store of one gateway claims nothing (every running page is its own or a dead predecessor's)."""
         return "", ()
 
@@ -227,11 +227,11 @@ class SQLJobStore(ABC):
         Atomic across processes: the conditional UPDATE lets exactly one of several claimers through.
         """
         claim, params = self._claim()
-        sql = f"UPDATE {{pages}} SET status = 'running', updated_at = ?{claim} WHERE {_PAGE_KEY}"
+        sql = f"UPDATE {{pages}} SET status = 'running'{claim}, updated_at = ? WHERE {_PAGE_KEY}"
         now = time.time()
         with self._tx() as db:
             self._job_status(db, job_id)
-            claimed = self._run(db, sql + " AND status = 'queued'", (now, *params, job_id, backend, index))
+            claimed = self._run(db, sql + " AND status = 'queued'", (*params, now, job_id, backend, index))
             if not claimed.rowcount:
                 self._page(db, job_id, backend, index)  # NotFound for a page that does not exist
                 return False
