@@ -33,17 +33,13 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from ocrgate.errors import NotFound, StorageError
+from ocrgate.jobs.postgres_schema import DIALECT, create_schema
 from ocrgate.jobs.postgres_schema import SCHEMA_VERSION as SCHEMA_VERSION
-from ocrgate.jobs.postgres_schema import create_schema
 from ocrgate.jobs.records import JobRecord, NewJob, new_job_id
-from ocrgate.jobs.sql import Claimers, Dialect, SQLJobStore
+from ocrgate.jobs.sql import Claimers, SQLJobStore
 
 TIMEOUT_S = 10.0  # to connect, and to wait for a free pooled connection
 KEEPALIVE = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
-DIALECT = Dialect(
-    mark="%s", jobs="ocrgate_jobs", pages="ocrgate_pages", truths="ocrgate_truths", seq="seq",
-    lock=" FOR NO KEY UPDATE",  # the job's row lock, taken first by every write transaction
-)  # fmt: skip
 
 # the keys of the leases held right now: what a bigint advisory lock shows in pg_locks
 _LIVE_LEASES = (

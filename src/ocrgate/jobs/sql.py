@@ -1,10 +1,11 @@
 """What the SQLite and PostgreSQL job stores share: every statement both run, written once, and the page
-and job rules built on them (`SQLJobStore`), for a `Dialect` that says how each database spells them.
+and job rules built on them (`SQLJobStore`; `move_dpi`, the schema 1 -> 2 data move), for a `Dialect`
+that says how each database spells them (`sqlite_schema.DIALECT`, `postgres_schema.DIALECT`).
 
 A statement is written with `?` placeholders and the names `{jobs}`, `{pages}`, `{truths}` (tables),
 `{seq}` (the column that orders jobs created in the same instant) and `{lock}` (what a write transaction
 adds to its read of the job's row); `Dialect.sql` turns it into the database's own text. A template holds
-no `%`, so psycopg's `%s` placeholders are the only percent signs PostgreSQL sees.
+no other `?` and no `%` (a LIKE pattern is a parameter), so psycopg sees only its own `%s` placeholders.
 
 A store subclass provides the connections (`_connection`: one for reads; `_tx`: one transaction, rolled
 back on any error, storage errors raised as `StorageError`), the job's input (`create_job`,
@@ -27,7 +28,7 @@ from typing import Any, Literal, NamedTuple
 
 from ocrgate.errors import NotFound
 from ocrgate.jobs.records import ACTIVE, JobRecord, NewJob, PageKey, PageOutcome, PageTask, PageTruth
-from ocrgate.jobs.rows import count_progress, failure_summary, job_fields, job_row, truth_of
+from ocrgate.jobs.rows import count_progress, failure_summary, job_fields, job_row, split_dpi, truth_of
 from ocrgate.schema import JobProgress
 
 Claimers = Literal["gone", "mine", "mine or gone"]
@@ -59,6 +60,17 @@ def _render(dialect: Dialect, template: str) -> str:
     for name in ("jobs", "pages", "truths", "seq", "lock"):
         text = text.replace("{" + name + "}", getattr(dialect, name))
     return text.replace("?", dialect.mark)
+
+
+def move_dpi(db: Any, dialect: Dialect) -> None:
+    """Schema 1 -> 2 in either database, once the `dpi` column is there: each job's `dpi` option moves
+    into it (`rows.split_dpi`), inside the caller's transaction `db`."""
+    sql = dialect.sql("SELECT id, options FROM {jobs} WHERE options LIKE ?")
+    for row in db.execute(sql, ('%"dpi"%',)).fetchall():
+        options, dpi = split_dpi(row["options"])
+        db.execute(
+            dialect.sql("UPDATE {jobs} SET options = ?, dpi = ? WHERE id = ?"), (options, dpi, row["id"])
+        )
 
 
 def _owned(owner: str | None) -> tuple[str, tuple[str, ...]]:
@@ -176,29 +188,26 @@ class SQLJobStore(ABC):
 
         Where gateways share the store, a page whose claimer is alive (this gateway included) stays running.
         """
-        condition, params = self._claimers("gone")
-        sql = (
-            f"UPDATE {{pages}} SET status = 'queued'{self._UNCLAIM}, updated_at = ?"
-            f" WHERE job_id = ? AND status = 'running'{condition}"
-        )
         with self._tx() as db:
-            if self._job_status(db, job_id) is None:
-                return 0
-            return int(self._run(db, sql, (time.time(), job_id, *params)).rowcount)
+            return self._put_back(db, job_id, "job_id = ?", [(job_id,)], "gone")
 
     def release_pages(self, job_id: str, pages: list[tuple[str, int]]) -> int:
         """This store's `running` pages back to `queued`, attempts kept (abandoned work); how many moved."""
-        condition, params = self._claimers("mine")
+        with self._tx() as db:
+            return self._put_back(db, job_id, _PAGE_KEY, [(job_id, b, i) for b, i in pages], "mine")
+
+    def _put_back(self, db: Any, job_id: str, where: str, keys: list[tuple[Any, ...]], rule: Claimers) -> int:
+        """The job's `running` pages that match `where` (once per key) and whose claimer passes `rule` back
+        to `queued`, attempts kept; how many moved (none when the job is gone)."""
+        if self._job_status(db, job_id) is None:
+            return 0
+        condition, params = self._claimers(rule)
         sql = (
             f"UPDATE {{pages}} SET status = 'queued'{self._UNCLAIM}, updated_at = ?"
-            f" WHERE {_PAGE_KEY} AND status = 'running'{condition}"
+            f" WHERE {where} AND status = 'running'{condition}"
         )
         now = time.time()
-        with self._tx() as db:
-            if self._job_status(db, job_id) is None:
-                return 0
-            moved = [self._run(db, sql, (now, job_id, b, i, *params)).rowcount for b, i in pages]
-        return sum(moved)
+        return sum(self._run(db, sql, (now, *key, *params)).rowcount for key in keys)
 
     def stale_pages(self, before: float) -> list[PageKey]:
         """`running` pages of active jobs unchanged since `before`, claimed by this store or a gone one."""

@@ -24,14 +24,12 @@ from pathlib import Path
 
 from ocrgate.errors import NotFound, StorageError
 from ocrgate.jobs.records import JobRecord, NewJob, new_job_id
-from ocrgate.jobs.sql import Dialect, SQLJobStore
+from ocrgate.jobs.sql import SQLJobStore
+from ocrgate.jobs.sqlite_schema import DIALECT, create_schema
 from ocrgate.jobs.sqlite_schema import SCHEMA_VERSION as SCHEMA_VERSION
-from ocrgate.jobs.sqlite_schema import create_schema
 
 BUSY_TIMEOUT_MS = 5000
 ORPHAN_GRACE_S = 3600.0  # an input directory with no job row (kill inside create_job) lives this long
-# every write already holds the whole file (BEGIN IMMEDIATE): a job's row needs no lock of its own
-DIALECT = Dialect(mark="?", jobs="jobs", pages="pages", truths="truths", seq="rowid", lock="")
 
 
 class SQLiteJobStore(SQLJobStore):

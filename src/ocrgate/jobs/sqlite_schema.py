@@ -13,9 +13,12 @@ import sqlite3
 from pathlib import Path
 
 from ocrgate.errors import StorageError
-from ocrgate.jobs.rows import split_dpi
+from ocrgate.jobs.sql import Dialect, move_dpi
 
 SCHEMA_VERSION = 4
+# how the shared statements (`ocrgate.jobs.sql`) read here; every write already holds the whole file
+# (BEGIN IMMEDIATE), so a job's row needs no lock of its own
+DIALECT = Dialect(mark="?", jobs="jobs", pages="pages", truths="truths", seq="rowid", lock="")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, name TEXT NOT NULL, media_type TEXT NOT NULL,
@@ -61,10 +64,7 @@ def create_schema(db: sqlite3.Connection, path: Path) -> None:
 def _migrate_1_to_2(db: sqlite3.Connection) -> None:
     """Schema 1 -> 2: the `dpi` column, filled from the `dpi` key of each job's options (then removed)."""
     db.execute("ALTER TABLE jobs ADD COLUMN dpi INTEGER")
-    rows = db.execute("SELECT id, options FROM jobs WHERE options LIKE '%\"dpi\"%'").fetchall()
-    for row in rows:
-        options, dpi = split_dpi(row["options"])
-        db.execute("UPDATE jobs SET options = ?, dpi = ? WHERE id = ?", (options, dpi, row["id"]))
+    move_dpi(db, DIALECT)
 
 
 def _migrate_2_to_3(db: sqlite3.Connection) -> None:
