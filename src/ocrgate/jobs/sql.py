@@ -28,7 +28,7 @@ from typing import Any, Literal, NamedTuple
 
 from ocrgate.errors import NotFound
 from ocrgate.jobs.records import ACTIVE, JobRecord, NewJob, PageKey, PageOutcome, PageTask, PageTruth
-from ocrgate.jobs.rows import count_progress, failure_summary, job_fields, job_row, split_dpi, truth_of
+from ocrgate.jobs.rows import count_progress, failure_summary, job_of, job_row, split_dpi, truth_of
 from ocrgate.schema import JobProgress
 
 Claimers = Literal["gone", "mine", "mine or gone"]
@@ -131,12 +131,11 @@ class SQLJobStore(ABC):
 
     def _page(self, db: Any, job_id: str, backend: str, index: int) -> Any:
         """The page's status and attempts; NotFound when the job has no such page."""
-        row = self._run(
-            db, f"SELECT status, attempts FROM {{pages}} WHERE {_PAGE_KEY}", (job_id, backend, index)
-        )
-        if (found := row.fetchone()) is None:
+        sql = f"SELECT status, attempts FROM {{pages}} WHERE {_PAGE_KEY}"
+        row = self._run(db, sql, (job_id, backend, index)).fetchone()
+        if row is None:
             raise NotFound(f"job {job_id!r} has no page {index} for backend {backend!r}")
-        return found
+        return row
 
     def _set_page(self, db: Any, key: tuple[str, str, int], **cols: Any) -> None:
         """Set the page's columns `cols` (and its time, and its job's)."""
@@ -161,13 +160,13 @@ class SQLJobStore(ABC):
         with self._connection() as db:
             sql = f"SELECT {_COLUMNS} FROM {{jobs}} WHERE id = ? AND {clause}"
             row = self._run(db, sql, (job_id, *params)).fetchone()
-        return JobRecord(**job_fields(row)) if row else None
+        return job_of(row) if row else None
 
     def load_job(self, job_id: str) -> JobRecord | None:
         """The job whoever owns it: for the gateway's own use (the runner), never for answering a client."""
         with self._connection() as db:
             row = self._run(db, f"SELECT {_COLUMNS} FROM {{jobs}} WHERE id = ?", (job_id,)).fetchone()
-        return JobRecord(**job_fields(row)) if row else None
+        return job_of(row) if row else None
 
     def list_jobs(self, owner: str | None, limit: int = 50) -> list[JobRecord]:
         """`owner`'s jobs, newest first."""
@@ -175,7 +174,7 @@ class SQLJobStore(ABC):
         sql = f"SELECT {_COLUMNS} FROM {{jobs}} WHERE {clause} ORDER BY created_at DESC, {{seq}} DESC LIMIT ?"
         with self._connection() as db:
             rows = self._run(db, sql, (*params, limit)).fetchall()
-        return [JobRecord(**job_fields(row)) for row in rows]
+        return [job_of(row) for row in rows]
 
     def unfinished_jobs(self) -> list[str]:
         """Ids of queued or running jobs, oldest first: what a restarted gateway must resume."""
