@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from statistics import median
 
 from ocrgate.line_geometry import bands, height, width
-from ocrgate.schema import TextLine
+from ocrgate.schema import Box, TextLine
 
 PROSE_WIDTH = 8.0  # median width, in line heights, of the lines on either side of a text-column gutter
 MIN_GUTTER = 0.3  # least width of a column gutter, in line heights
@@ -208,14 +208,14 @@ def split_line(line: TextLine, cut: Cut) -> list[TextLine]:
     index = min(spaces, key=lambda i: abs(i - share * len(text)))
     first, second = text[:index].strip(), text[index:].strip()
     return [
-        line.model_copy(update={"text": first, "bbox": (x0, y0, min(cut.x0, x1), y1), "words": []}),
-        line.model_copy(update={"text": second, "bbox": (max(cut.x1, x0), y0, x1, y1), "words": []}),
+        line.model_copy(update={"text": first, "bbox": Box(x0, y0, min(cut.x0, x1), y1), "words": []}),
+        line.model_copy(update={"text": second, "bbox": Box(max(cut.x1, x0), y0, x1, y1), "words": []}),
     ]
 
 
 def _piece(line: TextLine, words: list) -> TextLine:
     boxes = [w.bbox for w in words]
-    bbox = (min(b[0] for b in boxes), line.bbox[1], max(b[2] for b in boxes), line.bbox[3])
+    bbox = Box(min(b[0] for b in boxes), line.bbox[1], max(b[2] for b in boxes), line.bbox[3])
     return line.model_copy(update={"text": " ".join(w.text for w in words), "bbox": bbox, "words": words})
 
 
