@@ -11,7 +11,7 @@ from PIL import Image
 
 from ocrgate.backends.rapidocr import RapidOCRBackend
 from ocrgate.documents import PageImage
-from ocrgate.layout import Line
+from ocrgate.schema import TextLine as Line
 
 ocr_lines_type = Callable[[Image.Image], list[Line]]
 

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from ocrgate.errors import BackendError
-from ocrgate.schema import BBox
+from ocrgate.schema import Box
 from ocrgate.structure.models import LAYOUT_MODEL, Loaded, bundled_model
 
 # the model's class name -> ocrgate's block kind
@@ -45,7 +45,7 @@ class Region:
     and the model's own class name (`figure_caption`, `reference`, ...)."""
 
     kind: str
-    bbox: BBox
+    bbox: Box
     score: float
     label: str
 
