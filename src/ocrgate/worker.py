@@ -54,6 +54,7 @@ from ocrgate.errors import (
     UnsupportedType,
 )
 from ocrgate.http_errors import install_error_handlers
+from ocrgate.render import boxes_picture
 from ocrgate.schema import BackendHealth, ErrorInfo, PageResult
 from ocrgate.wire import (
     HEARTBEAT_S,
@@ -311,14 +312,21 @@ def create_worker_app(
         width: Annotated[int | None, Query(gt=0)] = None,
         height: Annotated[int | None, Query(gt=0)] = None,
         options: Annotated[str | None, Query(description="JSON object of backend options")] = None,
+        boxes: Annotated[bool, Query(description="also draw the boxes picture (`boxes_image`)")] = False,
     ) -> PageResult:
+        """One page: raw RGB (`width`, `height`) or an image file (decoded here, as the gateway's intake
+        would: a damaged one gets the same typed 4xx). `boxes`: the boxes picture is drawn here, where
+        the pixels are, and sent with the result."""
         parsed = backend.parse_options(options_from_json(options))
         body = await request.body()
         page = await anyio.to_thread.run_sync(
             decode_page, body, request.headers.get("content-type", ""), index, width, height, limits
         )
         await state.ready()
-        return await state.recognise(page, parsed)
+        result = await state.recognise(page, parsed)
+        if boxes:
+            result.boxes_image = await anyio.to_thread.run_sync(boxes_picture, result, page.image)
+        return result
 
     @app.post("/v1/ocr/file", dependencies=[Depends(check_secret)])
     async def ocr_file(

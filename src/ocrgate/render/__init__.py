@@ -4,7 +4,15 @@
 crops figures, `response` renders a page result and assembles the unified response.
 """
 
-from ocrgate.render.boxes import BOXES_MAX_SIDE, KIND_COLOURS, boxes_image, crop, png_base64
+from ocrgate.render.boxes import (
+    BOXES_JPEG_QUALITY,
+    BOXES_MAX_SIDE,
+    KIND_COLOURS,
+    boxes_image,
+    crop,
+    jpeg_base64,
+    png_base64,
+)
 from ocrgate.render.markdown import (
     PAGE_SEPARATOR,
     block_markdown,
@@ -18,12 +26,15 @@ from ocrgate.render.response import (
     BoxesMode,
     RenderedPage,
     assemble_response,
+    boxes_picture,
+    needs_pixels,
     render_page,
     source_markdown,
     wants_boxes,
 )
 
 __all__ = [
+    "BOXES_JPEG_QUALITY",
     "BOXES_MAX_SIDE",
     "KIND_COLOURS",
     "PAGE_SEPARATOR",
@@ -32,11 +43,14 @@ __all__ = [
     "assemble_response",
     "block_markdown",
     "boxes_image",
+    "boxes_picture",
     "crop",
     "document_markdown",
     "escape_text",
     "join_hyphenated",
+    "jpeg_base64",
     "lines_markdown",
+    "needs_pixels",
     "page_markdown",
     "png_base64",
     "render_page",

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from ocrgate.render.boxes import boxes_image, crop, png_base64
+from ocrgate.render.boxes import boxes_image, crop, jpeg_base64, png_base64
 from ocrgate.render.markdown import NOT_IN_MARKDOWN, block_markdown, document_markdown, page_markdown
 from ocrgate.schema import Block, OCRResponse, Page, PageResult, Timings
 
@@ -52,18 +52,37 @@ class RenderedPage(BaseModel):
         return cls(page=page, source_markdown="")
 
 
+def boxes_picture(result: PageResult, image: Image.Image) -> str:
+    """The boxes picture of `result` on `image` (base64 JPEG, `boxes_image`), its blocks sanitised
+    against that image as `render_page` does: what a worker asked for it sends with the result."""
+    blocks = [block.sanitised(image.width, image.height) for block in result.blocks]
+    return jpeg_base64(boxes_image(image, blocks))
+
+
+def needs_pixels(result: PageResult, boxes: bool) -> bool:
+    """Whether rendering `result` needs its page's pixels: figures to crop for the source markdown,
+    or a boxes picture wanted that the result does not bring along."""
+    return any(block.kind == "figure" for block in result.blocks) or (boxes and not result.boxes_image)
+
+
 def render_page(result: PageResult, image: Image.Image | None, boxes: bool) -> RenderedPage:
     """Render one page result against the image its boxes refer to (None when not at hand).
 
     Every block is `Block.sanitised` against that image's size (the result's size when there is no
     image): boxes clamped, non-finite scores dropped, table HTML cleaned, so whatever a worker
-    answers renders and serialises.
+    answers renders and serialises. With `boxes`, the page gets its boxes picture: the one the result
+    brings (drawn by the worker that had the pixels), else one drawn here on `image`.
     """
     width, height = (image.width, image.height) if image is not None else (result.width, result.height)
     blocks = [block.sanitised(width, height) for block in result.blocks]
     markdown = page_markdown(blocks)
     source = source_markdown(image, blocks) if image is not None else markdown
-    picture = png_base64(boxes_image(image, blocks)) if boxes and image is not None else None
+    picture = None
+    if boxes:
+        if result.boxes_image:
+            picture = result.boxes_image
+        elif image is not None:
+            picture = jpeg_base64(boxes_image(image, blocks))
     page = Page(
         index=result.index,
         width=width,
