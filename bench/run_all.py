@@ -27,28 +27,18 @@ def headline(name: str, data: dict[str, Any]) -> list[list[Any]]:
     """(figure, value, target, verdict) rows for summary.md."""
     if name == "overhead":
         rows = []
-        for key, label in (("added_p50_ms", "added p50"), ("added_p99_ms", "added p99")):
-            t = data["targets"][key]
-            rows.append(
-                [
-                    f"gateway overhead, no-op, {label} (ms)",
-                    t["value"],
-                    f"< {t['target_below']:g}",
-                    verdict(t["meets"]),
-                ]
-            )
         for case in data["cases"]:
-            for path, label in (("gateway", "boxes=none"), ("gateway_boxes_first", "boxes=first")):
-                if path in case:
-                    g = case[path]
-                    page = case["page"].split(" ")[0]
+            page = case["page"].split(" (")[0]
+            for boxes, targets in data["targets"].items():
+                ratio, meets, added = case["ratios"][boxes], case["meets"][boxes], case["added_ms"]
+                for q in ("p50", "p99"):
                     rows.append(
                         [
-                            f"  {case['backend']}, {page}, {label}, servers {case['servers']}: "
-                            "added p50 / p99 (ms), ratio p50",
-                            f"{fmt(g['added_p50_ms'])} / {fmt(g['added_p99_ms'])}, {fmt(g['ratio_p50'])}",
-                            "",
-                            "",
+                            f"ocrgate added {q} / minimal proxy added {q}, {page}, boxes={boxes} "
+                            f"({fmt(added[f'ocrgate_{boxes}'][q])} / {fmt(added['proxy'][q])} ms)",
+                            ratio[q],
+                            f"<= {targets[q]:g}",
+                            verdict(meets[q]),
                         ]
                     )
         return rows
