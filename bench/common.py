@@ -231,14 +231,16 @@ def worker_urls(cluster: Cluster, backend: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_proxy(worker: str, timeout_s: float = 60) -> Iterator[str]:
-    """`bench.minimal_proxy` in front of `worker` on a free loopback port (in the environment
+def running_proxy(workers: str | list[str], timeout_s: float = 60) -> Iterator[str]:
+    """`bench.minimal_proxy` in front of `workers` on a free loopback port (in the environment
     `running_cluster` set, so it runs on the same servers); its base URL, stopped afterwards."""
     import httpx
     from tests.gateway.cluster import free_ports
 
     port = free_ports(1)
-    command = [sys.executable, "-m", "bench.minimal_proxy", "--worker", worker, "--port", str(port)]
+    command = [sys.executable, "-m", "bench.minimal_proxy", "--port", str(port)]
+    for worker in [workers] if isinstance(workers, str) else workers:
+        command += ["--worker", worker]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
