@@ -38,7 +38,7 @@ def headline(name: str, data: dict[str, Any]) -> list[list[Any]]:
                             f"({fmt(added[f'ocrgate_{boxes}'][q])} / {fmt(added['proxy'][q])} ms)",
                             ratio[q],
                             f"<= {targets[q]:g}",
-                            verdict(meets[q]),
+                            "undefined (proxy added <= 0)" if meets[q] is None else verdict(meets[q]),
                         ]
                     )
         return rows
