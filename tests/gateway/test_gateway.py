@@ -82,13 +82,13 @@ def test_the_boxes_picture_is_a_jpeg_drawn_where_the_pixels_are(
     with `boxes=true`); a PDF page's picture is drawn by the gateway, which rasterised it."""
     worker = cluster.workers()["rapidocr"][0]["url"]
     data = phototest.read_bytes()
-    asked = httpx.post(
-        f"{worker}/v1/ocr", content=data, params={"boxes": "true"}, headers={"content-type": "image/png"}
-    )
+    headers = {"content-type": "image/png"}
+    url = f"{worker}/v1/ocr"
+    asked = httpx.post(url, content=data, params={"boxes": "true"}, headers=headers, timeout=300)
     assert asked.status_code == 200, asked.text
     picture = Image.open(io.BytesIO(base64.b64decode(asked.json()["boxes_image"])))
     assert picture.format == "JPEG" and picture.size == (640, 480)
-    unasked = httpx.post(f"{worker}/v1/ocr", content=data, headers={"content-type": "image/png"})
+    unasked = httpx.post(url, content=data, headers=headers, timeout=300)
     assert unasked.json()["boxes_image"] is None
 
     image = client.ocr(phototest, backend="rapidocr", boxes="first")
