@@ -55,7 +55,8 @@ class LocalRecognizer:
         result.ocr_seconds = result.ocr_seconds or time.perf_counter() - started
         return result
 
-    async def page(self, page: PageImage, options: Mapping[str, Any]) -> PageResult:
+    async def page(self, page: PageImage, options: Mapping[str, Any], *, boxes: bool = False) -> PageResult:
+        # `boxes` is not needed here: the page's pixels are in this process, the flow draws the picture
         return await anyio.to_thread.run_sync(self._page, page, options, limiter=self._slots())
 
     async def file(
