@@ -1,4 +1,5 @@
-"""Bytes in, a Document of page images out: type sniffing, limits, image decoding, PDF rasterising.
+"""Bytes in, a Document of page images out: type sniffing, limits, PDF rasterising (image files' frames
+and pixels: `ocrgate.image_files`).
 
 Nothing is decoded at intake: an image's headers are read (type, frames, declared sizes: Pillow's
 `Image.open` reads no pixels) and a PDF is parsed, then each page's pixels are made when they are first
@@ -12,18 +13,15 @@ rasterising.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
 import math
 import re
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ocrgate.config import Limits
 from ocrgate.errors import (
@@ -31,26 +29,16 @@ from ocrgate.errors import (
     EmptyDocument,
     EncryptedPDF,
     FileTooLarge,
-    ImageTooLarge,
-    OCRGateError,
     PageUnreadable,
     TooManyPages,
     UnsupportedType,
 )
-from ocrgate.images import normalise, page_frames, tifffile_page_image, tifffile_pages
+from ocrgate.image_files import IMAGE_TYPES, decode_frame, image_frames
 from ocrgate.pdf_forms import field_values
 from ocrgate.textlayer import TextLayer, read_text_layer
 
 PDF = "application/pdf"
-IMAGE_TYPES = {
-    "image/png": "PNG",
-    "image/jpeg": "JPEG",
-    "image/tiff": "TIFF",
-    "image/webp": "WEBP",
-    "image/bmp": "BMP",
-}
 SUPPORTED_TYPES = (*IMAGE_TYPES, PDF)
-BIG_ENDIAN_BIGTIFF = b"MM\x00+"
 _PDFIUM_PASSWORD_ERROR = 4
 _PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?!s)")
 # pdfium is not thread-safe: every call into it goes through this lock.
@@ -171,7 +159,7 @@ class Document:
             raise IndexError(f"page {index} out of range 0..{self.page_count - 1}")
         if self._frames is not None:
             frame, dpi = self._frames[index]
-            decode = functools.partial(_decode_image, self.data, self.media_type, frame)
+            decode = functools.partial(decode_frame, self.data, self.media_type, frame)
             single = EncodedImage(self.data, self.media_type) if self.page_count == 1 else None
             return PageImage(index=index, dpi=dpi, decode=decode, encoded=single)
         return self._render_pdf_page(index)
@@ -302,7 +290,7 @@ def open_document(
     if media_type == PDF:
         pdf = _open_pdf(data, limits)
         return Document(name, media_type, data, len(pdf), dpi, limits, _pdf=pdf)
-    frames = _image_frames(data, media_type, limits)
+    frames = image_frames(data, media_type, limits)
     return Document(name, media_type, data, len(frames), dpi, limits, _frames=frames)
 
 
@@ -343,87 +331,3 @@ def _open_pdf(data: bytes, limits: Limits) -> pdfium.PdfDocument:
                 problem = problem or exc
         pdf.close()
     raise CorruptFile(f"none of the PDF's {count:,} pages can be read (broken page tree): {problem}")
-
-
-@contextlib.contextmanager
-def _image_errors() -> Iterator[None]:
-    """Pillow's (and tifffile's) failures on a hostile or damaged image file as the intake's typed errors."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            yield
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLarge(f"the image declares too many pixels: {exc}") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise CorruptFile(f"the image cannot be decoded (corrupt or truncated): {exc}") from exc
-    except (OCRGateError, MemoryError):
-        raise
-    except Exception as exc:  # Pillow's plugins raise more than they document on hostile headers
-        raise CorruptFile(f"the image cannot be decoded ({type(exc).__name__}: {exc})") from exc
-
-
-def _image_frames(data: bytes, media_type: str, limits: Limits) -> list[tuple[int, float | None]]:
-    """An image file's pages from its headers alone (no pixels decoded): each page's frame number
-    and declared dpi, every page's declared size checked against the pixel limit."""
-    with _image_errors():
-        if data.startswith(BIG_ENDIAN_BIGTIFF):
-            return _big_endian_bigtiff_frames(data, limits)
-        source = Image.open(io.BytesIO(data), formats=[IMAGE_TYPES[media_type]])
-        frames = getattr(source, "n_frames", 1) if source.format == "TIFF" else 1
-        if frames > limits.max_pages:
-            raise TooManyPages(f"the image has {frames:,} pages; the limit is {limits.max_pages:,}")
-        pages = []
-        for number, frame in enumerate(page_frames(source, frames)):
-            source.seek(frame)
-            _check_pixels(source.width, source.height, number, limits)
-            pages.append((frame, _declared_dpi(source.info.get("dpi"))))
-        return pages
-
-
-def _decode_image(data: bytes, media_type: str, frame: int) -> Image.Image:
-    """The pixels of one frame of an image file, normalised to what backends read (`images.normalise`)."""
-    with _image_errors():
-        if data.startswith(BIG_ENDIAN_BIGTIFF):
-            import tifffile
-
-            with tifffile.TiffFile(io.BytesIO(data)) as tiff:
-                return normalise(tifffile_page_image(tiff.pages[frame]))
-        source = Image.open(io.BytesIO(data), formats=[IMAGE_TYPES[media_type]])
-        source.seek(frame)
-        return normalise(source)
-
-
-def _declared_dpi(value: object) -> float | None:
-    """An image's declared resolution (Pillow's `info["dpi"]`, a pair or a number), None when unusable."""
-    first = value[0] if isinstance(value, tuple) and value else value
-    try:
-        dpi = float(first)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return dpi if math.isfinite(dpi) and dpi >= 1 else None
-
-
-def _big_endian_bigtiff_frames(data: bytes, limits: Limits) -> list[tuple[int, float | None]]:
-    """The pages of a big-endian BigTIFF from tifffile's headers (Pillow cannot open them), same rules."""
-    import tifffile
-
-    with tifffile.TiffFile(io.BytesIO(data)) as tiff:
-        if not tiff.pages:
-            raise CorruptFile("the image cannot be decoded (corrupt or truncated): a BigTIFF without images")
-        if len(tiff.pages) > limits.max_pages:
-            raise TooManyPages(f"the image has {len(tiff.pages):,} pages; the limit is {limits.max_pages:,}")
-        pages = []
-        for number, page in enumerate(tifffile_pages(tiff.pages)):
-            _check_pixels(int(page.imagewidth), int(page.imagelength), number, limits)
-            pages.append((int(page.index), None))
-        return pages
-
-
-def _check_pixels(width: int, height: int, frame: int, limits: Limits) -> None:
-    if width <= 0 or height <= 0:
-        raise CorruptFile(f"page {frame + 1} has an empty size {width}x{height}")
-    if width * height > limits.max_page_pixels:
-        raise ImageTooLarge(
-            f"page {frame + 1} is {width}x{height} = {width * height:,} pixels; "
-            f"the limit is {limits.max_page_pixels:,}"
-        )

@@ -1,0 +1,114 @@
+"""Image files' pages: which frames of an image file are pages (from its headers alone, every limit
+checked on the sizes they declare) and one frame's pixels, normalised (`ocrgate.images.normalise`).
+
+Pillow opens every format but big-endian BigTIFF (`MM\\x00+`), which tifffile reads. Pillow's and
+tifffile's failures on a hostile or damaged file become the intake's typed errors (`CorruptFile`,
+`ImageTooLarge`, `TooManyPages`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import warnings
+from collections.abc import Iterator
+
+from PIL import Image, UnidentifiedImageError
+
+from ocrgate.config import Limits
+from ocrgate.errors import CorruptFile, ImageTooLarge, OCRGateError, TooManyPages
+from ocrgate.images import normalise, page_frames, tifffile_page_image, tifffile_pages
+
+IMAGE_TYPES = {
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "image/tiff": "TIFF",
+    "image/webp": "WEBP",
+    "image/bmp": "BMP",
+}
+BIG_ENDIAN_BIGTIFF = b"MM\x00+"
+
+
+@contextlib.contextmanager
+def _image_errors() -> Iterator[None]:
+    """Pillow's (and tifffile's) failures on a hostile or damaged image file as the intake's typed errors."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(f"the image declares too many pixels: {exc}") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptFile(f"the image cannot be decoded (corrupt or truncated): {exc}") from exc
+    except (OCRGateError, MemoryError):
+        raise
+    except Exception as exc:  # Pillow's plugins raise more than they document on hostile headers
+        raise CorruptFile(f"the image cannot be decoded ({type(exc).__name__}: {exc})") from exc
+
+
+def image_frames(data: bytes, media_type: str, limits: Limits) -> list[tuple[int, float | None]]:
+    """An image file's pages from its headers alone (no pixels decoded): each page's frame number
+    and declared dpi, every page's declared size checked against the pixel limit."""
+    with _image_errors():
+        if data.startswith(BIG_ENDIAN_BIGTIFF):
+            return _big_endian_bigtiff_frames(data, limits)
+        source = Image.open(io.BytesIO(data), formats=[IMAGE_TYPES[media_type]])
+        frames = getattr(source, "n_frames", 1) if source.format == "TIFF" else 1
+        if frames > limits.max_pages:
+            raise TooManyPages(f"the image has {frames:,} pages; the limit is {limits.max_pages:,}")
+        pages = []
+        for number, frame in enumerate(page_frames(source, frames)):
+            source.seek(frame)
+            _check_pixels(source.width, source.height, number, limits)
+            pages.append((frame, _declared_dpi(source.info.get("dpi"))))
+        return pages
+
+
+def decode_frame(data: bytes, media_type: str, frame: int) -> Image.Image:
+    """The pixels of one frame of an image file, normalised to what backends read (`images.normalise`)."""
+    with _image_errors():
+        if data.startswith(BIG_ENDIAN_BIGTIFF):
+            import tifffile
+
+            with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+                return normalise(tifffile_page_image(tiff.pages[frame]))
+        source = Image.open(io.BytesIO(data), formats=[IMAGE_TYPES[media_type]])
+        source.seek(frame)
+        return normalise(source)
+
+
+def _declared_dpi(value: object) -> float | None:
+    """An image's declared resolution (Pillow's `info["dpi"]`, a pair or a number), None when unusable."""
+    first = value[0] if isinstance(value, tuple) and value else value
+    try:
+        dpi = float(first)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return dpi if math.isfinite(dpi) and dpi >= 1 else None
+
+
+def _big_endian_bigtiff_frames(data: bytes, limits: Limits) -> list[tuple[int, float | None]]:
+    """The pages of a big-endian BigTIFF from tifffile's headers (Pillow cannot open them), same rules."""
+    import tifffile
+
+    with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+        if not tiff.pages:
+            raise CorruptFile("the image cannot be decoded (corrupt or truncated): a BigTIFF without images")
+        if len(tiff.pages) > limits.max_pages:
+            raise TooManyPages(f"the image has {len(tiff.pages):,} pages; the limit is {limits.max_pages:,}")
+        pages = []
+        for number, page in enumerate(tifffile_pages(tiff.pages)):
+            _check_pixels(int(page.imagewidth), int(page.imagelength), number, limits)
+            pages.append((int(page.index), None))
+        return pages
+
+
+def _check_pixels(width: int, height: int, frame: int, limits: Limits) -> None:
+    if width <= 0 or height <= 0:
+        raise CorruptFile(f"page {frame + 1} has an empty size {width}x{height}")
+    if width * height > limits.max_page_pixels:
+        raise ImageTooLarge(
+            f"page {frame + 1} is {width}x{height} = {width * height:,} pixels; "
+            f"the limit is {limits.max_page_pixels:,}"
+        )
