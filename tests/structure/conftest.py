@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from ocrgate.backends.rapidocr import RapidOCRBackend
+from ocrgate.backends.tesseract import TesseractBackend
 from ocrgate.documents import PageImage
-from ocrgate.layout import Line
+from ocrgate.schema import TextLine as Line
 
 ocr_lines_type = Callable[[Image.Image], list[Line]]
 
@@ -25,6 +26,16 @@ def rapidocr() -> Iterator[RapidOCRBackend]:
     backend.load()
     yield backend
     backend.close()
+
+
+@pytest.fixture(scope="session")
+def tesseract() -> TesseractBackend:
+    backend = TesseractBackend()
+    reason = backend.unavailable()
+    if reason:
+        pytest.skip(reason)
+    backend.load()
+    return backend
 
 
 def lines_from_raw(raw: list[dict], width: int, height: int) -> list[Line]:

@@ -12,7 +12,7 @@ from PIL import Image
 
 from ocrgate.evaluate.metrics import check_table
 from ocrgate.evaluate.teds import teds
-from ocrgate.layout import Line
+from ocrgate.schema import TextLine as Line
 from ocrgate.structure.regions import detect_regions
 from ocrgate.structure.tables import table_html
 from ocrgate.tables import parse_html_tables, parse_markdown_tables

@@ -4,7 +4,8 @@ Manifest: one JSON object a line; paths are relative to the manifest's folder. F
 `id` (unique), `source` (dataset or folder the page comes from), `doc_type`, `language`, `image` (the page
 image that is recognised), `pdf` + `pdf_page` (used when there is no image), `gt_text` (a plain-text file of
 the page's text), `gt_markdown` (a markdown file, used when there is no `gt_text`), `gt_tests` (a JSONL file
-of olmOCR-Bench unit tests). A page needs `image` or `pdf`, and `gt_text`, `gt_markdown` or `gt_tests`.
+of olmOCR-Bench unit tests), `gt_html` (an HTML file of the page's table, for TEDS). A page needs
+`image` or `pdf`, and `gt_text`, `gt_markdown` or `gt_tests`.
 Other fields (licence, origin, sizes...) are kept in `extra`.
 
 Plain folder: every image or PDF (searched recursively) with a `.txt` or `.md` file of the same stem beside
@@ -21,7 +22,18 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
-_KNOWN = {"id", "source", "doc_type", "language", "image", "pdf", "pdf_page", "gt_text", "gt_markdown"}
+_KNOWN = {
+    "id",
+    "source",
+    "doc_type",
+    "language",
+    "image",
+    "pdf",
+    "pdf_page",
+    "gt_text",
+    "gt_markdown",
+    "gt_html",
+}
 
 
 class EvalPage(BaseModel):
@@ -36,6 +48,7 @@ class EvalPage(BaseModel):
     pdf_page: int | None = Field(default=None, description="1-based page of `pdf`")
     gt_text: str | None = Field(default=None, description="the page's expected text")
     gt_tests: list[dict[str, Any]] = Field(default_factory=list, description="olmOCR-Bench unit tests")
+    gt_html: str | None = Field(default=None, description="the page's table as HTML (TEDS)")
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -85,6 +98,7 @@ def load_manifest(path: Path) -> list[EvalPage]:
                 pdf_page=entry.get("pdf_page"),
                 gt_text=_read(root / truth_file) if truth_file else None,
                 gt_tests=_read_tests(root / tests_file) if tests_file else [],
+                gt_html=_read(root / entry["gt_html"]) if entry.get("gt_html") else None,
                 extra={k: v for k, v in entry.items() if k not in _KNOWN},
             )
         )

@@ -17,6 +17,7 @@ METRICS = (
     "f1",
     "ned",
     "test_pass_rate",
+    "teds",
     "latency_p50",
     "latency_p95",
     "pages_per_second",

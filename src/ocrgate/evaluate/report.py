@@ -36,6 +36,8 @@ class Aggregate(BaseModel):
     tests_passed: int = 0
     test_pass_rate: float | None = None
     test_pass_rate_by_type: dict[str, float] = Field(default_factory=dict)
+    teds: float | None = Field(default=None, description="mean TEDS over pages with a table truth")
+    kinds: dict[str, int] = Field(default_factory=dict, description="block kind -> blocks, all pages")
     latency_p50: float | None = None
     latency_p95: float | None = None
     pages_per_second: float | None = None
@@ -110,6 +112,8 @@ def aggregate(records: list[PageRecord]) -> Aggregate:
         tests_passed=tests_passed,
         test_pass_rate=tests_passed / tests_total if tests_total else None,
         test_pass_rate_by_type={k: p / t for k, (p, t) in sorted(by_type.items()) if t},
+        teds=_mean(r.teds for r in ok),
+        kinds=dict(sum((Counter(r.kinds) for r in ok), Counter())),
         latency_p50=_percentile(seconds, 0.5),
         latency_p95=_percentile(seconds, 0.95),
         pages_per_second=len(ok) / sum(seconds) if sum(seconds) > 0 else None,

@@ -8,6 +8,7 @@ tried again (the newest line for a pair wins).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,12 +19,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ocrgate.evaluate import metrics
 from ocrgate.evaluate.datasets import EvalPage
+from ocrgate.evaluate.teds import teds
+from ocrgate.schema import Block, OCRResponse
 
 RESULTS = "results.jsonl"
 #: `NAME:VARIANT` in `--backends` runs backend NAME with these request options, scored as its own row.
 #: `lines`: the engine's own line order, one block per line, no reading-order step (the baseline that
-#: shows whether ocrgate's processing helps or hurts).
-VARIANTS: dict[str, dict[str, Any]] = {"lines": {"reading_order": "engine"}}
+#: shows whether ocrgate's processing helps or hurts). `nolayout`: no structure stage (no page
+#: orientation, no layout regions or tables): paragraphs in reading order only.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "lines": {"reading_order": "engine"},
+    "nolayout": {"layout": "off", "orientation": "off"},
+}
 
 
 def backend_variant(name: str) -> tuple[str, dict[str, Any]]:
@@ -69,6 +76,9 @@ class PageRecord(BaseModel):
     tests_passed: int = 0
     tests_by_type: dict[str, list[int]] = Field(default_factory=dict, description="type -> [passed, total]")
     test_failures: list[str] = Field(default_factory=list)
+    tables_html: list[str] = Field(default_factory=list, description="the HTML of the page's table blocks")
+    teds: float | None = Field(default=None, description="TEDS of the first table against `gt_html`")
+    kinds: dict[str, int] = Field(default_factory=dict, description="block kind -> blocks on the page")
     finished_at: float = Field(default_factory=time.time)
 
     @property
@@ -91,6 +101,8 @@ def score(record: PageRecord, page: EvalPage, options: ScoreOptions) -> PageReco
         record.wer = metrics.wer(out, truth)
         record.f1 = metrics.word_bag_f1(out, truth)
         record.ned = metrics.ned(record.markdown, page.gt_text)
+    if page.gt_html is not None:  # no table found reads as an empty one: 0
+        record.teds = teds(record.tables_html[0] if record.tables_html else "", page.gt_html)
     if page.gt_tests:
         by_type: dict[str, list[int]] = {}
         failures: list[str] = []
@@ -126,9 +138,10 @@ def read_results(out: Path) -> dict[tuple[str, str], PageRecord]:
 
 
 class Recognizer(Protocol):
-    """Recognises one page: returns (markdown, ocr_seconds); raises on failure."""
+    """Recognises one page: returns (markdown, ocr_seconds) or (markdown, ocr_seconds, blocks of the
+    page); raises on failure."""
 
-    def __call__(self, page: EvalPage) -> tuple[str, float]: ...
+    def __call__(self, page: EvalPage) -> tuple[str, float] | tuple[str, float, list[Block]]: ...
 
 
 def _read_page_bytes(page: EvalPage) -> tuple[bytes, int | None]:
@@ -136,6 +149,13 @@ def _read_page_bytes(page: EvalPage) -> tuple[bytes, int | None]:
     path = page.input_path
     index = (page.pdf_page - 1) if (page.image is None and page.pdf_page) else None
     return path.read_bytes(), index
+
+
+def _reading(response: OCRResponse, index: int | None) -> tuple[str, float, list[Block]]:
+    """The page's markdown (the document's for a one-page file), the OCR seconds and its blocks."""
+    chosen = _pick(response.pages, index)
+    markdown = chosen.markdown if chosen is not None and len(response.pages) > 1 else response.markdown
+    return markdown, response.timings.ocr, list(chosen.blocks) if chosen is not None else []
 
 
 def _pick(pages: list[Any], index: int | None) -> Any:
@@ -161,16 +181,14 @@ def in_process(backend_name: str, settings: dict[str, Any] | None = None) -> Rec
     engine.parse_options(request_options)  # a bad variant fails here, before any page
     options = dict(request_options)
 
-    def run(page: EvalPage) -> tuple[str, float]:
+    def run(page: EvalPage) -> tuple[str, float, list[Block]]:
         data, index = _read_page_bytes(page)
         document = open_document(data, page.input_path.name)
         try:
             response = recognize(document, engine, options, boxes="none")
         finally:
             document.close()
-        chosen = _pick(response.pages, index)
-        markdown = chosen.markdown if chosen is not None and len(response.pages) > 1 else response.markdown
-        return markdown, response.timings.ocr
+        return _reading(response, index)
 
     return run
 
@@ -182,14 +200,12 @@ def via_gateway(backend_name: str, url: str, api_key: str | None = None) -> Reco
     base, request_options = backend_variant(backend_name)
     client = OCRGateClient(url, api_key=api_key)
 
-    def run(page: EvalPage) -> tuple[str, float]:
+    def run(page: EvalPage) -> tuple[str, float, list[Block]]:
         data, index = _read_page_bytes(page)
         response = client.ocr(
             data, backend=base, options=request_options or None, boxes="none", filename=page.input_path.name
         )
-        chosen = _pick(response.pages, index)
-        markdown = chosen.markdown if chosen is not None and len(response.pages) > 1 else response.markdown
-        return markdown, response.timings.ocr
+        return _reading(response, index)
 
     return run
 
@@ -248,7 +264,11 @@ def run_pages(
             try:
                 if isinstance(recognizer, BaseException):
                     raise recognizer
-                record.markdown, record.ocr_seconds = recognizer(page)
+                reading = recognizer(page)
+                record.markdown, record.ocr_seconds = reading[0], reading[1]
+                blocks: list[Block] = list(reading[2]) if len(reading) > 2 else []  # type: ignore[misc]
+                record.tables_html = [b.html for b in blocks if b.kind == "table" and b.html]
+                record.kinds = dict(Counter(b.kind for b in blocks))
             except Exception as exc:
                 record.ok, record.cause = False, failure_cause(exc)
                 record.error = str(getattr(exc, "message", None) or exc)[:500]

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from ocrgate.errors import BackendError
-from ocrgate.schema import BBox
+from ocrgate.schema import Box
 from ocrgate.structure.models import LAYOUT_MODEL, Loaded, bundled_model
 
 # the model's class name -> ocrgate's block kind
@@ -45,7 +45,7 @@ class Region:
     and the model's own class name (`figure_caption`, `reference`, ...)."""
 
     kind: str
-    bbox: BBox
+    bbox: Box
     score: float
     label: str
 
@@ -98,6 +98,6 @@ def detect_regions(image: Image.Image, min_score: float = DEFAULT_MIN_SCORE) -> 
         if x1 <= x0 or y1 <= y0:
             continue
         kind = KINDS.get(label, "text")
-        regions.append(Region(kind=kind, bbox=(x0, y0, x1, y1), score=float(score), label=label))
+        regions.append(Region(kind=kind, bbox=Box(x0, y0, x1, y1), score=float(score), label=label))
     regions.sort(key=lambda r: -r.score)
     return regions

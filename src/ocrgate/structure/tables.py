@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from ocrgate.errors import BackendError
-from ocrgate.schema import BBox
+from ocrgate.schema import Box
 from ocrgate.structure.models import TABLE_MODEL, Loaded, bundled_model
 from ocrgate.tables import html_table_markdown, parse_html_tables
 
@@ -40,7 +40,7 @@ class TextLineLike(Protocol):
     def text(self) -> str: ...
 
     @property
-    def bbox(self) -> BBox: ...
+    def bbox(self) -> Box: ...
 
     @property
     def score(self) -> float | None: ...
@@ -55,7 +55,7 @@ class TableCell:
     rowspan: int
     colspan: int
     text: str
-    bbox: BBox
+    bbox: Box
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class TableResult:
 
     html: str
     markdown: str
-    bbox: BBox
+    bbox: Box
     cells: tuple[TableCell, ...]
     rows: int
     cols: int
@@ -132,7 +132,7 @@ def load() -> None:
         _MODEL.get()
 
 
-def _crop_box(table_box: BBox, width: int, height: int) -> tuple[int, int, int, int]:
+def _crop_box(table_box: Box, width: int, height: int) -> tuple[int, int, int, int]:
     x0, y0, x1, y1 = table_box
     pad = PAD * max(x1 - x0, y1 - y0)
     return (
@@ -143,7 +143,7 @@ def _crop_box(table_box: BBox, width: int, height: int) -> tuple[int, int, int, 
     )
 
 
-def lines_in_box(lines: Iterable[TextLineLike], box: BBox) -> list[TextLineLike]:
+def lines_in_box(lines: Iterable[TextLineLike], box: Box) -> list[TextLineLike]:
     """The lines whose box centre lies inside `box` and that carry some text."""
     x0, y0, x1, y1 = box
     inside: list[TextLineLike] = []
@@ -174,7 +174,9 @@ def _cells(
     cells: list[TableCell] = []
     for (r0, r1, c0, c1), box in zip(logic_points, boxes, strict=False):
         xs, ys = box[0::2], box[1::2]
-        bbox = (float(xs.min()) + left, float(ys.min()) + top, float(xs.max()) + left, float(ys.max()) + top)
+        bbox = Box(
+            float(xs.min()) + left, float(ys.min()) + top, float(xs.max()) + left, float(ys.max()) + top
+        )
         text = html_lib.unescape(texts.get((r0, c0), ""))
         cells.append(TableCell(r0, c0, r1 - r0 + 1, c1 - c0 + 1, text, bbox))
     return tuple(cells)
@@ -196,7 +198,7 @@ def _recognise(engine: Any, crop: np.ndarray, ocr: list[list[Any]]) -> tuple[str
     return raw_html, boxes, engine.table_matcher.decode_logic_points(tokens)
 
 
-def table_html(image: Image.Image, table_box: BBox, lines: Iterable[TextLineLike]) -> TableResult | None:
+def table_html(image: Image.Image, table_box: Box, lines: Iterable[TextLineLike]) -> TableResult | None:
     """The table inside `table_box` (page pixels) of `image`, its cells filled from `lines`.
 
     Only lines whose centre lies in the box count; their boxes are in pixels of `image`. None when the
@@ -227,7 +229,7 @@ def table_html(image: Image.Image, table_box: BBox, lines: Iterable[TextLineLike
     return TableResult(
         html=html,
         markdown=html_table_markdown(html),
-        bbox=(float(left), float(top), float(right), float(bottom)),
+        bbox=Box(float(left), float(top), float(right), float(bottom)),
         cells=cells,
         rows=rows,
         cols=cols,
