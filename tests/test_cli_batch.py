@@ -61,7 +61,7 @@ def test_a_folder_is_read_into_every_format_then_resumed(
     assert first.returncode == 0, first.stderr[-3000:]
 
     for stem in STEMS:  # the folder structure mirrored, one file per format
-        for extension in (".md", ".alto.xml", ".json", ".pdf", ".boxes.png"):
+        for extension in (".md", ".alto.xml", ".json", ".pdf", ".boxes.jpg"):
             assert (out / f"{stem}{extension}").is_file(), f"{stem}{extension}"
     assert not list(out.rglob("notes*")) and not list(out.rglob("*.tmp"))
     assert cer((out / "phototest.md").read_text(encoding="utf-8"), phototest_truth) <= 0.05

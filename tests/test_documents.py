@@ -92,9 +92,30 @@ def test_empty_file() -> None:
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "TIFF", "WEBP"])
 def test_truncated_image(page: Image.Image, fmt: str) -> None:
+    """Refused at intake where the headers already show it (WebP), else when the pixels are made."""
     data = image_bytes(page, fmt)
+    cut = data[: len(data) // 2]
     with pytest.raises(errors.CorruptFile):
-        open_document(data[: len(data) // 2], "cut")
+        open_document(cut, "cut").verify()
+    with pytest.raises(errors.CorruptFile):
+        open_document(cut, "cut").page(0).image  # noqa: B018
+
+
+def test_an_image_is_not_decoded_at_intake_and_travels_as_its_own_bytes(page: Image.Image) -> None:
+    data = image_bytes(page, "PNG")
+    first = open_document(data, "page.png").page(0)
+    assert not first.decoded and first.encoded is not None
+    assert first.encoded.data == data and first.encoded.media_type == "image/png"
+    assert first.image.size == page.size and first.decoded
+    tiff = open_document(image_bytes(page, "TIFF", save_all=True, append_images=[page]), "two.tiff")
+    assert tiff.page(1).encoded is None  # a frame of several: its pixels travel, not the whole file
+
+
+def test_an_image_page_declares_its_dpi_from_its_headers(page: Image.Image) -> None:
+    assert open_document(image_bytes(page, "PNG", dpi=(300, 300)), "p.png").page(0).dpi == pytest.approx(
+        300, abs=0.01
+    )
+    assert open_document(image_bytes(Image.new("RGB", (8, 8)), "PNG"), "p.png").page(0).dpi is None
 
 
 def test_truncated_pdf(multipage_pdf: Path) -> None:

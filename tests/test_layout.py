@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ocrgate.layout import paragraph_blocks, paragraphs
-from ocrgate.reading_order import column_cut, reading_order, split_line
+from ocrgate.reading_order import reading_order
 from ocrgate.schema import TextLine, Word
+from ocrgate.text_columns import column_cut, split_line
 
 WORDS = [f"word {i}" for i in range(12)]
 

@@ -50,9 +50,11 @@ def test_boxes_image_draws_each_block_in_its_kind_colour() -> None:
     assert page.getpixel((200, 249)) == (255, 255, 255)  # the page itself is untouched
 
 
-def test_boxes_image_of_a_big_page_is_scaled_down() -> None:
+def test_boxes_image_of_a_big_page_is_scaled_down_by_a_whole_factor() -> None:
     picture = boxes_image(Image.new("RGB", (3200, 2400), "white"), [_block("text", bbox=(0, 0, 3200, 2400))])
-    assert max(picture.size) == 1600
+    assert picture.size == (800, 600)  # 3200 / 4: the smallest whole factor to at most 1000 a side
+    assert boxes_image(Image.new("RGB", (1000, 700), "white"), []).size == (1000, 700)
+    assert boxes_image(Image.new("RGB", (1275, 1650), "white"), []).size == (638, 825)
 
 
 def test_source_markdown_embeds_the_cropped_figure() -> None:

@@ -1,19 +1,25 @@
 """Bytes in, a Document of page images out: type sniffing, limits, image decoding, PDF rasterising.
 
-Images are decoded at intake (so a truncated file is refused at once); PDF pages are rasterised on
-demand, one at a time, so a long PDF never sits in memory as pixels and rasterising can overlap
-recognition. Every limit is checked before the step it protects: bytes before parsing, declared
-pixels before decoding, declared pages before rasterising.
+Nothing is decoded at intake: an image's headers are read (type, frames, declared sizes: Pillow's
+`Image.open` reads no pixels) and a PDF is parsed, then each page's pixels are made when they are first
+needed (`PageImage.image`), one page at a time, so a long document never sits in memory as pixels and
+an uploaded single image can travel to a worker as its own bytes (`PageImage.encoded`) and be decoded
+only there. A damaged image (truncated, bad data) is thus found when its pixels are made, with the same
+typed errors intake gave before; `Document.verify` finds it at once. Every limit is checked before the
+step it protects: bytes before parsing, declared pixels before decoding, declared pages before
+rasterising.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import math
 import re
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
@@ -71,13 +77,61 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-@dataclass
-class PageImage:
-    """One page as the backends see it: RGB pixels plus what the source knew about it."""
+@dataclass(frozen=True)
+class EncodedImage:
+    """An image file as uploaded: its bytes and media type (a worker decodes it as the intake would)."""
 
-    index: int
-    image: Image.Image
-    dpi: float | None = None
+    data: bytes = field(repr=False)
+    media_type: str
+
+
+class PageImage:
+    """One page as the backends see it: RGB pixels plus what the source knew about it.
+
+    `image` is made on first use when the page was given a `decode` callable instead of pixels (an
+    image upload's page): decoding raises the typed errors of the intake (CorruptFile, ImageTooLarge)
+    and runs once, however many threads ask. `encoded` is the upload itself when the page is the whole
+    of a single-image upload: what a worker is sent instead of pixels. `dpi` is the rasterising
+    resolution of a PDF page, or the resolution an image file declares (None when it declares none).
+    """
+
+    def __init__(
+        self,
+        index: int,
+        image: Image.Image | None = None,
+        dpi: float | None = None,
+        *,
+        decode: Callable[[], Image.Image] | None = None,
+        encoded: EncodedImage | None = None,
+    ) -> None:
+        if image is None and decode is None:
+            raise ValueError("a page needs its image or a way to decode it")
+        self.index = index
+        self.dpi = dpi
+        self.encoded = encoded
+        self._image = image
+        self._decode = decode
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        state = f"{self._image.width}x{self._image.height}" if self._image is not None else "not decoded"
+        return f"PageImage(index={self.index}, {state}, dpi={self.dpi})"
+
+    @property
+    def image(self) -> Image.Image:
+        """The page's RGB pixels, decoded now if they were not yet (blocking: call it in a thread)."""
+        if self._image is None:
+            with self._lock:
+                if self._image is None:
+                    assert self._decode is not None
+                    self._image = self._decode()
+                    self._decode = None
+        return self._image
+
+    @property
+    def decoded(self) -> bool:
+        """Whether the pixels are already made (reading `image` costs nothing then)."""
+        return self._image is not None
 
     @property
     def width(self) -> int:
@@ -98,7 +152,8 @@ class Document:
     page_count: int
     dpi: int
     limits: Limits = field(repr=False)
-    _images: list[Image.Image] | None = field(default=None, repr=False)
+    #: an image file's pages: (frame number, declared dpi) each, from its headers; None for a PDF
+    _frames: list[tuple[int, float | None]] | None = field(default=None, repr=False)
     _pdf: pdfium.PdfDocument | None = field(default=None, repr=False)
 
     @property
@@ -106,26 +161,31 @@ class Document:
         return self.media_type == PDF
 
     def page(self, index: int) -> PageImage:
-        """Page `index` (from 0) as an image: decoded at intake, or rasterised now (PDF).
+        """Page `index` (from 0) as an image: an image file's decoded when its pixels are first asked
+        for (`PageImage.image`), a PDF's rasterised now.
 
         Raises IndexError outside 0..page_count-1 and PageUnreadable for a PDF page that cannot be
         loaded or rendered (the document's other pages stay readable).
         """
         if not 0 <= index < self.page_count:
             raise IndexError(f"page {index} out of range 0..{self.page_count - 1}")
-        if self._images is not None:
-            return PageImage(index=index, image=self._images[index])
+        if self._frames is not None:
+            frame, dpi = self._frames[index]
+            decode = functools.partial(_decode_image, self.data, self.media_type, frame)
+            single = EncodedImage(self.data, self.media_type) if self.page_count == 1 else None
+            return PageImage(index=index, dpi=dpi, decode=decode, encoded=single)
         return self._render_pdf_page(index)
 
     def page_size(self, index: int) -> tuple[int, int]:
-        """(width, height) in pixels of `page(index)`'s image, without rendering it.
+        """(width, height) in pixels of `page(index)`'s image: a PDF page's without rendering it, an
+        image page's by decoding it (its normalisation, e.g. orientation, decides the size).
 
         Raises what `page` raises (PageUnreadable for a PDF page that cannot be loaded).
         """
         if not 0 <= index < self.page_count:
             raise IndexError(f"page {index} out of range 0..{self.page_count - 1}")
-        if self._images is not None:
-            return self._images[index].size
+        if self._frames is not None:
+            return self.page(index).image.size
         with _PDFIUM_LOCK:
             _, width_pt, height_pt, scale = self._load_pdf_page(index)
         # pdfium renders ceil(points * scale) pixels a side
@@ -137,6 +197,13 @@ class Document:
     def iter_pages(self) -> Iterator[PageImage]:
         for index in range(self.page_count):
             yield self.page(index)
+
+    def verify(self) -> None:
+        """Decode every page of an image file once (pixels dropped at once): the typed error of a
+        damaged one now (CorruptFile, ImageTooLarge) rather than when it is read. Nothing for a PDF,
+        whose pages are checked when rasterised."""
+        for index in range(self.page_count if self._frames is not None else 0):
+            self.page(index).image  # noqa: B018  # decoding is the check
 
     def _load_pdf_page(self, index: int) -> tuple[pdfium.PdfPage, float, float, float]:
         """The pdfium page, its size in points and its points -> pixels scale (caller holds the lock)."""
@@ -235,8 +302,8 @@ def open_document(
     if media_type == PDF:
         pdf = _open_pdf(data, limits)
         return Document(name, media_type, data, len(pdf), dpi, limits, _pdf=pdf)
-    images = _decode_images(data, media_type, limits)
-    return Document(name, media_type, data, len(images), dpi, limits, _images=images)
+    frames = _image_frames(data, media_type, limits)
+    return Document(name, media_type, data, len(frames), dpi, limits, _frames=frames)
 
 
 def _open_pdf(data: bytes, limits: Limits) -> pdfium.PdfDocument:
@@ -278,22 +345,13 @@ def _open_pdf(data: bytes, limits: Limits) -> pdfium.PdfDocument:
     raise CorruptFile(f"none of the PDF's {count:,} pages can be read (broken page tree): {problem}")
 
 
-def _decode_images(data: bytes, media_type: str, limits: Limits) -> list[Image.Image]:
+@contextlib.contextmanager
+def _image_errors() -> Iterator[None]:
+    """Pillow's (and tifffile's) failures on a hostile or damaged image file as the intake's typed errors."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            if data.startswith(BIG_ENDIAN_BIGTIFF):
-                return _decode_big_endian_bigtiff(data, limits)
-            source = Image.open(io.BytesIO(data), formats=[IMAGE_TYPES[media_type]])
-            frames = getattr(source, "n_frames", 1) if source.format == "TIFF" else 1
-            if frames > limits.max_pages:
-                raise TooManyPages(f"the image has {frames:,} pages; the limit is {limits.max_pages:,}")
-            pages = []
-            for number, frame in enumerate(page_frames(source, frames)):
-                source.seek(frame)
-                _check_pixels(source.width, source.height, number, limits)
-                pages.append(normalise(source))
-            return pages
+            yield
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(f"the image declares too many pixels: {exc}") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -304,8 +362,49 @@ def _decode_images(data: bytes, media_type: str, limits: Limits) -> list[Image.I
         raise CorruptFile(f"the image cannot be decoded ({type(exc).__name__}: {exc})") from exc
 
 
-def _decode_big_endian_bigtiff(data: bytes, limits: Limits) -> list[Image.Image]:
-    """The pages of a big-endian BigTIFF through tifffile (Pillow cannot open them), same rules."""
+def _image_frames(data: bytes, media_type: str, limits: Limits) -> list[tuple[int, float | None]]:
+    """An image file's pages from its headers alone (no pixels decoded): each page's frame number
+    and declared dpi, every page's declared size checked against the pixel limit."""
+    with _image_errors():
+        if data.startswith(BIG_ENDIAN_BIGTIFF):
+            return _big_endian_bigtiff_frames(data, limits)
+        source = Image.open(io.BytesIO(data), formats=[IMAGE_TYPES[media_type]])
+        frames = getattr(source, "n_frames", 1) if source.format == "TIFF" else 1
+        if frames > limits.max_pages:
+            raise TooManyPages(f"the image has {frames:,} pages; the limit is {limits.max_pages:,}")
+        pages = []
+        for number, frame in enumerate(page_frames(source, frames)):
+            source.seek(frame)
+            _check_pixels(source.width, source.height, number, limits)
+            pages.append((frame, _declared_dpi(source.info.get("dpi"))))
+        return pages
+
+
+def _decode_image(data: bytes, media_type: str, frame: int) -> Image.Image:
+    """The pixels of one frame of an image file, normalised to what backends read (`images.normalise`)."""
+    with _image_errors():
+        if data.startswith(BIG_ENDIAN_BIGTIFF):
+            import tifffile
+
+            with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+                return normalise(tifffile_page_image(tiff.pages[frame]))
+        source = Image.open(io.BytesIO(data), formats=[IMAGE_TYPES[media_type]])
+        source.seek(frame)
+        return normalise(source)
+
+
+def _declared_dpi(value: object) -> float | None:
+    """An image's declared resolution (Pillow's `info["dpi"]`, a pair or a number), None when unusable."""
+    first = value[0] if isinstance(value, tuple) and value else value
+    try:
+        dpi = float(first)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return dpi if math.isfinite(dpi) and dpi >= 1 else None
+
+
+def _big_endian_bigtiff_frames(data: bytes, limits: Limits) -> list[tuple[int, float | None]]:
+    """The pages of a big-endian BigTIFF from tifffile's headers (Pillow cannot open them), same rules."""
     import tifffile
 
     with tifffile.TiffFile(io.BytesIO(data)) as tiff:
@@ -316,7 +415,7 @@ def _decode_big_endian_bigtiff(data: bytes, limits: Limits) -> list[Image.Image]
         pages = []
         for number, page in enumerate(tifffile_pages(tiff.pages)):
             _check_pixels(int(page.imagewidth), int(page.imagelength), number, limits)
-            pages.append(normalise(tifffile_page_image(page)))
+            pages.append((int(page.index), None))
         return pages
 
 

@@ -1,6 +1,7 @@
 """The one recognition flow: a document through one or several recognizers into rendered pages.
 
-    document -> pages (rasterised once each, at most `window` ahead)
+    document -> pages (rasterised once each, at most `window` ahead; an uploaded image is not decoded
+                here unless something here needs its pixels: it travels to a worker as its own bytes)
              -> every recognizer that reads page images (the same page image for all of them)
                 or, for a recognizer that reads this file type whole, the original upload once
              -> page results -> render (markdown, boxes picture) -> the caller's sink
@@ -14,7 +15,6 @@ took for that recognizer (`RenderedPage.timings`), so a job can add up its pages
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 import uuid
@@ -22,12 +22,12 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 import anyio
-from rapidfuzz.distance import Levenshtein
 
 from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendError, InternalError, OCRGateError
-from ocrgate.render import BoxesMode, RenderedPage, assemble_response, render_page, wants_boxes
-from ocrgate.schema import Agreement, CompareResponse, OCRResponse, PageResult, TextLayerMode, Timings
+from ocrgate.render import BoxesMode, RenderedPage, render_page, respond, wants_boxes
+from ocrgate.render.response import cheap_to_render, needs_pixels
+from ocrgate.schema import CompareResponse, OCRResponse, PageResult, TextLayerMode, Timings
 from ocrgate.structure.orientation import result_as_sent, rotation, turned_upright
 from ocrgate.textlayer import TextLayer, assess, layer_blocks, merged, pictures_to_read
 
@@ -51,7 +51,10 @@ class Recognizer(Protocol):
         """Whether it takes the original upload of this media type instead of page images."""
         ...
 
-    async def page(self, page: PageImage, options: Mapping[str, Any]) -> PageResult: ...
+    async def page(self, page: PageImage, options: Mapping[str, Any], *, boxes: bool = False) -> PageResult:
+        """The page read; `boxes`: the flow will show a boxes picture of it and does not hold its pixels,
+        so a recognizer that does (a worker) may bring the picture along (`PageResult.boxes_image`)."""
+        ...
 
     async def file(
         self, document: Document, options: Mapping[str, Any], progress: Progress | None = None
@@ -153,10 +156,11 @@ class _Run:
         delivered for each of `names` with the seconds that page took for it (`spent`: the stages before
         rendering; render and total are added here)."""
         t0 = time.perf_counter()
-        image = page.image if page is not None else None
-        rendered = await anyio.to_thread.run_sync(
-            render_page, result, image, wants_boxes(self.boxes, result.index)
-        )
+        boxes = wants_boxes(self.boxes, result.index)
+        if cheap_to_render(result, boxes):  # less work than a hand-off to a thread and back
+            rendered = _render_on(result, page, boxes)
+        else:
+            rendered = await anyio.to_thread.run_sync(_render_on, result, page, boxes)
         seconds = time.perf_counter() - t0
         for name in names:
             self._timings(name).render += seconds
@@ -164,10 +168,20 @@ class _Run:
             own.total = own.decode + own.queue + own.ocr + own.render
             self.sink.done(name, rendered.model_copy(update={"timings": own}))
 
-    async def _rasterise(self, index: int) -> tuple[PageImage, float]:
+    async def _rasterise(self, index: int, pixels: bool = False) -> tuple[PageImage, float]:
         t0 = time.perf_counter()
-        page = await anyio.to_thread.run_sync(self.document.page, index)
+        page = await self._page(index, pixels)
         return page, time.perf_counter() - t0
+
+    async def _page(self, index: int, pixels: bool = False) -> PageImage:
+        """Page `index`, its pixels made (in a thread) unless it can travel as the upload's own bytes
+        and `pixels` is not asked for."""
+        if self.document.is_pdf:
+            return await anyio.to_thread.run_sync(self.document.page, index)
+        page = self.document.page(index)  # an image file's page: its headers are read already
+        if pixels or page.encoded is None:
+            await anyio.to_thread.run_sync(getattr, page, "image")
+        return page
 
     async def one_page(self, index: int, readers: list[Recognizer], gate: anyio.Semaphore) -> None:
         """Page `index` read by each of `readers` at the same time: from its PDF text layer where that
@@ -181,11 +195,11 @@ class _Run:
             started = time.perf_counter()
             try:
                 layer = None
-                if self.text_layer != "never":
+                if self.text_layer != "never" and self.document.is_pdf:  # an image has no text layer
                     layer = await anyio.to_thread.run_sync(self.document.text_layer, index)
                 page = None
                 if layer is None or layer.pictures or wants_boxes(self.boxes, index):
-                    page = await anyio.to_thread.run_sync(self.document.page, index)
+                    page = await self._page(index)
                 quality, crops = None, None
                 if layer is not None:
                     quality = await anyio.to_thread.run_sync(assess, layer, page.image if page else None)
@@ -205,13 +219,16 @@ class _Run:
                     await self._render(names, result, page, _spent(claimed, decoded))
                     return
                 if page is None:
-                    page = await anyio.to_thread.run_sync(self.document.page, index)
+                    page = await self._page(index)
             except Exception as exc:  # a page that cannot be read fails alone, not the document
                 for name in names:
                     self._failed(name, index, exc)
                 return
             decoded = time.perf_counter() - started
             self._decoded(names, decoded)
+            if len(claimed) == 1:  # one reader: no task group to set up
+                await self._read_page(claimed[0], page, crops, layer, decoded)
+                return
             async with anyio.create_task_group() as group:
                 for recognizer in claimed:
                     group.start_soon(self._read_page, recognizer, page, crops, layer, decoded)
@@ -243,9 +260,11 @@ class _Run:
                 ]
             )
             found = []
+            # the picture is drawn where the pixels are: here once they are made, else by the worker
+            boxes = crops is None and not page.decoded and wants_boxes(self.boxes, page.index)
             for piece, origin in pieces:
                 t0 = time.perf_counter()
-                result = await recognizer.page(piece, self.options)
+                result = await recognizer.page(piece, self.options, boxes=boxes)
                 waited = time.perf_counter() - t0
                 for stages in (timings, own):
                     stages.ocr += result.ocr_seconds
@@ -293,12 +312,19 @@ class _Run:
                 self._failed(name, index, BackendError("the backend returned no result for this page"))
                 continue
             try:
-                page, seconds = await self._rasterise(index)
+                page, seconds = await self._rasterise(index, pixels=True)
                 self._timings(name).decode += seconds
                 own = {name: Timings(decode=seconds, ocr=read_seconds / len(claimed))}  # its share
                 await self._render([name], result.fitted(page.width, page.height), page, own)
             except Exception as exc:
                 self._failed(name, index, exc)
+
+
+def _render_on(result: PageResult, page: PageImage | None, boxes: bool) -> RenderedPage:
+    """`render_page` against the page's pixels where they are made or needed (figures to crop, a boxes
+    picture the result does not bring), else against the result's own size (blocking: decodes)."""
+    needed = page is not None and (page.decoded or needs_pixels(result, boxes))
+    return render_page(result, page.image if needed else None, boxes)
 
 
 def _spent(readers: Sequence[Recognizer], decode_seconds: float) -> dict[str, Timings]:
@@ -335,45 +361,6 @@ class Collector:
 
     def progress(self, backend: str, done: int, total: int) -> None:
         self.reported[backend] = done
-
-
-def agreement(results: Mapping[str, OCRResponse]) -> list[Agreement]:
-    """Pairwise normalised edit similarity (1 = same text) of the backends' markdown."""
-    texts = {name: " ".join(r.markdown.split()) for name, r in results.items()}
-    return [
-        Agreement(a=a, b=b, similarity=round(Levenshtein.normalized_similarity(texts[a], texts[b]), 4))
-        for a, b in itertools.combinations(texts, 2)
-    ]
-
-
-def respond(
-    names: Sequence[str],
-    pages: Mapping[str, Sequence[RenderedPage]],
-    image_name: str | None,
-    request_id: str,
-    timings: Mapping[str, Timings] | None = None,
-    success: bool = True,
-) -> OCRResponse | CompareResponse:
-    """The unified response: one backend's `OCRResponse`, or a `CompareResponse` for several."""
-    results: dict[str, OCRResponse] = {}
-    for name in names:
-        response = assemble_response(name, image_name, pages.get(name, ()), request_id=request_id)
-        response.success = success
-        if timings and name in timings:
-            response.timings = timings[name]
-            response.processing_time = timings[name].total
-        results[name] = response
-    if len(names) == 1:
-        return results[names[0]]
-    return CompareResponse(
-        success=success,
-        request_id=request_id,
-        image_name=image_name,
-        backends=list(names),
-        results=results,
-        agreement=agreement(results),
-        processing_time=max((r.processing_time for r in results.values()), default=0.0),
-    )
 
 
 async def recognize(

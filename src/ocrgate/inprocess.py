@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import anyio
 import anyio.from_thread
 
 from ocrgate import flow
-from ocrgate.backends.base import Backend
+from ocrgate.backends.base import Backend, WholeFile
 from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendUnavailable
 from ocrgate.render import BoxesMode
@@ -55,7 +55,8 @@ class LocalRecognizer:
         result.ocr_seconds = result.ocr_seconds or time.perf_counter() - started
         return result
 
-    async def page(self, page: PageImage, options: Mapping[str, Any]) -> PageResult:
+    async def page(self, page: PageImage, options: Mapping[str, Any], *, boxes: bool = False) -> PageResult:
+        # `boxes` is not needed here: the page's pixels are in this process, the flow draws the picture
         return await anyio.to_thread.run_sync(self._page, page, options, limiter=self._slots())
 
     async def file(
@@ -69,7 +70,7 @@ class LocalRecognizer:
             parsed = self.backend.parse_options(options)
             self._ready()
             sizes = document.page_sizes()
-            return self.backend.ocr_file(document.data, document.media_type, sizes, parsed, report)
+            return self.backend.ocr_file(WholeFile(document.data, document.media_type, sizes), parsed, report)
 
         return await anyio.to_thread.run_sync(read, limiter=self._slots())
 
@@ -82,8 +83,12 @@ def recognize(
     decode_seconds: float = 0.0,
     on_page: Callable[[str, int], None] | None = None,
     text_layer: TextLayerMode = "auto",
+    pages: Collection[int] | None = None,
 ) -> OCRResponse:
-    """`document` through `backend` in this process: the unified response (first failure raised)."""
+    """`document` through `backend` in this process: the unified response (first failure raised).
+
+    `pages` (0-based indices) limits the work and the response to those pages; default: every page.
+    """
     call = functools.partial(
         flow.recognize,
         document,
@@ -93,6 +98,7 @@ def recognize(
         decode_seconds=decode_seconds,
         on_page=on_page,
         text_layer=text_layer,
+        pages=pages,
     )
     response = anyio.run(call)
     assert isinstance(response, OCRResponse)

@@ -20,7 +20,8 @@ from itertools import pairwise
 from statistics import mean
 from typing import Literal
 
-from ocrgate.reading_order import Row, height, median_height, reading_order
+from ocrgate.line_geometry import core, height, median_height
+from ocrgate.reading_order import Row, reading_order
 from ocrgate.render.markdown import lines_markdown
 from ocrgate.schema import Block, Box, TextLine
 
@@ -31,14 +32,9 @@ READING_ORDER_HELP = (
 )
 
 
-def _core(line: TextLine) -> tuple[float, float]:
-    quarter = height(line) / 4
-    return line.bbox[1] + quarter, line.bbox[3] - quarter
-
-
 def _same_row(a: TextLine, b: TextLine) -> bool:
     """b continues a on the same text row (a row the engine read in pieces)."""
-    (a0, a1), (b0, b1) = _core(a), _core(b)
+    (a0, a1), (b0, b1) = core(a), core(b)
     return min(a1, b1) > max(a0, b0) and b.bbox[0] >= a.bbox[2] - height(a) / 2
 
 

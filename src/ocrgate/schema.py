@@ -223,6 +223,12 @@ class PageResult(BaseModel):
         default_factory=list, description="problems noticed while parsing: truncated, repetition, ..."
     )
     ocr_seconds: float = 0.0
+    boxes_image: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9+/]*={0,2}$",
+        description="the boxes picture (base64 JPEG, as `Page.boxes_image`), drawn by a worker that was "
+        "asked for it (`POST /v1/ocr?boxes=true`) where the page's pixels are; never set by a backend",
+    )
 
     def fitted(self, width: int, height: int) -> PageResult:
         """This result with its boxes scaled to a page image of `width` x `height` pixels.
@@ -246,7 +252,11 @@ class Page(BaseModel):
     markdown: str
     blocks: list[Block]
     flags: list[str] = Field(default_factory=list)
-    boxes_image: str | None = Field(default=None, description="base64 PNG with the blocks' boxes drawn")
+    boxes_image: str | None = Field(
+        default=None,
+        description="base64 JPEG of the page with the blocks' boxes drawn (scaled down by a whole factor "
+        "to at most 1000 pixels a side)",
+    )
 
 
 class Timings(BaseModel):
@@ -286,7 +296,7 @@ class OCRResponse(BaseModel):
     image_name: str | None = None
     markdown: str = ""
     source_markdown: str = ""
-    boxes_image: str | None = Field(default=None, description="base64 PNG of the first page's boxes")
+    boxes_image: str | None = Field(default=None, description="base64 JPEG of the first page's boxes")
     pages: list[Page] = Field(default_factory=list)
     raw_result: dict[str, Any] = Field(default_factory=dict)
     processing_time: float = 0.0

@@ -282,16 +282,27 @@ def merged(
     height: int,
     found: list[tuple[tuple[int, int], PageResult]],
 ) -> PageResult:
-    """The layer's blocks plus what the engine read in pictures (`found`: each crop's origin in page
-    pixels and the engine's result on that crop), except what lies on the layer's own lines; blocks in
-    reading order (top to bottom, then left to right, by their boxes)."""
-    blocks = layer_blocks(layer)
+    """The layer's lines plus the lines the engine read in pictures (`found`: each crop's origin in page
+    pixels and the engine's result on that crop), except what lies on the layer's own lines, all put in
+    reading order together (`layout.paragraph_blocks`, so columns stay columns); a block holding any
+    engine line says so in its `origin`."""
+    engine: list[TextLine] = []
     for (dx, dy), result in found:
         for block in result.blocks:
             moved = _moved(block, dx, dy)
             if moved.text.strip() and not _overlaps_text(moved, layer):
-                blocks.append(moved)
-    blocks.sort(key=lambda b: (round(b.bbox[1]), b.bbox[0]))
+                engine.extend(moved.lines or [TextLine(text=moved.text, bbox=moved.bbox, score=moved.score)])
+    read = {(line.text, tuple(line.bbox)) for line in engine}
+    blocks = [
+        b.model_copy(
+            update={
+                "origin": "engine"
+                if any((ln.text, tuple(ln.bbox)) in read for ln in b.lines)
+                else "text_layer"
+            }
+        )
+        for b in paragraph_blocks([*layer.lines, *engine])
+    ]
     return PageResult(
         index=page_index, width=width, height=height, blocks=blocks, flags=["text_layer_partial"]
     )

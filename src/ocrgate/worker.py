@@ -35,11 +35,11 @@ from typing import Annotated
 
 import anyio
 from fastapi import Depends, FastAPI, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from ocrgate import __version__
-from ocrgate.backends.base import Backend, BackendOptions
+from ocrgate.backends.base import Backend, BackendOptions, WholeFile
 from ocrgate.batching import DEFAULT_BATCH_WAIT_MS, MicroBatcher
 from ocrgate.config import Limits
 from ocrgate.devices import DeviceInfo, device_info
@@ -54,6 +54,7 @@ from ocrgate.errors import (
     UnsupportedType,
 )
 from ocrgate.http_errors import install_error_handlers
+from ocrgate.render import boxes_picture
 from ocrgate.schema import BackendHealth, ErrorInfo, PageResult
 from ocrgate.wire import (
     HEARTBEAT_S,
@@ -227,7 +228,9 @@ class WorkerState:
         async with self.slots:
             self.inflight += 1
             work = asyncio.ensure_future(
-                anyio.to_thread.run_sync(self.backend.ocr_file, data, media_type, sizes, options, progress)
+                anyio.to_thread.run_sync(
+                    self.backend.ocr_file, WholeFile(data, media_type, sizes), options, progress
+                )
             )
             try:
                 yield last.line()
@@ -311,14 +314,22 @@ def create_worker_app(
         width: Annotated[int | None, Query(gt=0)] = None,
         height: Annotated[int | None, Query(gt=0)] = None,
         options: Annotated[str | None, Query(description="JSON object of backend options")] = None,
-    ) -> PageResult:
+        boxes: Annotated[bool, Query(description="also draw the boxes picture (`boxes_image`)")] = False,
+    ) -> Response:
+        """One page: raw RGB (`width`, `height`) or an image file (decoded here, as the gateway's intake
+        would: a damaged one gets the same typed 4xx). `boxes`: the boxes picture is drawn here, where
+        the pixels are, and sent with the result."""
         parsed = backend.parse_options(options_from_json(options))
         body = await request.body()
         page = await anyio.to_thread.run_sync(
             decode_page, body, request.headers.get("content-type", ""), index, width, height, limits
         )
         await state.ready()
-        return await state.recognise(page, parsed)
+        result = await state.recognise(page, parsed)
+        if boxes:
+            result.boxes_image = await anyio.to_thread.run_sync(boxes_picture, result, page.image)
+        # serialised once by pydantic: FastAPI would validate the result again against the response model
+        return Response(result.model_dump_json(), media_type="application/json")
 
     @app.post("/v1/ocr/file", dependencies=[Depends(check_secret)])
     async def ocr_file(

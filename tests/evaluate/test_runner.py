@@ -26,7 +26,7 @@ def records_in(out: Path) -> list[dict]:
 def tesseract_run(eval_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("run")
     args = ["eval", "--manifest", str(eval_dir / "manifest.jsonl"), "--backends", "tesseract"]
-    args += ["--source", "tesseract_test", "--limit", "2", "--out", str(out)]
+    args += ["--source", "tesseract_test", "--limit", "2", "--seed", "6", "--out", str(out)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     return out
@@ -65,10 +65,14 @@ def test_tesseract_run_scores_and_reports(tesseract_run: Path) -> None:
 def test_rerun_resumes(tesseract_run: Path, eval_dir: Path) -> None:
     before = records_in(tesseract_run)
     args = ["eval", "--manifest", str(eval_dir / "manifest.jsonl"), "--backends", "tesseract"]
-    args += ["--source", "tesseract_test", "--limit", "2", "--out", str(tesseract_run)]
+    args += ["--source", "tesseract_test", "--limit", "2", "--seed", "6", "--out", str(tesseract_run)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert records_in(tesseract_run) == before  # nothing recognised again
+    summary = json.loads((tesseract_run / "summary.json").read_text())
+    assert summary["run"]["recognised"] == 0  # this session read nothing ...
+    assert [s["recognised"] for s in summary["sessions"]] == [2]  # ... the first one read both pages
+    assert "read nothing new" in (tesseract_run / "report.html").read_text()
 
 
 def _page(page_id: str, truth: str | None = None, tests: list[dict] | None = None) -> EvalPage:
@@ -185,7 +189,8 @@ def test_eval_through_a_running_gateway(eval_dir: Path, tmp_path: Path) -> None:
     try:
         out = tmp_path / "via"
         args = ["eval", "--manifest", str(eval_dir / "manifest.jsonl"), "--backends", "tesseract"]
-        args += ["--source", "tesseract_test", "--limit", "1", "--via", cluster.url, "--out", str(out)]
+        args += ["--source", "tesseract_test", "--limit", "1", "--seed", "2", "--via", cluster.url]
+        args += ["--out", str(out)]
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
     finally:

@@ -6,6 +6,7 @@ tests that break things start their own in test_faults.py.
 
 from __future__ import annotations
 
+import base64
 import io
 import time
 from collections.abc import Iterator
@@ -72,6 +73,31 @@ def test_ocr_returns_the_unified_response(
     assert all(0 <= b.bbox[0] < b.bbox[2] <= 640 and 0 <= b.bbox[1] < b.bbox[3] <= 480 for b in page.blocks)
     assert result.boxes_image and result.raw_result["rapidocr"]
     assert result.timings.ocr > 0 and result.processing_time >= result.timings.ocr
+
+
+def test_the_boxes_picture_is_a_jpeg_drawn_where_the_pixels_are(
+    client: OCRGateClient, cluster: Cluster, phototest: Path, small_pdf: bytes
+) -> None:
+    """An uploaded image goes to the worker as its own bytes and the worker draws its picture (asked
+    with `boxes=true`); a PDF page's picture is drawn by the gateway, which rasterised it."""
+    worker = cluster.workers()["rapidocr"][0]["url"]
+    data = phototest.read_bytes()
+    headers = {"content-type": "image/png"}
+    url = f"{worker}/v1/ocr"
+    asked = httpx.post(url, content=data, params={"boxes": "true"}, headers=headers, timeout=300)
+    assert asked.status_code == 200, asked.text
+    picture = Image.open(io.BytesIO(base64.b64decode(asked.json()["boxes_image"])))
+    assert picture.format == "JPEG" and picture.size == (640, 480)
+    unasked = httpx.post(url, content=data, headers=headers, timeout=300)
+    assert unasked.json()["boxes_image"] is None
+
+    image = client.ocr(phototest, backend="rapidocr", boxes="first")
+    assert Image.open(io.BytesIO(base64.b64decode(image.pages[0].boxes_image or ""))).format == "JPEG"
+    assert client.ocr(phototest, backend="rapidocr", boxes="none").pages[0].boxes_image is None
+    pdf = client.ocr(small_pdf, backend="tesseract", filename="three.pdf", boxes="first")
+    first = Image.open(io.BytesIO(base64.b64decode(pdf.pages[0].boxes_image or "")))
+    assert first.format == "JPEG" and max(first.size) <= 1000
+    assert [p.boxes_image is None for p in pdf.pages] == [False, True, True]
 
 
 def test_plain_multipart_post_as_curl_sends_it(cluster: Cluster, phototest: Path) -> None:

@@ -71,7 +71,7 @@ def test_backend_options_and_page_names_round_trip(opener: Callable[[], JobStore
     store.close()
 
 
-def test_sqlite_schema_2_is_migrated_to_3(tmp_path: Path) -> None:
+def test_sqlite_schema_2_is_migrated_to_the_current_one(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "jobs.sqlite3")
     db.execute(V1_SQLITE_JOBS)
     db.execute("ALTER TABLE jobs ADD COLUMN dpi INTEGER")  # schema 2's jobs table
@@ -82,11 +82,11 @@ def test_sqlite_schema_2_is_migrated_to_3(tmp_path: Path) -> None:
     db.close()
     store = SQLiteJobStore(tmp_path)
     job = store.load_job("no-dpi")
-    assert job is not None and (job.backend_options, job.page_names) == ({}, [])
+    assert job is not None and (job.backend_options, job.page_names, job.text_layer) == ({}, [], "auto")
     store.set_truth("no-dpi", 0, "migrated", None)
     assert [t.text for t in store.truths("no-dpi")] == ["migrated"]
     assert store.load_job(make_job(store, page_names=["a.png"]).id).page_names == ["a.png"]
     store.close()
     with sqlite3.connect(tmp_path / "jobs.sqlite3") as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 3
+        assert check.execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 4
         assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -142,8 +142,8 @@ def uploaded_name(response: httpx.Response, route: str) -> str:
     return str(body["image_name"] if route == "/v1/ocr" else body["name"])
 
 
-@pytest.mark.parametrize("route", ROUTES)
-def test_one_file_per_request(cluster: Cluster, png: bytes, route: str) -> None:
+def test_one_file_per_request(cluster: Cluster, png: bytes) -> None:
+    route = "/v1/ocr"
     part = ('form-data; name="file"; filename="p.png"', png)
     for count in (2, 3):
         message = error(send(cluster, route, *[part] * count), 422, "invalid_request")
@@ -154,6 +154,15 @@ def test_one_file_per_request(cluster: Cluster, png: bytes, route: str) -> None:
     assert uploaded_name(
         send(cluster, route, ('form-data; name="other"; filename="o.png"', png), part), route
     )
+
+
+def test_a_job_reads_several_files_as_one_set(cluster: Cluster, png: bytes) -> None:
+    """A job's form may carry several `file` parts: one document of all their pages, each page named."""
+    part = ('form-data; name="file"; filename="p.png"', png)
+    named = ("form-data; name=\"file\"; filename*=UTF-8''q.png", png)
+    answer = send(cluster, "/v1/jobs", part, named)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["page_count"] == 2 and answer.json()["page_names"] == ["p.png", "q.png"]
 
 
 @pytest.mark.parametrize("route", ROUTES)

@@ -13,7 +13,7 @@ import pytest
 
 from tests.gateway.cluster import Cluster
 from tests.reliability.conftest import noop_cluster
-from tests.web.conftest import ARGS, ARTIFACTS, CHROMIUM, sync_api
+from tests.web.conftest import ARTIFACTS, sync_api
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     assert running.stop() == []
 
 
-def test_docs_load_offline_and_list_the_operations(cluster: Cluster) -> None:
+def test_docs_load_offline_and_list_the_operations(cluster: Cluster, browser: Any) -> None:
+    """The session's browser (one Playwright per session: a second would meet the first's event loop)."""
     api = sync_api()
     blocked: list[str] = []
     console: list[str] = []
@@ -39,30 +40,27 @@ def test_docs_load_offline_and_list_the_operations(cluster: Cluster) -> None:
             route.abort("internetdisconnected")
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            context.set_default_timeout(60_000)
-            context.route("**/*", only_the_gateway)
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-            page.goto(cluster.url + "/docs")
-            operations = page.locator(".opblock-summary-path")
-            api.expect(operations.first).to_be_visible()
-            paths = set(operations.all_inner_texts())
-            page.locator(".opblock-summary", has_text="/v1/ocr").first.click()  # open one: its form
-            page.locator(".try-out__btn").first.click()
-            api.expect(page.locator("input[type=file]").first).to_be_attached()
-            api.expect(page.locator(".execute").first).to_be_visible()
-            page.locator(".opblock-summary", has_text="/health").first.click()
-            api.expect(page.locator(".opblock-body .highlight-code").first).to_be_visible()
-            page.screenshot(path=str(ARTIFACTS / "docs_offline.png"), full_page=False)
-            context.close()
-        finally:
-            browser.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        context.set_default_timeout(60_000)
+        context.route("**/*", only_the_gateway)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+        page.goto(cluster.url + "/docs")
+        operations = page.locator(".opblock-summary-path")
+        api.expect(operations.first).to_be_visible()
+        paths = set(operations.all_inner_texts())
+        page.locator(".opblock-summary", has_text="/v1/ocr").first.click()  # open one: its form
+        page.locator(".try-out__btn").first.click()
+        api.expect(page.locator("input[type=file]").first).to_be_attached()
+        api.expect(page.locator(".execute").first).to_be_visible()
+        page.locator(".opblock-summary", has_text="/health").first.click()
+        api.expect(page.locator(".opblock-body .highlight-code").first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "docs_offline.png"), full_page=False)
+    finally:
+        context.close()
     assert {"/v1/ocr", "/v1/jobs", "/v1/jobs/{job_id}/events", "/health"} <= {
         p.replace("\u200b", "") for p in paths
     }, paths

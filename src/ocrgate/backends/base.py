@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
@@ -22,6 +23,19 @@ from ocrgate.schema import BackendHealth, PageResult
 
 #: (width, height) in pixels of each page's image as the gateway shows it
 PageSizes = Sequence[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class WholeFile:
+    """An upload as it came, for engines that read files whole: its bytes, its media type, and the
+    (width, height) in pixels of each page's image as the gateway shows it (every box an engine
+    returns must be in those pixels)."""
+
+    data: bytes
+    media_type: str
+    sizes: PageSizes
+
+
 #: `progress(done, total)`: pages an engine reading a whole file has done so far
 Progress = Callable[[int, int], None] | None
 
@@ -120,12 +134,7 @@ class Backend(ABC):
         return [self.ocr_page(page, options) for page in pages]
 
     def ocr_file(
-        self,
-        data: bytes,
-        media_type: str,
-        sizes: PageSizes,
-        options: BackendOptions,
-        progress: Progress = None,
+        self, upload: WholeFile, options: BackendOptions, progress: Progress = None
     ) -> list[PageResult]:
         """Recognise a whole upload natively (only for `file_types`).
 

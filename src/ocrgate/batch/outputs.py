@@ -2,7 +2,7 @@
 
 Per input `STEM` (see `inputs`): one file per format asked for (`STEM.json`, `STEM.md`,
 `STEM.alto.xml`, ...; extensions from `ocrgate.formats.FORMATS`), the boxes pictures when asked
-(`STEM.boxes.png`, or `STEM.pN.boxes.png` per page of a longer document), and, while any of its
+(`STEM.boxes.jpg`, or `STEM.pN.boxes.jpg` per page of a longer document), and, while any of its
 pages failed, `STEM.errors.log` naming them. Every file is written under a temporary name in its
 folder and renamed into place (`os.replace`, atomic on POSIX), so a file with its final name is
 complete. An input is done when every asked-for output exists and it has no errors log: a run that
@@ -39,8 +39,8 @@ def errors_path(out: Path, stem: PurePath) -> Path:
 
 
 def boxes_path(out: Path, stem: PurePath, page: int, pages: int) -> Path:
-    """The boxes picture of page `page` (counted from 1) of a `pages`-page document."""
-    return _sibling(out, stem, ".boxes.png" if pages == 1 else f".p{page}.boxes.png")
+    """The boxes picture of page `page` (counted from 1) of a `pages`-page document (a JPEG)."""
+    return _sibling(out, stem, ".boxes.jpg" if pages == 1 else f".p{page}.boxes.jpg")
 
 
 def is_done(out: Path, stem: PurePath, formats: Iterable[str]) -> bool:

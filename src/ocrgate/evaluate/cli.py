@@ -10,18 +10,22 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ocrgate.evaluate.datasets import load_dataset
+from ocrgate.evaluate.datasets import InputMode, choose_input, load_dataset
 from ocrgate.evaluate.diff import diff_summaries, load_summary
+from ocrgate.evaluate.machine import read_sessions, record_session, start_run
 from ocrgate.evaluate.report import write_report
 from ocrgate.evaluate.runner import (
     Recognizer,
     ScoreOptions,
     backend_variant,
     in_process,
+    read_results,
     run_pages,
     score,
     via_gateway,
 )
+from ocrgate.evaluate.sampling import stratified_sample
+from ocrgate.evaluate.terminal import print_summary
 
 eval_app = typer.Typer(
     help="Measure accuracy and speed of backends on pages with ground truth.",
@@ -55,8 +59,21 @@ def run(
     ] = None,
     via: Annotated[str | None, typer.Option(help="send pages to the gateway at this URL")] = None,
     api_key: Annotated[str | None, typer.Option(help="API key for --via")] = None,
-    limit: Annotated[int | None, typer.Option(help="only the first N pages", min=1)] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="a sample of N pages spread over sources and document types (stratified)", min=1),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="the --limit sample's random seed (same seed, same pages)")] = 0,
     source: Annotated[str | None, typer.Option(help="only pages of this source (comma-separated)")] = None,
+    input_mode: Annotated[
+        InputMode,
+        typer.Option(
+            "--input",
+            help="the file each page is read from: auto = its PDF where it has one (as a user sends it; "
+            "ocrgate reads a reliable text layer), else the image; image = the image; pdf = only pages "
+            "with a PDF",
+        ),
+    ] = "auto",
     casefold: Annotated[bool, typer.Option(help="fold case before CER/WER/F1")] = True,
     collapse_ws: Annotated[bool, typer.Option(help="collapse white space before CER/WER/F1")] = True,
     strip_markdown: Annotated[bool, typer.Option(help="drop markdown syntax before CER/WER/F1")] = True,
@@ -83,9 +100,11 @@ def run(
     if source:
         wanted = set(source.split(","))
         pages = [p for p in pages if p.source in wanted]
-    pages = pages[:limit] if limit else pages
+    if input_mode == "pdf":
+        pages = [p for p in pages if choose_input(p, input_mode) is not None]
     if not pages:
-        _fail(f"no pages with ground truth in {manifest}")
+        _fail(f"no pages with ground truth in {manifest}" + (" and a PDF" if input_mode == "pdf" else ""))
+    pages = stratified_sample(pages, limit, seed) if limit else pages
     settings: dict[str, dict] = {}
     if config is not None and via is None:
         from ocrgate.config import load_settings
@@ -102,8 +121,11 @@ def run(
         return in_process(name, settings.get(name.partition(":")[0]))
 
     options = ScoreOptions(casefold=casefold, collapse_ws=collapse_ws, strip_markdown=strip_markdown)
-    err.print(f"{len(pages)} pages × {len(names)} backends → {out}", highlight=False)
-    records = run_pages(pages, names, out, make, options, err)
+    err.print(f"{len(pages)} pages × {len(names)} backends, input {input_mode} → {out}", highlight=False)
+    run_info = start_run(input_mode, limit, seed if limit else None)
+    before = {k: r.finished_at for k, r in read_results(out).items()}
+    records = run_pages(pages, names, out, make, options, err, input_mode=input_mode)
+    recognised = sum(1 for k, r in records.items() if before.get(k) != r.finished_at)
     # records from earlier runs are scored again, so metric or option changes apply to them too
     by_id = {p.id: p for p in pages}
     mine = [
@@ -111,39 +133,12 @@ def run(
         for r in records.values()
         if r.backend in names and r.page_id in by_id
     ]
-    summary = write_report(mine, pages, out, str(manifest), options)
-    _print_summary(summary)
+    run_info = run_info.finish(recognised)
+    if recognised:
+        record_session(out, run_info)
+    summary = write_report(mine, pages, out, str(manifest), options, run_info, read_sessions(out))
+    print_summary(summary)
     err.print(f"report: {out / 'report.html'}", highlight=False)
-
-
-def _print_summary(summary: object) -> None:
-    from ocrgate.evaluate.report import Summary
-
-    assert isinstance(summary, Summary)
-    table = Table(
-        "backend", "group", "pages", "failed", "CER", "WER", "F1", "NED", "tests", "p50 s", "pages/s"
-    )
-
-    def f(value: float | None, digits: int = 3) -> str:
-        return "–" if value is None else f"{value:.{digits}f}"
-
-    for name, backend in summary.backends.items():
-        for group, a in [("all", backend.overall), *backend.by_source.items()]:
-            tests = f"{f(a.test_pass_rate)} ({a.tests_passed}/{a.tests_total})" if a.tests_total else "–"
-            table.add_row(
-                name,
-                group,
-                str(a.pages),
-                str(a.failed),
-                f(a.cer),
-                f(a.wer),
-                f(a.f1),
-                f(a.ned),
-                tests,
-                f(a.latency_p50, 2),
-                f(a.pages_per_second, 2),
-            )
-    Console().print(table)
 
 
 @eval_app.command()

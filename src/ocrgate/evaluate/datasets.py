@@ -2,10 +2,10 @@
 
 Manifest: one JSON object a line; paths are relative to the manifest's folder. Fields read here:
 `id` (unique), `source` (dataset or folder the page comes from), `doc_type`, `language`, `image` (the page
-image that is recognised), `pdf` + `pdf_page` (used when there is no image), `gt_text` (a plain-text file of
+image), `pdf` + `pdf_page` (the page as a PDF; which of the two is read is `choose_input`'s answer to
+`--input`), `gt_text` (a plain-text file of
 the page's text), `gt_markdown` (a markdown file, used when there is no `gt_text`), `gt_tests` (a JSONL file
-of olmOCR-Bench unit tests), `gt_html` (an HTML file of the page's table, for TEDS). A page needs
-`image` or `pdf`, and `gt_text`, `gt_markdown` or `gt_tests`.
+of olmOCR-Bench unit tests). A page needs `image` or `pdf`, and `gt_text`, `gt_markdown` or `gt_tests`.
 Other fields (licence, origin, sizes...) are kept in `extra`.
 
 Plain folder: every image or PDF (searched recursively) with a `.txt` or `.md` file of the same stem beside
@@ -17,23 +17,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
-_KNOWN = {
-    "id",
-    "source",
-    "doc_type",
-    "language",
-    "image",
-    "pdf",
-    "pdf_page",
-    "gt_text",
-    "gt_markdown",
-    "gt_html",
-}
+#: `--input`: `auto` reads the PDF where a page has one (what a user of a born-digital or scanned PDF
+#: sends), else the image; `image` the image where there is one; `pdf` only pages that have a PDF.
+InputMode = Literal["auto", "image", "pdf"]
+#: the file a page was read from
+PageInput = Literal["image", "pdf"]
+_KNOWN = {"id", "source", "doc_type", "language", "image", "pdf", "pdf_page", "gt_text", "gt_markdown"}
 
 
 class EvalPage(BaseModel):
@@ -48,15 +42,36 @@ class EvalPage(BaseModel):
     pdf_page: int | None = Field(default=None, description="1-based page of `pdf`")
     gt_text: str | None = Field(default=None, description="the page's expected text")
     gt_tests: list[dict[str, Any]] = Field(default_factory=list, description="olmOCR-Bench unit tests")
-    gt_html: str | None = Field(default=None, description="the page's table as HTML (TEDS)")
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def input_path(self) -> Path:
+        """The file that is read: the image, else the PDF (`as_input` keeps only the chosen one)."""
         path = self.image or self.pdf
         if path is None:
             raise ValueError(f"page {self.id} has neither image nor pdf")
         return path
+
+    @property
+    def input(self) -> PageInput:
+        """Which file `input_path` is."""
+        return "image" if self.image is not None else "pdf"
+
+    def as_input(self, kind: PageInput) -> EvalPage:
+        """This page with only its `kind` file, so `input_path` is that file; ValueError if it has none."""
+        if (kind == "pdf" and self.pdf is None) or (kind == "image" and self.image is None):
+            raise ValueError(f"page {self.id} has no {kind}")
+        return self.model_copy(update={"pdf": None} if kind == "image" else {"image": None})
+
+
+def choose_input(page: EvalPage, mode: InputMode) -> PageInput | None:
+    """The file `page` is read from under `mode` (see `InputMode`); None when `mode` is `pdf` and the page
+    has no PDF (such pages are left out of the run)."""
+    if mode == "image":
+        return page.input
+    if page.pdf is not None:
+        return "pdf"
+    return None if mode == "pdf" else "image"
 
 
 def _read(path: Path) -> str:
@@ -98,7 +113,6 @@ def load_manifest(path: Path) -> list[EvalPage]:
                 pdf_page=entry.get("pdf_page"),
                 gt_text=_read(root / truth_file) if truth_file else None,
                 gt_tests=_read_tests(root / tests_file) if tests_file else [],
-                gt_html=_read(root / entry["gt_html"]) if entry.get("gt_html") else None,
                 extra={k: v for k, v in entry.items() if k not in _KNOWN},
             )
         )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from ocrgate.evaluate.report import PageScore, Summary
+from ocrgate.evaluate.summary import PageScore, Summary
 
 #: metrics where lower is better; for the others higher is better
 LOWER_IS_BETTER = {"cer", "cer_micro", "wer", "ned", "latency_p50", "latency_p95", "failed"}
@@ -17,7 +17,6 @@ METRICS = (
     "f1",
     "ned",
     "test_pass_rate",
-    "teds",
     "latency_p50",
     "latency_p95",
     "pages_per_second",

@@ -1,32 +1,30 @@
 """Run evaluation pages through backends (in-process or through a gateway) into `results.jsonl`.
 
 One JSON line per (backend, page) is appended as soon as the page is done, so an interrupted run loses at
-most the page in flight. On a rerun, pairs already recorded without failure are skipped; failed ones are
-tried again (the newest line for a pair wins).
+most the page in flight. On a rerun, pairs already recorded without failure from the same input (image or
+PDF) are skipped; failed ones, and ones read from the other input, are tried again (the newest line for a
+pair wins).
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ocrgate.evaluate import metrics
-from ocrgate.evaluate.datasets import EvalPage
-from ocrgate.evaluate.teds import teds
-from ocrgate.schema import Block, OCRResponse
+from ocrgate.evaluate.datasets import EvalPage, InputMode, PageInput, choose_input
 
 RESULTS = "results.jsonl"
 #: `NAME:VARIANT` in `--backends` runs backend NAME with these request options, scored as its own row.
 #: `lines`: the engine's own line order, one block per line, no reading-order step (the baseline that
-#: shows whether ocrgate's processing helps or hurts). `nolayout`: no structure stage (no page
-#: orientation, no layout regions or tables): paragraphs in reading order only.
+#: shows whether ocrgate's processing helps or hurts).
+#: `nolayout`: no structure stage (no page orientation, no layout regions or tables).
 VARIANTS: dict[str, dict[str, Any]] = {
     "lines": {"reading_order": "engine"},
     "nolayout": {"layout": "off", "orientation": "off"},
@@ -61,6 +59,12 @@ class PageRecord(BaseModel):
     page_id: str
     source: str
     doc_type: str
+    input: PageInput | None = Field(
+        default=None, description="the file read: the page image or its PDF (None: a record of an older run)"
+    )
+    text_origin: Literal["engine", "text_layer", "mixed"] | None = Field(
+        default=None, description="where the page's text came from: OCR, the PDF's text layer, or both"
+    )
     ok: bool = True
     cause: str | None = Field(default=None, description="failure cause: an error code or exception name")
     error: str | None = None
@@ -76,9 +80,6 @@ class PageRecord(BaseModel):
     tests_passed: int = 0
     tests_by_type: dict[str, list[int]] = Field(default_factory=dict, description="type -> [passed, total]")
     test_failures: list[str] = Field(default_factory=list)
-    tables_html: list[str] = Field(default_factory=list, description="the HTML of the page's table blocks")
-    teds: float | None = Field(default=None, description="TEDS of the first table against `gt_html`")
-    kinds: dict[str, int] = Field(default_factory=dict, description="block kind -> blocks on the page")
     finished_at: float = Field(default_factory=time.time)
 
     @property
@@ -101,8 +102,6 @@ def score(record: PageRecord, page: EvalPage, options: ScoreOptions) -> PageReco
         record.wer = metrics.wer(out, truth)
         record.f1 = metrics.word_bag_f1(out, truth)
         record.ned = metrics.ned(record.markdown, page.gt_text)
-    if page.gt_html is not None:  # no table found reads as an empty one: 0
-        record.teds = teds(record.tables_html[0] if record.tables_html else "", page.gt_html)
     if page.gt_tests:
         by_type: dict[str, list[int]] = {}
         failures: list[str] = []
@@ -137,11 +136,19 @@ def read_results(out: Path) -> dict[tuple[str, str], PageRecord]:
     return records
 
 
-class Recognizer(Protocol):
-    """Recognises one page: returns (markdown, ocr_seconds) or (markdown, ocr_seconds, blocks of the
-    page); raises on failure."""
+class Reading(NamedTuple):
+    """What a recognizer read on one page."""
 
-    def __call__(self, page: EvalPage) -> tuple[str, float] | tuple[str, float, list[Block]]: ...
+    markdown: str
+    ocr_seconds: float
+    text_origin: Literal["engine", "text_layer", "mixed"] | None = None
+
+
+class Recognizer(Protocol):
+    """Recognises one page from its `input_path`: returns a `Reading` (or a plain (markdown, ocr_seconds)
+    tuple); raises on failure."""
+
+    def __call__(self, page: EvalPage) -> Reading | tuple[str, float]: ...
 
 
 def _read_page_bytes(page: EvalPage) -> tuple[bytes, int | None]:
@@ -151,19 +158,21 @@ def _read_page_bytes(page: EvalPage) -> tuple[bytes, int | None]:
     return path.read_bytes(), index
 
 
-def _reading(response: OCRResponse, index: int | None) -> tuple[str, float, list[Block]]:
-    """The page's markdown (the document's for a one-page file), the OCR seconds and its blocks."""
-    chosen = _pick(response.pages, index)
-    markdown = chosen.markdown if chosen is not None and len(response.pages) > 1 else response.markdown
-    return markdown, response.timings.ocr, list(chosen.blocks) if chosen is not None else []
+def _pick_index(count: int, index: int | None) -> int:
+    """The page to keep of `count`: `index` where it is one of them, else the first (a manifest's
+    `pdf_page` may count the pages of the whole PDF while `pdf` is that page alone)."""
+    return index if index is not None and 0 <= index < count else 0
 
 
 def _pick(pages: list[Any], index: int | None) -> Any:
-    if not pages:
+    return pages[_pick_index(len(pages), index)] if pages else None
+
+
+def _origin(blocks: list[Any]) -> Literal["engine", "text_layer", "mixed"] | None:
+    origins = {block.origin for block in blocks}
+    if not origins:
         return None
-    if index is None or not 0 <= index < len(pages):
-        index = 0
-    return pages[index]
+    return next(iter(origins)) if len(origins) == 1 else "mixed"
 
 
 def in_process(backend_name: str, settings: dict[str, Any] | None = None) -> Recognizer:
@@ -179,16 +188,20 @@ def in_process(backend_name: str, settings: dict[str, Any] | None = None) -> Rec
     if reason:
         raise RuntimeError(f"backend {base!r} is not available: {reason}")
     engine.parse_options(request_options)  # a bad variant fails here, before any page
+    engine.load()  # here, so the first page's seconds do not include loading the model
     options = dict(request_options)
 
-    def run(page: EvalPage) -> tuple[str, float, list[Block]]:
+    def run(page: EvalPage) -> Reading:
         data, index = _read_page_bytes(page)
         document = open_document(data, page.input_path.name)
         try:
-            response = recognize(document, engine, options, boxes="none")
+            wanted = _pick_index(document.page_count, index)
+            response = recognize(document, engine, options, boxes="none", pages=[wanted])
         finally:
             document.close()
-        return _reading(response, index)
+        chosen = response.pages[0] if response.pages else None
+        blocks = chosen.blocks if chosen is not None else []
+        return Reading(response.markdown, response.timings.ocr, _origin(blocks))
 
     return run
 
@@ -200,18 +213,22 @@ def via_gateway(backend_name: str, url: str, api_key: str | None = None) -> Reco
     base, request_options = backend_variant(backend_name)
     client = OCRGateClient(url, api_key=api_key)
 
-    def run(page: EvalPage) -> tuple[str, float, list[Block]]:
+    def run(page: EvalPage) -> Reading:
         data, index = _read_page_bytes(page)
         response = client.ocr(
             data, backend=base, options=request_options or None, boxes="none", filename=page.input_path.name
         )
-        return _reading(response, index)
+        chosen = _pick(response.pages, index)
+        markdown = chosen.markdown if chosen is not None and len(response.pages) > 1 else response.markdown
+        return Reading(markdown, response.timings.ocr, _origin(chosen.blocks) if chosen else None)
 
     return run
 
 
-def _scored(record: PageRecord | None) -> bool:
-    return record is not None and record.ok
+def _scored(record: PageRecord | None, kind: PageInput) -> bool:
+    """Already read, without failure, from the file this run reads (an older record without `input`
+    read the image where the page had one: `EvalPage.input`)."""
+    return record is not None and record.ok and (record.input or "image") == kind
 
 
 def failure_cause(exc: BaseException) -> str:
@@ -225,17 +242,25 @@ def run_pages(
     make_recognizer: Callable[[str], Recognizer],
     options: ScoreOptions | None = None,
     console: Console | None = None,
+    input_mode: InputMode = "image",
 ) -> dict[tuple[str, str], PageRecord]:
     """Every (backend, page) not yet scored in `out`, appended to `out/results.jsonl` as it finishes.
 
+    `input_mode` picks the file each page is read from (`datasets.choose_input`; the recognizer gets the
+    page with only that file, and the record says which); pages with no file for the mode are skipped.
     Returns all records of the run folder (old and new). A backend that cannot be created fails all its
     pages with that cause rather than stopping the other backends.
     """
     options = options or ScoreOptions()
     out.mkdir(parents=True, exist_ok=True)
-    pages = list(pages)
+    inputs = {p.id: (p, kind) for p in pages if (kind := choose_input(p, input_mode)) is not None}
     records = read_results(out)
-    todo = [(b, p) for b in backends for p in pages if not _scored(records.get((b, p.id)))]
+    todo = [
+        (b, page, kind)
+        for b in backends
+        for page, kind in inputs.values()
+        if not _scored(records.get((b, page.id)), kind)
+    ]
     console = console or Console(stderr=True)
     recognizers: dict[str, Recognizer | BaseException] = {}
     with (
@@ -251,7 +276,7 @@ def run_pages(
         (out / RESULTS).open("a", encoding="utf-8") as sink,
     ):
         task = progress.add_task("eval", total=len(todo), page="")
-        for backend, page in todo:
+        for backend, page, kind in todo:
             progress.update(task, description=backend, page=page.id)
             if backend not in recognizers:
                 try:
@@ -259,16 +284,15 @@ def run_pages(
                 except Exception as exc:  # reported per page, the other backends go on
                     recognizers[backend] = exc
             recognizer = recognizers[backend]
-            record = PageRecord(backend=backend, page_id=page.id, source=page.source, doc_type=page.doc_type)
+            record = PageRecord(
+                backend=backend, page_id=page.id, source=page.source, doc_type=page.doc_type, input=kind
+            )
             t0 = time.perf_counter()
             try:
                 if isinstance(recognizer, BaseException):
                     raise recognizer
-                reading = recognizer(page)
-                record.markdown, record.ocr_seconds = reading[0], reading[1]
-                blocks: list[Block] = list(reading[2]) if len(reading) > 2 else []  # type: ignore[misc]
-                record.tables_html = [b.html for b in blocks if b.kind == "table" and b.html]
-                record.kinds = dict(Counter(b.kind for b in blocks))
+                reading = Reading(*recognizer(page.as_input(kind)))
+                record.markdown, record.ocr_seconds, record.text_origin = reading
             except Exception as exc:
                 record.ok, record.cause = False, failure_cause(exc)
                 record.error = str(getattr(exc, "message", None) or exc)[:500]

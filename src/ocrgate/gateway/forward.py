@@ -12,13 +12,14 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+import anyio
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendError, BackendUnavailable, OCRGateError, Timeout, error_from_info
 from ocrgate.schema import ErrorResponse, PageResult
-from ocrgate.wire import RAW_RGB, SECRET_HEADER, FileEvent, WorkerInfo, encode_page
+from ocrgate.wire import SECRET_HEADER, FileEvent, WorkerInfo, page_body
 
 M = TypeVar("M", bound=BaseModel)
 _RETRYABLE = (httpx.TransportError,)
@@ -68,18 +69,25 @@ class WorkerClient:
         return self._answer(url, WorkerInfo, response.content)
 
     async def page(
-        self, url: str, page: PageImage, options: Mapping[str, Any], timeout_s: float
+        self, url: str, page: PageImage, options: Mapping[str, Any], timeout_s: float, boxes: bool = False
     ) -> PageResult:
-        """One page image to the worker at `url`."""
-        body, params = encode_page(page)
+        """One page to the worker at `url`: the upload's own bytes, or raw pixels packed in a thread
+        (`wire.page_body`: 1.5 ms and 6 MB for an A4 page, off the event loop); `boxes`: the worker
+        draws the boxes picture too (`PageResult.boxes_image`)."""
+        if page.encoded is not None:
+            body, content_type, params = page_body(page)
+        else:
+            body, content_type, params = await anyio.to_thread.run_sync(page_body, page)
         if options:
             params["options"] = json.dumps(options)
+        if boxes:
+            params["boxes"] = "true"
         try:
             response = await self.client.post(
                 f"{url}/v1/ocr",
                 content=body,
                 params=params,
-                headers=self._headers(RAW_RGB),
+                headers=self._headers(content_type),
                 timeout=timeout_s,
             )
         except httpx.TimeoutException as exc:

@@ -243,11 +243,12 @@ class RemoteRecognizer:
     def reads_whole(self, media_type: str) -> bool:
         return self.pool.reads_whole(media_type)
 
-    async def page(self, page: PageImage, options: Mapping[str, Any]) -> PageResult:
+    async def page(self, page: PageImage, options: Mapping[str, Any], *, boxes: bool = False) -> PageResult:
+        """The page read by some replica; `boxes`: that worker draws the boxes picture too."""
         options = {**options, **self.own_options}
 
         async def call(url: str) -> PageResult:
-            return await self.pool.workers.page(url, page, options, self.timeout_s)
+            return await self.pool.workers.page(url, page, options, self.timeout_s, boxes=boxes)
 
         return await self.pool.on_some_replica(call, self.retries, self.wait_for_worker_s, self.reserved)
 

@@ -25,13 +25,18 @@ class Gateway:
     auth: APIKeys
 
 
-def gateway(request: Request) -> Gateway:
+# Both dependencies are `async def` though they never wait: FastAPI runs a plain `def` dependency in its
+# thread pool, and two thread hand-offs cost each request more than these few lookups do.
+
+
+async def gateway(request: Request) -> Gateway:
     """FastAPI dependency: this app's gateway."""
     return request.app.state.gateway
 
 
-def owner(request: Request, gw: Annotated[Gateway, Depends(gateway)]) -> str | None:
-    """FastAPI dependency: the caller's owner id (API keys), None when authentication is off."""
+async def owner(request: Request, gw: Annotated[Gateway, Depends(gateway)]) -> str | None:
+    """FastAPI dependency: the caller's owner id (API keys, compared in constant time), None when
+    authentication is off."""
     return gw.auth(request)
 
 

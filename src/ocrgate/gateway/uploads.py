@@ -151,14 +151,22 @@ class UploadParser(MultiPartParser):
 
 
 async def read_form(request: Request, limits: Limits, file_parts: int = 1) -> FormData:
-    """The request's multipart form (empty for any other body), at most `file_parts` files; typed
-    errors for what it breaks."""
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+    """The request's form (multipart, at most `file_parts` files; or URL-encoded, fields only; empty
+    for any other body); typed errors for what it breaks."""
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith("application/x-www-form-urlencoded"):  # no file: fields to check
+        try:
+            return await request.form(
+                max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=limits.max_field_bytes
+            )
+        except MultiPartException as exc:
+            raise InputError(f"malformed form: {exc.message}") from exc
+    if not content_type.startswith("multipart/form-data"):
         return FormData()
     parser = UploadParser(
         request.headers,
         request.stream(),
-        max_files=file_parts,
+        max_files=file_parts + 1,  # one more: the parser's own check says which part was too many
         max_fields=MAX_FORM_FIELDS,
         max_part_size=limits.max_field_bytes,
         file_parts=file_parts,

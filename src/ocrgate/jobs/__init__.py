@@ -1,12 +1,13 @@
 """Durable jobs: a document's pages queued per backend, worked through, kept across restarts.
 
 `records` holds what a store takes and gives (`NewJob`, `JobRecord`, `PageTask`, `PageOutcome`), `store`
-the interface (`JobStore`) and `open_store`, `sqlite` the one-gateway store (`SQLiteJobStore`), `postgres`
-the store several gateways share (`PostgresJobStore`; imported from `ocrgate.jobs.postgres`, as it needs
-the optional psycopg), `rows` what the two share, `runner` the gateway's loop that takes queued
-pages through the recognition flow (`ocrgate.jobs.runner.JobRunner`), `watchdog` what keeps every page
-and job moving (a deadline per page, pages and jobs left by gone gateways), and `events` a job's
-server-sent event stream.
+the interface (`JobStore`) and `open_store`, `sqlite` the one-gateway store (`SQLiteJobStore`),
+`postgres` the store several gateways share (`PostgresJobStore`; imported from `ocrgate.jobs.postgres`,
+as it needs the optional psycopg), `sql` what the two share (`SQLJobStore`: their statements, written
+once for each database's `Dialect`), `sqlite_schema` and `postgres_schema` their tables, `rows` rows as
+records, `runner` the gateway's loop that takes queued pages through the recognition flow
+(`ocrgate.jobs.runner.JobRunner`), `watchdog` what keeps every page and job moving (a deadline per page,
+pages and jobs left by gone gateways), and `events` a job's server-sent event stream.
 """
 
 from ocrgate.jobs.records import (

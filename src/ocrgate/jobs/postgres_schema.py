@@ -12,9 +12,15 @@ from typing import Any
 import psycopg
 
 from ocrgate.errors import StorageError
-from ocrgate.jobs.rows import split_dpi
+from ocrgate.jobs.sql import Dialect, move_dpi
 
 SCHEMA_VERSION = 4
+# how the shared statements (`ocrgate.jobs.sql`) read here: a write transaction's read of its job's row
+# locks that row (every write takes it first: see `ocrgate.jobs.postgres`)
+DIALECT = Dialect(
+    mark="%s", jobs="ocrgate_jobs", pages="ocrgate_pages", truths="ocrgate_truths", seq="seq",
+    lock=" FOR NO KEY UPDATE",
+)  # fmt: skip
 SCHEMA_LOCK = 0x6F6372676174  # advisory lock key that serialises schema creation between gateways
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS ocrgate_jobs (
@@ -78,7 +84,4 @@ def create_schema(db: psycopg.Connection[Any], where: str) -> None:
 def _migrate_1_to_2(db: psycopg.Connection[Any]) -> None:
     """Schema 1 -> 2: the `dpi` column, filled from the `dpi` key of each job's options (then removed)."""
     db.execute("ALTER TABLE ocrgate_jobs ADD COLUMN IF NOT EXISTS dpi INTEGER")
-    rows = db.execute("SELECT id, options FROM ocrgate_jobs WHERE options LIKE '%\"dpi\"%'").fetchall()
-    for row in rows:
-        options, dpi = split_dpi(row["options"])
-        db.execute("UPDATE ocrgate_jobs SET options = %s, dpi = %s WHERE id = %s", (options, dpi, row["id"]))
+    move_dpi(db, DIALECT)

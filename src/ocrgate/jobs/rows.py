@@ -1,5 +1,5 @@
-"""What the SQLite and PostgreSQL job stores share: rows to models and back, progress counts, a job's
-final state, and the schema 1 -> 2 move of `dpi` out of the options JSON into its own column.
+"""The job stores' rows as records and back (no SQL: that is `sql`'s): jobs, truths, progress counts, a
+job's final state, and a schema 1 job's options without their `dpi` (what `sql.move_dpi` stores).
 
 Both stores keep the same columns (`backends`, `options`, `backend_options` and `page_names` as JSON
 text), so one conversion serves both.
@@ -23,11 +23,11 @@ def job_row(record: JobRecord) -> dict[str, Any]:
     return data | {name: json.dumps(data[name]) for name in JSON_COLUMNS}
 
 
-def job_fields(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A `jobs` row as `JobRecord` fields (the JSON columns decoded; NULL, from before schema 3, as empty)."""
+def job_of(row: Mapping[str, Any]) -> JobRecord:
+    """A `jobs` row as a `JobRecord` (the JSON columns decoded; NULL, from before schema 4, as empty)."""
     data = dict(row)
     decoded = {name: json.loads(data[name]) for name in JSON_COLUMNS if data.get(name) is not None}
-    return {k: v for k, v in data.items() if v is not None or k not in JSON_COLUMNS} | decoded
+    return JobRecord(**{k: v for k, v in data.items() if v is not None or k not in JSON_COLUMNS} | decoded)
 
 
 def truth_of(row: Mapping[str, Any]) -> PageTruth:

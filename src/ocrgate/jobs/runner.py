@@ -33,7 +33,7 @@ from ocrgate.errors import InputError, InternalError, OCRGateError, StorageError
 from ocrgate.gateway.routing import Router
 from ocrgate.jobs import ACTIVE, JobRecord, JobStore, PageKey, PageTask, events
 from ocrgate.jobs.watchdog import WORKER_WAIT_S, Deadline, Watchdog, page_stuck_s
-from ocrgate.render import RenderedPage
+from ocrgate.render import RenderedPage, respond
 from ocrgate.schema import CompareResponse, JobEvent, JobProgress, JobStatus, OCRResponse, Timings
 
 log = logging.getLogger("ocrgate.jobs")
@@ -75,7 +75,7 @@ def job_result(store: JobStore, job: JobRecord) -> OCRResponse | CompareResponse
     backend's `timings` are the sums of its pages' (`summed_timings`)."""
     pages = job_pages(store, job)
     timings = {backend: summed_timings(rendered) for backend, rendered in pages.items()}
-    return flow.respond(job.backends, pages, job.name, job.id, timings, success=job.status == "completed")
+    return respond(job.backends, pages, job.name, job.id, timings, success=job.status == "completed")
 
 
 class JobSink:

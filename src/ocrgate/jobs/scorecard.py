@@ -7,7 +7,7 @@ corrected pages; `pages_per_second` is pages done / the seconds they took), so a
 (`ocrgate.jobs.export`) and run through `ocrgate eval --manifest` gives the same numbers for the same text.
 
 Where there is no truth, the engines' agreement on a page is the normalised edit similarity of their page
-markdowns (`ocrgate.flow.agreement`, the figure a comparison shows). Speed comes from the seconds each page
+markdowns (`ocrgate.render.agreement`, the figure a comparison shows). Speed comes from the seconds each page
 took (`RenderedPage.timings`: rasterising, waiting for a worker, the engine, rendering).
 """
 
@@ -22,9 +22,8 @@ from pydantic import BaseModel, Field
 from ocrgate.evaluate.datasets import EvalPage
 from ocrgate.evaluate.report import aggregate
 from ocrgate.evaluate.runner import PageRecord, ScoreOptions, score
-from ocrgate.flow import agreement
 from ocrgate.jobs.records import JobRecord, PageTruth
-from ocrgate.render import RenderedPage
+from ocrgate.render import RenderedPage, agreement
 from ocrgate.schema import Agreement, OCRResponse
 
 RANKING = (

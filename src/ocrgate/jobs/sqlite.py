@@ -3,12 +3,12 @@
 Each (backend, page) is a row moving `queued -> running -> done | failed`; a failed attempt goes back to
 `queued` until it runs out of attempts. After a restart or a kill, `unfinished_jobs` plus
 `requeue_running_pages` let the new gateway pick up where the old one stopped. One gateway owns the
-file, so every `running` page is this gateway's (or a dead predecessor's).
+file, so every `running` page is this gateway's (or a dead predecessor's): pages carry no claims.
 
-The schema's version is the file's `user_version`: 4 (schema 2 gave a job's `dpi` its own column, 3
-its `text_layer`; 4 adds each job's `backend_options` and `page_names`, and the `truths` table: a
-person's reading of a page, kept with its job). Older files are migrated when they are opened; a newer
-one is refused.
+Concurrency. The store has one connection, used under one lock by every thread, and every write is one
+`BEGIN IMMEDIATE` transaction: writes never interleave, and a read sees no half-written transaction. The
+statements themselves are `ocrgate.jobs.sql`'s, shared with the PostgreSQL store; the tables and their
+migrations (the schema's version is the file's `user_version`) are in `sqlite_schema`.
 """
 
 from __future__ import annotations
@@ -21,74 +21,21 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
 
 from ocrgate.errors import NotFound, StorageError
-from ocrgate.jobs.records import (
-    ACTIVE,
-    JobRecord,
-    NewJob,
-    PageKey,
-    PageOutcome,
-    PageTask,
-    PageTruth,
-    new_job_id,
-)
-from ocrgate.jobs.rows import count_progress, failure_summary, job_fields, job_row, split_dpi, truth_of
-from ocrgate.schema import JobProgress
+from ocrgate.jobs.records import JobRecord, NewJob, new_job_id
+from ocrgate.jobs.sql import SQLJobStore
+from ocrgate.jobs.sqlite_schema import DIALECT, create_schema
+from ocrgate.jobs.sqlite_schema import SCHEMA_VERSION as SCHEMA_VERSION
 
-SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 5000
 ORPHAN_GRACE_S = 3600.0  # an input directory with no job row (kill inside create_job) lives this long
 
-_PAGE_KEY = "job_id = ? AND backend = ? AND idx = ?"
-_OPEN = ("queued", "running")  # the page states a result or a failure may still change
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY, status TEXT NOT NULL, name TEXT NOT NULL, media_type TEXT NOT NULL,
-    backends TEXT NOT NULL, options TEXT NOT NULL, boxes TEXT NOT NULL, page_count INTEGER NOT NULL,
-    owner TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL, expires_at REAL NOT NULL, error TEXT,
-    dpi INTEGER, text_layer TEXT NOT NULL DEFAULT 'auto', backend_options TEXT, page_names TEXT
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
-CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, created_at);
-CREATE INDEX IF NOT EXISTS jobs_expires ON jobs (expires_at);
-CREATE TABLE IF NOT EXISTS pages (
-    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE, backend TEXT NOT NULL,
-    idx INTEGER NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-    result_json TEXT, error TEXT, updated_at REAL NOT NULL, PRIMARY KEY (job_id, backend, idx)
-);
-CREATE TABLE IF NOT EXISTS truths (
-    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE, idx INTEGER NOT NULL, text TEXT NOT NULL,
-    backend TEXT, updated_at REAL NOT NULL, PRIMARY KEY (job_id, idx)
-);
-"""
-
-
-def _migrate_1_to_2(db: sqlite3.Connection) -> None:
-    """Schema 1 -> 2: the `dpi` column, filled from the `dpi` key of each job's options (then removed)."""
-    db.execute("ALTER TABLE jobs ADD COLUMN dpi INTEGER")
-    rows = db.execute("SELECT id, options FROM jobs WHERE options LIKE '%\"dpi\"%'").fetchall()
-    for row in rows:
-        options, dpi = split_dpi(row["options"])
-        db.execute("UPDATE jobs SET options = ?, dpi = ? WHERE id = ?", (options, dpi, row["id"]))
-
-
-def _migrate_2_to_3(db: sqlite3.Connection) -> None:
-    """Schema 2 -> 3: the `text_layer` column; older jobs read their PDF text layers as `auto` did."""
-    db.execute("ALTER TABLE jobs ADD COLUMN text_layer TEXT NOT NULL DEFAULT 'auto'")
-
-
-def _migrate_3_to_4(db: sqlite3.Connection) -> None:
-    """Schema 3 -> 4: a job's `backend_options` and `page_names` (NULL for older jobs: none); the
-    `truths` table comes with the schema's CREATE statements."""
-    db.execute("ALTER TABLE jobs ADD COLUMN backend_options TEXT")
-    db.execute("ALTER TABLE jobs ADD COLUMN page_names TEXT")
-
-
-class SQLiteJobStore:
+class SQLiteJobStore(SQLJobStore):
     """Jobs in `data_dir/jobs.sqlite3`, inputs in `data_dir/jobs/<id>/input`; safe to share across threads."""
+
+    dialect = DIALECT
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
@@ -103,7 +50,7 @@ class SQLiteJobStore:
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open the job store in {self.data_dir}: {exc}") from exc
         self._conn.row_factory = sqlite3.Row
-        with self._locked() as db:  # per-connection pragmas; journal_mode=WAL also sticks to the file
+        with self._connection() as db:  # per-connection pragmas; journal_mode=WAL also sticks to the file
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -111,24 +58,13 @@ class SQLiteJobStore:
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
         with self._tx() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StorageError(f"the job store {self.db_path} has schema {version}, newer than this code")
-            if version == 1:
-                _migrate_1_to_2(db)
-            if version in (1, 2):
-                _migrate_2_to_3(db)
-            if version in (1, 2, 3):
-                _migrate_3_to_4(db)
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                db.execute(statement)
-            if version < SCHEMA_VERSION:
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            create_schema(db, self.db_path)
 
     # -- plumbing ---------------------------------------------------------------------------------------
 
     @contextmanager
-    def _locked(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """The one connection, under the store's lock."""
         with self._lock:
             try:
                 yield self._conn
@@ -138,7 +74,7 @@ class SQLiteJobStore:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT), rolled back on any error."""
-        with self._locked() as db:
+        with self._connection() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -170,31 +106,7 @@ class SQLiteJobStore:
         finally:
             os.close(dir_fd)
 
-    @staticmethod
-    def _record(row: sqlite3.Row) -> JobRecord:
-        return JobRecord(**job_fields(row))
-
-    @staticmethod
-    def _page_row(db: sqlite3.Connection, job_id: str, backend: str, index: int) -> sqlite3.Row:
-        sql = (
-            "SELECT p.status, p.attempts, j.status AS job_status FROM pages p JOIN jobs j ON j.id = p.job_id"
-            " WHERE p.job_id = ? AND p.backend = ? AND p.idx = ?"
-        )
-        row = db.execute(sql, (job_id, backend, index)).fetchone()
-        if row is None:
-            raise NotFound(f"job {job_id!r} has no page {index} for backend {backend!r}")
-        return row
-
-    @staticmethod
-    def _set_page(db: sqlite3.Connection, key: tuple[str, str, int], **cols: Any) -> None:
-        now = time.time()
-        assignments = ", ".join(f"{name} = ?" for name in cols)
-        db.execute(
-            f"UPDATE pages SET {assignments}, updated_at = ? WHERE {_PAGE_KEY}", (*cols.values(), now, *key)
-        )
-        db.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (now, key[0]))
-
-    # -- jobs -------------------------------------------------------------------------------------------
+    # -- jobs and their input ---------------------------------------------------------------------------
 
     def create_job(self, job: NewJob) -> JobRecord:
         """Write the input (fsynced), then the job and its pages in one transaction; on any failure
@@ -209,14 +121,10 @@ class SQLiteJobStore:
             raise StorageError(f"cannot store the upload of a new job ({reason}); try again later") from exc
         now = time.time()
         record = job.record(job_id, now)
-        row = job_row(record)
         pages = [(job_id, b, index, now) for b in record.backends for index in range(record.page_count)]
         try:
             with self._tx() as db:
-                columns = ", ".join(row)
-                db.execute(
-                    f"INSERT INTO jobs ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
-                )
+                self._insert_job(db, record)
                 db.executemany(
                     "INSERT INTO pages (job_id, backend, idx, status, attempts, updated_at)"
                     " VALUES (?, ?, ?, 'queued', 0, ?)",
@@ -227,24 +135,6 @@ class SQLiteJobStore:
             raise
         return record
 
-    def get_job(self, job_id: str, owner: str | None = None) -> JobRecord | None:
-        """The job, if it exists and belongs to `owner` (`None` sees only jobs created without an owner)."""
-        with self._locked() as db:
-            row = db.execute("SELECT * FROM jobs WHERE id = ? AND owner IS ?", (job_id, owner)).fetchone()
-        return self._record(row) if row else None
-
-    def load_job(self, job_id: str) -> JobRecord | None:
-        """The job whoever owns it: for the gateway's own use (the runner), never for answering a client."""
-        with self._locked() as db:
-            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return self._record(row) if row else None
-
-    def list_jobs(self, owner: str | None, limit: int = 50) -> list[JobRecord]:
-        sql = "SELECT * FROM jobs WHERE owner IS ? ORDER BY created_at DESC, rowid DESC LIMIT ?"
-        with self._locked() as db:
-            rows = db.execute(sql, (owner, limit)).fetchall()
-        return [self._record(row) for row in rows]
-
     def input_bytes(self, job_id: str) -> bytes:
         try:
             return (self._job_dir(job_id) / "input").read_bytes()
@@ -252,163 +142,6 @@ class SQLiteJobStore:
             raise NotFound(f"no input stored for job {job_id!r}") from exc
         except OSError as exc:
             raise StorageError(f"cannot read the input of job {job_id!r}: {exc}") from exc
-
-    def unfinished_jobs(self) -> list[str]:
-        """Ids of queued or running jobs, oldest first: what a restarted gateway must resume."""
-        with self._locked() as db:
-            rows = db.execute("SELECT id FROM jobs WHERE status IN (?, ?) ORDER BY created_at, rowid", ACTIVE)
-            return [row["id"] for row in rows]
-
-    def requeue_running_pages(self, job_id: str) -> int:
-        """Pages left `running` by a dead gateway go back to `queued` (attempts kept); returns how many."""
-        now = time.time()
-        with self._tx() as db:
-            sql = "UPDATE pages SET status = 'queued', updated_at = ? WHERE job_id = ? AND status = 'running'"
-            return db.execute(sql, (now, job_id)).rowcount
-
-    def release_pages(self, job_id: str, pages: list[tuple[str, int]]) -> int:
-        """These `running` pages back to `queued`, attempts kept (abandoned work); returns how many."""
-        now = time.time()
-        sql = f"UPDATE pages SET status = 'queued', updated_at = ? WHERE {_PAGE_KEY} AND status = 'running'"
-        with self._tx() as db:
-            return sum(db.execute(sql, (now, job_id, backend, index)).rowcount for backend, index in pages)
-
-    def stale_pages(self, before: float) -> list[PageKey]:
-        """`running` pages of active jobs unchanged since `before` (every running page is this gateway's)."""
-        sql = (
-            "SELECT p.job_id, p.backend, p.idx FROM pages p JOIN jobs j ON j.id = p.job_id"
-            " WHERE p.status = 'running' AND p.updated_at < ? AND j.status IN (?, ?)"
-        )
-        with self._locked() as db:
-            rows = db.execute(sql + " ORDER BY j.created_at, p.idx", (before, *ACTIVE)).fetchall()
-        return [PageKey(r["job_id"], r["backend"], r["idx"]) for r in rows]
-
-    # -- pages ------------------------------------------------------------------------------------------
-
-    def queued_pages(self, job_id: str) -> list[PageTask]:
-        sql = "SELECT backend, idx, attempts FROM pages WHERE job_id = ? AND status = 'queued'"
-        with self._locked() as db:
-            rows = db.execute(sql + " ORDER BY idx, backend", (job_id,)).fetchall()
-        return [PageTask(backend=r["backend"], index=r["idx"], attempts=r["attempts"]) for r in rows]
-
-    def mark_running(self, job_id: str, backend: str, index: int) -> bool:
-        """Claim a queued page (and start its job); False when the page was not queued (taken, cancelled)."""
-        with self._tx() as db:
-            if self._page_row(db, job_id, backend, index)["status"] != "queued":
-                return False
-            self._set_page(db, (job_id, backend, index), status="running")
-            db.execute("UPDATE jobs SET status = 'running' WHERE id = ? AND status = 'queued'", (job_id,))
-        return True
-
-    def save_page(self, job_id: str, backend: str, index: int, result_json: str) -> bool:
-        """Store the page's result, unless it came too late (page settled, job cancelled): then False."""
-        with self._tx() as db:
-            row = self._page_row(db, job_id, backend, index)
-            if row["status"] not in _OPEN or row["job_status"] not in ACTIVE:
-                return False
-            self._set_page(db, (job_id, backend, index), status="done", result_json=result_json, error=None)
-        return True
-
-    def fail_attempt(self, job_id: str, backend: str, index: int, reason: str, max_attempts: int) -> str:
-        """Count a failed attempt: the page is requeued, or `failed` once it used up `max_attempts`.
-
-        A page already settled (done, failed, cancelled) is left as it is; returns the page's status.
-        """
-        with self._tx() as db:
-            row = self._page_row(db, job_id, backend, index)
-            if row["status"] not in _OPEN:
-                return str(row["status"])
-            attempts = row["attempts"] + 1
-            if attempts >= max_attempts:
-                status = "failed"
-            else:  # a cancelled job's page is not worth another try
-                status = "cancelled" if row["job_status"] == "cancelled" else "queued"
-            self._set_page(db, (job_id, backend, index), status=status, attempts=attempts, error=reason)
-        return status
-
-    def page_results(self, job_id: str, backend: str) -> list[PageOutcome]:
-        sql = "SELECT idx, status, result_json, error, attempts FROM pages WHERE job_id = ? AND backend = ?"
-        with self._locked() as db:
-            rows = db.execute(sql + " ORDER BY idx", (job_id, backend)).fetchall()
-        return [PageOutcome(**dict(r) | {"index": r["idx"]}) for r in rows]
-
-    def progress(self, job_id: str) -> dict[str, JobProgress]:
-        """Page counts per backend (cancelled pages count only in `total`)."""
-        with self._locked() as db:
-            job = db.execute("SELECT backends FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            sql = "SELECT backend, status, COUNT(*) AS n FROM pages WHERE job_id = ? GROUP BY backend, status"
-            rows = db.execute(sql, (job_id,)).fetchall()
-        if job is None:
-            raise NotFound(f"no job {job_id!r}")
-        return count_progress(job["backends"], rows)
-
-    def finish_if_complete(self, job_id: str) -> str | None:
-        """Settle a job none of whose pages is queued or running as `completed` or `failed`.
-
-        Returns the job's status once it is terminal (a cancelled job is left as it is), else None.
-        """
-        with self._tx() as db:
-            job = db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            if job is None:
-                raise NotFound(f"no job {job_id!r}")
-            if job["status"] not in ACTIVE:
-                return str(job["status"])
-            sql = "SELECT status, COUNT(*) FROM pages WHERE job_id = ? GROUP BY status"
-            counts: dict[str, int] = dict(db.execute(sql, (job_id,)).fetchall())
-            if counts.get("queued") or counts.get("running"):
-                return None
-            status, error = "completed", None
-            if counts.get("failed", 0):
-                sql = "SELECT backend, idx, error FROM pages WHERE job_id = ? AND status = 'failed'"
-                first = db.execute(sql + " ORDER BY idx, backend", (job_id,)).fetchone()
-                status, error = "failed", failure_summary(counts, first)
-            sql = "UPDATE jobs SET status = ?, error = ?, updated_at = ? WHERE id = ?"
-            db.execute(sql, (status, error, time.time(), job_id))
-        return status
-
-    def cancel(self, job_id: str) -> bool:
-        """A queued or running job becomes `cancelled`, and so do its queued and running pages (work in
-        flight is abandoned: its result is dropped when it comes); False if the job was not active."""
-        now = time.time()
-        with self._tx() as db:
-            sql = "UPDATE jobs SET status = 'cancelled', updated_at = ? WHERE id = ? AND status IN (?, ?)"
-            if not db.execute(sql, (now, job_id, *ACTIVE)).rowcount:
-                return False
-            sql = (
-                "UPDATE pages SET status = 'cancelled', updated_at = ?"
-                " WHERE job_id = ? AND status IN ('queued', 'running')"
-            )
-            db.execute(sql, (now, job_id))
-        return True
-
-    # -- ground truth -----------------------------------------------------------------------------------
-
-    def set_truth(self, job_id: str, index: int, text: str, backend: str | None) -> PageTruth:
-        """Keep `text` as page `index`'s truth (replacing any); NotFound when the job is gone."""
-        now = time.time()
-        with self._tx() as db:
-            if db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
-                raise NotFound(f"no job {job_id!r}")
-            db.execute(
-                "INSERT INTO truths (job_id, idx, text, backend, updated_at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (job_id, idx) DO UPDATE SET text = excluded.text, backend = excluded.backend,"
-                " updated_at = excluded.updated_at",
-                (job_id, index, text, backend, now),
-            )
-        return PageTruth(index=index, text=text, backend=backend, updated_at=now)
-
-    def truths(self, job_id: str) -> list[PageTruth]:
-        """The job's page truths, by page."""
-        with self._locked() as db:
-            rows = db.execute("SELECT * FROM truths WHERE job_id = ? ORDER BY idx", (job_id,)).fetchall()
-        return [truth_of(row) for row in rows]
-
-    def delete_truth(self, job_id: str, index: int) -> bool:
-        """Forget page `index`'s truth; False when it had none."""
-        with self._tx() as db:
-            return bool(
-                db.execute("DELETE FROM truths WHERE job_id = ? AND idx = ?", (job_id, index)).rowcount
-            )
 
     # -- housekeeping -----------------------------------------------------------------------------------
 

@@ -67,9 +67,9 @@ class Deadline:
     def reads_whole(self, media_type: str) -> bool:
         return self.inner.reads_whole(media_type)
 
-    async def page(self, page: PageImage, options: Mapping[str, Any]) -> PageResult:
+    async def page(self, page: PageImage, options: Mapping[str, Any], *, boxes: bool = False) -> PageResult:
         with anyio.move_on_after(self.seconds):
-            return await self.inner.page(page, options)
+            return await self.inner.page(page, options, boxes=boxes)
         raise Timeout(f"page {page.index + 1} got no answer within {self.seconds:g} s (page_stuck_s)")
 
     async def file(

@@ -4,7 +4,15 @@
 crops figures, `response` renders a page result and assembles the unified response.
 """
 
-from ocrgate.render.boxes import BOXES_MAX_SIDE, KIND_COLOURS, boxes_image, crop, png_base64
+from ocrgate.render.boxes import (
+    BOXES_JPEG_QUALITY,
+    BOXES_MAX_SIDE,
+    KIND_COLOURS,
+    boxes_image,
+    crop,
+    jpeg_base64,
+    png_base64,
+)
 from ocrgate.render.markdown import (
     PAGE_SEPARATOR,
     block_markdown,
@@ -17,29 +25,41 @@ from ocrgate.render.markdown import (
 from ocrgate.render.response import (
     BoxesMode,
     RenderedPage,
+    agreement,
     assemble_response,
+    boxes_picture,
+    cheap_to_render,
+    needs_pixels,
     render_page,
+    respond,
     source_markdown,
     wants_boxes,
 )
 
 __all__ = [
+    "BOXES_JPEG_QUALITY",
     "BOXES_MAX_SIDE",
     "KIND_COLOURS",
     "PAGE_SEPARATOR",
     "BoxesMode",
     "RenderedPage",
+    "agreement",
     "assemble_response",
     "block_markdown",
     "boxes_image",
+    "boxes_picture",
+    "cheap_to_render",
     "crop",
     "document_markdown",
     "escape_text",
     "join_hyphenated",
+    "jpeg_base64",
     "lines_markdown",
+    "needs_pixels",
     "page_markdown",
     "png_base64",
     "render_page",
+    "respond",
     "source_markdown",
     "wants_boxes",
 ]

@@ -190,7 +190,7 @@ export function compareView(response, { imageSrc = null } = {}) {
       if (result.error) errors[name] = result.error.message;
     }
     const first = names.map((n) => pages[n]).find((p) => p && p.boxes_image);
-    const picture = (pageCount === 1 && imageSrc) || (first ? `data:image/png;base64,${first.boxes_image}` : null);
+    const picture = (pageCount === 1 && imageSrc) || (first ? `data:image/jpeg;base64,${first.boxes_image}` : null);
     holder.replaceChildren(comparePage({ names, pages, raws, timings, errors, imageSrc: picture }));
   };
   prev.addEventListener("click", () => show(current - 1));

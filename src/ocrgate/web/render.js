@@ -96,7 +96,7 @@ export function rawFor(response, page) {
 
 // The boxes picture: the server's own, or the page image with the boxes drawn on a canvas.
 async function boxesPicture(page, imageSrc) {
-  if (page.boxes_image) return (await fetch(`data:image/png;base64,${page.boxes_image}`)).blob();
+  if (page.boxes_image) return (await fetch(`data:image/jpeg;base64,${page.boxes_image}`)).blob();
   const img = new Image();
   img.src = imageSrc;
   await img.decode();
@@ -117,7 +117,8 @@ async function boxesPicture(page, imageSrc) {
 // One page: the page in a zoomable viewer with its blocks' boxes on the left, tabs on the right.
 // `imageSrc`: the uploaded image's URL, or a promise of the page image (jobs); else the boxes picture.
 export function pageView(page, { response = null, imageSrc = null, base = "page" } = {}) {
-  const source = imageSrc || (page.boxes_image ? `data:image/png;base64,${page.boxes_image}` : null);
+  // the server's boxes picture is a JPEG (the page scaled down by a whole factor to at most 1000 px)
+  const source = imageSrc || (page.boxes_image ? `data:image/jpeg;base64,${page.boxes_image}` : null);
   const label = `Page ${page.index + 1}`;
   const section = el("section", { class: "page", "data-page": String(page.index), "aria-label": label });
   const head = el("header", { class: "page-head" },
@@ -128,10 +129,11 @@ export function pageView(page, { response = null, imageSrc = null, base = "page"
   const viewer = new Viewer(page, null, label);
   whenImage(viewer, source, label);
   drawBlocks(viewer.svg, page);
-  const button = el("button", { type: "button", class: "small", text: "Boxes PNG" });
+  const button = el("button", { type: "button", class: "small", text: "Boxes picture" });
   button.addEventListener("click", async () => {
     const picture = await Promise.resolve(source);
-    if (picture) download(`${base}.p${page.index + 1}.boxes.png`, await boxesPicture(page, picture));
+    const ext = page.boxes_image ? "jpg" : "png";  // the server's picture, or one drawn here
+    if (picture) download(`${base}.p${page.index + 1}.boxes.${ext}`, await boxesPicture(page, picture));
   });
   head.append(button);
   viewer.tools.append(confidenceToggle(viewer, page, response ? response.backend : ""));

@@ -98,7 +98,7 @@ def test_the_ngram_ban_is_applied(
 
 def test_ngram_ban_on_fixed_shapes_matches_the_processor() -> None:
     torch = pytest.importorskip("torch")
-    from ocrgate.backends.deepseek.static_decode import ngram_ban
+    from ocrgate.backends.deepseek.generation import ngram_ban
 
     generator = torch.Generator().manual_seed(7)
     vocab, rows, width = 12, 64, 40

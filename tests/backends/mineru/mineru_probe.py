@@ -120,15 +120,14 @@ def write_fixtures(out: Path, eval_dir: Path) -> dict[str, Any]:
 
 
 def inprocess(path: str, sizes: list[list[int]]) -> list[dict[str, Any]]:
+    from ocrgate.backends.base import WholeFile
     from ocrgate.backends.mineru.backend import MinerUBackend
 
     backend = MinerUBackend({"engine": "inprocess", "tier": "flash"})
     media = "application/pdf" if path.endswith(".pdf") else "image/png"
     done: list[list[int]] = []
     results = backend.ocr_file(
-        Path(path).read_bytes(),
-        media,
-        [tuple(s) for s in sizes],  # type: ignore[misc]
+        WholeFile(Path(path).read_bytes(), media, [tuple(s) for s in sizes]),  # type: ignore[misc]
         backend.parse_options({}),
         progress=lambda d, t: done.append([d, t]),
     )

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from ocrgate.backends import registry
+from ocrgate.backends.base import WholeFile
 from ocrgate.backends.mineru.api_client import ApiSettings, MinerUApiClient
 from ocrgate.backends.mineru.backend import MinerUBackend, MinerUOptions
 from ocrgate.documents import PDF, open_document
@@ -59,7 +60,9 @@ def test_multipage_pdf_boxes_land_on_the_right_page_and_place(fake_api: str, mul
     sizes = page_sizes(multipage)
     seen: list[tuple[int, int]] = []
     results = backend(fake_api).ocr_file(
-        multipage, PDF, sizes, MinerUBackend.parse_options({}), progress=lambda d, t: seen.append((d, t))
+        WholeFile(multipage, PDF, sizes),
+        MinerUBackend.parse_options({}),
+        progress=lambda d, t: seen.append((d, t)),
     )
     assert [r.index for r in results] == [0, 1, 2, 3, 4]
     assert [(r.width, r.height) for r in results] == sizes
@@ -78,7 +81,7 @@ def test_page_range_in_chunks_reports_progress_per_chunk(fake_api: str, eval_dir
     seen: list[tuple[int, int]] = []
     options = MinerUBackend.parse_options({"page_range": "2-9,r1", "tier": "standard", "ocr_mode": "txt"})
     results = backend(fake_api, chunk_pages=4).ocr_file(
-        data, PDF, sizes, options, progress=lambda *p: seen.append(p)
+        WholeFile(data, PDF, sizes), options, progress=lambda *p: seen.append(p)
     )
     assert seen == [(0, 9), (4, 9), (8, 9), (9, 9)]
     parsed = [r.index for r in results if r.blocks]
@@ -98,20 +101,24 @@ def test_unknown_and_bad_options_are_refused_before_any_request(fake_api: str, p
     engine = backend(fake_api)
     image = phototest.read_bytes()
     with pytest.raises(InvalidOption, match="PDFs only"):
-        engine.ocr_file(image, "image/png", [(640, 480)], MinerUBackend.parse_options({"page_range": "1"}))
+        engine.ocr_file(
+            WholeFile(image, "image/png", [(640, 480)]), MinerUBackend.parse_options({"page_range": "1"})
+        )
     with pytest.raises(InvalidOption, match="page_range"):
-        engine.ocr_file(b"%PDF-", PDF, [(10, 10)] * 3, MinerUBackend.parse_options({"page_range": "3-1"}))
+        engine.ocr_file(
+            WholeFile(b"%PDF-", PDF, [(10, 10)] * 3), MinerUBackend.parse_options({"page_range": "3-1"})
+        )
 
 
 def test_a_tier_the_server_does_not_serve_is_an_invalid_option(fake_flash_api: str, multipage: bytes) -> None:
     sizes = page_sizes(multipage, dpi=72)
     engine = backend(fake_flash_api)
     with pytest.raises(InvalidOption, match="Tier 'advanced' not available"):
-        engine.ocr_file(multipage, PDF, sizes, MinerUBackend.parse_options({"tier": "advanced"}))
+        engine.ocr_file(WholeFile(multipage, PDF, sizes), MinerUBackend.parse_options({"tier": "advanced"}))
     with pytest.raises(BackendUnavailable, match="quality_tier_unavailable"):
-        engine.ocr_file(multipage, PDF, sizes, MinerUBackend.parse_options({}))
+        engine.ocr_file(WholeFile(multipage, PDF, sizes), MinerUBackend.parse_options({}))
     flash = backend(fake_flash_api, tier="flash").ocr_file(
-        multipage, PDF, sizes, MinerUBackend.parse_options({})
+        WholeFile(multipage, PDF, sizes), MinerUBackend.parse_options({})
     )
     assert len(flash) == 5 and all(r.blocks for r in flash)
 
@@ -123,7 +130,7 @@ def test_server_down_is_backend_unavailable_naming_the_server(multipage: bytes) 
     engine = MinerUBackend({"url": url})
     engine.loaded = True  # as if loaded while the server was up
     with pytest.raises(BackendUnavailable, match="is the server running"):
-        engine.ocr_file(multipage, PDF, [(100, 100)] * 5, MinerUBackend.parse_options({}))
+        engine.ocr_file(WholeFile(multipage, PDF, [(100, 100)] * 5), MinerUBackend.parse_options({}))
     with pytest.raises(BackendUnavailable, match="no server"):
         MinerUBackend({}).load()
 
@@ -131,7 +138,7 @@ def test_server_down_is_backend_unavailable_naming_the_server(multipage: bytes) 
 def test_a_file_mineru_cannot_parse_is_a_backend_error(fake_api: str, eval_dir: Path) -> None:
     data = (eval_dir / "docling_pdf" / "pages_pdf" / "code_and_formula_p1.pdf").read_bytes()
     with pytest.raises(BackendError, match=r"parse_failed.*no fixture"):
-        backend(fake_api).ocr_file(data, PDF, [(100, 100)], MinerUBackend.parse_options({}))
+        backend(fake_api).ocr_file(WholeFile(data, PDF, [(100, 100)]), MinerUBackend.parse_options({}))
 
 
 def test_a_task_past_its_time_is_cancelled(slow_fake_api: str, multipage: bytes) -> None:
@@ -170,7 +177,9 @@ def test_figure_blocks_crop_to_the_real_figure(fake_api: str, eval_dir: Path) ->
     data = (eval_dir / "docling_pdf" / "pdf" / "redp5110_sampled.pdf").read_bytes()
     document = open_document(data, "redp.pdf", dpi=72)
     sizes = [(p.width, p.height) for p in document.iter_pages()]
-    results = backend(fake_api).ocr_file(data, PDF, sizes, MinerUBackend.parse_options({"page_range": "7"}))
+    results = backend(fake_api).ocr_file(
+        WholeFile(data, PDF, sizes), MinerUBackend.parse_options({"page_range": "7"})
+    )
     (figure,) = [b for b in results[6].blocks if b.kind == "figure"]
     assert figure.text == "Figure 1-2 Existing row and column controls"
     crop = document.page(6).image.crop(tuple(round(v) for v in figure.bbox)).convert("L")

@@ -21,6 +21,7 @@ import httpx
 import pypdfium2 as pdfium
 import pytest
 
+from ocrgate.backends.base import WholeFile
 from ocrgate.backends.mineru.api_client import (
     ErrorDetail,
     MinerUApiClient,
@@ -100,8 +101,12 @@ def test_the_routes_our_client_calls_exist_in_mineru(
     backend.load()
     assert isinstance(backend.engine, ApiEngine)
     backend.engine.client = client = MinerUApiClient(backend.engine.config, recorder)
-    backend.ocr_file(multipage_pdf.read_bytes(), PDF, [(100, 100)] * 5, MinerUBackend.parse_options({}))
-    backend.ocr_file(phototest.read_bytes(), "image/png", [(640, 480)], MinerUBackend.parse_options({}))
+    backend.ocr_file(
+        WholeFile(multipage_pdf.read_bytes(), PDF, [(100, 100)] * 5), MinerUBackend.parse_options({})
+    )
+    backend.ocr_file(
+        WholeFile(phototest.read_bytes(), "image/png", [(640, 480)]), MinerUBackend.parse_options({})
+    )
     client.cancel("job_0")
     client.health()
     called = {(method.lower(), as_route(path)) for method, path in recorder.calls}
@@ -329,21 +334,27 @@ def test_the_api_engine_against_the_real_mineru_api(real_api: str, multipage_pdf
     engine.load()
     assert engine.engine_version() == MINERU_VERSION
     seen: list[tuple[int, int]] = []
-    whole = engine.ocr_file(data, PDF, sizes, MinerUBackend.parse_options({}), lambda *p: seen.append(p))
+    whole = engine.ocr_file(
+        WholeFile(data, PDF, sizes), MinerUBackend.parse_options({}), lambda *p: seen.append(p)
+    )
     assert seen == [(0, 5), (5, 5)] and [r.index for r in whole] == [0, 1, 2, 3, 4]
     assert assert_text_where_boxes_are(data, whole) >= 40
     chunked = MinerUBackend({"url": real_api, "tier": "flash", "poll_interval_s": 0.1, "chunk_pages": 2})
     seen.clear()
-    parts = chunked.ocr_file(data, PDF, sizes, MinerUBackend.parse_options({}), lambda *p: seen.append(p))
+    parts = chunked.ocr_file(
+        WholeFile(data, PDF, sizes), MinerUBackend.parse_options({}), lambda *p: seen.append(p)
+    )
     assert seen == [(0, 5), (2, 5), (4, 5), (5, 5)]
     assert [[b.bbox for b in r.blocks] for r in parts] == [[b.bbox for b in r.blocks] for r in whole]
     rotated = rotated_and_cropped(multipage_pdf)
-    results = engine.ocr_file(rotated, PDF, page_sizes(rotated), MinerUBackend.parse_options({}))
+    results = engine.ocr_file(WholeFile(rotated, PDF, page_sizes(rotated)), MinerUBackend.parse_options({}))
     assert assert_text_where_boxes_are(rotated, results) >= 25
     with pytest.raises(InvalidOption, match="Tier 'advanced' not available"):
-        engine.ocr_file(data, PDF, sizes, MinerUBackend.parse_options({"tier": "advanced"}))
+        engine.ocr_file(WholeFile(data, PDF, sizes), MinerUBackend.parse_options({"tier": "advanced"}))
     with pytest.raises(BackendUnavailable, match="quality_tier_unavailable"):
-        MinerUBackend({"url": real_api}).ocr_file(data, PDF, sizes, MinerUBackend.parse_options({}))
+        MinerUBackend({"url": real_api}).ocr_file(
+            WholeFile(data, PDF, sizes), MinerUBackend.parse_options({})
+        )
 
 
 def test_the_inprocess_engine_runs_mineru_for_real(mineru_home: Path, multipage_pdf: Path) -> None:

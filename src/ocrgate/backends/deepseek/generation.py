@@ -1,6 +1,9 @@
 """Generation controls for the transformers engine: vLLM's n-gram repetition ban, per-row budgets.
 
-Both run on the tensors' device inside `model.generate`, with no copy to the host at any step.
+The ban comes twice, with the same bans: `NGramRepeatBan`, a logits processor for `model.generate`,
+and `ngram_ban`, the same rule on the static decoder's fixed shapes (tested against each other in
+tests/backends/deepseek/test_static_decode.py). All run on the tensors' device, with no copy to the
+host at any step.
 """
 
 from __future__ import annotations
@@ -62,6 +65,33 @@ class NGramRepeatBan:
             allowed = [t for t in self.whitelist if 0 <= t < vocab]
             banned[:, torch.tensor(allowed, dtype=torch.long, device=scores.device)] = False
         return scores.masked_fill(banned, float("-inf"))
+
+
+def ngram_ban(scores: Any, history: Any, gen_len: Any, n: int, window: int, allowed: Any) -> None:
+    """vLLM's DeepSeek-OCR n-gram rule on fixed shapes, in place on `scores` (rows, vocab).
+
+    `history` (rows, H) holds each row's generated tokens, `gen_len` (rows,) how many. Over the last
+    `window` generated tokens, a token that would complete an n-gram already there is banned, unless
+    `allowed` (vocab,) bool marks it whitelisted. Same bans as `NGramRepeatBan`.
+    """
+    import torch
+
+    if window < n:
+        return  # the window never holds n tokens: nothing is ever banned
+    rows, vocab = scores.shape
+    offsets = torch.arange(window, device=history.device)
+    index = gen_len[:, None] - window + offsets[None, :]  # (rows, window) positions in history
+    valid = index >= 0
+    tokens = history.gather(1, index.clamp(min=0))
+    grams = tokens.unfold(1, n, 1)  # (rows, window - n + 1, n)
+    prefix = tokens[:, window - n + 1 :]  # the last n - 1 generated tokens
+    repeats = (grams[:, :, : n - 1] == prefix[:, None, :]).all(dim=-1)
+    repeats &= valid[:, : window - n + 1] & (gen_len >= n)[:, None]
+    targets = torch.where(repeats, grams[:, :, n - 1], vocab)
+    banned = torch.zeros(rows, vocab + 1, dtype=torch.bool, device=scores.device)
+    banned.scatter_(1, targets, True)
+    banned = banned[:, :vocab] & ~allowed[None, :]
+    scores.masked_fill_(banned, float("-inf"))
 
 
 class RowBudgets:

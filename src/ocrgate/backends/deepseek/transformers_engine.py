@@ -1,33 +1,8 @@
 """The `transformers` engine: DeepSeek-OCR in the worker process, a batch of pages per `model.generate`.
 
-Settings (the backend's `[backends.deepseek-ocr.options]`): `model`, a local directory with config,
-weights and processor files (never downloaded); `family`: `deepseek_ocr2` (default: transformers'
-own `DeepseekOcr2ForConditionalGeneration` + `DeepseekOcr2Processor`, checkpoints in that format as
-`deepseek-community/DeepSeek-OCR-2`) or `deepseek_ocr` (DeepSeek-OCR 1 through the directory's own
-Python code, only with `trust_remote_code = true`; its `infer()`: one page at a time, CUDA only, its
-own 8192-token budget); `dtype` (bfloat16 on CUDA, float32 on CPU); `device` (`auto`: cuda if any);
-`attn_implementation`; `experts_implementation` (unset: transformers' choice, `grouped_mm` where
-torch has it; `eager` loops over the experts, 1.5x slower a decode step on an H100);
-`cudnn_attention` (false: on CUDA, `model.generate` runs
-with PyTorch's SDPA limited to its flash / memory-efficient / math kernels, because torch 2.11
-otherwise sends the padded-mask attention to cuDNN first, and cuDNN builds a new execution plan,
-about 50 ms, for every key length it has not seen, i.e. at every decode step: 75 ms a step on an
-H100 whatever the batch, against 19-25 ms without, see bench/records/deepseek_ocr2_h100_tuned.md);
-`max_batch` (8): the most pages one `generate` call runs as one `model.generate` (the worker gathers
-concurrent pages into batches of that size, see `ocrgate.batching`; a longer list runs as several
-batches, one after the other: one batch at a time holds the model); `ngram_size`, `window_size` (100),
-`whitelist_token_ids`: vLLM's DeepSeek-OCR anti-repetition rule (`NGramRepeatBan`), off unless
-`ngram_size` is set; `ignore_eos` (benchmarks): every page generates exactly `max_tokens`.
-
-`decode`: `generate` (one `model.generate` per batch, as above), `static` (`static_decode`: a static
-KV cache of `slots` rows (default `max_batch`) of `max_len` tokens each (4096: prompt + output; a
-longer answer ends with finish reason `length`), decode steps captured as CUDA graphs
-(`cuda_graphs`, true) and continuous batching: pages from every `generate` call share the rows, a
-finished page's row is taken by the next waiting page at once, prompts prefilled `prefill_batch`
-(default `max_batch`) at a time), or `auto` (the default: `static` for `deepseek_ocr2` on CUDA,
-`generate` elsewhere). Both give the same greedy tokens (tests/backends/deepseek/test_static_decode.py).
-With `static`, `max_batch` is the pages of one call and `slots` the pages decoded at once: give the
-worker `concurrency` = `slots` (the worker warns when it is lower).
+Settings: `transformers_settings.TransformersSettings` (its module doc says what each does). Family
+`deepseek_ocr2` runs here, through `model.generate` or the static decoder (`static_decode`); family
+`deepseek_ocr` (DeepSeek-OCR 1) through its checkpoint's own code (`remote_code`).
 
 Resolution modes (`GenerationRequest.resolution`) for `deepseek_ocr2`: its vision tower has learned
 queries for two view sizes only, the processor's global size (1024 px -> 256 tokens) and its tile
@@ -48,22 +23,21 @@ import copy
 import importlib.metadata
 import logging
 import re
-import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, ClassVar
 
 from ocrgate.backends.deepseek.engine import DeepSeekEngine, Generation, GenerationRequest
 from ocrgate.backends.deepseek.generation import NGramRepeatBan, RowBudgets
 from ocrgate.backends.deepseek.prompts import RESOLUTIONS, raw_prompt
+from ocrgate.backends.deepseek.remote_code import generate_remote, load_remote
+from ocrgate.backends.deepseek.transformers_settings import TransformersSettings
 from ocrgate.backends.engines import parse_settings
 from ocrgate.environment import EnvironmentCheck, directory
-from ocrgate.errors import BackendError, BackendUnavailable, InvalidOption
+from ocrgate.errors import BackendUnavailable, InvalidOption
 
 log = logging.getLogger("ocrgate.deepseek.transformers")
 
@@ -71,30 +45,6 @@ MIN_TRANSFORMERS = (5, 17)
 #: resolution mode -> which view the deepseek_ocr2 processor makes (see the module doc)
 OCR2_VIEWS: dict[str | None, str] = dict.fromkeys([None, "gundam"], "dynamic")
 OCR2_VIEWS |= dict.fromkeys(["base", "large"], "global") | dict.fromkeys(["tiny", "small"], "tile")
-
-
-class TransformersSettings(BaseModel):
-    model_config = ConfigDict(extra="ignore", protected_namespaces=())
-
-    model: str = Field(description="local directory of the checkpoint and its processor")
-    family: Literal["deepseek_ocr2", "deepseek_ocr"] = "deepseek_ocr2"
-    trust_remote_code: bool = False
-    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
-    device: str = "auto"
-    attn_implementation: str | None = None
-    experts_implementation: str | None = None
-    cudnn_attention: bool = False
-    max_batch: int = Field(default=8, ge=1, description="pages one model.generate takes at most")
-    ngram_size: int | None = Field(default=None, ge=1)
-    window_size: int = Field(default=100, ge=1)
-    whitelist_token_ids: list[int] = Field(default_factory=list)
-    ignore_eos: bool = False
-    decode: Literal["auto", "generate", "static"] = "auto"
-    slots: int | None = Field(default=None, ge=1, description="pages decoded at once (static decode)")
-    max_len: int = Field(default=4096, ge=64, description="prompt + output tokens per row (static decode)")
-    prefill_batch: int | None = Field(default=None, ge=1, description="pages per prefill (static decode)")
-    cuda_graphs: bool = True
-    sync_every: int = Field(default=8, ge=1, le=256, description="decode steps between harvests")
 
 
 def _version(package: str) -> str | None:
@@ -105,7 +55,7 @@ def _version(package: str) -> str | None:
 
 
 class TransformersEngine(DeepSeekEngine):
-    """DeepSeek-OCR through transformers, in this process; see the module doc for the settings."""
+    """DeepSeek-OCR through transformers, in this process; settings: `TransformersSettings`."""
 
     name: ClassVar[str] = "transformers"
 
@@ -181,7 +131,7 @@ class TransformersEngine(DeepSeekEngine):
             if cfg.decode == "static" or (cfg.decode == "auto" and self.device.startswith("cuda")):
                 self._start_decoder()
         else:
-            self._load_remote(path, dtype)
+            self.model, self.tokenizer = load_remote(path, dtype, self.device)
         log.info("%s loaded on %s (%s) in %.1f s", path, self.device, name, time.perf_counter() - started)
 
     def _load_ocr2(self, path: Path, dtype: Any) -> None:
@@ -233,27 +183,15 @@ class TransformersEngine(DeepSeekEngine):
             )
 
     def _start_decoder(self) -> None:
-        from ocrgate.backends.deepseek.static_decode import DecodeSettings, StaticDecoder
+        from ocrgate.backends.deepseek.static_decode import StaticDecoder
 
-        cfg = self.config
-        settings = DecodeSettings(
-            slots=cfg.slots or cfg.max_batch,
-            max_len=cfg.max_len,
-            prefill_batch=cfg.prefill_batch or cfg.max_batch,
-            cuda_graphs=cfg.cuda_graphs,
-            sync_every=cfg.sync_every,
-            ngram_size=cfg.ngram_size,
-            window_size=cfg.window_size,
-            whitelist_token_ids=cfg.whitelist_token_ids,
-            ignore_eos=cfg.ignore_eos,
-        )
         tokenizer = self.tokenizer
         self.decoder = StaticDecoder(
             self.model,
             self._prepare,
             tokenizer.eos_token_id,
             tokenizer.pad_token_id,
-            settings,
+            self.config.decode_settings(),
             context=self._attention_kernels,
         )
 
@@ -268,14 +206,6 @@ class TransformersEngine(DeepSeekEngine):
                 crop_to_patches=view == "dynamic",
             )
         )
-
-    def _load_remote(self, path: Path, dtype: Any) -> None:
-        from transformers import AutoModel, AutoTokenizer
-
-        source = {"trust_remote_code": True, "local_files_only": True}
-        self.tokenizer = AutoTokenizer.from_pretrained(path, **source)
-        model = AutoModel.from_pretrained(path, dtype=dtype, use_safetensors=True, **source)
-        self.model = model.to(self.device).eval()
 
     # -- generation ----------------------------------------------------------------------------
     def _attention_kernels(self) -> contextlib.AbstractContextManager[Any]:
@@ -338,7 +268,9 @@ class TransformersEngine(DeepSeekEngine):
         results: dict[int, Generation] = {}
         if self.config.family == "deepseek_ocr":
             for index, request in enumerate(requests):
-                results[index] = self._generate_remote(request)
+                results[index] = generate_remote(
+                    self.model, self.tokenizer, request, self._attention_kernels()
+                )
         else:
             groups: dict[str, list[int]] = {}
             for index, request in enumerate(requests):
@@ -412,30 +344,6 @@ class TransformersEngine(DeepSeekEngine):
                 )
             )
         return generations
-
-    def _generate_remote(self, request: GenerationRequest) -> Generation:
-        mode = RESOLUTIONS[request.resolution or "gundam"]
-        started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="ocrgate-dsocr-") as tmp, self._attention_kernels():
-            image_file = Path(tmp) / "page.png"
-            request.image.convert("RGB").save(image_file)
-            text = self.model.infer(
-                self.tokenizer,
-                prompt=raw_prompt(request.prompt),
-                image_file=str(image_file),
-                output_path=tmp,
-                base_size=mode.base_size,
-                image_size=mode.image_size,
-                crop_mode=mode.crop_mode,
-                save_results=False,
-                eval_mode=True,
-            )
-        if not isinstance(text, str):
-            raise BackendError("the model's infer() returned no text")
-        tokens = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        return Generation(
-            text=text, finish_reason=None, output_tokens=tokens, seconds=time.perf_counter() - started
-        )
 
     # -- state ---------------------------------------------------------------------------------
     def batch_sizes(self) -> dict[str, int]:

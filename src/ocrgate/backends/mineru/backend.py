@@ -30,7 +30,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from ocrgate.backends.base import BackendOptions, PageSizes, Progress
+from ocrgate.backends.base import BackendOptions, Progress, WholeFile
 from ocrgate.backends.engines import EngineBackend
 from ocrgate.backends.mineru.content_list import parse_content_list
 from ocrgate.backends.mineru.engine import MinerUEngine
@@ -88,13 +88,9 @@ class MinerUBackend(EngineBackend):
         }
 
     def ocr_file(
-        self,
-        data: bytes,
-        media_type: str,
-        sizes: PageSizes,
-        options: BackendOptions,
-        progress: Progress = None,
+        self, upload: WholeFile, options: BackendOptions, progress: Progress = None
     ) -> list[PageResult]:
+        data, media_type, sizes = upload.data, upload.media_type, upload.sizes
         if not isinstance(options, MinerUOptions):
             options = self.parse_options(options.model_dump(exclude_unset=True))
         assert isinstance(options, MinerUOptions)
@@ -131,6 +127,8 @@ class MinerUBackend(EngineBackend):
     def ocr_page(self, page: PageImage, options: BackendOptions) -> PageResult:
         buffer = io.BytesIO()
         page.image.convert("RGB").save(buffer, format="PNG", compress_level=1)
-        result = self.ocr_file(buffer.getvalue(), "image/png", [(page.width, page.height)], options)[0]
+        result = self.ocr_file(
+            WholeFile(buffer.getvalue(), "image/png", [(page.width, page.height)]), options
+        )[0]
         result.index = page.index
         return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse
 
@@ -44,7 +45,10 @@ async def submit_job(
     gw: GatewayDep, owner: OwnerDep, upload: Annotated[Upload, Depends(job_form)]
 ) -> JobStatus:
     """Accept a document for background processing; 202 with the job's id and progress."""
-    upload.document.close()
+    try:  # a damaged image is refused now (its typed 4xx), not found later in the background
+        await anyio.to_thread.run_sync(upload.document.verify)
+    finally:
+        upload.document.close()
     job = gw.store.create_job(
         NewJob(
             data=upload.data,

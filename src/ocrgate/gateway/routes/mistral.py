@@ -136,12 +136,8 @@ def _page_dpi(document: Document) -> Callable[[int], int]:
         return lambda _index: document.dpi
 
     def image_dpi(index: int) -> int:
-        dpi = document.page(index).image.info.get("dpi")
-        value = dpi[0] if isinstance(dpi, tuple) and dpi else dpi
-        try:
-            return round(float(value)) if value and float(value) >= 1 else DEFAULT_IMAGE_DPI
-        except (TypeError, ValueError):
-            return DEFAULT_IMAGE_DPI
+        dpi = document.page(index).dpi  # from the file's headers: no pixels decoded
+        return round(dpi) if dpi else DEFAULT_IMAGE_DPI
 
     return image_dpi
 

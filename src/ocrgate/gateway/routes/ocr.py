@@ -16,7 +16,7 @@ from ocrgate.gateway.formatting import FORMAT_RESPONSES, check_backends, file_re
 from ocrgate.gateway.recognize import recognize_now
 from ocrgate.gateway.routes import mistral
 from ocrgate.gateway.routes.errors import ERRORS
-from ocrgate.gateway.state import GatewayDep, OwnerDep
+from ocrgate.gateway.state import gateway, owner
 from ocrgate.gateway.uploads import checked_upload, openapi_body
 from ocrgate.middleware import is_json
 from ocrgate.mistral.models import MistralOCRResponse
@@ -33,8 +33,6 @@ router = APIRouter(tags=["ocr"])
 )
 async def ocr(
     request: Request,
-    gw: GatewayDep,
-    _owner: OwnerDep,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> OCRResponse | CompareResponse | JSONResponse | Response:
     """Recognise an image or PDF with one backend (unified response) or several (compare); with
@@ -44,6 +42,10 @@ async def ocr(
     ...}}` -> `{"pages": [{"markdown", "images", "dimensions"}], "usage_info"}`) or the seed's
     (`{"image": <base64>, "backend"}` -> the unified response).
     """
+    # the gateway and the caller's key looked up here, not as FastAPI dependencies: solving them cost
+    # each request about a tenth of the gateway's own CPU time (py-spy, bench/profile_gateway.py)
+    gw = await gateway(request)
+    await owner(request, gw)
     if is_json(request.headers.get("content-type")):
         return await mistral.answer(request, gw)
     upload = await checked_upload(request, gw)
@@ -53,8 +55,19 @@ async def ocr(
         if wanted != "json" and upload.boxes is None:
             upload.boxes = "none"  # files carry no boxes pictures
         result = await recognize_now(gw, upload)
-        if wanted == "json":
-            return result
-        return await anyio.to_thread.run_sync(file_response, result, wanted, upload.document)
+        if wanted != "json":
+            return await anyio.to_thread.run_sync(file_response, result, wanted, upload.document)
     finally:
         upload.document.close()
+    return await json_answer(result)
+
+
+async def json_answer(result: OCRResponse | CompareResponse) -> Response:
+    """`result` as JSON, serialised once by pydantic: FastAPI would validate the response it is handed
+    again against `response_model` and then serialise it (1.3 ms for a page with its boxes picture,
+    0.14 ms this way). A document of several pages is serialised in a thread, off the event loop."""
+    if isinstance(result, OCRResponse) and len(result.pages) <= 1:
+        body = result.model_dump_json()
+    else:
+        body = await anyio.to_thread.run_sync(result.model_dump_json)
+    return Response(body, media_type="application/json")

@@ -1,0 +1,71 @@
+"""The floor any Python proxy costs: a minimal Starlette app in front of one worker.
+
+`POST /v1/ocr` parses the multipart upload (Starlette's form parser, as FastAPI uses) and forwards the
+`file` part's bytes to a worker's `POST /v1/ocr` with one pooled httpx client (several workers are
+taken in turn), then answers the worker's JSON as it came. Nothing else: no backend names, options,
+limits, admission, rendering. `bench.overhead` measures ocrgate's added latency against this one's,
+and `bench.throughput` its pages per second, in the same run.
+
+    python -m bench.minimal_proxy --worker http://127.0.0.1:PORT [--worker ...] --port PORT
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+def create_app(workers: list[str]) -> Starlette:
+    """The proxy in front of the workers at `workers` (base URLs), taken in turn."""
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)  # as the gateway's
+    client = httpx.AsyncClient(timeout=300, limits=limits)
+    turn = itertools.cycle(workers)
+
+    async def ocr(request: Request) -> Response:
+        form = await request.form()
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                return JSONResponse({"error": "no file"}, status_code=422)
+            data = await upload.read()
+            content_type = upload.content_type or "application/octet-stream"
+        finally:
+            await form.close()
+        answer = await client.post(
+            f"{next(turn)}/v1/ocr", content=data, params={"index": 0}, headers={"content-type": content_type}
+        )
+        return Response(answer.content, status_code=answer.status_code, media_type="application/json")
+
+    async def health(_request: Request) -> Response:
+        return JSONResponse({"status": "healthy"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await client.aclose()
+
+    routes = [Route("/v1/ocr", ocr, methods=["POST"]), Route("/health", health)]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", required=True, action="append", help="a worker's base URL")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    # as the gateway and workers run: uvicorn with uvloop and httptools when installed
+    uvicorn.run(create_app(args.worker), host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
