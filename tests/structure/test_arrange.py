@@ -67,7 +67,10 @@ def test_header_and_footer_only_in_the_margins() -> None:
         region("header", 45, 395, 455, 470),  # a "header" in the middle of the page is text
     ]
     blocks = arrange([head, foot, *body], regions, W, H, no_table)
-    assert [b.kind for b in blocks] == ["header", "text", "footer"]
+    # page furniture reads as text (it is left out of markdown), labelled as the model found it
+    assert [b.kind for b in blocks] == ["text", "text", "text"]
+    assert [blocks[0].label, blocks[-1].label] == ["header", "footer"] and blocks[0].text == "Running head"
+    assert blocks[1].text.startswith("B0")
 
 
 def test_a_figure_keeps_its_box_and_text_and_a_text_dense_figure_is_text() -> None:
