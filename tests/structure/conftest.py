@@ -50,15 +50,19 @@ def lines_from_raw(raw: list[dict], width: int, height: int) -> list[Line]:
     return lines
 
 
+AS_IT_LIES = {"orientation": "off", "layout": "off"}
+
+
 @pytest.fixture(scope="session")
 def ocr_lines(rapidocr: RapidOCRBackend) -> ocr_lines_type:
-    """RapidOCR's lines for a page image (each image read once per session)."""
+    """RapidOCR's lines for a page image as it lies (no structure stage: no turn, no layout; each image
+    read once per session)."""
     cache: dict[bytes, list[Line]] = {}  # by pixels
 
     def read(image: Image.Image) -> list[Line]:
         key = hashlib.sha1(image.tobytes()).digest() + repr(image.size).encode()
         if key not in cache:
-            result = rapidocr.ocr_page(PageImage(index=0, image=image), rapidocr.parse_options({}))
+            result = rapidocr.ocr_page(PageImage(index=0, image=image), rapidocr.parse_options(AS_IT_LIES))
             cache[key] = lines_from_raw(result.raw, image.width, image.height)
         return cache[key]
 

@@ -66,9 +66,11 @@ def test_header_and_footer_only_in_the_margins() -> None:
         region("footer", 445, 1345, 555, 1375),
         region("header", 45, 395, 455, 470),  # a "header" in the middle of the page is text
     ]
-    blocks = arrange([head, foot, *body], regions, W, H, no_table)
+    caption = line("Figure 1", 50, 700, 200)
+    regions.append(region("caption", 45, 695, 205, 725))  # a page with structure beside its furniture
+    blocks = arrange([head, foot, *body, caption], regions, W, H, no_table)
     # page furniture reads as text (it is left out of markdown), labelled as the model found it
-    assert [b.kind for b in blocks] == ["text", "text", "text"]
+    assert [b.kind for b in blocks] == ["text", "text", "caption", "text"]
     assert [blocks[0].label, blocks[-1].label] == ["header", "footer"] and blocks[0].text == "Running head"
     assert blocks[1].text.startswith("B0")
 

@@ -33,6 +33,10 @@ reading order, and each region as blocks of its kind. Geometry; the table model 
    the spanning cell's text in its top slot stands away from where the page reads it (docling
    2305.03393 page 9: CER 0.041 against 0.018 without layout).
 
+A page on which the regions give nothing but text blocks reads exactly as without layout
+(`layout.paragraph_blocks`): the regions would only move paragraphs (a FUNSD form read by Tesseract:
+CER 0.472 against 0.471).
+
 Every line with text ends up in exactly one block (a line the reading order splits at a column
 gutter, as without layout, in two).
 """
@@ -360,6 +364,8 @@ def arrange(
             blocks.extend(unit_blocks(item, body, para_gap, read_table))
         else:
             blocks.append(item)
+    if all(b.kind == "text" for b in blocks):  # nothing but text: read as without layout (module doc)
+        return paragraph_blocks(lines, para_gap=para_gap)
     return blocks
 
 
