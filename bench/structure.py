@@ -42,7 +42,7 @@ from ocrgate.backends.rapidocr import RapidOCRBackend
 from ocrgate.documents import PageImage
 from ocrgate.evaluate.metrics import check_table
 from ocrgate.evaluate.teds import teds
-from ocrgate.layout import Line
+from ocrgate.schema import TextLine as Line
 from ocrgate.structure import orientation, regions, tables
 
 TIMED_SOURCES = ("docling_pdf", "olmocr_bench_sample", "tesseract_test", "tables")
@@ -66,7 +66,7 @@ def _lines(backend: RapidOCRBackend, image: Image.Image) -> list[Line]:
             min(float(image.height), max(ys)),
         )
         if item["text"].strip() and box[2] > box[0] and box[3] > box[1]:
-            lines.append(Line(item["text"], box, item["score"]))
+            lines.append(Line(text=item["text"], bbox=box, score=item["score"]))
     return lines
 
 

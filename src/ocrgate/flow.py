@@ -28,6 +28,7 @@ from ocrgate.errors import BackendError, InternalError, OCRGateError
 from ocrgate.render import BoxesMode, RenderedPage, render_page, respond, wants_boxes
 from ocrgate.render.response import cheap_to_render, needs_pixels
 from ocrgate.schema import CompareResponse, OCRResponse, PageResult, TextLayerMode, Timings
+from ocrgate.structure.orientation import result_as_sent, rotation, turned_upright
 from ocrgate.textlayer import TextLayer, assess, layer_blocks, merged, pictures_to_read
 
 log = logging.getLogger("ocrgate.flow")
@@ -268,10 +269,12 @@ class _Run:
                 for stages in (timings, own):
                     stages.ocr += result.ocr_seconds
                     stages.queue += max(0.0, waited - result.ocr_seconds)
-                found.append((origin, result))
+                found.append((origin, result_as_sent(result) if crops is not None else result))
             if crops is not None:
                 assert layer is not None
                 result = merged(layer, page.index, page.width, page.height, found)
+            elif angle := rotation(result.flags):  # read upright: rendered on the page turned the same way
+                page = PageImage(index=page.index, image=turned_upright(page.image, angle), dpi=page.dpi)
             await self._render([recognizer.name], result, page, {recognizer.name: own})
         except Exception as exc:
             self._failed(recognizer.name, page.index, exc)

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from ocrgate.backends.rapidocr import RapidOCRBackend
+from ocrgate.backends.tesseract import TesseractBackend
 from ocrgate.documents import PageImage
 from ocrgate.schema import TextLine as Line
 
@@ -27,6 +28,16 @@ def rapidocr() -> Iterator[RapidOCRBackend]:
     backend.close()
 
 
+@pytest.fixture(scope="session")
+def tesseract() -> TesseractBackend:
+    backend = TesseractBackend()
+    reason = backend.unavailable()
+    if reason:
+        pytest.skip(reason)
+    backend.load()
+    return backend
+
+
 def lines_from_raw(raw: list[dict], width: int, height: int) -> list[Line]:
     """RapidOCR's own output (the backend's `raw`: quads, texts, scores) as lines with page-pixel boxes."""
     lines: list[Line] = []
@@ -39,15 +50,19 @@ def lines_from_raw(raw: list[dict], width: int, height: int) -> list[Line]:
     return lines
 
 
+AS_IT_LIES = {"orientation": "off", "layout": "off"}
+
+
 @pytest.fixture(scope="session")
 def ocr_lines(rapidocr: RapidOCRBackend) -> ocr_lines_type:
-    """RapidOCR's lines for a page image (each image read once per session)."""
+    """RapidOCR's lines for a page image as it lies (no structure stage: no turn, no layout; each image
+    read once per session)."""
     cache: dict[bytes, list[Line]] = {}  # by pixels
 
     def read(image: Image.Image) -> list[Line]:
         key = hashlib.sha1(image.tobytes()).digest() + repr(image.size).encode()
         if key not in cache:
-            result = rapidocr.ocr_page(PageImage(index=0, image=image), rapidocr.parse_options({}))
+            result = rapidocr.ocr_page(PageImage(index=0, image=image), rapidocr.parse_options(AS_IT_LIES))
             cache[key] = lines_from_raw(result.raw, image.width, image.height)
         return cache[key]
 

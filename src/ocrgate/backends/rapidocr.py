@@ -3,9 +3,10 @@
 The rapidocr wheel carries its ONNX models, so loading never touches the network. Settings
 (`[backends.rapidocr.options]`): `threads` (onnxruntime intra-op threads), `max_side_len`,
 `det_limit_side_len`, `text_score` and `para_gap` (see `ocrgate.layout`). Request options:
-`text_score`, and `reading_order` (`layout`, the default, or `engine`: the engine's own line order,
-one block per line). Pages whose text `max_side_len` shrinks below legibility are read in strips (see
-`ocrgate.tiling`).
+`text_score`, `reading_order` (`layout`, the default, or `engine`: the engine's own line order,
+one block per line), and the structure stage's `orientation` and `layout` (`auto`, the default, or
+`off`; see `ocrgate.structure.page`). Pages whose text `max_side_len` shrinks below legibility are
+read in strips (see `ocrgate.tiling`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from pydantic import Field
 from ocrgate.backends.base import Backend, BackendOptions
 from ocrgate.documents import PageImage
 from ocrgate.errors import BackendError, BackendUnavailable
-from ocrgate.layout import READING_ORDER_HELP, ReadingOrder, paragraph_blocks
+from ocrgate.layout import READING_ORDER_HELP, ReadingOrder
 from ocrgate.schema import Box, PageResult, TextLine, Word
+from ocrgate.structure.page import LAYOUT_HELP, ORIENTATION_HELP, StructureMode, page_blocks, upright_page
 from ocrgate.tiling import Tile, read_page
 
 DEFAULTS: dict[str, Any] = {
@@ -42,6 +44,8 @@ class RapidOCROptions(BackendOptions):
         default=None, ge=0, le=1, description="keep lines scored at least this (0..1, finite)"
     )
     reading_order: ReadingOrder = Field(default="layout", description=READING_ORDER_HELP)
+    layout: StructureMode = Field(default="auto", description=LAYOUT_HELP)
+    orientation: StructureMode = Field(default="auto", description=ORIENTATION_HELP)
 
 
 class RapidOCRBackend(Backend):
@@ -98,8 +102,9 @@ class RapidOCRBackend(Backend):
         if self._engine is None:
             self.load()
         text_score = getattr(options, "text_score", None)
-        pixels = np.asarray(page.image.convert("RGB"))
         started = time.perf_counter()
+        page, flags = upright_page(page, getattr(options, "orientation", "auto"))
+        pixels = np.asarray(page.image.convert("RGB"))
         # a page larger than max_side_len whose text the engine's shrinking made illegible is read
         # again in strips (ocrgate.tiling)
         read = read_page(
@@ -108,17 +113,21 @@ class RapidOCRBackend(Backend):
             int(self.setting("max_side_len")),
             lambda tile: self._read_region(pixels, tile, text_score, page.index),
         )
-        seconds = time.perf_counter() - started
-        order = getattr(options, "reading_order", "layout")
-        blocks = paragraph_blocks(read.lines, para_gap=float(self.setting("para_gap")), order=order)
+        blocks, found = page_blocks(
+            page.image,
+            read.lines,
+            para_gap=float(self.setting("para_gap")),
+            order=getattr(options, "reading_order", "layout"),
+            layout=getattr(options, "layout", "auto"),
+        )
         return PageResult(
             index=page.index,
             width=page.width,
             height=page.height,
             blocks=blocks,
             raw=read.raw,
-            flags=read.flags,
-            ocr_seconds=seconds,
+            flags=[*flags, *read.flags, *found],
+            ocr_seconds=time.perf_counter() - started,
         )
 
     def _read_region(

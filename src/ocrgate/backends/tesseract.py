@@ -8,7 +8,8 @@ Settings (`[backends.tesseract.options]`): `lang` (default "eng", "eng+deu" for 
 (page segmentation mode, default 3 = automatic), `tesseract_cmd` (path of the binary, default
 the `tesseract` on PATH) and `para_gap` (see `ocrgate.layout`). A request may override `lang`; it
 is checked against `tesseract --list-langs`. `reading_order`: `layout` (default) or `engine`
-(Tesseract's own line order, one block per line).
+(Tesseract's own line order, one block per line). `orientation` and `layout`: the structure stage
+(`auto`, the default, or `off`; see `ocrgate.structure.page`).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from pytesseract import Output
 from ocrgate.backends.base import Backend, BackendOptions
 from ocrgate.documents import PageImage
 from ocrgate.errors import BackendError, BackendUnavailable, InvalidOption
-from ocrgate.layout import READING_ORDER_HELP, ReadingOrder, paragraph_blocks
+from ocrgate.layout import READING_ORDER_HELP, ReadingOrder
 from ocrgate.schema import Box, PageResult, TextLine, Word
+from ocrgate.structure.page import LAYOUT_HELP, ORIENTATION_HELP, StructureMode, page_blocks, upright_page
 
 DEFAULT_CMD = "tesseract"
 # pytesseract keeps the binary's path in a module global: set it and run under one lock.
@@ -42,6 +44,8 @@ class TesseractOptions(BackendOptions):
 
     lang: str | None = None
     reading_order: ReadingOrder = Field(default="layout", description=READING_ORDER_HELP)
+    layout: StructureMode = Field(default="auto", description=LAYOUT_HELP)
+    orientation: StructureMode = Field(default="auto", description=ORIENTATION_HELP)
 
 
 def _missing_reason(cmd: str) -> str | None:
@@ -115,6 +119,7 @@ class TesseractBackend(Backend):
     def ocr_page(self, page: PageImage, options: BackendOptions) -> PageResult:
         lang = self.check_lang(getattr(options, "lang", None) or self.lang)
         started = time.perf_counter()
+        page, flags = upright_page(page, getattr(options, "orientation", "auto"))
         try:
             data = self._call(
                 pytesseract.image_to_data,
@@ -127,16 +132,22 @@ class TesseractBackend(Backend):
             raise BackendUnavailable(f"the tesseract binary {self.cmd!r} was not found") from exc
         except (pytesseract.TesseractError, OSError) as exc:
             raise BackendError(f"tesseract failed on page {page.index}: {exc}") from exc
-        seconds = time.perf_counter() - started
         words = _words(data)
-        order = getattr(options, "reading_order", "layout")
+        blocks, found = page_blocks(
+            page.image,
+            text_lines(words),
+            para_gap=self.para_gap,
+            order=getattr(options, "reading_order", "layout"),
+            layout=getattr(options, "layout", "auto"),
+        )
         return PageResult(
             index=page.index,
             width=page.width,
             height=page.height,
-            blocks=paragraph_blocks(text_lines(words), para_gap=self.para_gap, order=order),
+            blocks=blocks,
             raw=words,
-            ocr_seconds=seconds,
+            flags=[*flags, *found],
+            ocr_seconds=time.perf_counter() - started,
         )
 
 

@@ -24,7 +24,11 @@ RESULTS = "results.jsonl"
 #: `NAME:VARIANT` in `--backends` runs backend NAME with these request options, scored as its own row.
 #: `lines`: the engine's own line order, one block per line, no reading-order step (the baseline that
 #: shows whether ocrgate's processing helps or hurts).
-VARIANTS: dict[str, dict[str, Any]] = {"lines": {"reading_order": "engine"}}
+#: `nolayout`: no structure stage (no page orientation, no layout regions or tables).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "lines": {"reading_order": "engine"},
+    "nolayout": {"layout": "off", "orientation": "off"},
+}
 
 
 def backend_variant(name: str) -> tuple[str, dict[str, Any]]:

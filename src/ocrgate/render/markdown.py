@@ -150,13 +150,14 @@ def lines_markdown(lines: Sequence[str]) -> str:
 
 
 def block_markdown(block: Block) -> str:
-    """The markdown one block contributes to its page."""
+    """The markdown one block contributes to its page. An equation is LaTeX in `$$` where an engine
+    wrote it; one that carries the engine's text lines (a light engine read it as text) stays text."""
     text = block.text.strip()
     if block.kind == "title" and text and not text.startswith("#"):
         return "#" * (block.level or 1) + " " + " ".join(text.split())
     if block.kind == "table" and not text and block.html:
         return block.html
-    if block.kind == "equation" and text and not text.startswith(("$", "\\[")):
+    if block.kind == "equation" and text and not block.lines and not text.startswith(("$", "\\[")):
         return f"$$\n{text}\n$$"
     if block.kind == "code" and text and not text.startswith("```"):
         return f"```\n{text}\n```"

@@ -20,6 +20,7 @@ The angle is how far the content is turned clockwise from upright; `upright` tur
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from ocrgate.errors import BackendError
+from ocrgate.schema import Box, PageResult, TextLine
 from ocrgate.structure.models import ORIENTATION_MODEL, Loaded, bundled_model
 
 ANGLES = (0, 90, 180, 270)
@@ -160,6 +162,64 @@ def detect_orientation(image: Image.Image) -> Orientation:
 def upright(image: Image.Image, orientation: Orientation) -> Image.Image:
     """The page turned back to upright (counter-clockwise by `orientation.angle`); the same image unless
     the orientation is `confident`."""
-    if not orientation.confident:
-        return image
-    return image.transpose(_TURN_BACK[orientation.angle])
+    return turned_upright(image, orientation.angle) if orientation.confident else image
+
+
+ROTATED = "rotated"
+
+
+def rotated_flag(angle: int) -> str:
+    """The page flag for a page that was turned `angle` degrees clockwise as sent: `rotated: 90`."""
+    return f"{ROTATED}: {angle}"
+
+
+def rotation(flags: Sequence[str]) -> int:
+    """The angle of a `rotated: N` flag among `flags` (0, 90, 180 or 270); 0 without one."""
+    for flag in flags:
+        name, _, value = flag.partition(":")
+        if name == ROTATED and value.strip() in ("90", "180", "270"):
+            return int(value)
+    return 0
+
+
+def turned_upright(image: Image.Image, angle: int) -> Image.Image:
+    """`image` (a page turned `angle` degrees clockwise) turned back upright, pixel for pixel."""
+    return image.transpose(_TURN_BACK[angle]) if angle in _TURN_BACK else image
+
+
+def box_as_sent(box: Box, angle: int, width: float, height: float) -> Box:
+    """A box in the upright page's pixels (`width` x `height`) in the pixels of the page as sent,
+    turned `angle` degrees clockwise (the inverse of `turned_upright`)."""
+    x0, y0, x1, y1 = box
+    if angle == 90:
+        return Box(height - y1, x0, height - y0, x1)
+    if angle == 180:
+        return Box(width - x1, height - y1, width - x0, height - y0)
+    if angle == 270:
+        return Box(y0, width - x1, y1, width - x0)
+    return box
+
+
+def result_as_sent(result: PageResult) -> PageResult:
+    """A page result flagged `rotated: N` with every box (blocks, lines, words) in the pixels of the
+    page as it was sent, and that page's width and height; the result itself when it is not flagged.
+    For pieces of a page read on their own (pictures a PDF text layer misses), which are put back in
+    the page as sent."""
+    angle = rotation(result.flags)
+    if not angle:
+        return result
+    w, h = result.width, result.height
+
+    def sent(box: Box) -> Box:
+        return box_as_sent(box, angle, w, h)
+
+    def line_as_sent(line: TextLine) -> TextLine:
+        words = [word.model_copy(update={"bbox": sent(word.bbox)}) for word in line.words]
+        return line.model_copy(update={"bbox": sent(line.bbox), "words": words})
+
+    blocks = [
+        block.model_copy(update={"bbox": sent(block.bbox), "lines": [line_as_sent(ln) for ln in block.lines]})
+        for block in result.blocks
+    ]
+    width, height = (h, w) if angle in (90, 270) else (w, h)
+    return result.model_copy(update={"blocks": blocks, "width": width, "height": height})

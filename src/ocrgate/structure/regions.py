@@ -98,6 +98,6 @@ def detect_regions(image: Image.Image, min_score: float = DEFAULT_MIN_SCORE) -> 
         if x1 <= x0 or y1 <= y0:
             continue
         kind = KINDS.get(label, "text")
-        regions.append(Region(kind=kind, bbox=(x0, y0, x1, y1), score=float(score), label=label))
+        regions.append(Region(kind=kind, bbox=Box(x0, y0, x1, y1), score=float(score), label=label))
     regions.sort(key=lambda r: -r.score)
     return regions

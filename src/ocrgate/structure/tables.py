@@ -174,7 +174,9 @@ def _cells(
     cells: list[TableCell] = []
     for (r0, r1, c0, c1), box in zip(logic_points, boxes, strict=False):
         xs, ys = box[0::2], box[1::2]
-        bbox = (float(xs.min()) + left, float(ys.min()) + top, float(xs.max()) + left, float(ys.max()) + top)
+        bbox = Box(
+            float(xs.min()) + left, float(ys.min()) + top, float(xs.max()) + left, float(ys.max()) + top
+        )
         text = html_lib.unescape(texts.get((r0, c0), ""))
         cells.append(TableCell(r0, c0, r1 - r0 + 1, c1 - c0 + 1, text, bbox))
     return tuple(cells)
@@ -227,7 +229,7 @@ def table_html(image: Image.Image, table_box: Box, lines: Iterable[TextLineLike]
     return TableResult(
         html=html,
         markdown=html_table_markdown(html),
-        bbox=(float(left), float(top), float(right), float(bottom)),
+        bbox=Box(float(left), float(top), float(right), float(bottom)),
         cells=cells,
         rows=rows,
         cols=cols,
