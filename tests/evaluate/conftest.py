@@ -34,7 +34,7 @@ def subset_manifest(eval_dir: Path, ids: tuple[str, ...], folder: Path) -> Path:
             continue
         entry = json.loads(line)
         if entry["id"] in ids:
-            for key in ("image", "pdf", "gt_text", "gt_markdown", "gt_tests"):
+            for key in ("image", "pdf", "gt_text", "gt_markdown", "gt_tests", "gt_html"):
                 if entry.get(key):
                     entry[key] = str(eval_dir / entry[key])
             lines.append(json.dumps(entry))

@@ -3,9 +3,10 @@
 Manifest: one JSON object a line; paths are relative to the manifest's folder. Fields read here:
 `id` (unique), `source` (dataset or folder the page comes from), `doc_type`, `language`, `image` (the page
 image), `pdf` + `pdf_page` (the page as a PDF; which of the two is read is `choose_input`'s answer to
-`--input`), `gt_text` (a plain-text file of
-the page's text), `gt_markdown` (a markdown file, used when there is no `gt_text`), `gt_tests` (a JSONL file
-of olmOCR-Bench unit tests). A page needs `image` or `pdf`, and `gt_text`, `gt_markdown` or `gt_tests`.
+`--input`), `gt_text` (a plain-text file of the page's text), `gt_markdown` (a markdown file, used when
+there is no `gt_text`), `gt_tests` (a JSONL file of olmOCR-Bench unit tests), `gt_html` (an HTML file of
+the page's table, the truth TEDS is measured against). A page needs `image` or `pdf`, and `gt_text`,
+`gt_markdown` or `gt_tests`.
 Other fields (licence, origin, sizes...) are kept in `extra`.
 
 Plain folder: every image or PDF (searched recursively) with a `.txt` or `.md` file of the same stem beside
@@ -27,7 +28,18 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 InputMode = Literal["auto", "image", "pdf"]
 #: the file a page was read from
 PageInput = Literal["image", "pdf"]
-_KNOWN = {"id", "source", "doc_type", "language", "image", "pdf", "pdf_page", "gt_text", "gt_markdown"}
+_KNOWN = {
+    "id",
+    "source",
+    "doc_type",
+    "language",
+    "image",
+    "pdf",
+    "pdf_page",
+    "gt_text",
+    "gt_markdown",
+    "gt_html",
+}
 
 
 class EvalPage(BaseModel):
@@ -42,6 +54,7 @@ class EvalPage(BaseModel):
     pdf_page: int | None = Field(default=None, description="1-based page of `pdf`")
     gt_text: str | None = Field(default=None, description="the page's expected text")
     gt_tests: list[dict[str, Any]] = Field(default_factory=list, description="olmOCR-Bench unit tests")
+    gt_html: str | None = Field(default=None, description="the page's table as HTML (TEDS truth)")
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -113,6 +126,7 @@ def load_manifest(path: Path) -> list[EvalPage]:
                 pdf_page=entry.get("pdf_page"),
                 gt_text=_read(root / truth_file) if truth_file else None,
                 gt_tests=_read_tests(root / tests_file) if tests_file else [],
+                gt_html=_read(root / entry["gt_html"]) if entry.get("gt_html") else None,
                 extra={k: v for k, v in entry.items() if k not in _KNOWN},
             )
         )

@@ -1,9 +1,9 @@
 """The figures the report and the terminal table show per group, their direction, and the best marks.
 
-Direction: CER, CER micro, WER, NED, failures and seconds per page are better lower; word-bag F1 and
-the olmOCR-Bench pass rate are better higher. The best value of a column among the backends is the
-one that is best as shown (rounded to the column's digits); every backend that has it is marked, and a
-column where all backends show the same value, or only one has a value, marks none.
+Direction: CER, CER micro, WER, NED, failures and seconds per page are better lower; word-bag F1,
+the olmOCR-Bench pass rate and TEDS (tables) are better higher. The best value of a column among the
+backends is the one that is best as shown (rounded to the column's digits); every backend that has it is
+marked, and a column where all backends show the same value, or only one has a value, marks none.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ FIGURES = {
     "f1": Figure("F1", "f1", False),
     "ned": Figure("NED", "ned", True),
     "tests": Figure("tests", "test_pass_rate", False),
+    "teds": Figure("TEDS", "teds", False),
     "seconds": Figure("s/page", "seconds_mean", True, 2),
     "p95": Figure("p95 s", "latency_p95", True, 2),
 }
@@ -60,7 +61,7 @@ SMALL_GROUP = 5
 
 DIRECTIONS = (
     "CER, WER, NED, failed and seconds per page: lower is better (↓); "
-    "F1 and olmOCR-Bench tests passed: higher is better (↑)"
+    "F1, olmOCR-Bench tests passed and TEDS: higher is better (↑)"
 )
 
 

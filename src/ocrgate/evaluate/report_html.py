@@ -1,10 +1,10 @@
 """`report.html`: one self-contained page to choose a backend from (pictures are data URIs, nothing fetched).
 
 Sections: the run (date, machine, load, input), how to read the metrics, figures over all pages, by
-source and by document type (best per column marked, small groups warned about), pages won per
-backend, the speed vs accuracy plots, the per-page head-to-head, and every page's output diffed
-against its ground truth (or its olmOCR-Bench tests) beside the page image. All engine and dataset
-text is HTML-escaped.
+source and by document type (best per column marked, small groups warned about), document structure
+per source (TEDS, table tests, layout regions by kind), pages won per backend, the speed vs accuracy
+plots, the per-page head-to-head, and every page's output diffed against its ground truth (or its
+olmOCR-Bench tests) beside the page image. All engine and dataset text is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ocrgate.evaluate.report_pages import LEGEND, SCRIPT, best_cell, input_label
 from ocrgate.evaluate.runner import PageRecord
 from ocrgate.evaluate.summary import Aggregate, Summary
 
-TABLE_FIGURES = ("pages", "failed", "cer", "cer_micro", "wer", "f1", "ned", "tests", "seconds", "p95")
+TABLE_FIGURES = ("pages", "failed", "cer", "cer_micro", "wer", "f1", "ned", "tests", "teds", "seconds", "p95")
 _e = html.escape
 
 
@@ -98,6 +98,12 @@ dropping white space and punctuation (case kept), 0..1. Like CER it is order-sen
 price as separate lines, and some <b>docling_pdf</b> text layers interleave two columns.
 <b>tests</b>: share of olmOCR-Bench unit tests passed (present / absent / order / table / math / baseline),
 for pages that have tests instead of a page text. {directions}.</p>
+<p><b>TEDS</b> (tree-edit-distance-based similarity, Zhong et al. 2020, "Image-based table recognition:
+data, model, and evaluation"): 1 minus the tree edit distance between the output's table and the
+truth table (rows, cells, spans and cell text as one tree), divided by the larger tree's size; 1 is the
+same table, 0 none found. A mean over the pages that have a truth table (<b>tables</b>: PubTabNet); the
+page's best-matching table counts. <b>TEDS-S</b> is the same with cell text ignored (structure only).
+<b>Layout regions</b> counts the blocks an engine gave by kind (text, title, table, figure...).</p>
 <p>Means are over the pages a backend read without failure: where <b>failed</b> is not 0 the backends'
 means cover different pages; the head-to-head below does not have that problem.
 <b>Winner of a page</b>: lowest CER (equal to 3 decimals: higher F1, then a tie); on test pages the
@@ -144,6 +150,37 @@ def _group_table(summary: Summary, grouping: str) -> str:
         for pages, members in sorted(small.items())
     )
     return table + (f'<ul class="notes">{notes}</ul>' if notes else "")
+
+
+def _structure_table(summary: Summary) -> str:
+    """Per source and backend: TEDS and TEDS-S (pages with a truth table), table tests passed, and the
+    layout regions by kind; sources where no backend has any of these are left out."""
+    rows: list[str] = []
+    sources = sorted({s for b in summary.backends.values() for s in b.by_source})
+    for source in sources:
+        present = [(n, b.by_source[source]) for n, b in summary.backends.items() if source in b.by_source]
+        if not any(a.teds_pages or "table" in a.tests_by_type or a.block_kinds for _, a in present):
+            continue
+        marks = {k: best(FIGURES[k], [a for _, a in present]) for k in ("teds",)}
+        for j, (name, a) in enumerate(present):
+            label = f'<th rowspan="{len(present)}" class="group">{_e(source)}</th>' if j == 0 else ""
+            passed, total = a.tests_by_type.get("table", [0, 0])
+            kinds = ", ".join(f"{kind} {count}" for kind, count in a.block_kinds.items()) or "–"
+            cells = [
+                str(a.teds_pages),
+                best_cell(FIGURES["teds"].text(a), j in marks["teds"]),
+                "–" if a.teds_structure is None else f"{a.teds_structure:.3f}",
+                f"{passed}/{total}" if total else "–",
+            ]
+            body = "".join(c if c.startswith("<td") else f"<td>{_e(c)}</td>" for c in cells)
+            rows.append(f'<tr>{label}<th>{_e(name)}</th>{body}<td class="l">{_e(kinds)}</td></tr>')
+    if not rows:
+        return '<p class="small">No page has a truth table, table tests or layout regions.</p>'
+    head = (
+        "<tr><th>source</th><th>backend</th><th>table pages</th><th>TEDS ↑</th><th>TEDS-S ↑</th>"
+        "<th>table tests ↑</th><th>layout regions by kind</th></tr>"
+    )
+    return f"<table>{head}{''.join(rows)}</table>"
 
 
 def _wins_table(rows: list[HeadToHead], names: list[str], grouping: str) -> str:
@@ -206,6 +243,8 @@ def render_html(summary: Summary, records: list[PageRecord], pages: dict[str, Ev
         _group_table(summary, "by_source"),
         "<h2>By document type</h2>",
         _group_table(summary, "by_doc_type"),
+        "<h2>Document structure</h2>",
+        _structure_table(summary),
         "<h2>Speed and accuracy</h2>",
         f'<div class="plots">{plots}</div>',
         "<h2>Page by page</h2>",

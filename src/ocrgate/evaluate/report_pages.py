@@ -51,6 +51,8 @@ def _score_text(row: HeadToHead, name: str) -> str:
         parts.append(f"CER {s.cer:.3f} · F1 {s.f1 or 0:.3f}")
     if s.tests_total:
         parts.append(f"tests {s.tests_passed}/{s.tests_total}")
+    if s.teds is not None:
+        parts.append(f"TEDS {s.teds:.3f} (structure {s.teds_structure or 0:.3f})")
     return " · ".join(parts) or "no truth"
 
 

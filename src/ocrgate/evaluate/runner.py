@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ocrgate.evaluate import metrics
+from ocrgate.evaluate import metrics, structure
 from ocrgate.evaluate.datasets import EvalPage, InputMode, PageInput, choose_input
 
 RESULTS = "results.jsonl"
@@ -80,6 +80,13 @@ class PageRecord(BaseModel):
     tests_passed: int = 0
     tests_by_type: dict[str, list[int]] = Field(default_factory=dict, description="type -> [passed, total]")
     test_failures: list[str] = Field(default_factory=list)
+    teds: float | None = Field(
+        default=None, description="TEDS of the page's table against `gt_html`, 0..1 (None: no gt_html)"
+    )
+    teds_structure: float | None = Field(default=None, description="the same table's TEDS-S (structure only)")
+    block_kinds: dict[str, int] = Field(
+        default_factory=dict, description="layout regions (blocks) by kind; empty where not known"
+    )
     finished_at: float = Field(default_factory=time.time)
 
     @property
@@ -87,10 +94,16 @@ class PageRecord(BaseModel):
         return self.backend, self.page_id
 
 
-def score(record: PageRecord, page: EvalPage, options: ScoreOptions) -> PageRecord:
-    """Fill in the record's metrics from its markdown and the page's ground truth."""
+def score(
+    record: PageRecord, page: EvalPage, options: ScoreOptions, tables: tuple[str, ...] = ()
+) -> PageRecord:
+    """Fill in the record's metrics from its markdown and the page's ground truth; `tables` are the
+    page's table blocks' HTML (TEDS falls back to the markdown's tables: `structure.predicted_tables`)."""
     if not record.ok:
         return record
+    if page.gt_html is not None:
+        found = structure.table_score(structure.predicted_tables(tables, record.markdown), page.gt_html)
+        record.teds, record.teds_structure = found
     if page.gt_text is not None:
         norm = dict(
             casefold=options.casefold, collapse_ws=options.collapse_ws, markdown=options.strip_markdown
@@ -137,11 +150,21 @@ def read_results(out: Path) -> dict[tuple[str, str], PageRecord]:
 
 
 class Reading(NamedTuple):
-    """What a recognizer read on one page."""
+    """What a recognizer read on one page: its markdown, OCR seconds, where the text came from, its
+    table blocks' HTML (in page order) and its blocks counted by kind (None: not known)."""
 
     markdown: str
     ocr_seconds: float
     text_origin: Literal["engine", "text_layer", "mixed"] | None = None
+    tables: tuple[str, ...] = ()
+    block_kinds: dict[str, int] | None = None
+
+
+def _reading(markdown: str, ocr_seconds: float, blocks: list[Any]) -> Reading:
+    """A `Reading` of a page's markdown and its blocks (`Block`s)."""
+    tables = tuple(b.html for b in blocks if b.kind == "table" and b.html)
+    kinds = structure.block_kinds(b.kind for b in blocks)
+    return Reading(markdown, ocr_seconds, _origin(blocks), tables, kinds)
 
 
 class Recognizer(Protocol):
@@ -201,7 +224,7 @@ def in_process(backend_name: str, settings: dict[str, Any] | None = None) -> Rec
             document.close()
         chosen = response.pages[0] if response.pages else None
         blocks = chosen.blocks if chosen is not None else []
-        return Reading(response.markdown, response.timings.ocr, _origin(blocks))
+        return _reading(response.markdown, response.timings.ocr, blocks)
 
     return run
 
@@ -220,7 +243,7 @@ def via_gateway(backend_name: str, url: str, api_key: str | None = None) -> Reco
         )
         chosen = _pick(response.pages, index)
         markdown = chosen.markdown if chosen is not None and len(response.pages) > 1 else response.markdown
-        return Reading(markdown, response.timings.ocr, _origin(chosen.blocks) if chosen else None)
+        return _reading(markdown, response.timings.ocr, chosen.blocks if chosen is not None else [])
 
     return run
 
@@ -288,16 +311,18 @@ def run_pages(
                 backend=backend, page_id=page.id, source=page.source, doc_type=page.doc_type, input=kind
             )
             t0 = time.perf_counter()
+            reading = Reading("", 0.0)
             try:
                 if isinstance(recognizer, BaseException):
                     raise recognizer
                 reading = Reading(*recognizer(page.as_input(kind)))
-                record.markdown, record.ocr_seconds, record.text_origin = reading
+                record.markdown, record.ocr_seconds, record.text_origin = reading[:3]
+                record.block_kinds = reading.block_kinds or {}
             except Exception as exc:
                 record.ok, record.cause = False, failure_cause(exc)
                 record.error = str(getattr(exc, "message", None) or exc)[:500]
             record.seconds = time.perf_counter() - t0
-            record = score(record, page, options)
+            record = score(record, page, options, reading.tables)
             sink.write(record.model_dump_json() + "\n")
             sink.flush()
             records[record.key] = record

@@ -1,8 +1,9 @@
 """Figures over run records: per backend overall, by source and by document type, and per page.
 
 `summarise` turns `PageRecord`s into the `Summary` written as `summary.json` (what `ocrgate eval diff`
-reads back). Text metrics are means over the pages that have text truth; speed is seconds per page
-of the request, sequential.
+reads back). Text metrics are means over the pages that have text truth; TEDS (`structure`) is a mean
+over the pages that have a ground-truth table (`gt_html`); layout regions are totals by block kind over
+the pages read; speed is seconds per page of the request, sequential.
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ class Aggregate(BaseModel):
     tests_passed: int = 0
     test_pass_rate: float | None = None
     test_pass_rate_by_type: dict[str, float] = Field(default_factory=dict)
+    tests_by_type: dict[str, list[int]] = Field(
+        default_factory=dict, description="test type -> [passed, total] (the `table` type: table tests)"
+    )
+    teds: float | None = Field(default=None, description="mean TEDS over the pages with a truth table")
+    teds_structure: float | None = Field(default=None, description="mean TEDS-S (structure only), same pages")
+    teds_pages: int = Field(default=0, description="pages read that have a truth table")
+    block_kinds: dict[str, int] = Field(default_factory=dict, description="layout regions by kind, totals")
     seconds_mean: float | None = Field(default=None, description="mean seconds per page read")
     latency_p50: float | None = None
     latency_p95: float | None = None
@@ -64,6 +72,8 @@ class PageScore(BaseModel):
     tests_passed: int = 0
     tests_total: int = 0
     test_pass_rate: float | None = None
+    teds: float | None = None
+    teds_structure: float | None = None
     seconds: float = 0.0
 
 
@@ -108,6 +118,10 @@ def aggregate(records: list[PageRecord]) -> Aggregate:
     tests_total = sum(r.tests_total for r in ok)
     tests_passed = sum(r.tests_passed for r in ok)
     seconds = [r.seconds for r in ok]
+    tables = [r for r in ok if r.teds is not None]
+    kinds: Counter[str] = Counter()
+    for r in ok:
+        kinds.update(r.block_kinds)
     return Aggregate(
         pages=len(records),
         ok=len(ok),
@@ -121,6 +135,11 @@ def aggregate(records: list[PageRecord]) -> Aggregate:
         tests_passed=tests_passed,
         test_pass_rate=tests_passed / tests_total if tests_total else None,
         test_pass_rate_by_type={k: p / t for k, (p, t) in sorted(by_type.items()) if t},
+        tests_by_type=dict(sorted(by_type.items())),
+        teds=_mean(r.teds for r in tables),
+        teds_structure=_mean(r.teds_structure for r in tables),
+        teds_pages=len(tables),
+        block_kinds=dict(sorted(kinds.items())),
         seconds_mean=_mean(seconds),
         latency_p50=_percentile(seconds, 0.5),
         latency_p95=_percentile(seconds, 0.95),
@@ -169,6 +188,8 @@ def summarise(
             tests_passed=r.tests_passed,
             tests_total=r.tests_total,
             test_pass_rate=r.tests_passed / r.tests_total if r.tests_total else None,
+            teds=r.teds,
+            teds_structure=r.teds_structure,
             seconds=r.seconds,
         )
         for r in records

@@ -20,6 +20,8 @@ from ocrgate.evaluate.headtohead import TIE, head_to_head, wins
 from ocrgate.evaluate.summary import Aggregate, Summary
 
 COLUMNS = ("pages", "failed", "cer", "f1", "ned", "wer", "tests", "seconds")
+#: shown after `tests` where some page has a truth table (`gt_html`)
+TEDS_COLUMN = "teds"
 #: dropped in this order while a block is wider than the console
 DROP_ORDER = ("wer", "ned", "failed", "pages")
 _LABELS = {"failed": "fail"}
@@ -92,8 +94,12 @@ def _fits(console: Console, blocks: list[tuple[str, Rows]], columns: tuple[str, 
 
 
 def _fitting_columns(console: Console, blocks: list[tuple[str, Rows]]) -> tuple[str, ...]:
-    """The most columns (dropping in `DROP_ORDER`) with which every block fits the console."""
+    """The most columns (dropping in `DROP_ORDER`) with which every block fits the console; TEDS
+    after the tests where some group has it."""
     columns = COLUMNS
+    if any(a.teds is not None for _, rows in blocks for _, a in rows):
+        at = columns.index("tests") + 1
+        columns = (*columns[:at], TEDS_COLUMN, *columns[at:])
     for drop in (None, *DROP_ORDER):
         columns = tuple(c for c in columns if c != drop)
         if _fits(console, blocks, columns):
@@ -135,7 +141,8 @@ def print_summary(summary: Summary, console: Console | None = None) -> None:
     legend = [
         "* best in its column; s/page: mean seconds per page, sequential",
         "↓ lower is better: CER, WER, NED, fail, s/page",
-        "↑ higher is better: F1, tests (olmOCR-Bench tests passed)",
+        "↑ higher is better: F1, tests (olmOCR-Bench tests passed)"
+        + (", TEDS (table similarity, 0..1)" if TEDS_COLUMN in columns else ""),
     ]
     if small:
         legend.append(f"⚠ fewer than {SMALL_GROUP} pages: one page is 1/n of each mean")
