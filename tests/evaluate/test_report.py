@@ -44,6 +44,7 @@ def test_report_html_states_tables_diffs_machine_and_warnings(report_run: Report
         "Pages won",
         "By source",
         "By document type",
+        "Document structure",
         "Speed and accuracy",
         "Page by page",
         "Each page against its ground truth",
