@@ -72,6 +72,9 @@ class UploadFields(BaseModel):
     format: Format | None = Field(default=None, description=FORMAT_DESCRIPTION + " (`/v1/ocr` only)")
 
 
+FIELD_NAMES = tuple(UploadFields.model_fields)
+
+
 class UploadForm(UploadFields):
     """The multipart form of `POST /v1/ocr` and `POST /v1/jobs` (for the OpenAPI document)."""
 
@@ -197,11 +200,19 @@ async def read_upload(upload: UploadFile | str | None, limits: Limits, already: 
 
 
 def check_fields(form: FormData) -> UploadFields:
-    """The text fields as `UploadFields` (empty ones count as absent); 422 `invalid_request` otherwise."""
+    """The text fields as `UploadFields` (empty ones count as absent); 422 `invalid_request` otherwise,
+    also for a field the form does not take (an engine option such as `layout` sent as its own field
+    would otherwise be ignored without a word: engine options go in `options`)."""
     values: dict[str, Any] = {}
     for key, value in form.multi_items():
-        if key == "file" or key not in UploadFields.model_fields:
+        if key == "file":
             continue
+        if key not in UploadFields.model_fields:
+            taken = ", ".join(f"`{name}`" for name in FIELD_NAMES)
+            raise InvalidRequest(
+                f"the form has no field {key!r}; it takes `file`, {taken}. "
+                f'Engine options go in `options` as a JSON object, e.g. options={{"{key}": ...}}'
+            )
         if isinstance(value, UploadFile):
             raise InvalidRequest(f"`{key}` must be a text field, not a file")
         if value != "":
