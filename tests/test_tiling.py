@@ -152,6 +152,12 @@ def test_a_narrow_page_goes_to_strips_at_once() -> None:
     assert result.flags == []
 
 
+def test_small_print_the_engine_saw_at_full_size_is_not_flagged() -> None:
+    """A 72 dpi table crop (503x249, 10 px lines): nothing was shrunk, so nothing is `downscaled`."""
+    for height in (6, 10, MIN_LINE_HEIGHT - 1):
+        assert read_page(503, 249, 2000, Reader(height)).flags == []
+
+
 def test_text_still_too_small_is_flagged() -> None:
     # both sides over the limit: strips are 4000 px squares, shrunk twice
     reader = Reader(MIN_LINE_HEIGHT * 2 - 4)

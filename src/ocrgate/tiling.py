@@ -19,9 +19,10 @@ Two lines of neighbouring strips are compared when they share a text row: vertic
 least half the lower box, and one box holds the other or they overlap horizontally by at least half
 a line height (padded boxes of neighbouring words touch, but no more).
 
-A page whose lines stay under `MIN_LINE_HEIGHT` (both sides far over the limit, small print) gets
-the `downscaled` flag, and so does a page on which nothing was found while the engine still saw it
-shrunk `EMPTY_SHRINK` times or more (text that small may not be detected at all). The threshold,
+A page the engine shrank whose lines stay under `MIN_LINE_HEIGHT` (both sides far over the limit,
+small print) gets the `downscaled` flag (a small image read at full size never does), and so does
+a page on which nothing was found while the engine still saw it shrunk `EMPTY_SHRINK` times or more
+(text that small may not be detected at all). The threshold,
 measured with RapidOCR's default PP-OCR models on pages shrunk with OpenCV's bilinear resize (as
 the engine shrinks): the tesseract_test page reads without error down to 12 px line boxes and fails
 at 10 px (CER 0.5); the receipt reads at CER 0.004 at 16 px and 0.026 at 11 px. 16 px keeps that
@@ -143,7 +144,8 @@ def read_page(width: int, height: int, max_side: int, read: RegionReader) -> Til
         raw = [dict(entry, tile=k) for k, (_, entries) in enumerate(reads) for entry in entries]
     else:
         tiles = [whole]
-    illegible = not _legible(lines, shrink) if lines else shrink >= EMPTY_SHRINK
+    # only text the engine shrank is flagged: small print it saw at full size is the page's own
+    illegible = shrink > 1 and (not _legible(lines, shrink) if lines else shrink >= EMPTY_SHRINK)
     return TiledRead(lines=lines, raw=raw, tiles=tiles, flags=[DOWNSCALED] if illegible else [])
 
 
