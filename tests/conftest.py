@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from ocrgate.backends.rapidocr import RapidOCRBackend
 
 REPO = Path(__file__).resolve().parents[1]
 EVAL_DIR = REPO.parent / "shared" / "eval"
@@ -37,3 +40,15 @@ def phototest_truth(eval_dir: Path) -> str:
 @pytest.fixture(scope="session")
 def multipage_pdf(eval_dir: Path) -> Path:
     return eval_dir / "docling_pdf" / "pdf" / "multi_page.pdf"
+
+
+@pytest.fixture(scope="session")
+def rapidocr() -> Iterator[RapidOCRBackend]:
+    """RapidOCR loaded once for the session (its models from the wheel); skipped where it cannot run."""
+    reason = RapidOCRBackend.availability()
+    if reason:
+        pytest.skip(reason)
+    backend = RapidOCRBackend()
+    backend.load()
+    yield backend
+    backend.close()

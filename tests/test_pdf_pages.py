@@ -4,7 +4,6 @@ cannot be loaded fails alone (PageUnreadable), never the document."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pypdf
@@ -20,14 +19,9 @@ FIELD_VALUES = ("Margaret Hamilton", "Springfield")
 
 
 @pytest.fixture(scope="module")
-def rapidocr_backend() -> Iterator[RapidOCRBackend]:
-    reason = RapidOCRBackend.availability()
-    if reason:
-        pytest.skip(reason)
-    backend = RapidOCRBackend()
-    backend.load()
-    yield backend
-    backend.close()
+def rapidocr_backend(rapidocr: RapidOCRBackend) -> RapidOCRBackend:
+    """The session's loaded RapidOCR backend (tests/conftest.py)."""
+    return rapidocr
 
 
 def bug_file(name: str) -> bytes:

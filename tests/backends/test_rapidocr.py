@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def backend() -> Iterator[RapidOCRBackend]:
-    reason = RapidOCRBackend.availability()
-    if reason:
-        pytest.skip(reason)
-    engine = RapidOCRBackend()
-    engine.load()
-    yield engine
-    engine.close()
+def backend(rapidocr: RapidOCRBackend) -> RapidOCRBackend:
+    """The session's loaded RapidOCR backend (tests/conftest.py)."""
+    return rapidocr
 
 
 def page_of(path: Path) -> PageImage:

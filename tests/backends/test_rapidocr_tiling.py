@@ -6,7 +6,6 @@ wide pages of several widths, whose truth is the page's own ground truth repeate
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,14 +21,9 @@ BUGS = Path(__file__).resolve().parents[2].parent / "shared" / "bugs"
 
 
 @pytest.fixture(scope="module")
-def backend() -> Iterator[RapidOCRBackend]:
-    reason = RapidOCRBackend.availability()
-    if reason:
-        pytest.skip(reason)
-    engine = RapidOCRBackend()
-    engine.load()
-    yield engine
-    engine.close()
+def backend(rapidocr: RapidOCRBackend) -> RapidOCRBackend:
+    """The session's loaded RapidOCR backend (tests/conftest.py)."""
+    return rapidocr
 
 
 def read(backend: RapidOCRBackend, image: Image.Image) -> tuple[str, list[str], list]:  # type: ignore[type-arg]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,17 +30,6 @@ class Recognised:
 
 def respond(backend: str, name: str, result: PageResult, image: Image.Image) -> OCRResponse:
     return assemble_response(backend, name, [render_page(result, image, boxes=False)])
-
-
-@pytest.fixture(scope="session")
-def rapidocr() -> Iterator[RapidOCRBackend]:
-    reason = RapidOCRBackend.availability()
-    if reason:
-        pytest.skip(reason)
-    backend = RapidOCRBackend()
-    backend.load()
-    yield backend
-    backend.close()
 
 
 def _rapidocr_page(backend: RapidOCRBackend, path: Path) -> Recognised:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,17 +15,6 @@ from ocrgate.documents import PageImage
 from ocrgate.schema import TextLine as Line
 
 ocr_lines_type = Callable[[Image.Image], list[Line]]
-
-
-@pytest.fixture(scope="session")
-def rapidocr() -> Iterator[RapidOCRBackend]:
-    reason = RapidOCRBackend.availability()
-    if reason:
-        pytest.skip(reason)
-    backend = RapidOCRBackend()
-    backend.load()
-    yield backend
-    backend.close()
 
 
 @pytest.fixture(scope="session")
