@@ -61,7 +61,7 @@ def test_a_folder_is_read_into_every_format_then_resumed(
     assert first.returncode == 0, first.stderr[-3000:]
 
     for stem in STEMS:  # the folder structure mirrored, one file per format
-        for extension in (".md", ".alto.xml", ".json", ".pdf", ".boxes.jpg"):
+        for extension in (".md", ".alto.xml", ".json", ".ocr.pdf", ".boxes.jpg"):
             assert (out / f"{stem}{extension}").is_file(), f"{stem}{extension}"
     assert not list(out.rglob("notes*")) and not list(out.rglob("*.tmp"))
     assert cer((out / "phototest.md").read_text(encoding="utf-8"), phototest_truth) <= 0.05
@@ -71,7 +71,7 @@ def test_a_folder_is_read_into_every_format_then_resumed(
         response = json.loads(text)
         assert response["status"] == "complete" and response["pages"]
         alto_schema.assertValid(etree.parse(str(out / f"{stem}.alto.xml")))
-    searchable = pdf_text(out / "phototest.pdf")
+    searchable = pdf_text(out / "phototest.ocr.pdf")
     assert cer(searchable, (out / "phototest.md").read_text(encoding="utf-8")) <= 0.02
 
     rows = summary(out)
@@ -114,7 +114,7 @@ def test_failed_pages_and_files_are_named_and_read_again(
     assert rows["cut.png"]["status"] == "failed" and "cannot be decoded" in rows["cut.png"]["error"]
     # what could be read is written, and the errors log says what could not
     assert "harbour office" in (out / "pdf_bogus_count.md").read_text(encoding="utf-8")
-    assert "harbour office" in pdf_text(out / "pdf_bogus_count.pdf")
+    assert "harbour office" in pdf_text(out / "pdf_bogus_count.ocr.pdf")
     assert "page 2:" in (out / "pdf_bogus_count.errors.log").read_text(encoding="utf-8")
     assert (out / "cut.errors.log").is_file() and not (out / "cut.md").exists()
 
@@ -148,3 +148,37 @@ def test_bad_options_and_paths_fail_before_any_file_is_read(phototest: Path, tmp
     assert several.returncode == 2 and "--out" in several.stderr
     unknown = ocrgate_cli("ocr", str(phototest), "-f", "docx")
     assert unknown.returncode == 2 and "docx" in unknown.stderr
+
+
+def test_outputs_never_replace_an_input(tmp_path: Path, eval_dir: Path, phototest: Path) -> None:
+    """`--out` the folder being read: the searchable PDF is `scan.ocr.pdf` beside `scan.pdf`, never over
+    it; a later run does not take its own outputs for scans; an output that would land on a file named
+    as an input (or on the input itself) is refused instead."""
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    original = (eval_dir / "docling_pdf" / "pages_pdf" / "multi_page_p1.pdf").read_bytes()  # a text layer
+    (folder / "scan.pdf").write_bytes(original)
+    args = ("ocr", str(folder), "--out", str(folder), "-f", "pdf,md")
+    first = ocrgate_cli(*args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert (folder / "scan.pdf").read_bytes() == original
+    assert "Word Processor" in pdf_text(folder / "scan.ocr.pdf") and (folder / "scan.md").is_file()
+    for again in (ocrgate_cli(*args), ocrgate_cli(*args, "--force")):
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert set(summary(folder)) == {"scan.pdf"}  # scan.ocr.pdf is its output, not a second scan
+    assert (folder / "scan.pdf").read_bytes() == original
+    assert sorted(p.name for p in folder.iterdir()) == ["scan.md", "scan.ocr.pdf", "scan.pdf", "summary.csv"]
+
+    output = (folder / "scan.ocr.pdf").read_bytes()
+    named = ocrgate_cli(
+        "ocr", str(folder / "scan.pdf"), str(folder / "scan.ocr.pdf"), "--out", str(folder), "-f", "pdf,md"
+    )
+    assert named.returncode == 2
+    assert "scan.pdf: its output would be written over" in named.stderr and "another --out" in named.stderr
+    assert (folder / "scan.ocr.pdf").read_bytes() == output and (folder / "scan.ocr.md").is_file()
+
+    disguised = tmp_path / "notes.md"  # a PNG, whatever its name says: its md output would be itself
+    disguised.write_bytes(phototest.read_bytes())
+    refused = ocrgate_cli("ocr", str(disguised), "--out", str(tmp_path), "-f", "md")
+    assert refused.returncode == 2 and "its output would be written over" in refused.stderr
+    assert disguised.read_bytes() == phototest.read_bytes()

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ocrgate.backends import registry
 from ocrgate.batch.inputs import find_inputs
+from ocrgate.batch.outputs import spare_inputs
 from ocrgate.batch.readers import Plan, check
 from ocrgate.batch.run import print_summary, run_batch
 from ocrgate.config import Settings, load_settings
@@ -109,13 +110,15 @@ def ocr(
     """
     settings = _settings(config)
     found = find_inputs(paths, out)
+    formats = _formats(fmt, out, len(found.inputs))
+    if out is not None:
+        found = spare_inputs(found, out, formats)
     for problem in found.errors:
         err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)
     if not found.inputs:
         _fail(
             "no image or PDF to read" + (f" ({found.ignored} other files ignored)" if found.ignored else "")
         )
-    formats = _formats(fmt, out, len(found.inputs))
     name = backend or ("" if via else settings.default_backend)
     try:
         engine_options = options_from_json(options)

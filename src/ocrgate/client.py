@@ -69,6 +69,7 @@ def _raise_for(response: httpx.Response) -> None:
     except ValueError:
         error = BackendError(f"HTTP {response.status_code}: {response.text[:200]}")
     error.status = response.status_code
+    error.request_id = response.headers.get("x-request-id")
     if "retry-after" in response.headers and hasattr(error, "retry_after"):
         error.retry_after = int(response.headers["retry-after"])
     raise error

@@ -8,6 +8,8 @@ from ocrgate.schema import ErrorInfo
 class OCRGateError(Exception):
     code = "error"
     status = 500
+    #: the gateway's id of the request that failed (`X-Request-ID`), where the client got one
+    request_id: str | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -27,7 +26,7 @@ from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendError, InternalError, OCRGateError
 from ocrgate.render import BoxesMode, RenderedPage, render_page, respond, wants_boxes
 from ocrgate.render.response import cheap_to_render, needs_pixels
-from ocrgate.schema import CompareResponse, OCRResponse, PageResult, TextLayerMode, Timings
+from ocrgate.schema import CompareResponse, OCRResponse, PageResult, TextLayerMode, Timings, new_request_id
 from ocrgate.structure.orientation import result_as_sent, rotation, turned_upright
 from ocrgate.textlayer import TextLayer, assess, layer_blocks, merged, pictures_to_read
 
@@ -75,10 +74,6 @@ class PageSink(Protocol):
     def progress(self, backend: str, done: int, total: int) -> None:
         """What a whole-file engine reports while it works (pages done of total)."""
         ...
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex
 
 
 async def run(

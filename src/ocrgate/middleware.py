@@ -1,5 +1,6 @@
 """Every ASGI middleware of the gateway and of the standalone web server, each a small pure-ASGI class.
 
+- `RequestID`: one id per request, the client's `X-Request-ID` or a new one, on every answer.
 - `UploadLimit`: at most the upload limit of request body is ever read.
 - `FixedHeaders`: headers every response gets (`nosniff`; the web client's Content-Security-Policy on
   pages that are not API answers).
@@ -8,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -15,10 +17,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocrgate.config import Limits
 from ocrgate.errors import FileTooLarge
-from ocrgate.http_errors import error_response
+from ocrgate.http_errors import REQUEST_ID_HEADER, error_response, request_id_of
+from ocrgate.schema import new_request_id
 
 # multipart framing around the file: boundaries, headers, the small form fields
 MULTIPART_SLACK = 64 * 1024
+#: a client's request id taken as it is: 1 to 128 visible ASCII characters (no space, no control)
+CLIENT_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode("ascii")
 
 
 def is_json(content_type: str | None) -> bool:
@@ -64,6 +70,37 @@ class HTTPMiddleware:
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         raise NotImplementedError
+
+
+class RequestID(HTTPMiddleware):
+    """Gives every HTTP request one id and every answer to it an `X-Request-ID` header with that id.
+
+    The id is the request's own `X-Request-ID` when it is `CLIENT_REQUEST_ID` (the first such header;
+    anything else, e.g. too long or with a line break, is replaced, never echoed), else a new one
+    (`schema.new_request_id`). It is kept in `scope["state"]["request_id"]` (`request.state.request_id`,
+    read with `http_errors.request_id_of`) for error bodies, log lines and the unified response. A
+    header the app set itself (the 500 answer, sent outside every middleware) is left as it is.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = None
+        for name, value in scope["headers"]:
+            if name == _REQUEST_ID_NAME:
+                if CLIENT_REQUEST_ID.fullmatch(value):
+                    request_id = value.decode("ascii")
+                break
+        request_id = request_id or new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).setdefault(REQUEST_ID_HEADER, request_id)
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 class UploadLimit(HTTPMiddleware):
@@ -119,7 +156,7 @@ class UploadLimit(HTTPMiddleware):
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, error: FileTooLarge) -> None:
-        response = error_response(error.status, error.code, error.message)
+        response = error_response(error.status, error.code, error.message, request_id=request_id_of(scope))
         await response(scope, receive, send)
 
 

@@ -7,6 +7,7 @@ itself; `Block.sanitised` and `PageResult.fitted` make a worker's answer safe to
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, NamedTuple
 
@@ -274,9 +275,16 @@ class ErrorInfo(BaseModel):
     message: str
 
 
+def new_request_id() -> str:
+    """A new request id: 32 lowercase hex digits (a random UUID, RFC 9562 version 4)."""
+    return uuid.uuid4().hex
+
+
 class ErrorResponse(BaseModel):
     success: Literal[False] = False
-    request_id: str | None = None
+    request_id: str | None = Field(
+        default=None, description="the request's id, as in its `X-Request-ID` response header"
+    )
     error: ErrorInfo
 
 

@@ -54,6 +54,7 @@ from ocrgate.errors import (
     UnsupportedType,
 )
 from ocrgate.http_errors import install_error_handlers
+from ocrgate.middleware import RequestID
 from ocrgate.render import boxes_picture
 from ocrgate.schema import BackendHealth, ErrorInfo, PageResult
 from ocrgate.wire import (
@@ -272,6 +273,7 @@ def create_worker_app(
 
     app = FastAPI(title=f"ocrgate worker: {backend.name}", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(RequestID)  # its errors and log lines name the request, as the gateway's do
 
     def check_secret(given: Annotated[str | None, Header(alias=SECRET_HEADER)] = None) -> None:
         if secret and not hmac.compare_digest((given or "").encode(), secret.encode()):

@@ -3,20 +3,26 @@ hOCR parses, and both carry every line and word with its box, in reading order."
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
 
 import lxml.html
+import pypdfium2 as pdfium
 import pytest
 from lxml import etree
+from PIL import Image
 
 from ocrgate.backends.mineru.content_list import parse_content_list
+from ocrgate.backends.rapidocr import RapidOCRBackend
 from ocrgate.documents import open_document
 from ocrgate.formats import page_lines, to_alto, to_hocr
+from ocrgate.inprocess import recognize
 from ocrgate.render import assemble_response, render_page
 from ocrgate.schema import Block, OCRResponse, Page, TextLine, Word
 from tests.formats.conftest import Recognised
+from tests.pdf_maker import PdfMaker
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "alto_schema"
 MINERU_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mineru"
@@ -75,6 +81,9 @@ def test_alto_validates_and_carries_every_line_and_word(
     alto_schema.assertValid(root)
     assert root.findtext("a:Description/a:MeasurementUnit", namespaces=ALTO) == "pixel"
     assert root.findtext(".//a:processingSoftware/a:softwareName", namespaces=ALTO) == response.backend
+    assert list(_steps(root)) == ["proc_ocr"]  # these pages are all the engine's
+    described = root.findtext("a:Description/a:Processing/a:processingStepDescription", namespaces=ALTO)
+    assert described == f"optical character recognition by the {response.backend} engine of the page images"
     pages = root.findall("a:Layout/a:Page", ALTO)
     assert len(pages) == len(response.pages)
     for element, page, lines in zip(pages, response.pages, expected_lines(response), strict=True):
@@ -95,6 +104,78 @@ def test_alto_validates_and_carries_every_line_and_word(
     tags = {tag.get("ID"): tag.get("LABEL") for tag in root.findall("a:Tags/a:LayoutTag", ALTO)}
     kinds = {b.kind for p in response.pages for b in p.blocks if b.text.strip() or b.kind == "figure"}
     assert set(tags.values()) >= kinds
+
+
+def _steps(root: etree._Element) -> dict[str, etree._Element]:
+    return {step.get("ID"): step for step in root.findall("a:Description/a:Processing", ALTO)}
+
+
+@pytest.fixture(scope="module")
+def born_digital_and_scanned(eval_dir: Path, phototest: Path, rapidocr: RapidOCRBackend) -> OCRResponse:
+    """One PDF, read by RapidOCR with `text_layer=auto`: a born-digital page (a reliable text layer),
+    a scanned page (a picture only) and a page of real text with a scan on it (both)."""
+    pdf = pdfium.PdfDocument.new()
+    born = pdfium.PdfDocument(eval_dir / "docling_pdf" / "pages_pdf" / "multi_page_p1.pdf")
+    scans = PdfMaker().add_page(460, 345).picture(Image.open(phototest), 0, 0, 460, 345)
+    scans.add_page().text("A heading made of real text", 72, 720, 18)
+    scans.picture(Image.open(phototest), 72, 300, 468, 351)
+    scanned = pdfium.PdfDocument(scans.bytes())
+    pdf.import_pages(born)
+    pdf.import_pages(scanned)
+    buffer = io.BytesIO()
+    pdf.save(buffer)
+    for document in (pdf, born, scanned):
+        document.close()
+    response = recognize(open_document(buffer.getvalue(), "mixed.pdf"), rapidocr, {}, boxes="none")
+    origins = [{b.origin for b in page.blocks} for page in response.pages]
+    assert origins == [{"text_layer"}, {"engine"}, {"text_layer", "engine"}]  # what the test is about
+    return response
+
+
+def test_alto_names_the_text_layer_and_the_engine_where_each_gave_the_text(
+    born_digital_and_scanned: OCRResponse, alto_schema: etree.XMLSchema
+) -> None:
+    response = born_digital_and_scanned
+    root = etree.fromstring(to_alto(response))
+    alto_schema.assertValid(root)
+    assert root.find("a:Description/a:OCRProcessing", ALTO) is None  # deprecated since ALTO 4.0
+    steps = _steps(root)
+    assert list(steps) == ["proc_text_layer", "proc_ocr"]
+    layer, ocr = steps["proc_text_layer"], steps["proc_ocr"]
+    assert layer.findtext("a:processingCategory", namespaces=ALTO) == "contentGeneration"
+    assert "text layer" in layer.findtext("a:processingStepDescription", namespaces=ALTO)
+    assert layer.findtext("a:processingSoftware/a:softwareName", namespaces=ALTO) == "ocrgate"
+    assert "pdfium" in layer.findtext("a:processingSoftware/a:applicationDescription", namespaces=ALTO)
+    described = ocr.findtext("a:processingStepDescription", namespaces=ALTO)
+    assert "optical character recognition" in described
+    assert "page images" in described and "pictures" in described  # page 2 whole, page 3 its picture
+    assert ocr.findtext("a:processingSoftware/a:softwareName", namespaces=ALTO) == "rapidocr"
+
+    pages = root.findall("a:Layout/a:Page", ALTO)
+    assert [p.get("PROCESSINGREFS") for p in pages] == [
+        "proc_text_layer",
+        "proc_ocr",
+        "proc_text_layer proc_ocr",
+    ]
+    for element, page in zip(pages, response.pages, strict=True):
+        written = element.findall(".//a:TextBlock", ALTO)
+        expected = [b for b, lines in page_lines(page) if lines]
+        assert [b.get("PROCESSINGREFS") for b in written] == [
+            {"text_layer": "proc_text_layer", "engine": "proc_ocr"}[b.origin] for b in expected
+        ]
+    scanned_words = " ".join(s.get("CONTENT") for s in pages[1].iterfind(".//a:String", ALTO))
+    assert "quick brown" in scanned_words
+
+
+def test_a_born_digital_pdf_names_no_engine(eval_dir: Path, rapidocr: RapidOCRBackend) -> None:
+    """Every page from its text layer: the engine read nothing, so the ALTO does not say it did."""
+    path = eval_dir / "docling_pdf" / "pages_pdf" / "multi_page_p1.pdf"
+    response = recognize(open_document(path.read_bytes(), path.name), rapidocr, {}, boxes="none")
+    assert response.timings.ocr == 0.0
+    root = etree.fromstring(to_alto(response))
+    assert list(_steps(root)) == ["proc_text_layer"]
+    assert "rapidocr" not in etree.tostring(root.find("a:Description", ALTO), encoding="unicode")
+    assert {b.get("PROCESSINGREFS") for b in root.iterfind(".//a:TextBlock", ALTO)} == {"proc_text_layer"}
 
 
 def test_alto_words_are_rapidocr_words(phototest_rapidocr: Recognised) -> None:

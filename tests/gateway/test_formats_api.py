@@ -9,6 +9,7 @@ import io
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import lxml.html
@@ -84,7 +85,7 @@ def pdf_pages_text(data: bytes) -> list[str]:
         ("txt", "text/plain; charset=utf-8", "txt"),
         ("alto", "application/xml", "alto.xml"),
         ("hocr", "application/xhtml+xml", "hocr"),
-        ("pdf", "application/pdf", "pdf"),
+        ("pdf", "application/pdf", "ocr.pdf"),
     ],
 )
 def test_each_format_with_its_media_type_and_file_name(
@@ -161,6 +162,25 @@ def test_formats_that_cannot_be_are_a_422(
     assert error["code"] == code and words in error["message"]
 
 
+def test_a_searchable_pdf_is_never_named_like_the_uploaded_pdf(
+    cluster: Cluster, two_page_scan: bytes, tmp_path: Path
+) -> None:
+    """Saved under the name the server gives (`curl -OJ`, a browser), it must not replace the scan."""
+    for upload, expected in (("scan.pdf", "scan.ocr.pdf"), ("Überweisung 3.PDF", "Überweisung 3.ocr.pdf")):
+        answer = httpx.post(
+            f"{cluster.url}/v1/ocr",
+            files={"file": (upload, two_page_scan, "application/pdf")},
+            data={"backend": "tesseract", "format": "pdf"},
+            timeout=120,
+        )
+        assert answer.status_code == 200, answer.text[:300]
+        disposition = answer.headers["content-disposition"]
+        fallback = expected.encode("ascii", "replace").decode().replace("?", "_")
+        assert f'filename="{fallback}"' in disposition
+        assert f"filename*=UTF-8''{quote(expected, safe='')}" in disposition
+        assert len(pdf_pages_text(answer.content)) == 2
+
+
 def test_client_asks_for_a_format_and_gets_bytes(client: OCRGateClient, phototest: Path) -> None:
     hocr = client.ocr_as(phototest, "hocr", backend="tesseract")
     words = [w.text_content() for w in lxml.html.fromstring(hocr).find_class("ocrx_word")]
@@ -190,6 +210,10 @@ def test_job_results_in_each_format(client: OCRGateClient, cluster: Cluster, two
     )
     assert answer.headers["content-type"] == "application/xml"
     assert 'filename="two pages.alto.xml"' in answer.headers["content-disposition"]
+    as_pdf = httpx.get(
+        f"{cluster.url}/v1/jobs/{job.id}/result", params={"format": "pdf", "backend": "tesseract"}, timeout=60
+    )
+    assert 'filename="two pages.ocr.pdf"' in as_pdf.headers["content-disposition"]
     assert len(etree.fromstring(answer.content).findall(".//a:Page", ALTO)) == 2
     one = client.job_result(job.id)
     markdown = client.job_result_as(job.id, "md", backend="tesseract").decode()
@@ -209,7 +233,7 @@ def test_cli_reads_a_folder_through_the_gateway(
     done = ocrgate_cli(*args, "-f", "md,pdf,hocr")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "quick brown" in (out / "phototest.md").read_text(encoding="utf-8")
-    [text] = pdf_pages_text((out / "b" / "eurotext.pdf").read_bytes())
+    [text] = pdf_pages_text((out / "b" / "eurotext.ocr.pdf").read_bytes())
     assert "braune Fuchs" in text and (out / "b" / "eurotext.hocr").is_file()
     with (out / "summary.csv").open(encoding="utf-8", newline="") as handle:
         assert [row["status"] for row in csv.DictReader(handle)] == ["ok", "ok"]

@@ -9,7 +9,8 @@ Each input's outputs go under the output folder at its path relative to the fold
 (a named file: its name alone), without its extension: `scans/2024/a.png` read as `scans` gives
 `OUT/2024/a.md`. Two inputs that would share that name keep their extension (`a.png.md`,
 `a.pdf.md`); two that would still share it (the same relative path in two folders named) are
-refused, the second with an error.
+refused, the second with an error. No output is ever written over an input: see
+`outputs.spare_inputs`.
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ class Input:
     path: Path
     name: str
     stem: PurePath
+    named: bool = False  # named on the command line, not found in a folder
 
 
 @dataclass
 class Found:
     inputs: list[Input]
     errors: list[str]  # paths named that do not exist, inputs whose outputs would clash
-    ignored: int  # files in folders that are not documents
+    ignored: int  # files in folders that are not documents, or earlier outputs (`outputs.spare_inputs`)
 
 
 def is_document(path: Path) -> bool:
@@ -66,32 +68,33 @@ def find_inputs(paths: Sequence[Path], out: Path | None = None) -> Found:
     """The inputs named by `paths` (files and folders), in order, each once; see the module doc."""
     resolved_out = out.resolve() if out is not None else None
     found = Found([], [], 0)
-    candidates: list[tuple[Path, PurePath]] = []  # (file, its path relative to what named it)
+    # (file, its path relative to what named it, whether it was named itself)
+    candidates: list[tuple[Path, PurePath, bool]] = []
     seen: set[Path] = set()
     for path in paths:
         if path.is_dir():
             for file in _walk(path, resolved_out):
                 if is_document(file):
-                    candidates.append((file, file.relative_to(path)))
+                    candidates.append((file, file.relative_to(path), False))
                 else:
                     found.ignored += 1
         elif path.exists():
-            candidates.append((path, PurePath(path.name)))
+            candidates.append((path, PurePath(path.name), True))
         else:
             found.errors.append(f"{path}: no such file or folder")
     unique = []
-    for file, relative in candidates:
+    for file, relative, named in candidates:
         key = file.resolve()
         if key not in seen:
             seen.add(key)
-            unique.append((file, relative))
-    stems = Counter(relative.with_suffix("") for _, relative in unique)
+            unique.append((file, relative, named))
+    stems = Counter(relative.with_suffix("") for _, relative, _ in unique)
     taken: dict[PurePath, Path] = {}
-    for file, relative in unique:
+    for file, relative, named in unique:
         stem = relative if stems[relative.with_suffix("")] > 1 else relative.with_suffix("")
         if stem in taken:
             found.errors.append(f"{file}: its outputs would overwrite those of {taken[stem]}; read it apart")
             continue
         taken[stem] = file
-        found.inputs.append(Input(file, str(file), stem))
+        found.inputs.append(Input(file, str(file), stem, named))
     return found

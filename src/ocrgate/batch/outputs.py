@@ -15,11 +15,13 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path, PurePath
 
+from ocrgate.batch.inputs import Found, Input
 from ocrgate.formats import FORMATS
 
 SUMMARY_NAME = "summary.csv"
@@ -41,6 +43,49 @@ def errors_path(out: Path, stem: PurePath) -> Path:
 def boxes_path(out: Path, stem: PurePath, page: int, pages: int) -> Path:
     """The boxes picture of page `page` (counted from 1) of a `pages`-page document (a JPEG)."""
     return _sibling(out, stem, ".boxes.jpg" if pages == 1 else f".p{page}.boxes.jpg")
+
+
+_PAGE_BOXES = re.compile(r"(.+)\.p[0-9]+(\.boxes\.jpg)")
+
+
+def written_paths(out: Path, stem: PurePath, formats: Iterable[str]) -> list[Path]:
+    """What a run may write for one input: a file per format, the errors log, the boxes picture of a
+    one-page document (a longer one's `STEM.pN.boxes.jpg` are told by their names)."""
+    pictures_and_log = [errors_path(out, stem), boxes_path(out, stem, 1, 1)]
+    return [output_path(out, stem, f) for f in formats] + pictures_and_log
+
+
+def spare_inputs(found: Found, out: Path, formats: Iterable[str]) -> Found:
+    """`found` without any input that the run would write over (`written_paths` under `out`).
+
+    Such a file is, most often, an output of an earlier run into the folder being read (`scan.ocr.pdf`
+    beside `scan.pdf`): found in a folder, it is left out (counted as ignored). Named on the command
+    line, or the input's own output (a PNG named `notes.md`), it is kept as it is and the input whose
+    output it would be is refused with an error, so no output ever replaces an input.
+    """
+    formats = tuple(formats)
+    writers = {
+        path.resolve(): item for item in found.inputs for path in written_paths(out, item.stem, formats)
+    }
+    refused: set[Input] = set()
+    left_out: set[Input] = set()
+    for item in found.inputs:
+        where = item.path.resolve()
+        page_boxes = _PAGE_BOXES.fullmatch(where.name)
+        writer = writers.get(where.with_name("".join(page_boxes.groups())) if page_boxes else where)
+        if writer is None:
+            continue
+        if writer is item or item.named:
+            refused.add(writer)
+            found.errors.append(
+                f"{writer.path}: its output would be written over {item.path}, an input of this run; "
+                "write into another --out"
+            )
+        else:
+            left_out.add(item)
+    found.inputs = [item for item in found.inputs if item not in refused and item not in left_out]
+    found.ignored += len(left_out)
+    return found
 
 
 def is_done(out: Path, stem: PurePath, formats: Iterable[str]) -> bool:

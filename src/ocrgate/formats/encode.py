@@ -7,10 +7,11 @@
 | txt    | text/plain; charset=utf-8           | .txt        | every text line (`formats.text`)       |
 | alto   | application/xml                     | .alto.xml   | ALTO 4.4 (`formats.alto`)              |
 | hocr   | application/xhtml+xml               | .hocr       | hOCR 1.2 in XHTML (`formats.hocr`)     |
-| pdf    | application/pdf                     | .pdf        | searchable PDF (`formats.pdf`)         |
+| pdf    | application/pdf                     | .ocr.pdf    | searchable PDF (`formats.pdf`)         |
 
 ALTO has no registered media type of its own; it is served as XML (RFC 7303), the type archives
-and the Library of Congress serve it with.
+and the Library of Congress serve it with. The searchable PDF is `.ocr.pdf`, never `.pdf`: its input
+is often a PDF, and a download or an output named like the input would be saved over the original.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ FORMATS: dict[str, FormatSpec] = {
         FormatSpec("txt", "text/plain; charset=utf-8", ".txt"),
         FormatSpec("alto", "application/xml", ".alto.xml"),
         FormatSpec("hocr", "application/xhtml+xml", ".hocr"),
-        FormatSpec("pdf", "application/pdf", ".pdf"),
+        FormatSpec("pdf", "application/pdf", ".ocr.pdf"),
     )
 }
 

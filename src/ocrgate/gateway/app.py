@@ -17,10 +17,10 @@ from ocrgate.gateway.openapi import install_docs, install_openapi
 from ocrgate.gateway.routes import backends, job_pages, jobs, mistral, ocr, scorecards, web
 from ocrgate.gateway.routing import Router
 from ocrgate.gateway.state import Gateway
-from ocrgate.http_errors import install_error_handlers
+from ocrgate.http_errors import REQUEST_ID_HEADER, install_error_handlers
 from ocrgate.jobs import open_store
 from ocrgate.jobs.runner import JobRunner
-from ocrgate.middleware import FixedHeaders, RequestMetrics, UploadLimit
+from ocrgate.middleware import FixedHeaders, RequestID, RequestMetrics, UploadLimit
 from ocrgate.web_server import web_csp
 
 # answers that are not the web client's pages (`/docs` has a policy of its own: `openapi.docs_csp`)
@@ -71,15 +71,16 @@ def create_gateway_app(settings: Settings) -> FastAPI:
 
 def _middleware(app: FastAPI, gw: Gateway) -> None:
     """Innermost first: cut oversized bodies, CORS (so even a 413 is readable cross-origin), fixed
-    headers, then count every answer."""
+    headers, count every answer, then the request id (outermost, so every answer carries it and the
+    413 body has it too)."""
     app.add_middleware(UploadLimit, limits=gw.settings.limits)
     if gw.settings.gateway.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=gw.settings.gateway.cors_origins,
             allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=["X-API-Key", "Authorization", "Content-Type"],
-            expose_headers=["Retry-After", "Content-Disposition"],
+            allow_headers=["X-API-Key", "Authorization", "Content-Type", REQUEST_ID_HEADER],
+            expose_headers=["Retry-After", "Content-Disposition", REQUEST_ID_HEADER],
         )
     app.add_middleware(
         FixedHeaders,
@@ -94,3 +95,4 @@ def _middleware(app: FastAPI, gw: Gateway) -> None:
             gw.metrics.errors.labels(str(status)).inc()
 
     app.add_middleware(RequestMetrics, count=count)
+    app.add_middleware(RequestID)

@@ -17,9 +17,12 @@ from ocrgate.schema import CompareResponse, OCRResponse
 
 
 async def recognize_now(
-    gw: Gateway, upload: Upload, pages: Sequence[int] | None = None
+    gw: Gateway, upload: Upload, pages: Sequence[int] | None = None, request_id: str | None = None
 ) -> OCRResponse | CompareResponse:
     """`upload` through each of its backends: the unified response, or a comparison for several.
+
+    `request_id` (the HTTP request's, `middleware.RequestID`) becomes the response's `request_id`, so
+    the body and the `X-Request-ID` header agree; default: a new one.
 
         `pages` (0-based, checked by the caller) limits the work to those pages; default: all. Each
         backend's place is held before any work starts (`BackendPool.admitted`): a full backend raises
@@ -50,6 +53,7 @@ async def recognize_now(
                 recognizers,
                 upload.options,
                 upload.boxes or "all",
+                request_id=request_id,
                 decode_seconds=upload.decode_seconds,
                 pages=pages,
                 text_layer=upload.text_layer,

@@ -28,6 +28,7 @@ from ocrgate.gateway.fetch import fetch_document
 from ocrgate.gateway.recognize import recognize_now
 from ocrgate.gateway.state import Gateway
 from ocrgate.gateway.uploads import Upload, checked_backends
+from ocrgate.http_errors import request_id_of
 from ocrgate.mistral.inputs import decode_base64, decode_data_url, is_data_url, select_pages
 from ocrgate.mistral.models import (
     DocumentURLChunk,
@@ -64,10 +65,11 @@ UNSUPPORTED = ("bbox_annotation_format", "document_annotation_format", "document
 async def answer(request: Request, gw: Gateway) -> JSONResponse | OCRResponse | CompareResponse:
     """A JSON body of `POST /v1/ocr`, answered in its own convention."""
     body = await _json_body(request)
+    request_id = request_id_of(request.scope)
     if "document" in body:
-        return await _mistral(gw, _parsed(MistralOCRRequest, body))
+        return await _mistral(gw, _parsed(MistralOCRRequest, body), request_id)
     if "image" in body:
-        return await _seed(gw, _parsed(SeedOCRRequest, body))
+        return await _seed(gw, _parsed(SeedOCRRequest, body), request_id)
     raise InvalidRequest(
         'a JSON body needs `document` (Mistral\'s OCR convention: {"model": "rapidocr", "document": '
         '{"type": "document_url", "document_url": "data:application/pdf;base64,..."}}) or `image` '
@@ -142,7 +144,7 @@ def _page_dpi(document: Document) -> Callable[[int], int]:
     return image_dpi
 
 
-async def _mistral(gw: Gateway, request: MistralOCRRequest) -> JSONResponse:
+async def _mistral(gw: Gateway, request: MistralOCRRequest, request_id: str | None) -> JSONResponse:
     _refuse_unsupported(request)
     assert not isinstance(request.document, FileChunk)
     names, options = checked_backends(gw, request.model, request.options, request.prompt)
@@ -163,7 +165,7 @@ async def _mistral(gw: Gateway, request: MistralOCRRequest) -> JSONResponse:
         pages = select_pages(request.pages, document.page_count)
         seconds = time.perf_counter() - started
         upload = Upload(document, data, names, options, "none", request.dpi, decode_seconds=seconds)
-        result = await recognize_now(gw, upload, pages)
+        result = await recognize_now(gw, upload, pages, request_id)
         crops = {}
         if shape.include_image_base64:
             responses = result.results if isinstance(result, CompareResponse) else {result.backend: result}
@@ -176,7 +178,9 @@ async def _mistral(gw: Gateway, request: MistralOCRRequest) -> JSONResponse:
     return JSONResponse(answer.model_dump(mode="json", exclude_none=True))
 
 
-async def _seed(gw: Gateway, request: SeedOCRRequest) -> OCRResponse | CompareResponse:
+async def _seed(
+    gw: Gateway, request: SeedOCRRequest, request_id: str | None
+) -> OCRResponse | CompareResponse:
     names, options = checked_backends(gw, request.backend, request.options, request.prompt)
     limits = gw.settings.limits
     started = time.perf_counter()
@@ -190,6 +194,6 @@ async def _seed(gw: Gateway, request: SeedOCRRequest) -> OCRResponse | CompareRe
     seconds = time.perf_counter() - started
     upload = Upload(document, data, names, options, request.boxes, request.dpi, decode_seconds=seconds)
     try:
-        return await recognize_now(gw, upload)
+        return await recognize_now(gw, upload, request_id=request_id)
     finally:
         document.close()

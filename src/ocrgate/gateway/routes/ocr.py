@@ -18,6 +18,7 @@ from ocrgate.gateway.routes import mistral
 from ocrgate.gateway.routes.errors import ERRORS
 from ocrgate.gateway.state import gateway, owner
 from ocrgate.gateway.uploads import checked_upload, openapi_body
+from ocrgate.http_errors import request_id_of
 from ocrgate.middleware import is_json
 from ocrgate.mistral.models import MistralOCRResponse
 from ocrgate.schema import CompareResponse, ErrorResponse, OCRResponse
@@ -54,7 +55,7 @@ async def ocr(
         check_backends(wanted, upload.backends)
         if wanted != "json" and upload.boxes is None:
             upload.boxes = "none"  # files carry no boxes pictures
-        result = await recognize_now(gw, upload)
+        result = await recognize_now(gw, upload, request_id=request_id_of(request.scope))
         if wanted != "json":
             return await anyio.to_thread.run_sync(file_response, result, wanted, upload.document)
     finally:
