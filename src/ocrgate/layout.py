@@ -23,7 +23,7 @@ from typing import Literal
 from ocrgate.line_geometry import core, height, median_height
 from ocrgate.reading_order import Row, reading_order
 from ocrgate.render.markdown import lines_markdown
-from ocrgate.schema import Block, Box, TextLine
+from ocrgate.schema import Block, BlockKind, Box, TextLine
 
 ReadingOrder = Literal["layout", "engine"]
 READING_ORDER_HELP = (
@@ -84,13 +84,28 @@ def paragraph_text(lines: list[TextLine]) -> str:
     return lines_markdown(text.split("\n"))
 
 
-def _block(lines: list[TextLine]) -> Block:
+def lines_block(
+    lines: list[TextLine],
+    kind: BlockKind = "text",
+    label: str | None = None,
+    bbox: Box | None = None,
+    level: int | None = None,
+) -> Block:
+    """One block of `kind` holding `lines` (boxes in page-image pixels, in reading order).
+
+    Its text is the lines' block markdown (`paragraph_text`; "" without lines), its score their mean
+    score (0..1; None where no line has one), `label` the engine's or layout model's own name for the
+    region. `bbox` (page-image pixels): the block's box, by default the union of the lines' boxes
+    (ValueError without lines); `level`: a title's heading level (1..6).
+    """
     scores = [ln.score for ln in lines if ln.score is not None]
     return Block(
-        kind="text",
-        text=paragraph_text(lines),
-        bbox=Box.union(ln.bbox for ln in lines),
+        kind=kind,
+        text=paragraph_text(lines) if lines else "",
+        bbox=Box.union(ln.bbox for ln in lines) if bbox is None else bbox,
         score=mean(scores) if scores else None,
+        level=level,
+        label=label,
         lines=lines,
     )
 
@@ -106,5 +121,5 @@ def paragraph_blocks(
     """
     kept = [ln for ln in lines if ln.text.strip()]
     if order == "engine":
-        return [_block([ln]) for ln in kept]
-    return [_block(para) for para in paragraphs(kept, para_gap)]
+        return [lines_block([ln]) for ln in kept]
+    return [lines_block(para) for para in paragraphs(kept, para_gap)]

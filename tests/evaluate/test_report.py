@@ -161,6 +161,15 @@ def test_terminal_table_at_80_columns_cuts_nothing_and_marks_the_best() -> None:
     assert "pages won (lowest CER, else most tests passed): deepseek-ocr:lines" in text
 
 
+def test_page_scores_are_the_records_fields_of_their_names() -> None:
+    record = _record("rapidocr", "p", "forms", 0.1, 2.5, tests_total=4, tests_passed=3).model_copy(
+        update={"input": "pdf", "text_origin": "mixed", "teds": 0.7, "teds_structure": 0.8}
+    )
+    [score] = summarise([record]).pages
+    assert score.model_dump() == {name: getattr(record, name) for name in PageScore.model_fields}
+    assert score.test_pass_rate == 0.75
+
+
 # ---------------------------------------------------------------- head-to-head and diff
 
 

@@ -25,7 +25,7 @@ from ocrgate.documents import PageImage
 from ocrgate.errors import BackendError, BackendUnavailable
 from ocrgate.layout import READING_ORDER_HELP, ReadingOrder
 from ocrgate.schema import Box, PageResult, TextLine, Word
-from ocrgate.structure.page import LAYOUT_HELP, ORIENTATION_HELP, StructureMode, page_blocks, upright_page
+from ocrgate.structure.page import LAYOUT_HELP, ORIENTATION_HELP, StructureMode, page_result, upright_page
 from ocrgate.tiling import Tile, read_page
 
 DEFAULTS: dict[str, Any] = {
@@ -113,21 +113,14 @@ class RapidOCRBackend(Backend):
             int(self.setting("max_side_len")),
             lambda tile: self._read_region(pixels, tile, text_score, page.index),
         )
-        blocks, found = page_blocks(
-            page.image,
+        return page_result(
+            page,
             read.lines,
+            options,
             para_gap=float(self.setting("para_gap")),
-            order=getattr(options, "reading_order", "layout"),
-            layout=getattr(options, "layout", "auto"),
-        )
-        return PageResult(
-            index=page.index,
-            width=page.width,
-            height=page.height,
-            blocks=blocks,
             raw=read.raw,
-            flags=[*flags, *read.flags, *found],
-            ocr_seconds=time.perf_counter() - started,
+            flags=[*flags, *read.flags],
+            started=started,
         )
 
     def _read_region(

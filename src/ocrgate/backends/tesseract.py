@@ -31,7 +31,7 @@ from ocrgate.documents import PageImage
 from ocrgate.errors import BackendError, BackendUnavailable, InvalidOption
 from ocrgate.layout import READING_ORDER_HELP, ReadingOrder
 from ocrgate.schema import Box, PageResult, TextLine, Word
-from ocrgate.structure.page import LAYOUT_HELP, ORIENTATION_HELP, StructureMode, page_blocks, upright_page
+from ocrgate.structure.page import LAYOUT_HELP, ORIENTATION_HELP, StructureMode, page_result, upright_page
 
 DEFAULT_CMD = "tesseract"
 # pytesseract keeps the binary's path in a module global: set it and run under one lock.
@@ -133,21 +133,8 @@ class TesseractBackend(Backend):
         except (pytesseract.TesseractError, OSError) as exc:
             raise BackendError(f"tesseract failed on page {page.index}: {exc}") from exc
         words = _words(data)
-        blocks, found = page_blocks(
-            page.image,
-            text_lines(words),
-            para_gap=self.para_gap,
-            order=getattr(options, "reading_order", "layout"),
-            layout=getattr(options, "layout", "auto"),
-        )
-        return PageResult(
-            index=page.index,
-            width=page.width,
-            height=page.height,
-            blocks=blocks,
-            raw=words,
-            flags=[*flags, *found],
-            ocr_seconds=time.perf_counter() - started,
+        return page_result(
+            page, text_lines(words), options, para_gap=self.para_gap, raw=words, flags=flags, started=started
         )
 
 

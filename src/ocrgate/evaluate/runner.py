@@ -93,6 +93,11 @@ class PageRecord(BaseModel):
     def key(self) -> tuple[str, str]:
         return self.backend, self.page_id
 
+    @property
+    def test_pass_rate(self) -> float | None:
+        """Share of the page's tests passed, 0..1 (None: the page has no tests)."""
+        return self.tests_passed / self.tests_total if self.tests_total else None
+
 
 def score(
     record: PageRecord, page: EvalPage, options: ScoreOptions, tables: tuple[str, ...] = ()

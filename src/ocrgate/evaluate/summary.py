@@ -56,7 +56,8 @@ class BackendSummary(BaseModel):
 
 
 class PageScore(BaseModel):
-    """One backend on one page, as the summary keeps it."""
+    """One backend on one page, as the summary keeps it: the fields of its `PageRecord` of the same
+    names (`summarise` reads them by name)."""
 
     backend: str
     page_id: str
@@ -172,26 +173,6 @@ def summarise(
             by_source=_grouped(mine, "source"),
             by_doc_type=_grouped(mine, "doc_type"),
         )
-    summary.pages = [
-        PageScore(
-            backend=r.backend,
-            page_id=r.page_id,
-            source=r.source,
-            doc_type=r.doc_type,
-            input=r.input,
-            text_origin=r.text_origin,
-            ok=r.ok,
-            cer=r.cer,
-            wer=r.wer,
-            f1=r.f1,
-            ned=r.ned,
-            tests_passed=r.tests_passed,
-            tests_total=r.tests_total,
-            test_pass_rate=r.tests_passed / r.tests_total if r.tests_total else None,
-            teds=r.teds,
-            teds_structure=r.teds_structure,
-            seconds=r.seconds,
-        )
-        for r in records
-    ]
+    # each page's record, read by this model's field names (`test_pass_rate`: the record's property)
+    summary.pages = [PageScore.model_validate(r, from_attributes=True) for r in records]
     return summary

@@ -48,7 +48,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from statistics import mean, median
 
-from ocrgate.layout import paragraph_blocks, paragraph_text, paragraphs
+from ocrgate.layout import lines_block, paragraph_blocks, paragraphs
 from ocrgate.reading_order import HEADER_GAP, median_height, reading_order, rows
 from ocrgate.schema import Block, Box, TextLine
 from ocrgate.structure.grid import is_table
@@ -196,25 +196,13 @@ def free_paragraphs(lines: Sequence[TextLine], free: Sequence[TextLine], para_ga
     that are not `free`: free lines stay in the paragraphs they had."""
     wanted = {id(ln) for ln in free}
     blocks = [
-        _text_block(mine)
+        lines_block(mine)
         for paragraph in paragraphs(lines, para_gap)
         if (mine := [ln for ln in paragraph if id(ln) in wanted])
     ]
     placed = {id(ln) for block in blocks for ln in block.lines}
     rest = [ln for ln in free if id(ln) not in placed]  # none, unless the reading order split a line
     return blocks + (paragraph_blocks(rest, para_gap=para_gap) if rest else [])
-
-
-def _text_block(lines: list[TextLine], label: str | None = None) -> Block:
-    scores = [ln.score for ln in lines if ln.score is not None]
-    return Block(
-        kind="text",
-        text=paragraph_text(lines),
-        bbox=Box.union(ln.bbox for ln in lines),
-        score=mean(scores) if scores else None,
-        label=label,
-        lines=lines,
-    )
 
 
 def _box(item: Unit | Block) -> Box:
@@ -256,17 +244,11 @@ def _ordered(lines: Sequence[TextLine]) -> list[TextLine]:
     return [ln for region in reading_order(lines) for row in region for ln in row]
 
 
-def _single(kind: str, unit: Unit, lines: list[TextLine], **extra: object) -> Block:
-    scores = [ln.score for ln in lines if ln.score is not None]
-    return Block(
-        kind=kind,  # type: ignore[arg-type]
-        text=paragraph_text(lines) if lines else "",
-        bbox=unit.region.bbox if kind in ("figure", "equation") else Box.union(ln.bbox for ln in lines),
-        score=mean(scores) if scores else None,
-        label=unit.region.label,
-        lines=lines,
-        **extra,  # type: ignore[arg-type]
-    )
+def _single(kind: str, unit: Unit, lines: list[TextLine], level: int | None = None) -> Block:
+    """The region as one block of `kind` (a region's kind is a block kind); a figure's or an equation's
+    box is the region's, with or without text in it."""
+    bbox = unit.region.bbox if kind in ("figure", "equation") else None
+    return lines_block(lines, kind, unit.region.label, bbox, level)  # type: ignore[arg-type]
 
 
 def heading_level(line_height: float, body: float) -> int:

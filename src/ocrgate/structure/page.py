@@ -3,6 +3,7 @@
     page image -> `upright_page` (orientation: a page turned 90/180/270 degrees is turned upright)
                -> the engine reads the upright page: text lines in its pixels
                -> `page_blocks` (layout regions over the lines, reading order, block kinds, tables)
+               -> `page_result` (the blocks, the flags and the time as the backend's PageResult)
 
 Two request options switch it, each `auto` (the default) or `off`: `orientation` and `layout`.
 `layout: off` (and `reading_order: engine`, the engine-order baseline) is the path without layout:
@@ -18,15 +19,17 @@ goes on without it and flags the page `layout_unavailable` or `orientation_unava
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from PIL import Image
+from pydantic import BaseModel
 
 from ocrgate.documents import PageImage
 from ocrgate.errors import BackendUnavailable
 from ocrgate.layout import ReadingOrder, paragraph_blocks
-from ocrgate.schema import Block, Box, TextLine
+from ocrgate.schema import Block, Box, PageResult, TextLine
 from ocrgate.structure.arrange import arrange
 from ocrgate.structure.orientation import detect_orientation, rotated_flag, upright
 from ocrgate.structure.tables import TableResult
@@ -99,3 +102,38 @@ def page_blocks(
 
     blocks = arrange(lines, found, image.width, image.height, read_table, para_gap=para_gap)
     return blocks, unavailable
+
+
+def page_result(
+    page: PageImage,
+    lines: Sequence[TextLine],
+    options: BaseModel,
+    *,
+    para_gap: float,
+    raw: Any,
+    flags: Sequence[str],
+    started: float,
+) -> PageResult:
+    """The PageResult of an engine that gives text lines: `page_blocks` over `lines` (boxes in pixels
+    of `page`, the upright page) as the request's `options` ask (`reading_order`, `layout`; defaults
+    where the model has none), `raw` (the engine's own output), `flags` (the page's so far: `rotated`,
+    the engine's) then the stage's, and `ocr_seconds` since `started` (a `time.perf_counter()` reading).
+
+    Raises BackendError when a model fails on the page.
+    """
+    blocks, found = page_blocks(
+        page.image,
+        lines,
+        para_gap=para_gap,
+        order=getattr(options, "reading_order", "layout"),
+        layout=getattr(options, "layout", "auto"),
+    )
+    return PageResult(
+        index=page.index,
+        width=page.width,
+        height=page.height,
+        blocks=blocks,
+        raw=raw,
+        flags=[*flags, *found],
+        ocr_seconds=time.perf_counter() - started,
+    )
