@@ -176,9 +176,13 @@ def test_outputs_never_replace_an_input(tmp_path: Path, eval_dir: Path, phototes
     assert named.returncode == 2
     assert "scan.pdf: its output would be written over" in named.stderr and "another --out" in named.stderr
     assert (folder / "scan.ocr.pdf").read_bytes() == output and (folder / "scan.ocr.md").is_file()
+    row = summary(folder)["scan.pdf"]  # refused: a failed row of the run's summary, with why
+    assert row["status"] == "failed" and "would be written over" in row["error"]
+    assert "1 failed" in named.stderr
 
     disguised = tmp_path / "notes.md"  # a PNG, whatever its name says: its md output would be itself
     disguised.write_bytes(phototest.read_bytes())
     refused = ocrgate_cli("ocr", str(disguised), "--out", str(tmp_path), "-f", "md")
     assert refused.returncode == 2 and "its output would be written over" in refused.stderr
     assert disguised.read_bytes() == phototest.read_bytes()
+    assert summary(tmp_path)["notes.md"]["status"] == "failed" and "1 failed" in refused.stderr

@@ -91,7 +91,7 @@ def ocr(
         TextLayerChoice, typer.Option(help="PDF pages: use a reliable text layer (auto), never, or only it")
     ] = TextLayerChoice.auto,
     boxes: Annotated[
-        BoxesChoice, typer.Option(help="boxes pictures for all, first or no pages (PNG files with --out)")
+        BoxesChoice, typer.Option(help="boxes pictures for all, first or no pages (JPEG files with --out)")
     ] = BoxesChoice.none,
     images: Annotated[
         bool, typer.Option("--images", help="keep source_markdown (figures as base64 PNG) in the JSON")
@@ -115,7 +115,7 @@ def ocr(
         found = spare_inputs(found, out, formats)
     for problem in found.errors:
         err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)
-    if not found.inputs:
+    if not found.inputs and not found.refused:
         _fail(
             "no image or PDF to read" + (f" ({found.ignored} other files ignored)" if found.ignored else "")
         )
@@ -143,7 +143,7 @@ def ocr(
         checked = check(plan)  # a bad option or backend fails once, before any file is read
     except OCRGateError as exc:
         _fail(exc.message)
-    summary = run_batch(found.inputs, plan, jobs, err, backend=checked, force=force)
+    summary = run_batch(found.inputs, plan, jobs, err, backend=checked, force=force, refused=found.refused)
     if out is not None or len(found.inputs) > 1 or summary.interrupted:
         print_summary(summary, err)
     if summary.interrupted:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from ocrgate.documents import sniff
@@ -42,6 +42,8 @@ class Found:
     inputs: list[Input]
     errors: list[str]  # paths named that do not exist, inputs whose outputs would clash
     ignored: int  # files in folders that are not documents, or earlier outputs (`outputs.spare_inputs`)
+    #: inputs not read because their outputs would replace an input (`outputs.spare_inputs`), with why
+    refused: list[tuple[Input, str]] = field(default_factory=list)
 
 
 def is_document(path: Path) -> bool:

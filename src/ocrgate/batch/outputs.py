@@ -61,7 +61,8 @@ def spare_inputs(found: Found, out: Path, formats: Iterable[str]) -> Found:
     Such a file is, most often, an output of an earlier run into the folder being read (`scan.ocr.pdf`
     beside `scan.pdf`): found in a folder, it is left out (counted as ignored). Named on the command
     line, or the input's own output (a PNG named `notes.md`), it is kept as it is and the input whose
-    output it would be is refused with an error, so no output ever replaces an input.
+    output it would be is refused with an error (`found.refused`: a failed row of the run's summary), so
+    no output ever replaces an input.
     """
     formats = tuple(formats)
     writers = {
@@ -77,10 +78,9 @@ def spare_inputs(found: Found, out: Path, formats: Iterable[str]) -> Found:
             continue
         if writer is item or item.named:
             refused.add(writer)
-            found.errors.append(
-                f"{writer.path}: its output would be written over {item.path}, an input of this run; "
-                "write into another --out"
-            )
+            why = f"its output would be written over {item.path}, an input of this run; use another --out"
+            found.errors.append(f"{writer.path}: {why}")
+            found.refused.append((writer, why))
         else:
             left_out.add(item)
     found.inputs = [item for item in found.inputs if item not in refused and item not in left_out]

@@ -187,11 +187,13 @@ def run_batch(
     *,
     backend: Backend | None = None,
     force: bool = False,
+    refused: Sequence[tuple[Input, str]] = (),
 ) -> Summary:
     """Read every input not done yet (all with `force`); `backend` is the checked in-process backend
-    to use when reading here. Ctrl-C stops the run and still writes the summary."""
+    to use when reading here; `refused` inputs (not to be read, with why) count as failed. Ctrl-C stops
+    the run and still writes the summary."""
     started = time.perf_counter()
-    summary = Summary()
+    summary = Summary(outcomes=[Outcome(item.name, "failed", problems=[why]) for item, why in refused])
     previous = outputs.read_summary(plan.out) if plan.out is not None else {}
     todo = []
     for item in inputs:
@@ -216,7 +218,8 @@ def run_batch(
         summary.interrupted = True
     summary.seconds = time.perf_counter() - started
     if plan.out is not None:
-        order = {item.name: k for k, item in enumerate(inputs)}
+        named = [*inputs, *(item for item, _ in refused)]
+        order = {item.name: k for k, item in enumerate(named)}
         rows = sorted((o.row() for o in summary.outcomes), key=lambda row: order.get(row.path, 0))
         summary.csv = str(outputs.write_summary(plan.out, rows))
     return summary
