@@ -105,6 +105,16 @@ def test_text_layer_modes(eval_dir: Path, rapidocr: RapidOCRBackend, phototest: 
         assert scanned.pages[0].blocks == [] and "text_layer_none" in scanned.pages[0].flags
 
 
+def test_only_never_asks_the_engine_for_an_image(phototest: Path, rapidocr: RapidOCRBackend) -> None:
+    """An image has no text layer: `only` gives its page empty and flagged, as a scanned PDF's."""
+    response = recognize(
+        open_document(phototest.read_bytes(), "p.png"), rapidocr, {}, boxes="none", text_layer="only"
+    )
+    page = response.pages[0]
+    assert response.timings.ocr == 0.0 and page.blocks == [] and page.flags == ["text_layer_none"]
+    assert (page.width, page.height) == Image.open(phototest).size
+
+
 def test_docling_pages_read_through_their_layer(eval_dir: Path, rapidocr: RapidOCRBackend) -> None:
     """The README's text-layer figures (`python -m bench.text_layer`): every docling_pdf page that its
     layer serves alone reads with word-bag F1 >= 0.97, and at mean CER <= 0.02 where the truth is in

@@ -200,6 +200,10 @@ class _Run:
                     quality = await anyio.to_thread.run_sync(assess, layer, page.image if page else None)
                 if layer is not None and page is not None and quality == "partial":
                     crops = await anyio.to_thread.run_sync(pictures_to_read, layer, page.image)
+                if self.text_layer == "only" and layer is None:  # an image: no layer, and no engine
+                    assert page is not None
+                    image = await anyio.to_thread.run_sync(getattr, page, "image")  # its size
+                    layer, quality = TextLayer(image.width, image.height), "none"
                 if layer is not None and (quality == "reliable" or self.text_layer == "only" or crops == []):
                     decoded = time.perf_counter() - started
                     self._decoded(names, decoded)
