@@ -89,6 +89,7 @@ class RequestID(HTTPMiddleware):
         request_id = None
         for name, value in scope["headers"]:
             if name == _REQUEST_ID_NAME:
+                value = value.strip(b" \t")  # white space around a field value is not part of it
                 if CLIENT_REQUEST_ID.fullmatch(value):
                     request_id = value.decode("ascii")
                 break

@@ -10,6 +10,7 @@ import base64
 import concurrent.futures
 import logging
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -74,6 +75,16 @@ def test_without_one_each_request_gets_a_new_id_that_body_and_header_share(
 def test_an_id_that_is_not_sane_is_replaced_not_echoed(cluster: Cluster, sent: str | bytes) -> None:
     answer = httpx.get(f"{cluster.url}/health", headers={"X-Request-ID": sent}, timeout=10)
     assert NEW_ID.fullmatch(answer.headers["x-request-id"])
+
+
+def test_white_space_around_an_id_is_not_part_of_it(cluster: Cluster) -> None:
+    """Sent as raw bytes: HTTP clients trim a header value themselves; ids the server got padded."""
+    host, port = httpx.URL(cluster.url).host, httpx.URL(cluster.url).port
+    for value in (b"pad  ", b"  pad", b"\tpad\t"):
+        with socket.create_connection((host, port), timeout=10) as connection:
+            connection.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Request-ID: " + value + b"\r\n\r\n")
+            head = connection.recv(65536).split(b"\r\n\r\n", 1)[0].lower()
+        assert b"\r\nx-request-id: pad\r\n" in head + b"\r\n", (value, head)
 
 
 def test_the_longest_and_oddest_sane_ids_are_kept(cluster: Cluster) -> None:
