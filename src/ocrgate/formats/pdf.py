@@ -19,6 +19,7 @@ their own, the way ocrgate and OCRmyPDF lay it) get that layer replaced by this 
 from __future__ import annotations
 
 import io
+import logging
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +35,9 @@ from ocrgate.errors import CorruptFile, UnsupportedType
 from ocrgate.formats import glyphless
 from ocrgate.formats.lines import page_lines
 from ocrgate.schema import OCRResponse, Page
+
+# fpdf2 subsets the glyphless font for every PDF written; fontTools logs each subset step at INFO
+logging.getLogger("fontTools.subset").setLevel(logging.WARNING)
 
 DEFAULT_DPI = 300.0  # for page images that do not say their resolution
 _BASELINE = glyphless.ASCENT / glyphless.UNITS_PER_EM  # from a word box's top, in box heights
