@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 
@@ -25,6 +26,15 @@ MULTIPART_SLACK = 64 * 1024
 #: a client's request id taken as it is: 1 to 128 visible ASCII characters (no space, no control)
 CLIENT_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
 _REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode("ascii")
+
+
+def fastapi_telemetry() -> dict[str, bool]:
+    """FastAPI's native OpenTelemetry settings (`FastAPI(telemetry=...)`, FastAPI >= 0.142): on only
+    where it is asked for with FastAPI's own switch, `FASTAPI_OTEL_AUTO_CONFIGURE=true`. Left on, it
+    checks the global tracer, meter and logger providers on every request: about 3 % of the gateway's
+    CPU for a page (py-spy, `bench/profile_gateway.py`); ocrgate's own metrics are Prometheus's."""
+    wanted = os.environ.get("FASTAPI_OTEL_AUTO_CONFIGURE", "").lower() == "true"
+    return {"tracing": wanted, "metrics": wanted, "logs": wanted}
 
 
 def is_json(content_type: str | None) -> bool:

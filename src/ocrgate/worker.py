@@ -54,7 +54,7 @@ from ocrgate.errors import (
     UnsupportedType,
 )
 from ocrgate.http_errors import install_error_handlers
-from ocrgate.middleware import RequestID
+from ocrgate.middleware import RequestID, fastapi_telemetry
 from ocrgate.render import boxes_picture
 from ocrgate.schema import BackendHealth, ErrorInfo, PageResult
 from ocrgate.wire import (
@@ -271,7 +271,12 @@ def create_worker_app(
         yield
         await anyio.to_thread.run_sync(state.stop)
 
-    app = FastAPI(title=f"ocrgate worker: {backend.name}", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title=f"ocrgate worker: {backend.name}",
+        version=__version__,
+        lifespan=lifespan,
+        telemetry=fastapi_telemetry(),
+    )
     install_error_handlers(app)
     app.add_middleware(RequestID)  # its errors and log lines name the request, as the gateway's do
 

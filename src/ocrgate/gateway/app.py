@@ -20,7 +20,7 @@ from ocrgate.gateway.state import Gateway
 from ocrgate.http_errors import REQUEST_ID_HEADER, install_error_handlers
 from ocrgate.jobs import open_store
 from ocrgate.jobs.runner import JobRunner
-from ocrgate.middleware import FixedHeaders, RequestID, RequestMetrics, UploadLimit
+from ocrgate.middleware import FixedHeaders, RequestID, RequestMetrics, UploadLimit, fastapi_telemetry
 from ocrgate.web_server import web_csp
 
 # answers that are not the web client's pages (`/docs` has a policy of its own: `openapi.docs_csp`)
@@ -57,6 +57,7 @@ def create_gateway_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # install_docs serves it without a CDN
         redoc_url=None,
+        telemetry=fastapi_telemetry(),
     )
     app.state.gateway = gw
     install_error_handlers(app)

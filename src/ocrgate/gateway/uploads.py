@@ -31,7 +31,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
 
 from ocrgate.config import Limits
-from ocrgate.documents import Document, open_document
+from ocrgate.documents import Document, open_document, sniff
 from ocrgate.errors import FieldTooLarge, FileTooLarge, InputError, InvalidOption, InvalidRequest
 from ocrgate.formats import Format
 from ocrgate.gateway.formatting import FORMAT_DESCRIPTION
@@ -43,6 +43,11 @@ from ocrgate.schema import TextLayerMode
 from ocrgate.wire import options_from_json
 
 CHUNK = 1 << 20
+#: a PNG or JPEG upload up to this size has its headers read on the event loop: one frame, no pixels
+#: decoded (`image_files.image_frames`), about 0.1 ms, less than a hand-off to a thread and back costs
+#: the loop under load (py-spy, `bench/profile_gateway.py`); larger files, PDFs and multi-page images
+#: (TIFF frames, a PDF's pages) are opened in a thread
+INLINE_OPEN_BYTES = 1 << 20
 MAX_FORM_FIELDS = 32
 #: `file` parts a job's form may hold: a set of pages read as one document
 MAX_SET_FILES = 100
@@ -91,6 +96,8 @@ def openapi_body() -> dict[str, Any]:
 def file_name(disposition: bytes) -> str | None:
     """The file name a part's Content-Disposition gives, decoded: RFC 5987's `filename*` when there is
     one (RFC 6266 prefers it), else `filename` with the browsers' `%22`/`%0D`/`%0A` escapes undone."""
+    if b"filename" not in disposition.lower():  # a form field, not a file: nothing to parse
+        return None
     try:
         text = disposition.decode("utf-8")
     except UnicodeDecodeError:
@@ -270,6 +277,8 @@ async def _document(
         parts.append((name or "upload", data))
     if len(parts) == 1:
         name, data = parts[0]
+        if len(data) <= INLINE_OPEN_BYTES and sniff(data) in ("image/png", "image/jpeg"):
+            return open_document(data, name, limits, dpi), data, []  # see INLINE_OPEN_BYTES
         return await anyio.to_thread.run_sync(open_document, data, name, limits, dpi), data, []
     data, page_names = await anyio.to_thread.run_sync(combine, parts, limits, dpi)
     name = f"{parts[0][0]} + {len(parts) - 1} more"

@@ -6,10 +6,8 @@ The body is a multipart form (`file`, `backend`, `format`, ...), or JSON: the Mi
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import anyio
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from ocrgate.gateway.formatting import FORMAT_RESPONSES, check_backends, file_response, requested_format
@@ -32,10 +30,7 @@ router = APIRouter(tags=["ocr"])
     responses={**ERRORS, 403: {"model": ErrorResponse}, **FORMAT_RESPONSES},
     openapi_extra=mistral.with_json_bodies(openapi_body()),
 )
-async def ocr(
-    request: Request,
-    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> OCRResponse | CompareResponse | JSONResponse | Response:
+async def ocr(request: Request) -> OCRResponse | CompareResponse | JSONResponse | Response:
     """Recognise an image or PDF with one backend (unified response) or several (compare); with
     `format` (or `Accept`), the result as markdown, text, ALTO, hOCR or a searchable PDF.
 
@@ -43,15 +38,16 @@ async def ocr(
     ...}}` -> `{"pages": [{"markdown", "images", "dimensions"}], "usage_info"}`) or the seed's
     (`{"image": <base64>, "backend"}` -> the unified response).
     """
-    # the gateway and the caller's key looked up here, not as FastAPI dependencies: solving them cost
-    # each request about a tenth of the gateway's own CPU time (py-spy, bench/profile_gateway.py)
+    # the gateway, the caller's key and the Accept header looked up here, not as FastAPI dependencies
+    # or parameters: solving them cost each request about a tenth of the gateway's own CPU time (py-spy,
+    # bench/profile_gateway.py)
     gw = await gateway(request)
     await owner(request, gw)
     if is_json(request.headers.get("content-type")):
         return await mistral.answer(request, gw)
     upload = await checked_upload(request, gw)
     try:
-        wanted = requested_format(upload.format, accept)
+        wanted = requested_format(upload.format, request.headers.get("accept"))
         check_backends(wanted, upload.backends)
         if wanted != "json" and upload.boxes is None:
             upload.boxes = "none"  # files carry no boxes pictures
