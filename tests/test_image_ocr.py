@@ -7,9 +7,7 @@ over three pages (tesseract_test, a receipt, a form) runs with `-m slow` (`make 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import cache
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -31,14 +29,9 @@ ALPHA_BY_NAME = {v.name: v for v in ALPHA}
 
 
 @pytest.fixture(scope="module")
-def backend(eval_dir: Path) -> Iterator[RapidOCRBackend]:
-    reason = RapidOCRBackend.availability()
-    if reason:
-        pytest.skip(reason)
-    engine = RapidOCRBackend()
-    engine.load()
-    yield engine
-    engine.close()
+def backend(rapidocr: RapidOCRBackend) -> RapidOCRBackend:
+    """The session's RapidOCR (tests/conftest.py), under this module's name for it."""
+    return rapidocr
 
 
 def read(backend: RapidOCRBackend, image: Image.Image) -> str:

@@ -18,11 +18,6 @@ from tests.helpers import cer
 from tests.pdf_maker import PdfMaker, type3_pdf
 
 
-@pytest.fixture(scope="module")
-def rapidocr() -> RapidOCRBackend:
-    return RapidOCRBackend()
-
-
 def _quality(data: bytes) -> str:
     pdf = pdfium.PdfDocument(data)
     page = pdf[0]
