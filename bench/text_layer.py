@@ -31,7 +31,8 @@ from bench.common import EVAL_DIR, Report, base_parser, machine, machine_line, m
 
 TARGET_PAGES_PER_S = 20.0
 TARGET_CER = 0.02
-#: manifest ids whose truth interleaves columns (checked by eye against the page image)
+#: manifest ids whose truth interleaves columns (read in the truth file: "panel appoint-" and "ments)"
+#: of one column have a question of the other column between them)
 TRUTH_OUT_OF_ORDER = {
     "docling_table_mislabeled_as_picture_p1": "poppler's text interleaves the page's two columns",
 }
