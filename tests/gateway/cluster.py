@@ -26,10 +26,25 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def ephemeral_ports() -> tuple[int, int]:
+    """The kernel's range for the local ports of outgoing connections (Linux's default elsewhere)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_ports(count: int) -> int:
-    """The first of `count` consecutive free loopback ports."""
+    """The first of `count` consecutive free loopback ports, outside the ephemeral range: a port found
+    free there can be taken, before the server binds it, by any outgoing connection (a gateway's to
+    its database or workers) and stay taken as long as that connection lives."""
+    low, high = ephemeral_ports()
+    choices = [p for p in range(20000, 65000 - count) if p + count <= low or p > high] or list(
+        range(20000, 60000 - count)
+    )
     for _ in range(200):
-        base = random.randint(20000, 60000 - count)
+        base = random.choice(choices)
         if all(_port_free(base + i) for i in range(count)):
             return base
     raise RuntimeError("no free ports")
