@@ -8,7 +8,8 @@
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform any -d .whl \
 #     fastapi starlette uvicorn pydantic pydantic-core pydantic-settings python-dotenv typing-inspection \
 #     annotated-types annotated-doc opentelemetry-api importlib-metadata zipp python-multipart pypdfium2 \
-#     rapidfuzz sse-starlette httpx-sse nh3 pytesseract
+#     rapidfuzz sse-starlette httpx-sse nh3 pytesseract httptools aiohttp aiohappyeyeballs aiosignal attrs \
+#     frozenlist multidict propcache yarl idna
 # (httpx, rich, typer, pillow, numpy, anyio, click, h11 were already on the GPU image.)
 set -euo pipefail
 cd "$(dirname "$0")/.."

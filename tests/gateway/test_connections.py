@@ -21,10 +21,13 @@ def test_the_page_pool_holds_every_page_in_flight_and_health_has_its_own() -> No
     async def build() -> None:
         router = Router(settings)
         try:
+            await router.connections.open()
             assert router.connection_limit == connection_limit(settings)
             workers = router.pools["deepseek-ocr"].workers
-            assert workers.client is router.client and workers.control is router.control
-            assert router.control is not router.client
+            assert workers.connections is router.connections
+            pages, control = router.connections.pages, router.connections.control
+            assert control is not pages
+            assert pages.connector is not None and pages.connector.limit == connection_limit(settings)
         finally:
             await router.close()
 

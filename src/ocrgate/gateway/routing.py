@@ -10,12 +10,10 @@ import asyncio
 import contextlib
 import logging
 
-import httpx
-
 from ocrgate.backends import registry
 from ocrgate.config import Settings
 from ocrgate.errors import BackendUnavailable, InvalidOption, UnknownBackend
-from ocrgate.gateway.forward import WorkerClient
+from ocrgate.gateway.forward import WorkerClient, WorkerConnections
 from ocrgate.gateway.pool import HEALTH_INTERVAL_S, BackendPool
 
 log = logging.getLogger("ocrgate.routing")
@@ -37,15 +35,12 @@ class Router:
 
     def __init__(self, settings: Settings) -> None:
         self.connection_limit = connection_limit(settings)
-        limits = httpx.Limits(
-            max_connections=self.connection_limit, max_keepalive_connections=self.connection_limit
-        )
-        self.client = httpx.AsyncClient(limits=limits, timeout=settings.limits.page_timeout_s)
-        # health and self-descriptions on connections of their own: never queued behind pages
-        self.control = httpx.AsyncClient(limits=httpx.Limits(max_connections=64), timeout=10)
+        # pages on `connection_limit` connections; health and self-descriptions on their own, never
+        # queued behind pages
+        self.connections = WorkerConnections(self.connection_limit)
         secret = settings.gateway.worker_secret
         self.pools = {
-            name: BackendPool(name, config, WorkerClient(name, self.client, secret, self.control))
+            name: BackendPool(name, config, WorkerClient(name, self.connections, secret))
             for name, config in settings.backends.items()
             if config.enabled
         }
@@ -70,6 +65,7 @@ class Router:
         return list(dict.fromkeys(names))
 
     async def start(self) -> None:
+        await self.connections.open()
         await self.check_all()
         self._task = asyncio.create_task(self._watch())
 
@@ -89,5 +85,4 @@ class Router:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self.client.aclose()
-        await self.control.aclose()
+        await self.connections.close()

@@ -1,0 +1,124 @@
+"""The gateway's HTTP calls to a worker (`gateway.forward`) against real servers on loopback: a whole
+file's NDJSON answer read however its lines are cut, and the failures a pool must tell apart (a
+worker gone, a worker too slow) typed as such."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from ocrgate.documents import open_document
+from ocrgate.errors import BackendUnavailable, Timeout
+from ocrgate.gateway.forward import WorkerClient, WorkerConnections
+from ocrgate.schema import Block, PageResult
+from tests.gateway.cluster import free_ports
+
+SAMPLE_PAGE = Path(__file__).resolve().parents[2] / "src" / "ocrgate" / "samples" / "sample_page.png"
+PAGES = 40
+WORDS_PER_PAGE = 2_000  # the last line of the answer is then several megabytes
+
+
+def whole_file_answer() -> list[bytes]:
+    """A worker's NDJSON answer to a whole file: progress lines, then every page on one long line."""
+    pages = [
+        PageResult(
+            index=i,
+            width=1000,
+            height=1000,
+            blocks=[
+                Block(text=f"word{w} of page {i}", bbox=(0, w % 900, 100, w % 900 + 10))
+                for w in range(WORDS_PER_PAGE)
+            ],
+        )
+        for i in range(PAGES)
+    ]
+    progress = [json.dumps({"done": i + 1, "total": PAGES}).encode() + b"\n" for i in range(PAGES)]
+    final = json.dumps({"pages": [p.model_dump(mode="json") for p in pages]}).encode() + b"\n"
+    return [*progress, final]
+
+
+@contextlib.contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class Streaming(BaseHTTPRequestHandler):
+    """Answers `POST /v1/ocr/file` with `whole_file_answer`, written in small pieces that cut lines
+    anywhere (HTTP/1.0: the body ends when the connection closes)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        self.send_response(200)
+        self.send_header("content-type", "application/x-ndjson")
+        self.end_headers()
+        body = b"".join(whole_file_answer())
+        for start in range(0, len(body), 7_919):  # a prime: pieces end mid-line and mid-character
+            self.wfile.write(body[start : start + 7_919])
+            self.wfile.flush()
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+class Slow(BaseHTTPRequestHandler):
+    """Takes a page and answers nothing for two seconds."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        time.sleep(2)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+async def test_a_whole_file_answer_is_read_whatever_its_lines_are_cut_into() -> None:
+    connections = WorkerConnections(8)
+    await connections.open()
+    document = open_document(SAMPLE_PAGE.read_bytes(), "page.png")
+    seen: list[tuple[int, int]] = []
+    try:
+        with serving(Streaming) as url:
+            client = WorkerClient("noop", connections, secret=None)
+            pages = await client.file(
+                url, document, {}, timeout_s=30, progress=lambda d, t: seen.append((d, t))
+            )
+    finally:
+        document.close()
+        await connections.close()
+    assert [p.index for p in pages] == list(range(PAGES))
+    assert all(len(p.blocks) == WORDS_PER_PAGE for p in pages)
+    assert pages[-1].blocks[-1].text == f"word{WORDS_PER_PAGE - 1} of page {PAGES - 1}"
+    assert seen == [(i + 1, PAGES) for i in range(PAGES)]
+
+
+async def test_a_worker_gone_or_too_slow_is_told_apart() -> None:
+    connections = WorkerConnections(8)
+    await connections.open()
+    document = open_document(SAMPLE_PAGE.read_bytes(), "page.png")
+    page = document.page(0)  # sent as the upload's own bytes
+    client = WorkerClient("noop", connections, secret=None)
+    try:
+        with pytest.raises(BackendUnavailable, match="unreachable"):
+            await client.page(f"http://127.0.0.1:{free_ports(1)}", page, {}, timeout_s=5)
+        with serving(Slow) as url:
+            started = time.monotonic()
+            with pytest.raises(Timeout, match=r"longer than 0\.5 s"):
+                await client.page(url, page, {}, timeout_s=0.5)
+            assert time.monotonic() - started < 1.5
+    finally:
+        document.close()
+        await connections.close()
