@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# On a GPU machine's CPUs, without network: the gateway-overhead benchmarks (issue 18) where the client,
+# the minimal proxy, the gateway and the workers do not share two cores. Installs the wheels carried in
+# .whl (the list in scripts/device_gpu_pinning.sh's header), then runs bench.overhead and the no-op part
+# of bench.throughput; their reports land in $OUT (the device tool) or bench/results.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -d .whl ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
+  export PYTHONPATH="$PWD/src:$PWD:/tmp/site"
+fi
+out="${OUT:-bench/results}"
+nproc
+python3 -m bench.overhead --out "$out" "$@"
+python3 -m bench.throughput --noop-only --out "$out"
