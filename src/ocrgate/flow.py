@@ -106,14 +106,17 @@ async def run(
     whole = [r for r in recognizers if r.reads_whole(document.media_type) and wanted[r.name]]
     by_page = [r for r in recognizers if r not in whole and wanted[r.name]]
     needed = sorted({i for r in by_page for i in wanted[r.name]})
-    gate = anyio.Semaphore(max(1, window))
-    async with anyio.create_task_group() as group:
-        for recognizer in whole:
-            group.start_soon(run_.whole_file, recognizer, wanted[recognizer.name])
-        for index in needed:
-            await gate.acquire()  # back-pressure: never more than `window` pages rasterised at once
-            readers = [r for r in by_page if index in wanted[r.name]]
-            group.start_soon(run_.one_page, index, readers, gate)
+    if not whole and len(needed) == 1:  # one page and nothing beside it (most requests): no task group
+        await run_.one_page(needed[0], by_page, None)
+    else:
+        gate = anyio.Semaphore(max(1, window))
+        async with anyio.create_task_group() as group:
+            for recognizer in whole:
+                group.start_soon(run_.whole_file, recognizer, wanted[recognizer.name])
+            for index in needed:
+                await gate.acquire()  # back-pressure: never more than `window` pages rasterised at once
+                readers = [r for r in by_page if index in wanted[r.name]]
+                group.start_soon(run_.one_page, index, readers, gate)
     total = time.perf_counter() - started
     for timings in run_.timings.values():
         timings.total = total
@@ -178,10 +181,11 @@ class _Run:
             await anyio.to_thread.run_sync(getattr, page, "image")
         return page
 
-    async def one_page(self, index: int, readers: list[Recognizer], gate: anyio.Semaphore) -> None:
+    async def one_page(self, index: int, readers: list[Recognizer], gate: anyio.Semaphore | None) -> None:
         """Page `index` read by each of `readers` at the same time: from its PDF text layer where that
         layer serves (`ocrgate.textlayer`; the page is then rasterised only when a picture must be
-        checked or a boxes picture is asked for), else rasterised once for all of them."""
+        checked or a boxes picture is asked for), else rasterised once for all of them. `gate` (the
+        window's place this page holds) is released at the end."""
         try:
             claimed = [r for r in readers if self.sink.claim(r.name, index)]
             if not claimed:
@@ -232,7 +236,8 @@ class _Run:
                 for recognizer in claimed:
                     group.start_soon(self._read_page, recognizer, page, crops, layer, decoded)
         finally:
-            gate.release()
+            if gate is not None:
+                gate.release()
 
     def _decoded(self, names: Sequence[str], seconds: float) -> None:
         for name in names:

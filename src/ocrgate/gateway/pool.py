@@ -70,6 +70,7 @@ class BackendPool:
         self.replicas = [Replica(url, config.concurrency) for url in worker_urls(config)]
         self.info: WorkerInfo | None = None
         self._validator: jsonschema.protocols.Validator | None = None
+        self._no_options_valid = False  # whether the schema takes `{}`, decided once per schema
         self.pending = 0
         self._changed = asyncio.Event()
 
@@ -94,6 +95,8 @@ class BackendPool:
         """Refuse options the backend's published schema refuses (InvalidOption, 422)."""
         if self.info is None or self._validator is None:
             raise BackendUnavailable(self._down_message() + " (no worker has described its options yet)")
+        if not options and self._no_options_valid:  # most requests: the answer is known already
+            return
         problems = sorted(self._validator.iter_errors(dict(options)), key=lambda e: list(e.absolute_path))
         if problems:
             detail = "; ".join(
@@ -108,6 +111,7 @@ class BackendPool:
         if self.info is None or info.options_schema != self.info.options_schema:
             cls = jsonschema.validators.validator_for(info.options_schema)
             self._validator = cls(info.options_schema)
+            self._no_options_valid = self._validator.is_valid({})
         self.info = info
 
     def admit(self, pages: int) -> None:
