@@ -1,10 +1,10 @@
 """The floor any Python proxy costs: a minimal Starlette app in front of one worker.
 
 `POST /v1/ocr` parses the multipart upload (Starlette's form parser, as FastAPI uses) and forwards the
-`file` part's bytes to a worker's `POST /v1/ocr` with one pooled httpx client (several workers are
-taken in turn), then answers the worker's JSON as it came. Nothing else: no backend names, options,
-limits, admission, rendering. `bench.overhead` measures ocrgate's added latency against this one's,
-and `bench.throughput` its pages per second, in the same run.
+`file` part's bytes to a worker's `POST /v1/ocr` with one pooled aiohttp client, the gateway's own
+(several workers are taken in turn), then answers the worker's JSON as it came. Nothing else: no
+backend names, options, limits, admission, rendering. `bench.overhead` measures ocrgate's added
+latency against this one's, and `bench.throughput` its pages per second, in the same run.
 
     python -m bench.minimal_proxy --worker http://127.0.0.1:PORT [--worker ...] --port PORT
 """
@@ -16,7 +16,7 @@ import contextlib
 import itertools
 from collections.abc import AsyncIterator
 
-import httpx
+import aiohttp
 import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
@@ -27,8 +27,7 @@ from starlette.routing import Route
 
 def create_app(workers: list[str]) -> Starlette:
     """The proxy in front of the workers at `workers` (base URLs), taken in turn."""
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)  # as the gateway's
-    client = httpx.AsyncClient(timeout=300, limits=limits)
+    session: list[aiohttp.ClientSession] = []  # made in the lifespan, on the server's loop
     turn = itertools.cycle(workers)
 
     async def ocr(request: Request) -> Response:
@@ -41,18 +40,21 @@ def create_app(workers: list[str]) -> Starlette:
             content_type = upload.content_type or "application/octet-stream"
         finally:
             await form.close()
-        answer = await client.post(
-            f"{next(turn)}/v1/ocr", content=data, params={"index": 0}, headers={"content-type": content_type}
-        )
-        return Response(answer.content, status_code=answer.status_code, media_type="application/json")
+        async with session[0].post(
+            f"{next(turn)}/v1/ocr", data=data, params={"index": "0"}, headers={"content-type": content_type}
+        ) as answer:
+            content = await answer.read()
+        return Response(content, status_code=answer.status, media_type="application/json")
 
     async def health(_request: Request) -> Response:
         return JSONResponse({"status": "healthy"})
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        connector = aiohttp.TCPConnector(limit=512, limit_per_host=0)  # as the gateway's
+        session.append(aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=300)))
         yield
-        await client.aclose()
+        await session[0].close()
 
     routes = [Route("/v1/ocr", ocr, methods=["POST"]), Route("/health", health)]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 
 from bench.common import (
@@ -67,22 +68,27 @@ async def drive(
     pages: int,
     concurrency: int,
 ) -> dict[str, Any]:
-    """`pages` requests, `concurrency` at a time, over `urls` in turn; pages done, errors, seconds."""
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    """`pages` requests, `concurrency` at a time, over `urls` in turn; pages done, errors, seconds.
+
+    The client is aiohttp: httpx's connection pool was the bottleneck past 16 requests in flight (on
+    16 cores, straight to the workers: 146 pages/s through httpx at 64 in flight, 698 through aiohttp).
+    """
     turn = itertools.cycle(urls)
     todo = iter(range(pages))
     done, errors = 0, {}
-
-    async with httpx.AsyncClient(limits=limits, timeout=600) as client:
+    query = {k: str(v) for k, v in params.items()}
+    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as client:
 
         async def lane() -> None:
             nonlocal done
             for _ in todo:  # one shared iterator: each lane takes the next page
-                response = await client.post(next(turn), content=body, headers=headers, params=params)
-                if response.status_code == 200:
-                    done += 1
-                else:
-                    errors[response.status_code] = errors.get(response.status_code, 0) + 1
+                async with client.post(next(turn), data=body, headers=headers, params=query) as response:
+                    await response.read()
+                    if response.status == 200:
+                        done += 1
+                    else:
+                        errors[response.status] = errors.get(response.status, 0) + 1
 
         started = time.perf_counter()
         await asyncio.gather(*(lane() for _ in range(concurrency)))
