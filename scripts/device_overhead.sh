@@ -2,7 +2,9 @@
 # On a GPU machine's CPUs, without network: the gateway-overhead benchmarks (issue 18) where the client,
 # the minimal proxy, the gateway and the workers do not share two cores. Installs the wheels carried in
 # .whl (the list in scripts/device_gpu_pinning.sh's header), then runs bench.overhead and the no-op part
-# of bench.throughput; their reports land in $OUT (the device tool) or bench/results.
+# of bench.throughput; their reports land in $OUT (the device tool) or bench/results. The pages come from
+# OCRGATE_EVAL_DIR (default ../shared/eval): carry tesseract_test/images/phototest.png and
+# docling_pdf/images/2305.03393v1-pg9_p1.png under some folder and point it there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -d .whl ]; then
