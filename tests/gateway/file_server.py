@@ -68,7 +68,13 @@ class _Handler(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def file_server(files: dict[str, bytes]) -> Iterator[str]:
     """Serve `files` (name -> bytes) under `/docs/<name>` and `/private/<name>`; yields the base URL."""
-    handler = type("FilesHandler", (_Handler,), {"files": dict(files)})
+    with serving(type("FilesHandler", (_Handler,), {"files": dict(files)})) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A threaded HTTP server with `handler` on a free loopback port; yields its base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

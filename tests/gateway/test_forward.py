@@ -4,12 +4,9 @@ worker gone, a worker too slow) typed as such."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,7 @@ from ocrgate.errors import BackendUnavailable, Timeout
 from ocrgate.gateway.forward import WorkerClient, WorkerConnections
 from ocrgate.schema import Block, PageResult
 from tests.gateway.cluster import free_ports
+from tests.gateway.file_server import serving
 
 SAMPLE_PAGE = Path(__file__).resolve().parents[2] / "src" / "ocrgate" / "samples" / "sample_page.png"
 PAGES = 40
@@ -42,18 +40,6 @@ def whole_file_answer() -> list[bytes]:
     progress = [json.dumps({"done": i + 1, "total": PAGES}).encode() + b"\n" for i in range(PAGES)]
     final = json.dumps({"pages": [p.model_dump(mode="json") for p in pages]}).encode() + b"\n"
     return [*progress, final]
-
-
-@contextlib.contextmanager
-def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class Streaming(BaseHTTPRequestHandler):
