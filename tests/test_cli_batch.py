@@ -161,6 +161,7 @@ def test_outputs_never_replace_an_input(tmp_path: Path, eval_dir: Path, phototes
     args = ("ocr", str(folder), "--out", str(folder), "-f", "pdf,md")
     first = ocrgate_cli(*args)
     assert first.returncode == 0, first.stderr[-3000:]
+    assert "1 file read" in first.stderr
     assert (folder / "scan.pdf").read_bytes() == original
     assert "Word Processor" in pdf_text(folder / "scan.ocr.pdf") and (folder / "scan.md").is_file()
     for again in (ocrgate_cli(*args), ocrgate_cli(*args, "--force")):

@@ -58,7 +58,8 @@ def declared_too_large(headers: Headers, limits: Limits) -> FileTooLarge | None:
     declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > body_limit(limits, headers.get("content-type")):
         return FileTooLarge(
-            f"the upload has {int(declared):,} bytes; the limit is {limits.max_upload_bytes:,} bytes"
+            f"the request body has {int(declared):,} bytes; "
+            f"the upload limit is {limits.max_upload_bytes:,} bytes"
         )
     return None
 

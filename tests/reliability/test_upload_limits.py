@@ -72,6 +72,7 @@ def test_a_declared_length_over_the_limit_is_refused_before_the_body(gateway: Cl
         started = time.monotonic()
         status, body = _read_response(sock, timeout_s=10)  # no byte of the body was sent
     assert status == 413 and body["error"]["code"] == "file_too_large", body
+    assert body["error"]["message"].startswith(f"the request body has {declared:,} bytes"), body
     assert time.monotonic() - started < 10
     _still_serves(gateway)
 

@@ -230,7 +230,7 @@ def print_summary(summary: Summary, console: Console) -> None:
     read = [o for o in summary.outcomes if o.status != "skipped"]
     pages = sum(o.pages for o in read)
     failed_pages = sum(len(o.problems) for o in read if o.status == "partial")
-    line = f"{len(read)} files read in {summary.seconds:.1f} s"
+    line = f"{len(read)} {'file' if len(read) == 1 else 'files'} read in {summary.seconds:.1f} s"
     if skipped := summary.count("skipped"):
         line += f", {skipped} skipped (done before)"
     if failed := summary.count("failed"):

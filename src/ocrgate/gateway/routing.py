@@ -49,8 +49,8 @@ class Router:
     def pool(self, name: str) -> BackendPool:
         if name not in self.pools:
             if name not in registry.names():
-                known = ", ".join(sorted({*registry.names(), *self.pools}))
-                raise UnknownBackend(f"unknown backend {name!r}; known backends: {known}")
+                served = ", ".join(sorted(self.pools)) or "none"
+                raise UnknownBackend(f"unknown backend {name!r}; this gateway serves: {served}")
             raise BackendUnavailable(f"backend {name!r} is not configured on this gateway")
         return self.pools[name]
 
