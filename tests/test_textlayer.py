@@ -120,3 +120,45 @@ def test_docling_pages_read_through_their_layer(eval_dir: Path, rapidocr: RapidO
     assert all(r["f1"] >= 0.97 for r in alone), [(r["id"], r["f1"]) for r in alone]
     in_order = [r["cer"] for r in alone if r["id"] not in TRUTH_OUT_OF_ORDER]
     assert statistics.mean(in_order) <= 0.02, in_order
+
+
+# Vector text drawn over a picture the engine must read (a report cover: a background photo under its
+# title and authors), in groups of lines the engine reads as one block: ragged, so the block's box is
+# mostly white space between and beside the lines. What the engine reads of them in the picture's crop
+# (all of a line, or the part of it on the picture) must not come back beside the layer's own lines.
+OVER_PICTURE = {  # lines: (text, x, y) in points from the bottom left; the picture is 150-470 x 80-530
+    "a right-aligned author list inside it": [
+        ("Hernando Bedoya", 340, 230),
+        ("Jim Cain", 393, 206),
+        ("Dan Cruikshank", 346, 182),
+        ("Tom Mack", 389, 158),
+    ],
+    "a two-line bullet cut by its left edge": [
+        ("Leverage row permissions on", 40, 200),
+        ("the database tables", 40, 182),
+    ],
+    "a ragged paragraph across its right edge": [
+        ("Protect columns by defining column masks", 330, 200),
+        ("for payroll", 330, 182),
+    ],
+}
+
+
+@pytest.mark.parametrize("where", list(OVER_PICTURE))
+def test_text_over_a_picture_is_read_once(phototest: Path, rapidocr: RapidOCRBackend, where: str) -> None:
+    picture = Image.new("RGB", (640, 900), "white")
+    picture.paste(Image.open(phototest).convert("RGB"), (0, 0))  # its text: pixels only, for the engine
+    data = PdfMaker().add_page().picture(picture, 150, 80, 320, 450)
+    for line, x, y in OVER_PICTURE[where]:  # after the picture: drawn over it, in its blank lower part
+        data.text(line, x, y, 14)
+    response = recognize(open_document(data.bytes(), "cover.pdf"), rapidocr, {}, boxes="none")
+    page = response.pages[0]
+    assert "text_layer_partial" in page.flags
+    text = " ".join(page.markdown.split())
+    layer = [line for line, _, _ in OVER_PICTURE[where]]
+    for line in layer:
+        assert text.count(line) == 1, page.markdown
+    for block in page.blocks:  # nor a part of one read again from the picture's pixels
+        for read in (ln.text.strip() for ln in block.lines):
+            assert read in layer or not any(read in line for line in layer), (read, page.markdown)
+    assert "quick brown" in text.lower()  # what only the picture holds is still read

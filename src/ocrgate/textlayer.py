@@ -262,14 +262,17 @@ def pictures_to_read(layer: TextLayer, image: Image.Image) -> list[tuple[int, in
     return crops
 
 
-def _overlaps_text(block: Block, layer: TextLayer) -> bool:
-    """Whether most of `block` lies on the layer's lines (it reads text the layer already has)."""
-    x0, y0, x1, y1 = block.bbox
+def _on_layer_lines(box: Box, layer: TextLayer) -> bool:
+    """Whether most of `box` lies on the layer's lines, each grown by a third of its height above and
+    below (an engine's line box is taller than the glyph box pdfium gives): it reads text the layer
+    already has, rendered over or beside a picture."""
+    x0, y0, x1, y1 = box
     area = max(1e-6, (x1 - x0) * (y1 - y0))
     covered = 0.0
     for line in layer.lines:
         lx0, ly0, lx1, ly1 = line.bbox
-        w, h = min(x1, lx1) - max(x0, lx0), min(y1, ly1) - max(y0, ly0)
+        pad = (ly1 - ly0) / 3
+        w, h = min(x1, lx1) - max(x0, lx0), min(y1, ly1 + pad) - max(y0, ly0 - pad)
         if w > 0 and h > 0:
             covered += w * h
     return covered / area > 0.5
@@ -283,15 +286,17 @@ def merged(
     found: list[tuple[tuple[int, int], PageResult]],
 ) -> PageResult:
     """The layer's lines plus the lines the engine read in pictures (`found`: each crop's origin in page
-    pixels and the engine's result on that crop), except what lies on the layer's own lines, all put in
-    reading order together (`layout.paragraph_blocks`, so columns stay columns); a block holding any
-    engine line says so in its `origin`."""
+    pixels and the engine's result on that crop), except the lines that lie on the layer's own lines
+    (`_on_layer_lines`), all put in reading order together (`layout.paragraph_blocks`, so columns stay
+    columns); a block holding any engine line says so in its `origin`."""
     engine: list[TextLine] = []
     for (dx, dy), result in found:
         for block in result.blocks:
             moved = _moved(block, dx, dy)
-            if moved.text.strip() and not _overlaps_text(moved, layer):
-                engine.extend(moved.lines or [TextLine(text=moved.text, bbox=moved.bbox, score=moved.score)])
+            lines = moved.lines or [TextLine(text=moved.text, bbox=moved.bbox, score=moved.score)]
+            # line by line: a block of the engine's may hold a line the layer has (vector text drawn
+            # over the picture, or cut by its edge) beside one that only the picture has
+            engine += [ln for ln in lines if ln.text.strip() and not _on_layer_lines(ln.bbox, layer)]
     read = {(line.text, tuple(line.bbox)) for line in engine}
     blocks = [
         b.model_copy(
