@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
 import zlib
 from pathlib import Path
@@ -99,6 +100,20 @@ def test_truncated_image(page: Image.Image, fmt: str) -> None:
         open_document(cut, "cut").verify()
     with pytest.raises(errors.CorruptFile):
         open_document(cut, "cut").page(0).image  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"II*\x00", b"MM\x00*", b"RIFF\0\0\0\0WEBPVP8 ", b"BM"],
+)
+def test_noise_behind_an_image_signature_is_refused_in_plain_words(signature: bytes) -> None:
+    """A file that starts like an image and is noise after: CorruptFile, and its message names no
+    Python object (Pillow's own text said `cannot identify image file <_io.BytesIO object at 0x...>`)."""
+    noise = signature + random.Random(7).randbytes(64 * 1024)
+    with pytest.raises(errors.CorruptFile) as refused:
+        open_document(noise, "noise").page(0).image  # noqa: B018
+    assert "the image cannot be decoded" in refused.value.message
+    assert "0x" not in refused.value.message and "<" not in refused.value.message, refused.value.message
 
 
 def test_an_image_is_not_decoded_at_intake_and_travels_as_its_own_bytes(page: Image.Image) -> None:

@@ -39,7 +39,9 @@ def _image_errors() -> Iterator[None]:
             yield
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(f"the image declares too many pixels: {exc}") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+    except UnidentifiedImageError as exc:  # its text names a Python object, of no use to the sender
+        raise CorruptFile("the image cannot be decoded: its header is not one its type allows") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise CorruptFile(f"the image cannot be decoded (corrupt or truncated): {exc}") from exc
     except (OCRGateError, MemoryError):
         raise
