@@ -313,9 +313,17 @@ def serve(
     serve_config: Annotated[
         Path | None, typer.Option(help="with --engine ray: write the Serve config (YAML) here and exit")
     ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="the gateway's address (default: config, 127.0.0.1)")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="the gateway's port (default: config, 8080)")
+    ] = None,
 ) -> None:
     """Start the workers and the gateway, restart crashed workers, stop all on Ctrl-C."""
     settings = _settings(config)
+    chosen = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
+    settings.gateway = settings.gateway.model_copy(update=chosen)
     config_path = str(config.resolve()) if config else None
     _logging()
     if engine is ServeEngine.ray:

@@ -82,6 +82,7 @@ class Cluster:
         gateway: dict[str, Any] | None = None,
         limits: dict[str, Any] | None = None,
     ) -> None:
+        self.serve_args: tuple[str, ...] = ()  # more options for `ocrgate serve`, after `--config`
         ports = free_ports(1 + sum(b.get("replicas", 1) for b in backends.values()))
         self.port = ports
         self.url = f"http://127.0.0.1:{ports}"
@@ -101,7 +102,7 @@ class Cluster:
         self.headers = {"X-API-Key": keys[0]} if keys else {}
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "ocrgate", "serve", "--config", str(self.config)]
+        return [sys.executable, "-m", "ocrgate", "serve", "--config", str(self.config), *self.serve_args]
 
     def environment(self) -> dict[str, str]:
         return {k: v for k, v in os.environ.items() if not k.startswith("OCRGATE_")}
