@@ -218,7 +218,9 @@ def test_born_digital_pdf_reads_its_text_layer(cluster: Cluster, eval_dir: Path)
     assert auto["timings"]["ocr"] == 0.0 and len(auto["pages"]) == 5
     assert {b["origin"] for p in auto["pages"] for b in p["blocks"]} == {"text_layer"}
     data = {"boxes": "none", "text_layer": "never"}
-    job = httpx.post(f"{cluster.url}/v1/jobs", files=files, data=data, timeout=60).json()
+    submitted = httpx.post(f"{cluster.url}/v1/jobs", files=files, data=data, timeout=60)
+    job = submitted.json()
+    assert submitted.status_code == 202 and submitted.headers["location"] == f"/v1/jobs/{job['id']}"
     deadline = time.monotonic() + 300
     while httpx.get(f"{cluster.url}/v1/jobs/{job['id']}", timeout=10).json()["status"] in (
         "queued",

@@ -42,9 +42,10 @@ def owned_job(gw: Gateway, job_id: str, owner: str | None) -> JobRecord:
     "/v1/jobs", status_code=202, response_model=JobStatus, responses=ERRORS, openapi_extra=openapi_body()
 )
 async def submit_job(
-    gw: GatewayDep, owner: OwnerDep, upload: Annotated[Upload, Depends(job_form)]
+    gw: GatewayDep, owner: OwnerDep, upload: Annotated[Upload, Depends(job_form)], response: Response
 ) -> JobStatus:
-    """Accept a document for background processing; 202 with the job's id and progress."""
+    """Accept a document for background processing; 202 with the job's id and progress, and the job's
+    address in `Location` (RFC 9110, 15.3.3)."""
     try:  # a damaged image is refused now (its typed 4xx), not found later in the background
         await anyio.to_thread.run_sync(upload.document.verify)
     finally:
@@ -67,6 +68,7 @@ async def submit_job(
         )
     )
     gw.runner.schedule(job.id)
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
     return job_status(gw.store, job)
 
 
