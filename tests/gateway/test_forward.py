@@ -8,6 +8,7 @@ import json
 import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -108,3 +109,39 @@ async def test_a_worker_gone_or_too_slow_is_told_apart() -> None:
     finally:
         document.close()
         await connections.close()
+
+
+class Recording(BaseHTTPRequestHandler):
+    """Answers a page with an empty result and a file with its pages, keeping each call's request id."""
+
+    seen: ClassVar[list[str | None]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        self.seen.append(self.headers.get("X-Request-ID"))
+        page = {"index": 0, "width": 1, "height": 1, "blocks": []}
+        body = json.dumps({"pages": [page]} if self.path.startswith("/v1/ocr/file") else page).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+async def test_the_request_id_goes_with_every_call() -> None:
+    connections = WorkerConnections(8)
+    await connections.open()
+    document = open_document(SAMPLE_PAGE.read_bytes(), "page.png")
+    client = WorkerClient("noop", connections, secret=None)
+    try:
+        with serving(Recording) as url:
+            await client.page(url, document.page(0), {}, timeout_s=5, request_id="page-call-1")
+            await client.file(url, document, {}, timeout_s=5, request_id="file-call-2")
+            await client.page(url, document.page(0), {}, timeout_s=5)
+    finally:
+        document.close()
+        await connections.close()
+    assert Recording.seen == ["page-call-1", "file-call-2", None]

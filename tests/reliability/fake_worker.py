@@ -1,7 +1,8 @@
 """A worker that answers whatever bytes it is given: a buggy or compromised worker, on loopback.
 
 It is healthy for the gateway's health checks and answers every page with the next of its `answers`
-(status 200, JSON content type), so a test decides exactly what the gateway reads back.
+(status 200, JSON content type), so a test decides exactly what the gateway reads back. It keeps the
+`X-Request-ID` of every page it was sent (`request_ids`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class FakeWorker:
     def __init__(self, answers: list[bytes]) -> None:
         cycle: Iterator[bytes] = itertools.cycle(answers)
         lock = threading.Lock()
+        self.request_ids: list[str | None] = []
+        seen = self.request_ids
 
         class Handler(BaseHTTPRequestHandler):
             def _reply(self, body: bytes) -> None:
@@ -41,6 +44,7 @@ class FakeWorker:
                 self.rfile.read(int(self.headers.get("content-length") or 0))
                 with lock:
                     body = next(cycle)
+                    seen.append(self.headers.get("X-Request-ID"))
                 self._reply(body)
 
             def log_message(self, *_args: object) -> None:

@@ -49,3 +49,29 @@ def test_malformed_worker_answers_are_backend_errors(tmp_path: Path) -> None:
             assert job["status"] == "failed" and "malformed answer" in job["error"], job
         finally:
             assert cluster.stop() == []
+
+
+def test_workers_are_sent_the_request_id_and_a_job_pages_its_job_id(tmp_path: Path) -> None:
+    """The gateway passes its request id to the worker that reads the page (and a job's id with each
+    of the job's pages), so a worker's log lines and errors name what the client knows."""
+    answer = b'{"index": 0, "width": 1, "height": 1, "blocks": []}'
+    with FakeWorker([answer]) as fake:
+        cluster = Cluster(tmp_path, {"noop": {"class_path": NOOP, "urls": [fake.url]}}).start()
+        try:
+            files = {"file": ("p.png", PAGE.read_bytes())}
+            headers = {"X-Request-ID": "trace-me-42"}
+            response = httpx.post(
+                f"{cluster.url}/v1/ocr", files=files, data={"backend": "noop"}, headers=headers, timeout=30
+            )
+            assert response.status_code == 200, response.text
+            assert fake.request_ids == ["trace-me-42"]
+            job_id = httpx.post(
+                f"{cluster.url}/v1/jobs", files=files, data={"backend": "noop"}, timeout=30
+            ).json()["id"]
+            deadline = time.monotonic() + 20
+            while httpx.get(f"{cluster.url}/v1/jobs/{job_id}", timeout=10).json()["status"] != "completed":
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            assert fake.request_ids == ["trace-me-42", job_id]
+        finally:
+            assert cluster.stop() == []

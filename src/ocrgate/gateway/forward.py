@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendError, BackendUnavailable, OCRGateError, Timeout, error_from_info
+from ocrgate.http_errors import REQUEST_ID_HEADER
 from ocrgate.schema import ErrorResponse, PageResult
 from ocrgate.wire import SECRET_HEADER, FileEvent, WorkerInfo, page_body
 
@@ -83,10 +84,12 @@ class WorkerClient:
         self.connections = connections
         self.secret = secret
 
-    def _headers(self, content_type: str | None = None) -> dict[str, str]:
+    def _headers(self, content_type: str | None = None, request_id: str | None = None) -> dict[str, str]:
         headers = {"content-type": content_type} if content_type else {}
         if self.secret:
             headers[SECRET_HEADER] = self.secret
+        if request_id:
+            headers[REQUEST_ID_HEADER] = request_id
         return headers
 
     async def health(self, url: str) -> tuple[int, dict[str, Any]]:
@@ -114,11 +117,18 @@ class WorkerClient:
         return self._answer(url, WorkerInfo, content)
 
     async def page(
-        self, url: str, page: PageImage, options: Mapping[str, Any], timeout_s: float, boxes: bool = False
+        self,
+        url: str,
+        page: PageImage,
+        options: Mapping[str, Any],
+        timeout_s: float,
+        boxes: bool = False,
+        request_id: str | None = None,
     ) -> PageResult:
         """One page to the worker at `url`: the upload's own bytes, or raw pixels packed in a thread
         (`wire.page_body`: 1.5 ms and 6 MB for an A4 page, off the event loop); `boxes`: the worker
-        draws the boxes picture too (`PageResult.boxes_image`). `timeout_s` bounds the whole call."""
+        draws the boxes picture too (`PageResult.boxes_image`). `timeout_s` bounds the whole call;
+        `request_id` is sent as `X-Request-ID`, so the worker's log lines and errors carry it."""
         if page.encoded is not None:
             body, content_type, params = page_body(page)
         else:
@@ -133,7 +143,7 @@ class WorkerClient:
                 f"{url}/v1/ocr",
                 data=body,
                 params=params,
-                headers=self._headers(content_type),
+                headers=self._headers(content_type, request_id),
                 timeout=timeout,
             ) as response:
                 status, content = response.status, await response.read()
@@ -152,8 +162,10 @@ class WorkerClient:
         options: Mapping[str, Any],
         timeout_s: float,
         progress: Callable[[int, int], None] | None = None,
+        request_id: str | None = None,
     ) -> list[PageResult]:
-        """The original upload to the worker at `url`; `timeout_s` bounds each silence of its stream."""
+        """The original upload to the worker at `url`; `timeout_s` bounds each silence of its stream;
+        `request_id` as for `page`."""
         params = {"name": document.name, "dpi": str(document.dpi)}
         if options:
             params["options"] = json.dumps(options)
@@ -163,7 +175,7 @@ class WorkerClient:
                 f"{url}/v1/ocr/file",
                 data=document.data,
                 params=params,
-                headers=self._headers(document.media_type),
+                headers=self._headers(document.media_type, request_id),
                 timeout=timeout,
             ) as response:
                 if response.status != 200:

@@ -219,10 +219,14 @@ class BackendPool:
         wait_for_worker_s: float = 0.0,
         reserved: bool = False,
         options: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
     ) -> RemoteRecognizer:
         """This pool as a recognizer of the one flow (`ocrgate.flow.Recognizer`); `options` are this
-        backend's own request options, merged over the ones the flow gives every backend."""
-        return RemoteRecognizer(self, timeout_s, retries, wait_for_worker_s, reserved, options or {})
+        backend's own request options, merged over the ones the flow gives every backend;
+        `request_id` goes to the workers with every call (`X-Request-ID`), so their logs name it."""
+        return RemoteRecognizer(
+            self, timeout_s, retries, wait_for_worker_s, reserved, options or {}, request_id
+        )
 
 
 class RemoteRecognizer:
@@ -236,8 +240,10 @@ class RemoteRecognizer:
         wait_for_worker_s: float,
         reserved: bool,
         options: Mapping[str, Any],
+        request_id: str | None = None,
     ) -> None:
         self.pool = pool
+        self.request_id = request_id
         self.name = pool.name
         self.window = pool.window
         self.timeout_s, self.retries = timeout_s, retries
@@ -252,7 +258,9 @@ class RemoteRecognizer:
         options = {**options, **self.own_options}
 
         async def call(url: str) -> PageResult:
-            return await self.pool.workers.page(url, page, options, self.timeout_s, boxes=boxes)
+            return await self.pool.workers.page(
+                url, page, options, self.timeout_s, boxes=boxes, request_id=self.request_id
+            )
 
         return await self.pool.on_some_replica(call, self.retries, self.wait_for_worker_s, self.reserved)
 
@@ -265,6 +273,8 @@ class RemoteRecognizer:
         options = {**options, **self.own_options}
 
         async def call(url: str) -> list[PageResult]:
-            return await self.pool.workers.file(url, document, options, self.timeout_s, progress)
+            return await self.pool.workers.file(
+                url, document, options, self.timeout_s, progress, request_id=self.request_id
+            )
 
         return await self.pool.on_some_replica(call, self.retries, self.wait_for_worker_s, self.reserved)

@@ -46,6 +46,7 @@ async def recognize_now(
                         settings.gateway.page_retries,
                         reserved=True,
                         options=upload.backend_options.get(name),
+                        request_id=request_id,
                     )
                 )
             result = await flow.recognize(

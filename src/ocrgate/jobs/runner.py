@@ -329,7 +329,9 @@ class JobRunner:
                 continue
             timeout, retries = self.settings.limits.page_timeout_s, self.settings.gateway.page_retries
             own = job.backend_options.get(backend)
-            remote = pool.recognizer(timeout, retries, wait_for_worker_s=WORKER_WAIT_S, options=own)
+            remote = pool.recognizer(  # the job's id names its pages in the workers' logs
+                timeout, retries, wait_for_worker_s=WORKER_WAIT_S, options=own, request_id=job.id
+            )
             recognizers.append(Deadline(remote, self.stuck_s))
         await flow.run(
             document,
