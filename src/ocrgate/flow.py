@@ -95,7 +95,8 @@ async def run(
     the other pages. `text_layer` (PDF pages): `auto` reads a page from its text layer where the layer
     is reliable, and has the engine read only the pictures the layer does not cover where it is partial
     (`ocrgate.textlayer`); `never` always asks the engine; `only` never does. Returns each recognizer's
-    timings in seconds; `total` is the wall clock of the run.
+    timings in seconds: its stages summed over its pages, and `total`, the wall clock from the start
+    of the run until its last page was delivered (with several recognizers, each one's own).
     """
     started = time.perf_counter()
     run_ = _Run(document, options, boxes, sink, text_layer)
@@ -117,10 +118,10 @@ async def run(
                 await gate.acquire()  # back-pressure: never more than `window` pages rasterised at once
                 readers = [r for r in by_page if index in wanted[r.name]]
                 group.start_soon(run_.one_page, index, readers, gate)
-    total = time.perf_counter() - started
-    for timings in run_.timings.values():
-        timings.total = total
-    return {r.name: run_.timings.setdefault(r.name, Timings(total=total)) for r in recognizers}
+    ended = time.perf_counter()
+    for r in recognizers:  # until its last page was delivered: beside a slower one, its own time
+        run_.timings.setdefault(r.name, Timings()).total = run_.finished.get(r.name, ended) - started
+    return {r.name: run_.timings[r.name] for r in recognizers}
 
 
 class _Run:
@@ -137,6 +138,8 @@ class _Run:
         self.document, self.options, self.boxes, self.sink = document, options, boxes, sink
         self.text_layer = text_layer
         self.timings: dict[str, Timings] = {}
+        #: when each recognizer's latest page was delivered (done or failed), `time.perf_counter()`
+        self.finished: dict[str, float] = {}
 
     def _timings(self, name: str) -> Timings:
         return self.timings.setdefault(name, Timings())
@@ -146,6 +149,7 @@ class _Run:
             log.error("page %d of %s failed in %s", index, self.document.name, name, exc_info=error)
             error = InternalError(f"internal error ({type(error).__name__}) on page {index + 1}")
         self.sink.failed(name, index, error)
+        self.finished[name] = time.perf_counter()
 
     async def _render(
         self, names: Sequence[str], result: PageResult, page: PageImage | None, spent: Mapping[str, Timings]
@@ -165,6 +169,7 @@ class _Run:
             own = spent[name].model_copy(update={"render": seconds})
             own.total = own.decode + own.queue + own.ocr + own.render
             self.sink.done(name, rendered.model_copy(update={"timings": own}))
+            self.finished[name] = time.perf_counter()
 
     async def _rasterise(self, index: int, pixels: bool = False) -> tuple[PageImage, float]:
         t0 = time.perf_counter()
