@@ -32,8 +32,8 @@ def error_response(
     headers: dict[str, str] | None = None,
     request_id: str | None = None,
 ) -> JSONResponse:
-    """The error body; with `request_id`, in the body and as the `X-Request-ID` header (the 500 answer
-    is sent outside every middleware, so it carries the header itself)."""
+    """The error body; with `request_id`, in the body and as the `X-Request-ID` header (so that an
+    answer sent outside `middleware.RequestID` carries it too)."""
     body = ErrorResponse(request_id=request_id, error=ErrorInfo(code=code, message=message))
     if request_id is not None:
         headers = {**(headers or {}), REQUEST_ID_HEADER: request_id}
@@ -64,8 +64,23 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        request_id = request_id_of(request.scope)
-        log.exception("unexpected error on %s %s (request %s)", request.method, request.url.path, request_id)
-        where = f"the server log, request {request_id}" if request_id else "the server log"
-        message = f"internal error ({type(exc).__name__}); see {where}"
-        return error_response(500, "internal_error", message, request_id=request_id)
+        # the last resort, outside every middleware: what the app raises is answered by
+        # `middleware.InternalErrors` already; this answers a middleware's own failure
+        return internal_error(request.scope, exc)
+
+
+def internal_error(scope: Scope, exc: Exception) -> JSONResponse:
+    """The 500 `internal_error` answer to `exc`, which the code did not expect: logged with its traceback
+    (logger `ocrgate.http`), the request's method, path and id in the log line, the id (not the
+    trace) in the message."""
+    request_id = request_id_of(scope)
+    log.error(
+        "unexpected error on %s %s (request %s)",
+        scope.get("method"),
+        scope.get("path"),
+        request_id,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    where = f"the server log, request {request_id}" if request_id else "the server log"
+    message = f"internal error ({type(exc).__name__}); see {where}"
+    return error_response(500, "internal_error", message, request_id=request_id)

@@ -2,6 +2,8 @@
 
 - `RequestID`: one id per request, the client's `X-Request-ID` or a new one, on every answer.
 - `UploadLimit`: at most the upload limit of request body is ever read.
+- `InternalErrors`: what the app raises unexpectedly is a 500 `internal_error` answer that goes out
+  through the other middleware like any answer.
 - `FixedHeaders`: headers every response gets (`nosniff`; the web client's Content-Security-Policy on
   pages that are not API answers).
 - `RequestMetrics`: requests and errors counted per route and status (Prometheus).
@@ -18,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocrgate.config import Limits
 from ocrgate.errors import FileTooLarge
-from ocrgate.http_errors import REQUEST_ID_HEADER, error_response, request_id_of
+from ocrgate.http_errors import REQUEST_ID_HEADER, error_response, internal_error, request_id_of
 from ocrgate.schema import new_request_id
 
 # multipart framing around the file: boundaries, headers, the small form fields
@@ -170,6 +172,36 @@ class UploadLimit(HTTPMiddleware):
     async def _refuse(scope: Scope, receive: Receive, send: Send, error: FileTooLarge) -> None:
         response = error_response(error.status, error.code, error.message, request_id=request_id_of(scope))
         await response(scope, receive, send)
+
+
+class InternalErrors(HTTPMiddleware):
+    """Answers an exception that escapes the app before its answer started with 500 `internal_error`
+    (`http_errors.internal_error`: logged with its traceback once, the request id in body and log).
+
+    Starlette answers such an exception in its outermost layer, outside every middleware added to the
+    app, and then raises it again for the server to log a second time; answered here instead, the 500
+    is counted by `RequestMetrics` and gets the fixed headers, CORS and the request id like any answer.
+    An exception after the answer started is raised on: the server closes the connection, and the
+    client sees a cut-off answer, never a wrong one.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception as exc:
+            if started:
+                raise
+            await internal_error(scope, exc)(scope, receive, send)
 
 
 class FixedHeaders(HTTPMiddleware):

@@ -54,7 +54,7 @@ from ocrgate.errors import (
     UnsupportedType,
 )
 from ocrgate.http_errors import install_error_handlers
-from ocrgate.middleware import RequestID, fastapi_telemetry
+from ocrgate.middleware import InternalErrors, RequestID, fastapi_telemetry
 from ocrgate.render import boxes_picture
 from ocrgate.schema import BackendHealth, ErrorInfo, PageResult
 from ocrgate.wire import (
@@ -278,6 +278,7 @@ def create_worker_app(
         telemetry=fastapi_telemetry(),
     )
     install_error_handlers(app)
+    app.add_middleware(InternalErrors)  # a 500 logged once, with the request id
     app.add_middleware(RequestID)  # its errors and log lines name the request, as the gateway's do
 
     def check_secret(given: Annotated[str | None, Header(alias=SECRET_HEADER)] = None) -> None:

@@ -13,12 +13,13 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
+from fastapi.responses import StreamingResponse
 
 from ocrgate import errors
 from ocrgate.client import OCRGateClient
@@ -184,12 +185,22 @@ def test_workers_answer_with_an_id_too(cluster: Cluster) -> None:
 @pytest.fixture
 def failing_gateway(tmp_path: Path) -> Iterator[str]:
     """The gateway app (no backends) with one extra route that raises, served on loopback here."""
-    settings = Settings(backends={}, gateway={"data_dir": tmp_path / "data"})
+    settings = Settings(
+        backends={}, gateway={"data_dir": tmp_path / "data", "cors_origins": ["https://ui.example"]}
+    )
     app = create_gateway_app(settings)
 
     @app.get("/v1/boom")
     async def boom() -> None:
         raise KeyError("a bug")
+
+    @app.get("/v1/boom-midway")
+    async def boom_midway() -> StreamingResponse:
+        async def lines() -> AsyncIterator[bytes]:
+            yield b"first line\n"
+            raise KeyError("a bug after the answer started")
+
+        return StreamingResponse(lines(), media_type="text/plain")
 
     port = free_ports(1)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
@@ -217,3 +228,21 @@ def test_an_unexpected_error_names_the_id_in_body_header_and_log(
     [record] = [r for r in caplog.records if r.name == "ocrgate.http"]
     assert "bug-report-7" in record.getMessage() and "GET /v1/boom" in record.getMessage()
     assert record.exc_info is not None and record.exc_info[0] is KeyError
+
+
+def test_an_unexpected_error_is_an_answer_like_any_other(failing_gateway: str) -> None:
+    """The 500 goes out through the middleware: counted in /metrics, with the fixed headers and CORS."""
+    answer = httpx.get(f"{failing_gateway}/v1/boom", headers={"Origin": "https://ui.example"}, timeout=10)
+    assert answer.status_code == 500 and answer.json()["error"]["code"] == "internal_error"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["access-control-allow-origin"] == "https://ui.example"
+    metrics = httpx.get(f"{failing_gateway}/metrics", timeout=10).text
+    assert 'ocrgate_requests_total{route="/v1/boom",status="500"} 1.0' in metrics
+    assert 'ocrgate_errors_total{code="500"} 1.0' in metrics
+
+
+def test_an_error_after_the_answer_started_cuts_it_off(failing_gateway: str) -> None:
+    """Half an answer is never completed with an error body: the connection is closed."""
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.get(f"{failing_gateway}/v1/boom-midway", timeout=10)
+    assert httpx.get(f"{failing_gateway}/metrics", timeout=10).status_code == 200  # the service is up

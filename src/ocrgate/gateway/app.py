@@ -20,7 +20,14 @@ from ocrgate.gateway.state import Gateway
 from ocrgate.http_errors import REQUEST_ID_HEADER, install_error_handlers
 from ocrgate.jobs import open_store
 from ocrgate.jobs.runner import JobRunner
-from ocrgate.middleware import FixedHeaders, RequestID, RequestMetrics, UploadLimit, fastapi_telemetry
+from ocrgate.middleware import (
+    FixedHeaders,
+    InternalErrors,
+    RequestID,
+    RequestMetrics,
+    UploadLimit,
+    fastapi_telemetry,
+)
 from ocrgate.web_server import web_csp
 
 # answers that are not the web client's pages (`/docs` has a policy of its own: `openapi.docs_csp`)
@@ -71,10 +78,11 @@ def create_gateway_app(settings: Settings) -> FastAPI:
 
 
 def _middleware(app: FastAPI, gw: Gateway) -> None:
-    """Innermost first: cut oversized bodies, CORS (so even a 413 is readable cross-origin), fixed
-    headers, count every answer, then the request id (outermost, so every answer carries it and the
-    413 body has it too)."""
+    """Innermost first: cut oversized bodies, answer what the app raised unexpectedly (a 500), CORS
+    (so even a 413 or a 500 is readable cross-origin), fixed headers, count every answer, then the
+    request id (outermost, so every answer carries it and the 413 body has it too)."""
     app.add_middleware(UploadLimit, limits=gw.settings.limits)
+    app.add_middleware(InternalErrors)
     if gw.settings.gateway.cors_origins:
         app.add_middleware(
             CORSMiddleware,
