@@ -226,6 +226,19 @@ def running_cluster(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """Seconds process `pid` has run on a CPU, all its threads together, to the nanosecond (Linux:
+    `/proc/PID/task/TID/schedstat`, whose first field is the time on a CPU in ns); None elsewhere."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):  # a thread that just ended
+                total += int((task / "schedstat").read_text().split()[0])
+    except OSError:
+        return None
+    return total / 1e9
+
+
 def worker_urls(cluster: Cluster, backend: str) -> list[str]:
     return [w["url"] for w in cluster.workers()[backend]]
 

@@ -33,6 +33,7 @@ from bench.common import (
     a4_jpeg,
     a4_png,
     base_parser,
+    cpu_seconds,
     fast_servers,
     latency_ms,
     machine,
@@ -62,24 +63,35 @@ def multipart(page: SamplePage, backend: str, boxes: str) -> tuple[bytes, dict[s
 
 
 def interleaved(
-    calls: dict[str, Callable[[], httpx.Response]], rounds: int, warmup: int
-) -> tuple[dict[str, list[float]], dict[str, list[dict[str, Any]]]]:
-    """Each call once per round, the order rotating round by round; seconds per call and answers."""
+    calls: dict[str, Callable[[], httpx.Response]],
+    rounds: int,
+    warmup: int,
+    servers: dict[str, int] | None = None,
+) -> tuple[dict[str, list[float]], dict[str, list[dict[str, Any]]], dict[str, float]]:
+    """Each call once per round, the order rotating round by round; seconds per call, answers, and
+    for each call named in `servers` (call -> the pid of the process that answers it) the CPU seconds
+    that process spent per call (`cpu_seconds` read around each call, outside the timed part)."""
     names = list(calls)
     seconds: dict[str, list[float]] = {n: [] for n in names}
     answers: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    cpu: dict[str, float] = dict.fromkeys(servers or {}, 0.0)
     for number in range(warmup + rounds):
         shift = number % len(names)
         for name in names[shift:] + names[:shift]:
+            pid = (servers or {}).get(name)
+            cpu_before = cpu_seconds(pid) if pid else None
             started = time.perf_counter()
             response = calls[name]()
             elapsed = time.perf_counter() - started
+            cpu_after = cpu_seconds(pid) if pid else None
             if response.status_code != 200:
                 raise RuntimeError(f"{name}: HTTP {response.status_code}: {response.text[:300]}")
             if number >= warmup:
                 seconds[name].append(elapsed)
                 answers[name].append(response.json())
-    return seconds, answers
+                if cpu_before is not None and cpu_after is not None:
+                    cpu[name] += cpu_after - cpu_before
+    return seconds, answers, {name: total / rounds for name, total in cpu.items()}
 
 
 def ratio(ocrgate_added: float, proxy_added: float) -> float | None:
@@ -111,8 +123,11 @@ def picture_ms(page: SamplePage, repeats: int = 30) -> float:
     return 1000 * statistics.median(seconds[3:])
 
 
-def measure(gateway: str, proxy: str, worker: str, page: SamplePage, rounds: int) -> dict[str, Any]:
-    """The four paths for one page, interleaved; latencies, added latencies and ratios (ms)."""
+def measure(
+    gateway: str, proxy: str, worker: str, page: SamplePage, rounds: int, servers: dict[str, int]
+) -> dict[str, Any]:
+    """The four paths for one page, interleaved; latencies, added latencies and ratios (ms), and the
+    CPU per request of the process that answers each path (`servers`: path -> pid)."""
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     clients = {name: httpx.Client(timeout=300, limits=limits) for name in PATHS}
     none_body, none_headers = multipart(page, "noop", "none")
@@ -133,7 +148,7 @@ def measure(gateway: str, proxy: str, worker: str, page: SamplePage, rounds: int
         ),
     }
     try:
-        seconds, answers = interleaved(calls, rounds, warmup=max(5, rounds // 20))
+        seconds, answers, cpu = interleaved(calls, rounds, warmup=max(5, rounds // 20), servers=servers)
     finally:
         for client in clients.values():
             client.close()
@@ -157,6 +172,9 @@ def measure(gateway: str, proxy: str, worker: str, page: SamplePage, rounds: int
         },
         "boxes_image_kib": round(len(picture) * 3 / 4 / 1024),
         "picture_ms_p50": picture_ms(page),
+        # CPU milliseconds per request of the process that answers: the worker for direct, else the
+        # proxy or the gateway (whose worker does what it does for direct, plus the picture)
+        "server_cpu_ms": {name: 1000 * value for name, value in cpu.items()},
     }
     # a ratio needs the proxy to add something: where noise makes its added latency 0 or less (the
     # direct path's p99 had a slower moment than the proxy's), the ratio is undefined (None)
@@ -191,11 +209,21 @@ def run(args: Any) -> Report:
     with running_cluster({"noop": {"class_path": NOOP}}) as cluster:
         worker = worker_urls(cluster, "noop")[0]
         with running_proxy(worker) as proxy:
+            pids = {url: httpx.get(f"{url}/health", timeout=10).json()["pid"] for url in (cluster.url, proxy)}
+            servers = {
+                "direct": cluster.worker_pids()[0],
+                "proxy": pids[proxy],
+                "ocrgate_none": pids[cluster.url],
+                "ocrgate_first": pids[cluster.url],
+            }
             for _ in range(repeat):
                 # the small page gets twice the rounds: its added latencies are a few ms, its p99 noisier
                 counts = [rounds * (2 if i == 0 else 1) for i in range(len(pages))]
                 runs.append(
-                    [measure(cluster.url, proxy, worker, p, n) for p, n in zip(pages, counts, strict=True)]
+                    [
+                        measure(cluster.url, proxy, worker, p, n, servers)
+                        for p, n in zip(pages, counts, strict=True)
+                    ]
                 )
     cases = runs[-1]
     lines = [
@@ -252,6 +280,16 @@ def run(args: Any) -> Report:
         lat = case["latency_ms"]
         rows += [[case["page"], name, lat[name]["n"], lat[name]["p50"], lat[name]["p99"]] for name in PATHS]
     lines += ["Latencies of the last run (ms):", "", *table(["page", "path", "n", "p50", "p99"], rows)]
+    lines += [
+        "CPU per request of the process that answers (ms, last run; Linux schedstat, all its threads): "
+        "the worker for direct, the proxy, the gateway. A gateway process at full load serves at most "
+        "1000 / its figure pages per second, so this caps throughput where latency ratios are noisy:",
+        "",
+        *table(
+            ["page", "worker (direct)", "proxy", "ocrgate boxes=none", "ocrgate boxes=first", "none / proxy"],
+            [cpu_row(c) for c in cases],
+        ),
+    ]
     rows = []
     for case in cases:
         for boxes in ("none", "first"):
@@ -297,6 +335,14 @@ def run(args: Any) -> Report:
     ]
     data = {"machine": info, "servers": servers, "targets": TARGETS, "runs": runs, "cases": cases}
     return Report("overhead", "Gateway overhead against a minimal proxy (one request at a time)", data, lines)
+
+
+def cpu_row(case: dict[str, Any]) -> list[Any]:
+    cpu = case.get("server_cpu_ms") or {}
+    if not cpu.get("proxy"):
+        return [case["page"], "-", "-", "-", "-", "-"]
+    none, proxy = cpu["ocrgate_none"], cpu["proxy"]
+    return [case["page"], cpu["direct"], proxy, none, cpu["ocrgate_first"], f"{none / proxy:.2f}"]
 
 
 def span(values: list[float | None]) -> str:
