@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -34,6 +32,7 @@ from bench.common import (
     Report,
     SamplePage,
     base_parser,
+    cpu_seconds,
     machine,
     machine_line,
     main_for,
@@ -49,15 +48,6 @@ from bench.overhead import multipart
 TARGET_RATIO = 0.95  # RapidOCR
 TARGET_RATIO_NOOP = 0.9  # the 20 ms no-op engine at 4 replicas (issue 18)
 LEVELS = (1, 2, 4, 8, 16, 32)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process used so far (0 where /proc is not there)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def drive(
@@ -131,10 +121,10 @@ def measure(
         for round_number in range(rounds):
             for name in order if round_number % 2 == 0 else order[::-1]:
                 urls, content, hdrs, params = paths[name]
-                cpu_before = cpu_seconds(gateway_pid)
+                cpu_before = cpu_seconds(gateway_pid) or 0.0
                 result = asyncio.run(drive(urls, content, hdrs, params, pages, concurrency))
                 if name == "gateway":
-                    gateway_cpu += cpu_seconds(gateway_pid) - cpu_before
+                    gateway_cpu += (cpu_seconds(gateway_pid) or 0.0) - cpu_before
                 totals[name]["pages"] += result["pages"]
                 totals[name]["seconds"] += result["seconds"]
                 totals[name]["errors"] += sum(result["errors"].values())
