@@ -25,6 +25,7 @@ from ocrgate.formats.alto import to_alto
 from ocrgate.formats.hocr import to_hocr
 from ocrgate.formats.text import to_text
 from ocrgate.schema import CompareResponse, OCRResponse
+from ocrgate.structure.orientation import as_read
 
 Format = Literal["json", "md", "txt", "alto", "hocr", "pdf"]
 FORMAT_NAMES: tuple[str, ...] = get_args(Format)
@@ -123,4 +124,5 @@ def encode(result: OCRResponse | CompareResponse, fmt: str, document: Document |
         raise EmptyDocument("no page of this document has been read: there is nothing to write")
     if document.is_pdf:
         return to_pdf(response, document.data)
-    return to_pdf(response, [document.page(page.index).image for page in response.pages])
+    # each page in the pixels its boxes refer to: turned upright where it was read turned
+    return to_pdf(response, [as_read(document.page(page.index).image, page.flags) for page in response.pages])

@@ -37,6 +37,7 @@ from ocrgate.mistral.models import (
 )
 from ocrgate.render import block_markdown, crop
 from ocrgate.schema import Block, CompareResponse, OCRResponse, Page
+from ocrgate.structure.orientation import rotation, turned_upright
 
 # ocrgate's page furniture: in the blocks, never in the markdown (as render.page_markdown)
 FURNITURE = ("header", "footer")
@@ -96,7 +97,9 @@ def crop_figures(
 ) -> dict[str, dict[str, str]]:
     """Each backend's extracted figures cropped from their pages: {backend: {image id: data URL}}.
 
-    `page_image(index)` gives the page image the boxes refer to; each page is asked for once.
+    `page_image(index)` gives the page as it was sent, asked for once per page; a backend that read a
+    page turned (`rotated: N`) has its figures cropped from that page turned the same way, the pixels
+    its boxes refer to.
     """
     wanted = {name: figure_ids(r.pages, shape) for name, r in responses.items()}
     blocks = {
@@ -105,13 +108,19 @@ def crop_figures(
         for page in r.pages
         for position, block in enumerate(page.blocks)
     }
+    angles = {(name, page.index): rotation(page.flags) for name, r in responses.items() for page in r.pages}
     crops: dict[str, dict[str, str]] = {name: {} for name in responses}
     for index in sorted({key[0] for ids in wanted.values() for key in ids}):
         image = page_image(index)
+        turned: dict[int, Image.Image] = {}
         for name, ids in wanted.items():
             for (page, position), figure in ids.items():
                 if page == index:
-                    crops[name][figure] = jpeg_data_url(crop(image, blocks[(name, page, position)].bbox))
+                    angle = angles[(name, page)]
+                    if angle not in turned:
+                        turned[angle] = turned_upright(image, angle)
+                    box = blocks[(name, page, position)].bbox
+                    crops[name][figure] = jpeg_data_url(crop(turned[angle], box))
     return crops
 
 

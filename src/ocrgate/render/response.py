@@ -13,6 +13,7 @@ from rapidfuzz.distance import Levenshtein
 from ocrgate.render.boxes import boxes_image, crop, jpeg_base64, png_base64
 from ocrgate.render.markdown import NOT_IN_MARKDOWN, block_markdown, document_markdown, page_markdown
 from ocrgate.schema import Agreement, Block, CompareResponse, OCRResponse, Page, PageResult, Timings
+from ocrgate.structure.orientation import as_read
 
 BoxesMode = Literal["all", "first", "none"]
 
@@ -55,8 +56,11 @@ class RenderedPage(BaseModel):
 
 
 def boxes_picture(result: PageResult, image: Image.Image) -> str:
-    """The boxes picture of `result` on `image` (base64 JPEG, `boxes_image`), its blocks sanitised
-    against that image as `render_page` does: what a worker asked for it sends with the result."""
+    """The boxes picture of `result` on `image`, the page as it was sent to the engine (base64 JPEG,
+    `boxes_image`): turned upright first where the result says it was read turned (`rotated: N`),
+    its blocks sanitised against that as `render_page` does. What a worker asked for it sends with
+    the result."""
+    image = as_read(image, result.flags)
     blocks = [block.sanitised(image.width, image.height) for block in result.blocks]
     return jpeg_base64(boxes_image(image, blocks))
 

@@ -187,6 +187,12 @@ def turned_upright(image: Image.Image, angle: int) -> Image.Image:
     return image.transpose(_TURN_BACK[angle]) if angle in _TURN_BACK else image
 
 
+def as_read(image: Image.Image, flags: Sequence[str]) -> Image.Image:
+    """The page as sent (`image`) turned the way its result's `rotated: N` flag (among `flags`) says
+    it was read: the pixels that result's boxes refer to; `image` itself without that flag."""
+    return turned_upright(image, rotation(flags))
+
+
 def box_as_sent(box: Box, angle: int, width: float, height: float) -> Box:
     """A box in the upright page's pixels (`width` x `height`) in the pixels of the page as sent,
     turned `angle` degrees clockwise (the inverse of `turned_upright`)."""

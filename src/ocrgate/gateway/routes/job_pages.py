@@ -23,6 +23,8 @@ from ocrgate.gateway.routes.jobs import owned_job
 from ocrgate.gateway.state import Gateway, GatewayDep, OwnerDep
 from ocrgate.jobs import JobRecord, PageTruth
 from ocrgate.jobs.export import png
+from ocrgate.render import RenderedPage
+from ocrgate.structure.orientation import rotation, turned_upright
 
 router = APIRouter(tags=["jobs"])
 MAX_TRUTH_CHARS = 1_000_000
@@ -37,18 +39,18 @@ class TruthIn(BaseModel):
 
 
 class _PNGCache:
-    """The last `size` page images rendered, by (job, page): a job's input never changes."""
+    """The last `size` page images rendered, by (job, page, angle turned): a job's input never changes."""
 
     def __init__(self, size: int) -> None:
-        self.size, self.items, self.lock = size, OrderedDict[tuple[str, int], bytes](), Lock()
+        self.size, self.items, self.lock = size, OrderedDict[tuple[str, int, int], bytes](), Lock()
 
-    def get(self, key: tuple[str, int]) -> bytes | None:
+    def get(self, key: tuple[str, int, int]) -> bytes | None:
         with self.lock:
             if key in self.items:
                 self.items.move_to_end(key)
             return self.items.get(key)
 
-    def put(self, key: tuple[str, int], data: bytes) -> None:
+    def put(self, key: tuple[str, int, int], data: bytes) -> None:
         with self.lock:
             self.items[key] = data
             while len(self.items) > self.size:
@@ -56,6 +58,16 @@ class _PNGCache:
 
 
 _cache = _PNGCache(CACHED_IMAGES)
+
+
+def page_angle(gw: Gateway, job: JobRecord, index: int) -> int:
+    """How far page `index` was turned to be read (`rotated: N`, degrees clockwise) by the first of the
+    job's backends that has read it; 0 while none has, or when none turned it."""
+    for backend in job.backends:
+        for outcome in gw.store.page_results(job.id, backend):
+            if outcome.index == index and outcome.result_json:
+                return rotation(RenderedPage.model_validate_json(outcome.result_json).page.flags)
+    return 0
 
 
 def page_images(gw: Gateway, job: JobRecord, indices: list[int]) -> dict[int, Image.Image]:
@@ -79,14 +91,16 @@ def _page_index(job: JobRecord, index: int) -> int:
     response_class=Response,
 )
 async def page_image(job_id: str, index: int, gw: GatewayDep, owner: OwnerDep) -> Response:
-    """Page `index` (0-based) of the job's input as PNG, in the pixels its boxes refer to."""
+    """Page `index` (0-based) of the job's input as PNG, in the pixels its boxes refer to: turned
+    upright the way the first engine that read it turned it (`rotated: N`), as sent before that."""
     job = owned_job(gw, job_id, owner)
     _page_index(job, index)
-    data = _cache.get((job.id, index))
+    angle = await anyio.to_thread.run_sync(page_angle, gw, job, index)
+    data = _cache.get((job.id, index, angle))
     if data is None:
         images = await anyio.to_thread.run_sync(page_images, gw, job, [index])
-        data = await anyio.to_thread.run_sync(png, images[index])
-        _cache.put((job.id, index), data)
+        data = await anyio.to_thread.run_sync(png, turned_upright(images[index], angle))
+        _cache.put((job.id, index, angle), data)
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
