@@ -297,7 +297,8 @@ class OCRResponse(BaseModel):
     status: DocumentStatus = Field(
         default="complete",
         description="`complete`: every page was read; `partial`: some pages failed (each flagged "
-        "`failed: <reason>`, with no blocks) and the others are here",
+        "`failed: <reason>`, with no blocks) and the others are here, or (a job's result) some pages "
+        "were not read: the job was cancelled or still runs",
     )
     request_id: str = ""
     backend: str

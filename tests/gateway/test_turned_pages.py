@@ -96,7 +96,7 @@ def test_a_jobs_page_image_shows_the_page_as_it_was_read(
 ) -> None:
     job = client.submit_job(turned_png(upright, 180), backend="rapidocr", boxes="none", filename="t.png")
     result = client.wait_job(job.id)
-    assert rotation(result.pages[0].flags) == 180  # type: ignore[union-attr]
+    assert rotation(result.pages[0].flags) == 180 and result.status == "complete"  # type: ignore[union-attr]
     image = httpx.get(f"{cluster.url}/v1/jobs/{job.id}/pages/0/image", timeout=60)
     assert image.status_code == 200
     assert shows_upright(Image.open(io.BytesIO(image.content)), upright)

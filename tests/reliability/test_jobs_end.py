@@ -115,6 +115,7 @@ def test_jobs_with_unreadable_pages_end_through_a_gateway_kill(tmp_path: Path) -
             assert [p["index"] for p in result["pages"]] == list(range(pages))
             failed = {p["index"] for p in result["pages"] if any(f.startswith("failed") for f in p["flags"])}
             assert failed == bad, (name, result["pages"])
+            assert result["status"] == "partial", (name, result["status"])
             assert f"{len(bad)} of {pages} pages failed" in status["error"]
             outcomes[name] = {"pages": pages, "failed": sorted(bad), "status": status["status"]}
     finally:
@@ -182,7 +183,8 @@ def test_cancel_abandons_the_pages_in_flight(
         time.sleep(delay_s + 1)  # the worker has answered the abandoned pages by now
         later = _job(url, job_id)
         assert later["status"] == "cancelled" and later["progress"]["noop"] == idle, later
-        assert httpx.get(f"{url}/v1/jobs/{job_id}/result", timeout=10).json()["pages"] == []
+        result = httpx.get(f"{url}/v1/jobs/{job_id}/result", timeout=10).json()
+        assert result["pages"] == [] and result["status"] == "partial", result  # 6 pages, none read
     finally:
         assert cluster.stop() == []
 

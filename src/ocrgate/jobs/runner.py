@@ -72,10 +72,17 @@ def summed_timings(pages: list[RenderedPage]) -> Timings:
 
 def job_result(store: JobStore, job: JobRecord) -> OCRResponse | CompareResponse:
     """The unified response from the pages stored so far (failed pages carry their reason); each
-    backend's `timings` are the sums of its pages' (`summed_timings`)."""
+    backend's `timings` are the sums of its pages' (`summed_timings`). A backend's `status` is
+    `complete` only when it read every page of the document: a failed page, or a page it has not read
+    (the job was cancelled, or runs still), makes it `partial`."""
     pages = job_pages(store, job)
     timings = {backend: summed_timings(rendered) for backend, rendered in pages.items()}
-    return respond(job.backends, pages, job.name, job.id, timings, success=job.status == "completed")
+    response = respond(job.backends, pages, job.name, job.id, timings, success=job.status == "completed")
+    results = response.results if isinstance(response, CompareResponse) else {job.backends[0]: response}
+    for backend, result in results.items():
+        read = [p for p in pages[backend] if not any(f.startswith("failed: ") for f in p.page.flags)]
+        result.status = "complete" if len(read) == job.page_count else "partial"
+    return response
 
 
 class JobSink:
