@@ -106,6 +106,21 @@ def test_rotated_and_cropped_pages_get_the_words_where_they_are_shown(
     assert_words_on_page(to_pdf(phototest_rapidocr.response, source), phototest_rapidocr)
 
 
+def test_a_page_size_inherited_from_the_page_tree_puts_the_words_on_the_page(
+    phototest_rapidocr: Recognised,
+) -> None:
+    """fpdf2, like other writers, gives its pages one /MediaBox on the page tree (PDF 32000-1, 7.7.3.4):
+    the page's own entry is missing, and pdfium's getter for it answers US Letter."""
+    image = phototest_rapidocr.image
+    size = (image.width * 72 / 144, image.height * 72 / 144)
+    pdf = FPDF(unit="pt", format=size)  # the document's size: written once, on the page tree
+    pdf.add_page()
+    pdf.image(image, x=0, y=0, w=size[0], h=size[1])
+    source = bytes(pdf.output())
+    assert pdfium.PdfDocument(source)[0].get_mediabox() == (0, 0, 612, 792)  # what the page alone says
+    assert_words_on_page(to_pdf(phototest_rapidocr.response, source), phototest_rapidocr)
+
+
 def test_own_output_gets_its_text_layer_replaced_not_doubled(docling_rapidocr: Recognised) -> None:
     once = to_pdf(docling_rapidocr.response, scanned_pdf(docling_rapidocr.image, dpi=150))
     twice = to_pdf(docling_rapidocr.response, once)

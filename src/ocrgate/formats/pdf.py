@@ -124,8 +124,12 @@ _ROTATIONS = {
 
 def _display_matrix(page: pdfium.PdfPage) -> tuple[pdfium.PdfMatrix, float, float]:
     """The matrix from the displayed page (points, origin bottom left) to the page's user space,
-    and the displayed width and height in points (what pdfium renders)."""
-    left, bottom, right, top = page.get_cropbox()
+    and the displayed width and height in points (what pdfium renders).
+
+    The box is pdfium's page bounding box (`FPDF_GetPageBoundingBox`: the crop box within the media
+    box), which follows boxes a page inherits from its page tree (PDF 32000-1, 7.7.3.4); the page's
+    own `/CropBox` and `/MediaBox` entries (`get_cropbox`) fall back to US Letter when it inherits them."""
+    left, bottom, right, top = page.get_bbox()
     w, h = right - left, top - bottom
     rotation = page.get_rotation() % 360
     (a, b, c, d), (ew, eh), (fw, fh) = _ROTATIONS[rotation]
