@@ -42,6 +42,13 @@ def test_unconfigured_heavy_backends_are_not_available() -> None:
     assert not rows["mineru"]["available"] and "server" in _failed(rows["mineru"])["engine"]
 
 
+def test_the_table_shows_the_config_keys_of_its_hints() -> None:
+    """The table view prints a reason's `[backends.x.options]` as it is (rich would take it as markup)."""
+    result = CliRunner().invoke(app, ["backends"], env={"OCRGATE_CONFIG": "", "COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert "[backends.deepseek-ocr.options]" in result.stdout, result.stdout
+
+
 def test_configured_paths_are_checked(tmp_path: Path) -> None:
     pytest.importorskip("transformers")
     config = write_config(

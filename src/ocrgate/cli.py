@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ocrgate.backends import registry
@@ -188,7 +189,8 @@ def list_backends(
             row["checks"] = [c.model_dump() for c in checks]
             sys.stdout.write(json.dumps(row) + "\n")
         else:
-            table.add_row(name, "no" if reason else "yes", "yes" if configured else "no", reason or "")
+            detail = escape(reason or "")  # rich would read `[backends.x.options]` as markup and drop it
+            table.add_row(name, "no" if reason else "yes", "yes" if configured else "no", detail)
     if not as_json:
         Console().print(table)
 
