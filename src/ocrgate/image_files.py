@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import re
 import warnings
 from collections.abc import Iterator
 
@@ -31,14 +32,20 @@ BIG_ENDIAN_BIGTIFF = b"MM\x00+"
 
 
 @contextlib.contextmanager
-def _image_errors() -> Iterator[None]:
-    """Pillow's (and tifffile's) failures on a hostile or damaged image file as the intake's typed errors."""
+def _image_errors(limits: Limits | None = None) -> Iterator[None]:
+    """Pillow's (and tifffile's) failures on a hostile or damaged image file as the intake's typed
+    errors. An image so large that Pillow refuses to open it (over twice its own `MAX_IMAGE_PIXELS`,
+    before ocrgate's check can run) is told against `limits.max_page_pixels`, the limit the caller
+    knows from `/v1/limits`, not against Pillow's."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             yield
     except Image.DecompressionBombError as exc:
-        raise ImageTooLarge(f"the image declares too many pixels: {exc}") from exc
+        declared = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(declared[1]):,} pixels" if declared else "too many pixels"
+        limit = f"; the limit is {limits.max_page_pixels:,}" if limits else ""
+        raise ImageTooLarge(f"the image declares {size}{limit}") from exc
     except UnidentifiedImageError as exc:  # its text names a Python object, of no use to the sender
         raise CorruptFile("the image cannot be decoded: its header is not one its type allows") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -52,7 +59,7 @@ def _image_errors() -> Iterator[None]:
 def image_frames(data: bytes, media_type: str, limits: Limits) -> list[tuple[int, float | None]]:
     """An image file's pages from its headers alone (no pixels decoded): each page's frame number
     and declared dpi, every page's declared size checked against the pixel limit."""
-    with _image_errors():
+    with _image_errors(limits):
         if data.startswith(BIG_ENDIAN_BIGTIFF):
             return _big_endian_bigtiff_frames(data, limits)
         source = Image.open(io.BytesIO(data), formats=[IMAGE_TYPES[media_type]])
