@@ -125,6 +125,7 @@ def test_page_lifecycle_and_progress(store: JobStore) -> None:
     assert [(o.index, o.status, o.attempts) for o in outcomes] == [(0, "done", 0), (1, "queued", 0)]
     assert json.loads(outcomes[0].result_json) == {"index": 0, "markdown": "# Title"}
     assert outcomes[1].result_json is None
+    assert store.page_results(job.id, "a", 1) == outcomes[1:] and store.page_results(job.id, "a", 5) == []
     assert [(t.backend, t.index) for t in store.queued_pages(job.id)] == [("b", 0), ("a", 1)]
     with pytest.raises(NotFound):
         store.save_page(job.id, "a", 7, "{}")

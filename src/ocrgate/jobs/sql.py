@@ -279,11 +279,14 @@ class SQLJobStore(ABC):
             self._set_page(db, (job_id, backend, index), status=status, attempts=attempts, error=reason)
         return status
 
-    def page_results(self, job_id: str, backend: str) -> list[PageOutcome]:
-        """Where each page of `backend` stands, by page."""
+    def page_results(self, job_id: str, backend: str, index: int | None = None) -> list[PageOutcome]:
+        """Where each page of `backend` stands, by page; only page `index` when given."""
         sql = "SELECT idx, status, result_json, error, attempts FROM {pages} WHERE job_id = ? AND backend = ?"
+        params: tuple[str | int, ...] = (job_id, backend)
+        if index is not None:
+            sql, params = sql + " AND idx = ?", (*params, index)
         with self._connection() as db:
-            rows = self._run(db, sql + " ORDER BY idx", (job_id, backend)).fetchall()
+            rows = self._run(db, sql + " ORDER BY idx", params).fetchall()
         return [PageOutcome(**dict(r), index=r["idx"]) for r in rows]
 
     def progress(self, job_id: str) -> dict[str, JobProgress]:

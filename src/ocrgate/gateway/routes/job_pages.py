@@ -64,8 +64,8 @@ def page_angle(gw: Gateway, job: JobRecord, index: int) -> int:
     """How far page `index` was turned to be read (`rotated: N`, degrees clockwise) by the first of the
     job's backends that has read it; 0 while none has, or when none turned it."""
     for backend in job.backends:
-        for outcome in gw.store.page_results(job.id, backend):
-            if outcome.index == index and outcome.result_json:
+        for outcome in gw.store.page_results(job.id, backend, index):
+            if outcome.result_json:
                 return rotation(RenderedPage.model_validate_json(outcome.result_json).page.flags)
     return 0
 
