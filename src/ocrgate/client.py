@@ -231,8 +231,11 @@ class OCRGateClient(_Base):
         params = self._result_params(fmt, backend)
         return _content(self.http.get(f"/v1/jobs/{job_id}/result", params=params))
 
-    def cancel_job(self, job_id: str) -> JobStatus:
-        return _read(self.http.delete(f"/v1/jobs/{job_id}"), JobStatus)
+    def cancel_job(self, job_id: str) -> JobStatus | None:
+        """`DELETE /v1/jobs/{id}`: a queued or running job is cancelled (its status comes back); an
+        ended one is deleted with its upload and results (None comes back)."""
+        answer = self.http.delete(f"/v1/jobs/{job_id}")
+        return None if answer.status_code == 204 else _read(answer, JobStatus)
 
     def job_events(self, job_id: str) -> Iterator[JobEvent]:
         """Finished pages (and whole-file engines' progress) as they come, then the job's end."""

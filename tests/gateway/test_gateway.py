@@ -163,8 +163,29 @@ def test_job_reads_its_pdf_at_the_dpi_asked(client: OCRGateClient, small_pdf: by
 def test_cancelled_job_stops(client: OCRGateClient, small_pdf: bytes) -> None:
     job = client.submit_job(small_pdf * 1, "rapidocr", filename="three.pdf")
     cancelled = client.cancel_job(job.id)
-    assert cancelled.status == "cancelled"
+    assert cancelled is not None and cancelled.status == "cancelled"
     assert client.job(job.id).status == "cancelled"
+    assert client.cancel_job(job.id) is None  # a second DELETE: the ended job is deleted
+    with pytest.raises(errors.NotFound):
+        client.job(job.id)
+
+
+def test_an_ended_job_is_deleted_with_its_upload_and_results(
+    client: OCRGateClient, cluster: Cluster, small_pdf: bytes
+) -> None:
+    job = client.submit_job(small_pdf, "rapidocr", filename="three.pdf")
+    client.wait_job(job.id)
+    client.http.put(f"/v1/jobs/{job.id}/truth/0", json={"text": "a reading"}).raise_for_status()
+    stored = cluster.config.parent / "data" / "jobs" / job.id
+    assert stored.is_dir()
+    answer = httpx.delete(f"{cluster.url}/v1/jobs/{job.id}", timeout=30)
+    assert answer.status_code == 204 and answer.content == b""
+    assert not stored.exists()
+    for path in ("", "/result", "/truth", "/pages/0/image"):
+        gone = httpx.get(f"{cluster.url}/v1/jobs/{job.id}{path}", timeout=30)
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found", path
+    assert job.id not in [j.id for j in client.jobs()]
+    assert httpx.delete(f"{cluster.url}/v1/jobs/{job.id}", timeout=30).status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -179,6 +179,21 @@ def test_finish_if_complete_failed(store: JobStore) -> None:
 
 
 @BOTH
+def test_an_ended_job_is_deleted_at_once_an_active_one_is_not(store: JobStore) -> None:
+    job, other = make_job(store, page_count=2), make_job(store, page_count=1)
+    assert store.delete_ended(job.id) is False and store.get_job(job.id) is not None  # queued
+    store.set_truth(job.id, 0, "a reading", None)
+    assert store.cancel(job.id) is True
+    assert store.delete_ended(job.id) is True
+    assert store.get_job(job.id) is None and store.page_results(job.id, "rapidocr") == []
+    assert store.truths(job.id) == []
+    with pytest.raises(NotFound):
+        store.input_bytes(job.id)
+    assert store.delete_ended(job.id) is False
+    assert store.get_job(other.id) is not None  # the others stay
+
+
+@BOTH
 def test_cancel(store: JobStore) -> None:
     job = make_job(store, page_count=3)
     store.mark_running(job.id, "rapidocr", 0)

@@ -339,6 +339,17 @@ class SQLJobStore(ABC):
             self._run(db, sql + f" WHERE {_ACTIVE_SQL} AND job_id = ?", (now, job_id))
         return True
 
+    def delete_ended(self, job_id: str) -> bool:
+        """Delete an ended job (completed, failed or cancelled) now, with its input, pages and truths:
+        it is made due (`expires_at` 0) and `delete_expired` removes it as expiry would. False when the
+        job is queued or running (cancel it first) or gone."""
+        with self._tx() as db:
+            sql = f"UPDATE {{jobs}} SET expires_at = 0 WHERE NOT ({_ACTIVE_SQL}) AND id = ?"
+            if not self._run(db, sql, (job_id,)).rowcount:
+                return False
+        self.delete_expired()
+        return True
+
     # -- ground truth -----------------------------------------------------------------------------------
 
     def set_truth(self, job_id: str, index: int, text: str, backend: str | None) -> PageTruth:

@@ -75,6 +75,10 @@ class JobStore(Protocol):
         """A queued or running job becomes `cancelled`, and so do its queued and running pages."""
         ...
 
+    def delete_ended(self, job_id: str) -> bool:
+        """Delete an ended job now, with its input, pages and truths; False when it is active or gone."""
+        ...
+
     def set_truth(self, job_id: str, index: int, text: str, backend: str | None) -> PageTruth:
         """Keep a person's reading of page `index` with the job (replacing any); NotFound without the job."""
         ...

@@ -24,6 +24,7 @@ from ocrgate.gateway.routes.errors import ERRORS
 from ocrgate.gateway.state import Gateway, GatewayDep, OwnerDep
 from ocrgate.gateway.uploads import Upload, job_form, openapi_body
 from ocrgate.jobs import JobRecord, NewJob
+from ocrgate.jobs.events import FINAL
 from ocrgate.jobs.runner import job_result, job_status
 from ocrgate.schema import CompareResponse, JobStatus, OCRResponse
 
@@ -131,8 +132,17 @@ async def job_events(job_id: str, gw: GatewayDep, owner: OwnerDep) -> EventSourc
     return EventSourceResponse(stream(), ping=10)
 
 
-@router.delete("/v1/jobs/{job_id}", response_model=JobStatus, responses=ERRORS)
-async def cancel_job(job_id: str, gw: GatewayDep, owner: OwnerDep) -> JobStatus:
-    owned_job(gw, job_id, owner)
+@router.delete(
+    "/v1/jobs/{job_id}",
+    response_model=JobStatus,
+    responses={**ERRORS, 204: {"description": "the job had ended: deleted, with its upload and results"}},
+)
+async def cancel_or_delete_job(job_id: str, gw: GatewayDep, owner: OwnerDep) -> JobStatus | Response:
+    """A queued or running job is cancelled: 200 with its status (its data stays until it expires). An
+    ended job (completed, failed, cancelled) is deleted at once with its upload, results and page
+    truths: 204, and the job is 404 from then on. So two DELETEs remove a running job now."""
+    job = owned_job(gw, job_id, owner)
+    if job.status in FINAL and await anyio.to_thread.run_sync(gw.store.delete_ended, job_id):
+        return Response(status_code=204)
     await gw.runner.cancel(job_id)
     return job_status(gw.store, owned_job(gw, job_id, owner))
