@@ -72,6 +72,46 @@ def test_scans_and_garbled_layers_go_to_the_engine(phototest: Path, rapidocr: Ra
     assert "ABAB" not in garbled.markdown, "a garbled layer is not trusted"
 
 
+OLD_READING = "an old reading of this scan that is wrong"
+
+
+def ocr_layered_scan(phototest: Path, how: str) -> bytes:
+    """The phototest page as a scan with an earlier OCR layer (wrong text) the way OCR tools write one:
+    `invisible` text over the picture, or text drawn first with the picture painted over it (`under`)."""
+    width, height = 640 * 72 / 200, 480 * 72 / 200
+    scan = PdfMaker().add_page(width, height)
+    lines = [(OLD_READING, 40 + 30 * k) for k in range(4)]
+    if how == "invisible":
+        scan.picture(Image.open(phototest), 0, 0, width, height)
+    for text, y in lines:
+        scan.text(text, 12, height - y, 9, invisible=how == "invisible")
+    if how == "under":
+        scan.picture(Image.open(phototest), 0, 0, width, height)
+    return scan.bytes()
+
+
+@pytest.mark.parametrize("how", ["invisible", "under"])
+def test_an_earlier_ocr_layer_is_the_engines_to_read(
+    phototest: Path, rapidocr: RapidOCRBackend, how: str
+) -> None:
+    """Someone else's OCR of a scan is not the page's text: the engine asked for reads the page (so
+    engines compared on it are compared on their own readings); `only` takes the layer, flagged."""
+    data = ocr_layered_scan(phototest, how)
+    assert _quality(data) == "hidden"
+    response = recognize(open_document(data, "scan.pdf"), rapidocr, {}, boxes="none")
+    assert response.timings.ocr > 0 and all(b.origin == "engine" for b in response.pages[0].blocks)
+    assert "quick brown dog" in response.markdown.lower() and "old reading" not in response.markdown
+    only = recognize(open_document(data, "scan.pdf"), rapidocr, {}, boxes="none", text_layer="only")
+    assert only.timings.ocr == 0 and "text_layer_hidden" in only.pages[0].flags
+    assert OLD_READING in only.markdown
+
+
+def test_visible_text_over_a_picture_is_the_pages_own(phototest: Path) -> None:
+    """A caption drawn over a photo (after it) is shown: the layer is not hidden."""
+    page = PdfMaker().add_page(320, 240).picture(Image.open(phototest), 0, 0, 320, 240)
+    assert _quality(page.text("A caption over the photo", 12, 20, 12).bytes()) != "hidden"
+
+
 def test_pictures_the_layer_misses_are_read_by_the_engine(phototest: Path, rapidocr: RapidOCRBackend) -> None:
     data = PdfMaker().add_page().text("A heading made of real text", 72, 720, 18)
     data.picture(Image.open(phototest), 72, 300, 468, 351)

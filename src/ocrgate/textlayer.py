@@ -15,8 +15,12 @@ with, so they land on the page image whatever its scale, CropBox and rotation.
   the layer's lines: text that exists only as pixels (a scanned region, a screenshot, an OCR layer that
   misses part of a scan). The page is recognised by the engine too, and what the engine reads outside
   the layer's lines is added. Ink in vector drawings does not count: a chart's strokes are not text;
+- `hidden`: most of its characters cannot be seen: drawn invisibly (render mode 3) or under a picture
+  drawn after them that covers them. That is an earlier OCR of a scan (OCR tools write their text one
+  of these two ways), someone else's reading of the picture: the engine asked for reads the page, as
+  it would a scan without a layer, so that engines compared on such a page are compared on their own
+  readings (`text_layer=only` takes the layer all the same, flagged `text_layer_hidden`);
 - `reliable`: the text layer is used instead of OCR (exact text, in milliseconds).
-Text drawn invisibly (render mode 3, as OCR tools write over scans) counts like any other text.
 """
 
 from __future__ import annotations
@@ -32,11 +36,12 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
+from ocrgate.hidden_text import HiddenText
 from ocrgate.layout import paragraph_blocks
 from ocrgate.pdf_forms import FieldValue
 from ocrgate.schema import Block, Box, PageResult, TextLine, Word
 
-Quality = Literal["reliable", "partial", "garbled", "none"]
+Quality = Literal["reliable", "partial", "garbled", "hidden", "none"]
 #: more than this share of bad characters (no Unicode, U+FFFD, private use) makes a layer `garbled`
 MAX_BAD_SHARE = 0.02
 #: more than this share of the page's ink inside pictures and outside the layer's lines makes it `partial`
@@ -46,6 +51,8 @@ MAX_UNCOVERED_INK = 0.1
 MIN_PICTURE_AREA = 0.05
 #: a pixel darker than this (0..255 grey) is ink
 INK_LEVEL = 160
+#: more than this share of the characters hidden (invisible, or under a picture) makes a layer `hidden`
+MAX_HIDDEN_SHARE = 0.5
 _LINE_BREAKS = {"\r", "\n"}
 
 
@@ -59,6 +66,8 @@ class TextLayer:
     lines: list[TextLine] = field(default_factory=list)
     chars: int = 0
     bad_chars: int = 0
+    #: characters no viewer shows: drawn invisibly, or under a picture drawn after them (`hidden_text`)
+    hidden_chars: int = 0
     #: boxes (pixels) of the page's pictures: where text may exist only as pixels
     pictures: list[tuple[float, float, float, float]] = field(default_factory=list)
 
@@ -124,6 +133,7 @@ def read_text_layer(
         left, bottom, right, top = (ctypes.c_double() for _ in range(4))
         get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetCharBox
         map_error = pdfium_c.FPDFText_HasUnicodeMapError
+        hidden = HiddenText(page)
         for index in range(textpage.count_chars()):
             code = get_unicode(raw, index)
             char = chr(code) if 0 <= code < 0x110000 else "\ufffd"
@@ -138,6 +148,8 @@ def read_text_layer(
                     words = []
                 continue
             layer.chars += 1
+            if hidden.of_char(raw, index):
+                layer.hidden_chars += 1
             if _is_bad(char, map_error(raw, index) == 1):
                 layer.bad_chars += 1
                 if unicodedata.category(char) == "Cc":
@@ -232,6 +244,8 @@ def assess(layer: TextLayer | None, image: Image.Image | None) -> Quality:
         return "none" if not layer or not layer.bad_chars else "garbled"
     if layer.bad_chars / layer.chars > MAX_BAD_SHARE:
         return "garbled"
+    if layer.hidden_chars / layer.chars > MAX_HIDDEN_SHARE:
+        return "hidden"
     if uncovered_picture_ink(image, layer) > MAX_UNCOVERED_INK:
         return "partial"
     return "reliable"

@@ -17,6 +17,7 @@ from ocrgate.schema import OCRResponse
 from tests.formats.conftest import DOCLING_PAGE, Recognised
 from tests.formats.pdf_text import ink, iou, matched_words, pdf_pages, response_text, response_words
 from tests.helpers import cer
+from tests.pdf_maker import PdfMaker
 
 
 def scanned_pdf(image: Image.Image, dpi: float, rotation: int = 0, margin: float = 0.0) -> bytes:
@@ -125,6 +126,20 @@ def test_own_output_gets_its_text_layer_replaced_not_doubled(docling_rapidocr: R
     once = to_pdf(docling_rapidocr.response, scanned_pdf(docling_rapidocr.image, dpi=150))
     twice = to_pdf(docling_rapidocr.response, once)
     assert_words_on_page(twice, docling_rapidocr)
+
+
+def test_an_old_layer_under_the_page_image_is_replaced(phototest_rapidocr: Recognised) -> None:
+    """Text drawn first and covered by the scan painted over it is an earlier OCR layer, not the page's
+    own text: the searchable PDF replaces it, as it does an invisible one."""
+    image = phototest_rapidocr.image
+    old = PdfMaker().add_page(image.width, image.height)
+    for k in range(5):
+        old.text("an old reading of this scan that is wrong", 20, image.height - 60 - 40 * k, 14)
+    source = old.picture(image, 0, 0, image.width, image.height).bytes()
+    data = to_pdf(phototest_rapidocr.response, source)
+    [(text, _)] = pdf_pages(data, [(image.width, image.height)])
+    assert "old reading" not in text
+    assert_words_on_page(data, phototest_rapidocr)
 
 
 def test_born_digital_page_keeps_its_own_text(docling_rapidocr: Recognised, eval_dir: Path) -> None:

@@ -12,8 +12,9 @@ extraction gives the line's text. Boxes come from the engine's words, else are e
 
 PDF pages that already carry visible text (born-digital pages) are kept as they are, without an
 OCR layer: their own text is exact and a second copy would make every word found twice. Pages
-whose only text is invisible (an earlier OCR layer, as plain text objects or in form XObjects of
-their own, the way ocrgate and OCRmyPDF lay it) get that layer replaced by this one.
+whose only text is hidden (an earlier OCR layer, `ocrgate.hidden_text`: invisible text objects or
+form XObjects of them, the way ocrgate and OCRmyPDF lay it, or text covered by the page image painted
+over it) get that layer replaced by this one.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ocrgate.documents import _PDFIUM_LOCK, PDF, sniff
 from ocrgate.errors import CorruptFile, UnsupportedType
 from ocrgate.formats import glyphless
 from ocrgate.formats.lines import page_lines
+from ocrgate.hidden_text import HiddenText, invisible
 from ocrgate.schema import OCRResponse, Page
 
 # fpdf2 subsets the glyphless font for every PDF written; fontTools logs each subset step at INFO
@@ -141,26 +143,23 @@ def _display_matrix(page: pdfium.PdfPage) -> tuple[pdfium.PdfMatrix, float, floa
 _TEXT_OR_FORM = (pdfium_c.FPDF_PAGEOBJ_TEXT, pdfium_c.FPDF_PAGEOBJ_FORM)
 
 
-def _invisible(obj: pdfium.PdfObject) -> bool:
-    mode = pdfium_c.FPDFTextObj_GetTextRenderMode(obj.raw)
-    return bool(mode == pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE)
-
-
 def _prior_text(page: pdfium.PdfPage) -> tuple[bool, list[pdfium.PdfObject]]:
-    """Whether the page shows text, and its top-level objects that hold nothing but invisible text
-    (an earlier OCR layer: invisible text objects, or form XObjects of only those)."""
+    """Whether the page shows text, and its top-level objects that hold nothing but hidden text (an
+    earlier OCR layer, `hidden_text`: text objects drawn invisibly or under a picture that covers
+    them, or form XObjects of only invisible text)."""
     shows_text = False
     layer: list[pdfium.PdfObject] = []
+    hidden = HiddenText(page)
     for obj in page.get_objects(max_depth=1):
         if obj.type == pdfium_c.FPDF_PAGEOBJ_TEXT:
-            if _invisible(obj):
+            if hidden.of_object(obj.raw):
                 layer.append(obj)
             else:
                 shows_text = True
         elif obj.type == pdfium_c.FPDF_PAGEOBJ_FORM:
             inner = list(page.get_objects(form=obj, level=1))
             texts = [o for o in inner if o.type == pdfium_c.FPDF_PAGEOBJ_TEXT]
-            if any(not _invisible(o) for o in texts):
+            if any(not invisible(o.raw) for o in texts):
                 shows_text = True
             elif texts and all(o.type in _TEXT_OR_FORM for o in inner):
                 layer.append(obj)
