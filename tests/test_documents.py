@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import random
 import struct
 import zlib
@@ -13,9 +14,12 @@ import pytest
 from PIL import Image
 
 from ocrgate import errors
+from ocrgate.backends.rapidocr import RapidOCRBackend
 from ocrgate.config import Limits
 from ocrgate.documents import open_document, sniff
+from ocrgate.inprocess import recognize
 from tests.helpers import image_bytes
+from tests.pdf_maker import PdfMaker
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +74,41 @@ def test_pdf_is_rasterised_lazily_at_the_configured_dpi(multipage_pdf: Path) -> 
     )
     low = open_document(multipage_pdf.read_bytes(), "x.pdf", dpi=72).page(4)
     assert (low.width, low.height) == (596, 842)  # pdfium rounds 595.2 up
+
+
+@pytest.mark.parametrize(
+    ("size_pt", "long_side"),
+    [
+        ((180, 300), 1200),  # a pocket page: 2.5 x 4.2 inches
+        ((300, 180), 1200),  # the same, landscape
+        ((252, 144), 1200),  # a business card
+        ((100, 1000), 2000),  # narrow and long: 144 dpi gives it enough already
+        ((36, 60), 500),  # a stamp: 600 dpi is the most ocrgate chooses itself
+    ],
+)
+def test_a_small_pdf_page_is_rasterised_with_enough_pixels(size_pt: tuple[int, int], long_side: int) -> None:
+    data = PdfMaker().add_page(*size_pt).text("small print", 10, 10, 6).bytes()
+    document = open_document(data, "small.pdf")
+    page = document.page(0)
+    assert max(page.width, page.height) - long_side in (
+        0,
+        1,
+    )  # pdfium rounds up    assert (page.width, page.height) == document.page_size(0)
+    assert page.dpi == pytest.approx(document.page_dpi(0))
+    layer = document.text_layer(0)
+    assert layer is not None and (layer.width, layer.height) == (page.width, page.height)
+    asked = open_document(data, "small.pdf", dpi=144).page(0)  # a dpi asked for is kept
+    assert max(asked.width, asked.height) == math.ceil(max(size_pt) * 2)
+    off = open_document(data, "small.pdf", Limits(pdf_min_long_side=0)).page(0)
+    assert (off.width, off.height) == (asked.width, asked.height)
+
+
+def test_the_small_page_of_olmocr_bench_is_read_whole(eval_dir: Path, rapidocr: RapidOCRBackend) -> None:
+    """180 x 300 pt: at 144 dpi (360 x 600 px) RapidOCR missed the line below; at 1200 px it is there."""
+    data = (eval_dir / "olmocr_bench_sample" / "pdf" / "small_page_size.pdf").read_bytes()
+    response = recognize(open_document(data, "small_page_size.pdf"), rapidocr, {}, boxes="none")
+    assert (response.pages[0].width, response.pages[0].height) == (720, 1200)
+    assert "shift system, there is no doubt" in " ".join(response.markdown.lower().split())
 
 
 def test_pdf_page_over_the_pixel_limit_is_rendered_smaller(multipage_pdf: Path) -> None:

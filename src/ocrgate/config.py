@@ -28,6 +28,13 @@ class Limits(BaseModel):
     max_page_pixels: int = Field(default=40_000_000, gt=0, description="checked before decoding")
     max_pages: int = Field(default=500, gt=0)
     pdf_dpi: int = Field(default=144, ge=36, le=600)
+    pdf_min_long_side: int = Field(
+        default=1200,
+        ge=0,
+        le=20_000,
+        description="pixels: without a dpi asked for, a PDF page whose longer side would have fewer at "
+        "pdf_dpi is rasterised at the dpi that gives it this many (at most 600); 0: off",
+    )
     page_timeout_s: float = Field(default=120.0, gt=0)
     max_field_bytes: int = Field(
         default=1024 * 1024, gt=0, description="a form field other than the file (options, prompt...)"

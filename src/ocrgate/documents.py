@@ -39,6 +39,8 @@ from ocrgate.textlayer import TextLayer, read_text_layer
 
 PDF = "application/pdf"
 SUPPORTED_TYPES = (*IMAGE_TYPES, PDF)
+#: the highest rasterising resolution ocrgate chooses itself (`limits.pdf_dpi` allows as much)
+MAX_DPI = 600
 _PDFIUM_PASSWORD_ERROR = 4
 _PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?!s)")
 # pdfium is not thread-safe: every call into it goes through this lock.
@@ -140,6 +142,8 @@ class Document:
     page_count: int
     dpi: int
     limits: Limits = field(repr=False)
+    #: `dpi` is the default, not asked for: a small PDF page gets more (`limits.pdf_min_long_side`)
+    auto_dpi: bool = False
     #: an image file's pages: (frame number, declared dpi) each, from its headers; None for a PDF
     _frames: list[tuple[int, float | None]] | None = field(default=None, repr=False)
     _pdf: pdfium.PdfDocument | None = field(default=None, repr=False)
@@ -207,8 +211,25 @@ class Document:
             page,
             width_pt,
             height_pt,
-            _pdf_scale(width_pt, height_pt, self.dpi, self.limits.max_page_pixels),
+            _pdf_scale(
+                width_pt,
+                height_pt,
+                self.dpi,
+                self.limits.max_page_pixels,
+                self.limits.pdf_min_long_side if self.auto_dpi else 0,
+            ),
         )
+
+    def page_dpi(self, index: int) -> float | None:
+        """The resolution of `page(index)`'s image without making it: a PDF page's rasterising dpi
+        (more than `dpi` for a small page, less for a huge one), an image page's declared dpi (None
+        when its file gives none). Raises what `page` raises."""
+        if not 0 <= index < self.page_count:
+            raise IndexError(f"page {index} out of range 0..{self.page_count - 1}")
+        if self._frames is not None:
+            return self._frames[index][1]
+        with _PDFIUM_LOCK:
+            return self._load_pdf_page(index)[3] * 72
 
     def _render_pdf_page(self, index: int) -> PageImage:
         """Rasterise as a viewer shows the page: content, annotations and form fields (values too)."""
@@ -254,9 +275,17 @@ def _load_page(pdf: pdfium.PdfDocument, index: int) -> pdfium.PdfPage:
         return pdf[index]
 
 
-def _pdf_scale(width_pt: float, height_pt: float, dpi: int, max_pixels: int) -> float:
-    """Points -> pixels at `dpi`, lowered so the page stays within the pixel limit (sizes > 0)."""
+def _pdf_scale(width_pt: float, height_pt: float, dpi: int, max_pixels: int, min_long_side: int = 0) -> float:
+    """Points -> pixels at `dpi`, raised (up to 600 dpi) so that the longer side has at least
+    `min_long_side` pixels, lowered so the page stays within the pixel limit (sizes > 0).
+
+    The floor is for small pages (cards, pocket books, a 180 x 300 pt page): at 144 dpi their text is
+    a few pixels high and engines miss lines (olmOCR-Bench's `small_page_size.pdf`, 360 x 600 px,
+    loses one of its lines to RapidOCR; from 200 dpi on it reads whole).
+    """
     scale = dpi / 72
+    if min_long_side:
+        scale = max(scale, min(MAX_DPI / 72, min_long_side / max(width_pt, height_pt)))
     pixels = width_pt * height_pt * scale * scale
     if pixels > max_pixels:
         # a little under the limit, so that pdfium's rounding up stays within it
@@ -286,10 +315,11 @@ def open_document(
             "unsupported file type (recognised from its content, not its name); send one of: "
             "PNG, JPEG, TIFF, WebP, BMP, PDF"
         )
+    auto_dpi = dpi is None
     dpi = dpi or limits.pdf_dpi
     if media_type == PDF:
         pdf = _open_pdf(data, limits)
-        return Document(name, media_type, data, len(pdf), dpi, limits, _pdf=pdf)
+        return Document(name, media_type, data, len(pdf), dpi, limits, auto_dpi, _pdf=pdf)
     frames = image_frames(data, media_type, limits)
     return Document(name, media_type, data, len(frames), dpi, limits, _frames=frames)
 

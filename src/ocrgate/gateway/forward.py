@@ -166,7 +166,9 @@ class WorkerClient:
     ) -> list[PageResult]:
         """The original upload to the worker at `url`; `timeout_s` bounds each silence of its stream;
         `request_id` as for `page`."""
-        params = {"name": document.name, "dpi": str(document.dpi)}
+        params = {"name": document.name}
+        if not document.auto_dpi:  # else the worker rasterises as ocrgate does by default (small pages up)
+            params["dpi"] = str(document.dpi)
         if options:
             params["options"] = json.dumps(options)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=timeout_s)

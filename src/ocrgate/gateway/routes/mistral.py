@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from ocrgate.documents import Document, open_document
-from ocrgate.errors import InvalidRequest
+from ocrgate.errors import InvalidRequest, PageUnreadable
 from ocrgate.gateway.fetch import fetch_document
 from ocrgate.gateway.recognize import recognize_now
 from ocrgate.gateway.state import Gateway
@@ -133,15 +133,17 @@ async def _document_bytes(gw: Gateway, document: DocumentURLChunk | ImageURLChun
 
 
 def _page_dpi(document: Document) -> Callable[[int], int]:
-    """Each page image's resolution: the rasterising dpi of a PDF, an image's own (72 when it has none)."""
-    if document.is_pdf:
-        return lambda _index: document.dpi
+    """Each page image's resolution: a PDF page's rasterising dpi (`Document.page_dpi`: a small page
+    gets more than the document's), an image's own (72 when it has none); no pixels are made."""
 
-    def image_dpi(index: int) -> int:
-        dpi = document.page(index).dpi  # from the file's headers: no pixels decoded
+    def page_dpi(index: int) -> int:
+        try:
+            dpi = document.page_dpi(index)
+        except PageUnreadable:  # a page that failed: answered empty, at the document's dpi
+            dpi = document.dpi
         return round(dpi) if dpi else DEFAULT_IMAGE_DPI
 
-    return image_dpi
+    return page_dpi
 
 
 async def _mistral(gw: Gateway, request: MistralOCRRequest, request_id: str | None) -> JSONResponse:
