@@ -231,6 +231,26 @@ def test_bigtiff_in_both_byte_orders(page: Image.Image, byteorder: str, bits: in
         assert_same_picture(decoded_page.image, page, 0.99)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+def test_floating_point_tiffs_of_every_width_are_read(page: Image.Image, dtype: str, byteorder: str) -> None:
+    """Samples 0..1 in 16, 32 or 64-bit floats (scientific and archival imaging write them): Pillow
+    opens only 32-bit ones; tifffile reads the others in its stead, the same page comes out."""
+    import tifffile
+
+    values = (np.asarray(page.convert("L"), dtype=np.float64) / 255).astype(dtype)
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, values, byteorder=byteorder, photometric="minisblack")
+    document = open_document(buffer.getvalue(), f"{dtype}.tif")
+    assert document.page_count == 1
+    assert_same_picture(document.page(0).image, page, 0.99)
+
+
+def test_a_tiff_neither_reader_can_parse_is_corrupt() -> None:
+    with pytest.raises(errors.CorruptFile, match="its header is not one its type allows"):
+        open_document(b"II*\x00" + b"\xff" * 64, "broken.tif")
+
+
 @pytest.mark.parametrize("mode", ["I;16", "I", "F"])
 def test_constant_wide_images_do_not_divide_by_zero(mode: str) -> None:
     blank = Image.new(mode, (32, 16), 7)

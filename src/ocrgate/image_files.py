@@ -1,9 +1,10 @@
 """Image files' pages: which frames of an image file are pages (from its headers alone, every limit
 checked on the sizes they declare) and one frame's pixels, normalised (`ocrgate.images.normalise`).
 
-Pillow opens every format but big-endian BigTIFF (`MM\\x00+`), which tifffile reads. Pillow's and
-tifffile's failures on a hostile or damaged file become the intake's typed errors (`CorruptFile`,
-`ImageTooLarge`, `TooManyPages`).
+Pillow opens every format but some TIFFs, which tifffile reads: big-endian BigTIFF (`MM\\x00+`), and
+samples Pillow has no mode for (16- and 64-bit floating point). Pillow's and tifffile's failures on a
+hostile or damaged file become the intake's typed errors (`CorruptFile`, `ImageTooLarge`,
+`TooManyPages`).
 """
 
 from __future__ import annotations
@@ -60,9 +61,9 @@ def image_frames(data: bytes, media_type: str, limits: Limits) -> list[tuple[int
     """An image file's pages from its headers alone (no pixels decoded): each page's frame number
     and declared dpi, every page's declared size checked against the pixel limit."""
     with _image_errors(limits):
-        if data.startswith(BIG_ENDIAN_BIGTIFF):
-            return _big_endian_bigtiff_frames(data, limits)
-        source = Image.open(io.BytesIO(data), formats=[IMAGE_TYPES[media_type]])
+        source = _pillow_open(data, media_type)
+        if source is None:
+            return _tifffile_frames(data, limits)
         frames = getattr(source, "n_frames", 1) if source.format == "TIFF" else 1
         if frames > limits.max_pages:
             raise TooManyPages(f"the image has {frames:,} pages; the limit is {limits.max_pages:,}")
@@ -77,14 +78,37 @@ def image_frames(data: bytes, media_type: str, limits: Limits) -> list[tuple[int
 def decode_frame(data: bytes, media_type: str, frame: int) -> Image.Image:
     """The pixels of one frame of an image file, normalised to what backends read (`images.normalise`)."""
     with _image_errors():
-        if data.startswith(BIG_ENDIAN_BIGTIFF):
+        source = _pillow_open(data, media_type)
+        if source is None:
             import tifffile
 
             with tifffile.TiffFile(io.BytesIO(data)) as tiff:
                 return normalise(tifffile_page_image(tiff.pages[frame]))
-        source = Image.open(io.BytesIO(data), formats=[IMAGE_TYPES[media_type]])
         source.seek(frame)
         return normalise(source)
+
+
+def _pillow_open(data: bytes, media_type: str) -> Image.Image | None:
+    """The file opened by Pillow (headers read, no pixels); None for a TIFF that tifffile reads in its
+    stead. Raises UnidentifiedImageError when neither can."""
+    if data.startswith(BIG_ENDIAN_BIGTIFF):
+        return None
+    try:
+        return Image.open(io.BytesIO(data), formats=[IMAGE_TYPES[media_type]])
+    except UnidentifiedImageError:
+        if media_type != "image/tiff" or not _tifffile_reads(data):
+            raise
+        return None
+
+
+def _tifffile_reads(data: bytes) -> bool:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+            return bool(tiff.pages)
+    except Exception:  # whatever tifffile raises on a file it cannot parse
+        return False
 
 
 def _declared_dpi(value: object) -> float | None:
@@ -97,13 +121,13 @@ def _declared_dpi(value: object) -> float | None:
     return dpi if math.isfinite(dpi) and dpi >= 1 else None
 
 
-def _big_endian_bigtiff_frames(data: bytes, limits: Limits) -> list[tuple[int, float | None]]:
-    """The pages of a big-endian BigTIFF from tifffile's headers (Pillow cannot open them), same rules."""
+def _tifffile_frames(data: bytes, limits: Limits) -> list[tuple[int, float | None]]:
+    """The pages of a TIFF Pillow cannot open, from tifffile's headers, by the same rules."""
     import tifffile
 
     with tifffile.TiffFile(io.BytesIO(data)) as tiff:
         if not tiff.pages:
-            raise CorruptFile("the image cannot be decoded (corrupt or truncated): a BigTIFF without images")
+            raise CorruptFile("the image cannot be decoded (corrupt or truncated): a TIFF without images")
         if len(tiff.pages) > limits.max_pages:
             raise TooManyPages(f"the image has {len(tiff.pages):,} pages; the limit is {limits.max_pages:,}")
         pages = []

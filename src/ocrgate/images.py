@@ -67,10 +67,13 @@ def page_frames(image: Image.Image, frame_count: int) -> list[int]:
 def tifffile_page_image(page: Any) -> Image.Image:
     """A `tifffile.TiffPage` as a Pillow image carrying its Orientation tag (for `normalise`).
 
-    For big-endian BigTIFF, which Pillow 13 cannot open (it looks for version 43 at byte 2, where a
-    big-endian file has it at byte 3); tifffile decodes the samples in native byte order.
+    For the TIFFs Pillow 13 cannot open: big-endian BigTIFF (it looks for version 43 at byte 2, where
+    a big-endian file has it at byte 3) and 16- or 64-bit floating-point samples (its one float mode,
+    `F`, is 32-bit: they are converted to that). tifffile decodes the samples in native byte order.
     """
     values = page.asarray()
+    if values.dtype.kind == "f" and values.dtype != np.float32:
+        values = values.astype(np.float32)
     if values.ndim == 3 and values.dtype != np.uint8:  # Pillow has no wide multi-channel modes
         values = np.asarray(_scaled_to_8bit_array(values.astype(np.float32)))
     image = Image.fromarray(values.squeeze() if values.ndim == 3 and values.shape[2] == 1 else values)
