@@ -22,11 +22,20 @@ from typing import Any, Protocol
 
 import anyio
 
+from ocrgate.collector import Collector
 from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendError, InternalError, OCRGateError
 from ocrgate.render import BoxesMode, RenderedPage, render_page, respond, wants_boxes
 from ocrgate.render.response import cheap_to_render, needs_pixels
-from ocrgate.schema import CompareResponse, OCRResponse, PageResult, TextLayerMode, Timings, new_request_id
+from ocrgate.schema import (
+    CompareResponse,
+    ErrorInfo,
+    OCRResponse,
+    PageResult,
+    TextLayerMode,
+    Timings,
+    new_request_id,
+)
 from ocrgate.structure.orientation import result_as_sent, rotation, turned_upright
 from ocrgate.textlayer import TextLayer, assess, layer_blocks, merged, pictures_to_read
 
@@ -341,37 +350,6 @@ def _spent(readers: Sequence[Recognizer], decode_seconds: float) -> dict[str, Ti
     return {r.name: Timings(decode=decode_seconds) for r in readers}
 
 
-class Collector:
-    """A sink that keeps every rendered page, for answers built at the end (requests, CLI, eval).
-
-    `on_page(backend, index)` is called after each finished or failed page (progress bars).
-    Failed pages are kept as pages flagged `failed: <reason>`.
-    """
-
-    def __init__(self, names: Sequence[str], on_page: Callable[[str, int], None] | None = None) -> None:
-        self.pages: dict[str, list[RenderedPage]] = {name: [] for name in names}
-        self.errors: dict[str, dict[int, OCRGateError]] = {name: {} for name in names}
-        self.reported: dict[str, int] = {}
-        self.on_page = on_page
-
-    def claim(self, backend: str, index: int) -> bool:
-        return True
-
-    def done(self, backend: str, page: RenderedPage) -> None:
-        self.pages[backend].append(page)
-        if self.on_page:
-            self.on_page(backend, page.page.index)
-
-    def failed(self, backend: str, index: int, error: OCRGateError) -> None:
-        self.errors[backend][index] = error
-        self.pages[backend].append(RenderedPage.failed(index, error.message))
-        if self.on_page:
-            self.on_page(backend, index)
-
-    def progress(self, backend: str, done: int, total: int) -> None:
-        self.reported[backend] = done
-
-
 async def recognize(
     document: Document,
     recognizers: Sequence[Recognizer],
@@ -388,8 +366,10 @@ async def recognize(
     """`document` through `recognizers` into the unified response.
 
     A page that fails (cannot be rasterised, or its backend fails on it) is a failed page: flagged
-    `failed: <reason>` and the response's `status` is `partial`. Only when a backend read no page at
-    all is its first error raised (so a one-page request still answers 503, 504, ... as it did).
+    `failed: <reason>` and the response's `status` is `partial`. A backend that read no page at all
+    raises its first error when it is the only one (so a one-page request still answers 503, 504, ...
+    as it did), or when every backend of a comparison failed (the first backend's); else it answers
+    in the comparison with `success: false` and that `error`, beside the others.
     `decode_seconds` (reading and checking the upload, done by the caller) is added to each
     backend's `decode` and `total` timings. `window` defaults to twice the largest recognizer window,
     so the next pages are rasterised while the current ones are recognised. `pages` (0-based
@@ -402,14 +382,20 @@ async def recognize(
     timings = await run(
         document, recognizers, options, boxes, collector, window=window, pages=wanted, text_layer=text_layer
     )
-    for name in names:
-        errors = collector.errors[name]
-        if errors and len(errors) == len(collector.pages[name]):
-            raise errors[min(errors)]
+    failed = {  # backends that read no page: each one's first error
+        name: errors[min(errors)]
+        for name in names
+        if (errors := collector.errors[name]) and len(errors) == len(collector.pages[name])
+    }
+    if failed and len(failed) == len(names):  # nothing to answer with: the first backend's error
+        raise failed[names[0]]
     for t in timings.values():
         t.decode += decode_seconds
         t.total += decode_seconds
-    response = respond(names, collector.pages, document.name, request_id or new_request_id(), timings)
+    infos = {name: ErrorInfo(code=e.code, message=e.message) for name, e in failed.items()}
+    response = respond(
+        names, collector.pages, document.name, request_id or new_request_id(), timings, failed=infos
+    )
     for name, result in (
         response.results if isinstance(response, CompareResponse) else {names[0]: response}
     ).items():

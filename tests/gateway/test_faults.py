@@ -91,3 +91,35 @@ def test_gateway_killed_mid_job_resumes_it_on_restart(single: Cluster, page_pdf:
         )
         assert final.progress["rapidocr"].done == 4
         assert len(client.job_result(job.id).pages) == 4
+
+
+def test_a_comparison_answers_with_the_engines_that_are_up(tmp_path: Path, phototest: Path) -> None:
+    """`backend=all` with one engine down: the others' readings, the one down with its error (not a
+    503 for the whole comparison); only that engine asked alone is a 503."""
+    from tests.gateway.cluster import free_ports
+    from tests.reliability.conftest import noop_backend
+
+    down = {**noop_backend(), "urls": [f"http://127.0.0.1:{free_ports(1)}"]}  # nobody listens there
+    cluster = Cluster(tmp_path, {"noop": noop_backend(), "noop-down": down})
+    cluster.expected = ["noop"]  # the other one never comes up
+    cluster.start()
+    try:
+        with phototest.open("rb") as handle:
+            answer = httpx.post(
+                f"{cluster.url}/v1/ocr", files={"file": handle}, data={"backend": "all"}, timeout=60
+            )
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["backends"] == ["noop", "noop-down"]
+        assert body["results"]["noop"]["success"] is True and body["results"]["noop"]["error"] is None
+        failed = body["results"]["noop-down"]
+        assert failed["success"] is False and failed["error"]["code"] == "backend_unavailable", failed
+        assert failed["status"] == "partial" and failed["pages"][0]["flags"][0].startswith("failed: ")
+        assert body["agreement"] == []  # one engine answered: nothing to compare it with
+        with phototest.open("rb") as handle:
+            alone = httpx.post(
+                f"{cluster.url}/v1/ocr", files={"file": handle}, data={"backend": "noop-down"}, timeout=60
+            )
+        assert alone.status_code == 503 and alone.json()["error"]["code"] == "backend_unavailable"
+    finally:
+        assert cluster.stop() == []

@@ -32,7 +32,14 @@ from starlette.requests import ClientDisconnect
 
 from ocrgate.config import Limits
 from ocrgate.documents import Document, open_document, sniff
-from ocrgate.errors import FieldTooLarge, FileTooLarge, InputError, InvalidOption, InvalidRequest
+from ocrgate.errors import (
+    BackendUnavailable,
+    FieldTooLarge,
+    FileTooLarge,
+    InputError,
+    InvalidOption,
+    InvalidRequest,
+)
 from ocrgate.formats import Format
 from ocrgate.gateway.formatting import FORMAT_DESCRIPTION
 from ocrgate.gateway.pageset import combine
@@ -307,7 +314,11 @@ def checked_backends(
             f"`options` and `prompt` are over the limit of {limits.max_options_bytes:,} bytes"
         )
     for name in names:
-        gw.router.pool(name).check_options({**options, **(own or {}).get(name, {})})
+        try:
+            gw.router.pool(name).check_options({**options, **(own or {}).get(name, {})})
+        except BackendUnavailable:
+            if len(names) == 1:
+                raise  # a comparison answers with the engines that are up (`recognize.recognize_now`)
     return names, options
 
 

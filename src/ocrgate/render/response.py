@@ -12,7 +12,16 @@ from rapidfuzz.distance import Levenshtein
 
 from ocrgate.render.boxes import boxes_image, crop, jpeg_base64, png_base64
 from ocrgate.render.markdown import NOT_IN_MARKDOWN, block_markdown, document_markdown, page_markdown
-from ocrgate.schema import Agreement, Block, CompareResponse, OCRResponse, Page, PageResult, Timings
+from ocrgate.schema import (
+    Agreement,
+    Block,
+    CompareResponse,
+    ErrorInfo,
+    OCRResponse,
+    Page,
+    PageResult,
+    Timings,
+)
 from ocrgate.structure.orientation import as_read
 
 BoxesMode = Literal["all", "first", "none"]
@@ -160,12 +169,19 @@ def respond(
     request_id: str,
     timings: Mapping[str, Timings] | None = None,
     success: bool = True,
+    failed: Mapping[str, ErrorInfo] | None = None,
 ) -> OCRResponse | CompareResponse:
-    """The unified response: one backend's `OCRResponse`, or a `CompareResponse` for several."""
+    """The unified response: one backend's `OCRResponse`, or a `CompareResponse` for several.
+
+    `failed`: backends that read no page, with why; in a comparison each of them answers
+    `success: false` with that `error` (and its failed pages), beside the others' results, and is
+    left out of the agreement."""
     results: dict[str, OCRResponse] = {}
     for name in names:
         response = assemble_response(name, image_name, pages.get(name, ()), request_id=request_id)
         response.success = success
+        if failed and name in failed:
+            response.success, response.error = False, failed[name]
         if timings and name in timings:
             response.timings = timings[name]
             response.processing_time = timings[name].total
@@ -178,6 +194,6 @@ def respond(
         image_name=image_name,
         backends=list(names),
         results=results,
-        agreement=agreement(results),
+        agreement=agreement({name: r for name, r in results.items() if r.error is None}),
         processing_time=max((r.processing_time for r in results.values()), default=0.0),
     )
