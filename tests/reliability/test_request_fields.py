@@ -126,7 +126,15 @@ def test_a_field_the_form_does_not_take_is_refused(cluster: Cluster, png: bytes,
     for field in ("layout", "orientation", "text_score", "Backend", "bogus", "file_name"):
         message = error(post(cluster, route, png, **{field: "off"}), 422, "invalid_request")
         assert repr(field) in message and "`options`" in message, message
+        assert f'"{field}"' not in message  # no made-up option suggested (`pages` is no option)
     assert post(cluster, route, png, options='{"text_score": 0.5}').status_code == ACCEPTED[route]
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "501", "many"])
+def test_a_job_list_limit_out_of_range_is_refused(cluster: Cluster, limit: str) -> None:
+    answer = httpx.get(f"{cluster.url}/v1/jobs", params={"limit": limit}, timeout=30)
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_request", answer.text
+    assert httpx.get(f"{cluster.url}/v1/jobs", params={"limit": "500"}, timeout=30).status_code == 200
 
 
 def multipart(*parts: tuple[str, bytes]) -> tuple[bytes, str]:

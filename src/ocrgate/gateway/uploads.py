@@ -224,8 +224,8 @@ def check_fields(form: FormData) -> UploadFields:
         if key not in UploadFields.model_fields:
             taken = ", ".join(f"`{name}`" for name in FIELD_NAMES)
             raise InvalidRequest(
-                f"the form has no field {key!r}; it takes `file`, {taken}. "
-                f'Engine options go in `options` as a JSON object, e.g. options={{"{key}": ...}}'
+                f"the form has no field {key!r}; it takes `file`, {taken}. Engine options go in "
+                "`options` as a JSON object; each engine's are listed at GET /v1/backends"
             )
         if isinstance(value, UploadFile):
             raise InvalidRequest(f"`{key}` must be a text field, not a file")

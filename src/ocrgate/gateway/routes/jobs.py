@@ -74,9 +74,13 @@ async def submit_job(
 
 
 @router.get("/v1/jobs", response_model=list[JobStatus])
-def list_jobs(gw: GatewayDep, owner: OwnerDep, limit: int = 50) -> list[JobStatus]:
-    """The caller's most recent jobs, newest first (at most `limit`, 1..500)."""
-    return [job_status(gw.store, job) for job in gw.store.list_jobs(owner, limit=min(max(limit, 1), 500))]
+def list_jobs(
+    gw: GatewayDep,
+    owner: OwnerDep,
+    limit: Annotated[int, Query(ge=1, le=500, description="at most this many jobs")] = 50,
+) -> list[JobStatus]:
+    """The caller's most recent jobs, newest first (at most `limit`, 1..500; outside that a 422)."""
+    return [job_status(gw.store, job) for job in gw.store.list_jobs(owner, limit=limit)]
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobStatus, responses=ERRORS)
