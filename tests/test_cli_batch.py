@@ -136,6 +136,21 @@ def test_stdout_json_has_no_pictures_unless_asked(phototest: Path) -> None:
     assert asked["pages"][0]["boxes_image"] and asked["boxes_image"] and "source_markdown" in asked
 
 
+@pytest.mark.parametrize(("fmt", "header"), [("md", "<!-- file: {} -->"), ("txt", "==> {} <==")])
+def test_several_files_on_stdout_each_say_where_they_start(
+    phototest: Path, tmp_path: Path, fmt: str, header: str
+) -> None:
+    for name in ("a.png", "b.png"):
+        shutil.copy(phototest, tmp_path / name)
+    done = ocrgate_cli("ocr", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-f", fmt, "-b", "rapidocr")
+    assert done.returncode == 0, done.stderr[-3000:]
+    starts = [done.stdout.find(header.format(name)) for name in ("a.png", "b.png")]
+    assert 0 == starts[0] < starts[1], done.stdout[:500]
+    assert done.stdout.count("12 point text") == 2
+    alone = ocrgate_cli("ocr", str(tmp_path / "a.png"), "-f", fmt, "-b", "rapidocr")
+    assert header.format("a.png") not in alone.stdout  # one file: its text alone
+
+
 def test_bad_options_and_paths_fail_before_any_file_is_read(phototest: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     bad = ocrgate_cli("ocr", str(phototest), "--out", str(out), "--options", '{"text_score": 7}')

@@ -62,12 +62,26 @@ def response_json(response: OCRResponse, boxes: bool, figures: bool, compact: bo
 
 
 def _encoded(response: OCRResponse, fmt: str, document: Document, plan: Plan) -> bytes:
-    if fmt == "json":
-        to_stdout = plan.out is None  # files get the boxes pictures as PNG files beside the JSON
+    to_stdout = plan.out is None
+    if fmt == "json":  # files get the boxes pictures as PNG files beside the JSON
         return response_json(
             response, to_stdout and plan.boxes != "none", plan.images, to_stdout and plan.compact
         )
-    return encode(response, fmt, document)
+    data = encode(response, fmt, document)
+    if to_stdout and plan.compact:  # several inputs one after the other: each says where it starts
+        return file_header(fmt, document.name) + data
+    return data
+
+
+def file_header(fmt: str, name: str) -> bytes:
+    """The line that starts one input's markdown or text among several on stdout: an HTML comment in
+    markdown (`<!-- file: NAME -->`, shown by no renderer, as the page separators are), the header
+    `head` and `tail` write between files in text (`==> NAME <==`); nothing for other formats."""
+    if fmt == "md":
+        return f"<!-- file: {name.replace('--', '- -')} -->\n\n".encode()
+    if fmt == "txt":
+        return f"==> {name} <==\n".encode()
+    return b""
 
 
 def _pictures(response: OCRResponse, out: Path, item: Input) -> list[tuple[Path, bytes]]:
