@@ -210,7 +210,7 @@ def run(args: Any) -> Report:
         worker = worker_urls(cluster, "noop")[0]
         with running_proxy(worker) as proxy:
             pids = {url: httpx.get(f"{url}/health", timeout=10).json()["pid"] for url in (cluster.url, proxy)}
-            servers = {
+            answering = {  # path -> the pid of the process that answers it
                 "direct": cluster.worker_pids()[0],
                 "proxy": pids[proxy],
                 "ocrgate_none": pids[cluster.url],
@@ -221,7 +221,7 @@ def run(args: Any) -> Report:
                 counts = [rounds * (2 if i == 0 else 1) for i in range(len(pages))]
                 runs.append(
                     [
-                        measure(cluster.url, proxy, worker, p, n, servers)
+                        measure(cluster.url, proxy, worker, p, n, answering)
                         for p, n in zip(pages, counts, strict=True)
                     ]
                 )
