@@ -240,6 +240,8 @@ class OCRGateClient(_Base):
     def job_events(self, job_id: str) -> Iterator[JobEvent]:
         """Finished pages (and whole-file engines' progress) as they come, then the job's end."""
         with connect_sse(self.http, "GET", f"/v1/jobs/{job_id}/events", timeout=None) as source:
+            if not source.response.is_success:  # a streamed error body: read it for its typed error
+                source.response.read()
             _raise_for(source.response)
             for sse in source.iter_sse():
                 if sse.event in JOB_EVENTS:
@@ -362,6 +364,8 @@ class AsyncOCRGateClient(_Base):
 
     async def job_events(self, job_id: str) -> AsyncIterator[JobEvent]:
         async with aconnect_sse(self.http, "GET", f"/v1/jobs/{job_id}/events", timeout=None) as source:
+            if not source.response.is_success:  # a streamed error body: read it for its typed error
+                await source.response.aread()
             _raise_for(source.response)
             async for sse in source.aiter_sse():
                 if sse.event in JOB_EVENTS:

@@ -7,11 +7,12 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
 from ocrgate import errors
-from ocrgate.client import OCRGateClient
+from ocrgate.client import AsyncOCRGateClient, OCRGateClient
 from tests.gateway.cluster import Cluster
 
 KEYS = ["alice-key-0123456789", "bob-key-9876543210"]
@@ -40,6 +41,10 @@ def test_requests_without_a_valid_key_are_refused(guarded: Cluster, phototest: P
         assert "quick brown" in client.ocr(phototest).markdown
     bearer = httpx.get(f"{guarded.url}/v1/jobs", headers={"Authorization": f"Bearer {KEYS[1]}"})
     assert bearer.status_code == 200
+    for path in ("/v1/limits", "/v1/backends", "/v1/jobs"):  # every /v1 route, not only the ones with work
+        assert httpx.get(f"{guarded.url}{path}", timeout=30).status_code == 401, path
+        keyed = httpx.get(f"{guarded.url}{path}", headers={"X-API-Key": KEYS[0]}, timeout=30)
+        assert keyed.status_code == 200, path
 
 
 def test_a_key_sees_only_its_own_jobs(guarded: Cluster, phototest: Path) -> None:
@@ -53,9 +58,18 @@ def test_a_key_sees_only_its_own_jobs(guarded: Cluster, phototest: Path) -> None
             bob.job(job.id)
         with pytest.raises(errors.NotFound):
             bob.cancel_job(job.id)
+        with pytest.raises(errors.NotFound):  # the event stream's error body is read for its type
+            bob.wait_job(job.id)
+        with pytest.raises(errors.NotFound):
+            anyio.run(_async_wait, guarded.url, KEYS[1], job.id)
         assert job.id not in [j.id for j in bob.jobs()]
         assert job.id in [j.id for j in alice.jobs()]
         alice.wait_job(job.id)
+
+
+async def _async_wait(url: str, key: str, job_id: str) -> None:
+    async with AsyncOCRGateClient(url, api_key=key) as client:
+        await client.wait_job(job_id)
 
 
 def test_workers_refuse_requests_without_the_shared_secret(guarded: Cluster, phototest: Path) -> None:

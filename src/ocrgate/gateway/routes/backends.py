@@ -96,8 +96,9 @@ def backends(gw: GatewayDep, _owner: OwnerDep) -> list[BackendInfo]:
 
 
 @router.get("/v1/limits", response_model=Limits)
-def get_limits(gw: GatewayDep) -> Limits:
-    """What one upload may weigh and hold (the web client shows these before upload)."""
+def get_limits(gw: GatewayDep, _owner: OwnerDep) -> Limits:
+    """What one upload may weigh and hold (the web client shows these before upload); like every
+    `/v1` route, it needs a key where the gateway has API keys."""
     return gw.settings.limits
 
 
