@@ -7,6 +7,7 @@ Screenshots land in test-artifacts/web/ (the README's docs/*.png are some of the
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,31 @@ def test_upload_a_page_shows_markdown_and_boxes(page: sync_api.Page, phototest: 
     result.locator('[role="tab"][data-tab="json"]').click()
     panel = result.locator('[role="tabpanel"]:visible')
     assert json.loads(panel.inner_text())["width"] == 640
+
+
+def test_a_sideways_scan_is_shown_upright_and_its_boxes_picture_downloads(
+    page: sync_api.Page, phototest: Path, tmp_path: Path
+) -> None:
+    """A page read turned (`rotated: 90`) is shown as read, under its upright boxes, and the "Boxes
+    picture" button saves the server's picture (fetching a data: URL is refused by the page's CSP)."""
+    sideways = tmp_path / "sideways.png"
+    Image.open(phototest).rotate(270, expand=True).save(sideways)  # the content lies turned 90 clockwise
+    choose(page, "rapidocr")
+    page.set_input_files("#file", str(sideways))
+    page.click("#submit")
+    result = page.locator("#result .result")
+    sync_api.expect(result.locator(".flag")).to_contain_text("rotated: 90")
+    assert result.locator("svg.boxes").get_attribute("viewBox") == "0 0 640 480"
+    shown = result.locator("img.page-image").first
+    sync_api.expect(shown).to_have_attribute("src", re.compile(r"^blob:"))
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=shown.element_handle())
+    size = shown.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert size == [640, 480], size  # the upload turned upright, not the 480 x 640 file stretched
+    page.screenshot(path=str(ARTIFACTS / "sideways.png"))
+    with page.expect_download() as saved:
+        result.get_by_role("button", name="Boxes picture").click()
+    picture = Image.open(saved.value.path())
+    assert picture.format == "JPEG" and picture.size == (640, 480)
 
 
 def test_pdf_job_progress_pages_and_reload(page: sync_api.Page, phototest: Path, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import { diffReadings } from "./diff.js";
 import { alignLines, pageLines } from "./lines.js";
 import { safeTableHtml } from "./markdown.js";
 import { confidenceToggle } from "./overlay.js";
-import { blocksView, pre, rawFor, tabs, timingsView, whenImage } from "./render.js";
+import { asRead, blocksView, pre, rawFor, tabs, timingsView, whenImage } from "./render.js";
 import { Viewer, rect, svgEl } from "./viewer.js";
 
 const CROP_HEIGHT = 30; // a line's crop is at most this high and this wide (CSS pixels), never enlarged
@@ -190,7 +190,8 @@ export function compareView(response, { imageSrc = null } = {}) {
       if (result.error) errors[name] = result.error.message;
     }
     const first = names.map((n) => pages[n]).find((p) => p && p.boxes_image);
-    const picture = (pageCount === 1 && imageSrc) || (first ? `data:image/jpeg;base64,${first.boxes_image}` : null);
+    const read = names.map((n) => pages[n]).find(Boolean);  // the upload as the first engine read it
+    const picture = (pageCount === 1 && asRead(read, imageSrc)) || (first ? `data:image/jpeg;base64,${first.boxes_image}` : null);
     holder.replaceChildren(comparePage({ names, pages, raws, timings, errors, imageSrc: picture }));
   };
   prev.addEventListener("click", () => show(current - 1));

@@ -94,9 +94,44 @@ export function rawFor(response, page) {
   return Array.isArray(raw) && (response.pages || []).length > 1 ? raw[page.index] : raw;
 }
 
+// How far a page lay turned when it was read (its `rotated: N` flag: N degrees clockwise), else 0.
+function rotation(page) {
+  for (const flag of page.flags || []) {
+    const found = /^rotated:\s*(90|180|270)$/.exec(flag);
+    if (found) return Number(found[1]);
+  }
+  return 0;
+}
+
+// The uploaded image as the engine read it, in the pixels its boxes refer to: for a page read turned,
+// a promise of the image turned upright (drawn on a canvas); else the image URL itself.
+export function asRead(page, imageSrc) {
+  const angle = page ? rotation(page) : 0;
+  if (!angle || typeof imageSrc !== "string") return imageSrc;
+  return (async () => {
+    const img = new Image();
+    img.src = imageSrc;
+    await img.decode();
+    const canvas = el("canvas");
+    canvas.width = page.width;
+    canvas.height = page.height;
+    const ctx = canvas.getContext("2d");
+    ctx.translate(page.width / 2, page.height / 2);
+    ctx.rotate((-angle * Math.PI) / 180);
+    ctx.drawImage(img, -img.naturalWidth / 2, -img.naturalHeight / 2);
+    return URL.createObjectURL(await new Promise((resolve) => canvas.toBlob(resolve, "image/png")));
+  })();
+}
+
+// base64 -> a Blob, without fetch: the page's Content-Security-Policy (connect-src 'self') refuses
+// fetching a data: URL.
+function base64Blob(data, type) {
+  return new Blob([Uint8Array.from(atob(data), (c) => c.charCodeAt(0))], { type });
+}
+
 // The boxes picture: the server's own, or the page image with the boxes drawn on a canvas.
 async function boxesPicture(page, imageSrc) {
-  if (page.boxes_image) return (await fetch(`data:image/jpeg;base64,${page.boxes_image}`)).blob();
+  if (page.boxes_image) return base64Blob(page.boxes_image, "image/jpeg");
   const img = new Image();
   img.src = imageSrc;
   await img.decode();
@@ -118,7 +153,7 @@ async function boxesPicture(page, imageSrc) {
 // `imageSrc`: the uploaded image's URL, or a promise of the page image (jobs); else the boxes picture.
 export function pageView(page, { response = null, imageSrc = null, base = "page" } = {}) {
   // the server's boxes picture is a JPEG (the page scaled down by a whole factor to at most 1000 px)
-  const source = imageSrc || (page.boxes_image ? `data:image/jpeg;base64,${page.boxes_image}` : null);
+  const source = asRead(page, imageSrc) || (page.boxes_image ? `data:image/jpeg;base64,${page.boxes_image}` : null);
   const label = `Page ${page.index + 1}`;
   const section = el("section", { class: "page", "data-page": String(page.index), "aria-label": label });
   const head = el("header", { class: "page-head" },
