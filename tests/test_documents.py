@@ -172,10 +172,13 @@ def test_an_image_page_declares_its_dpi_from_its_headers(page: Image.Image) -> N
     assert open_document(image_bytes(Image.new("RGB", (8, 8)), "PNG"), "p.png").page(0).dpi is None
 
 
-def test_truncated_pdf(multipage_pdf: Path) -> None:
+@pytest.mark.parametrize("kept", [2000, 1 / 3, 2 / 3])
+def test_truncated_pdf(multipage_pdf: Path, kept: float) -> None:
+    """Cut short anywhere, even before its first page object: corrupt, never "no pages"."""
     data = multipage_pdf.read_bytes()
-    with pytest.raises(errors.CorruptFile):
-        open_document(data[: len(data) // 3], "cut.pdf")
+    size = int(kept) if kept > 1 else int(len(data) * kept)
+    with pytest.raises(errors.CorruptFile, match="truncated"):
+        open_document(data[:size], "cut.pdf")
 
 
 def _pdf_bytes(writer: pypdf.PdfWriter) -> bytes:

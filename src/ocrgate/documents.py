@@ -262,6 +262,12 @@ class Document:
             self._pdf = None
 
 
+def _ends_whole(data: bytes) -> bool:
+    """Whether a PDF ends as a whole file does: `%%EOF` in its last kilobyte (PDF 32000-1, 7.5.5; some
+    writers add a few bytes after it). A file cut short in transfer has none."""
+    return b"%%EOF" in data[-1024:]
+
+
 def _load_page(pdf: pdfium.PdfDocument, index: int) -> pdfium.PdfPage:
     """pdfium's page, loaded a second time when the first try fails (caller holds the lock).
 
@@ -340,13 +346,15 @@ def _open_pdf(data: bytes, limits: Limits) -> pdfium.PdfDocument:
             # pdfium's error code can be stale from an earlier failure: confirm it from the bytes
             if exc.err_code == _PDFIUM_PASSWORD_ERROR and b"/Encrypt" in data:
                 raise EncryptedPDF("the PDF is encrypted with a password; send an unlocked copy") from exc
-            if not _PAGE_OBJECT.search(data):
+            if not _PAGE_OBJECT.search(data) and _ends_whole(data):
                 # pdfium refuses an empty page tree as a format error; say what is really wrong
                 raise EmptyDocument("the PDF has no pages") from exc
             raise CorruptFile(f"the PDF cannot be read (corrupt or truncated): {exc}") from exc
         count = len(pdf)
     if count == 0:
         pdf.close()
+        if not _ends_whole(data):
+            raise CorruptFile("the PDF is truncated: it ends before its end-of-file marker and holds no page")
         raise EmptyDocument("the PDF has no pages")
     if count > limits.max_pages:
         pdf.close()
