@@ -109,18 +109,23 @@ export function asRead(page, imageSrc) {
   const angle = page ? rotation(page) : 0;
   if (!angle || typeof imageSrc !== "string") return imageSrc;
   return (async () => {
-    const img = new Image();
-    img.src = imageSrc;
-    await img.decode();
-    const canvas = el("canvas");
-    canvas.width = page.width;
-    canvas.height = page.height;
-    const ctx = canvas.getContext("2d");
+    const { canvas, ctx, img } = await pageCanvas(page, imageSrc);
     ctx.translate(page.width / 2, page.height / 2);
     ctx.rotate((-angle * Math.PI) / 180);
     ctx.drawImage(img, -img.naturalWidth / 2, -img.naturalHeight / 2);
     return URL.createObjectURL(await new Promise((resolve) => canvas.toBlob(resolve, "image/png")));
   })();
+}
+
+// A canvas of the page's size, to draw it on, and the decoded image at `imageSrc`.
+async function pageCanvas(page, imageSrc) {
+  const img = new Image();
+  img.src = imageSrc;
+  await img.decode();
+  const canvas = el("canvas");
+  canvas.width = page.width;
+  canvas.height = page.height;
+  return { canvas, ctx: canvas.getContext("2d"), img };
 }
 
 // base64 -> a Blob, without fetch: the page's Content-Security-Policy (connect-src 'self') refuses
@@ -132,13 +137,7 @@ function base64Blob(data, type) {
 // The boxes picture: the server's own, or the page image with the boxes drawn on a canvas.
 async function boxesPicture(page, imageSrc) {
   if (page.boxes_image) return base64Blob(page.boxes_image, "image/jpeg");
-  const img = new Image();
-  img.src = imageSrc;
-  await img.decode();
-  const canvas = el("canvas");
-  canvas.width = page.width;
-  canvas.height = page.height;
-  const ctx = canvas.getContext("2d");
+  const { canvas, ctx, img } = await pageCanvas(page, imageSrc);
   ctx.drawImage(img, 0, 0, page.width, page.height);
   ctx.lineWidth = 2;
   for (const block of page.blocks || []) {
