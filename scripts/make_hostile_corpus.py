@@ -352,7 +352,7 @@ def corpus() -> list[tuple[Entry, Maker]]:
         (Entry("png_named.pdf", 200, None, "a valid PNG with a .pdf name"), lambda: png),
         (Entry("pdf_named.png", 200, None, "a valid PDF with a .png name"), lambda: pdf),
         (
-            Entry("polyglot_pdf_zip.pdf", 422, "empty_document", "%PDF- header on a ZIP holding HTML"),
+            Entry("polyglot_pdf_zip.pdf", 422, "corrupt_file", "%PDF- header on a ZIP holding HTML"),
             polyglot_pdf_zip,
         ),
         (
@@ -368,7 +368,7 @@ def corpus() -> list[tuple[Entry, Maker]]:
             polyglot_gif_js,
         ),
         (
-            Entry("polyglot_html_pdf.html", 422, "empty_document", "HTML with %PDF- in its first kilobyte"),
+            Entry("polyglot_html_pdf.html", 422, "corrupt_file", "HTML with %PDF- in its first kilobyte"),
             polyglot_html_pdf,
         ),
         (
