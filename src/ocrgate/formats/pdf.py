@@ -199,6 +199,9 @@ def _pdf_pdf(response: OCRResponse, data: bytes) -> bytes:
                     continue  # born-digital: keep its own text
                 for obj in old_layer:
                     pdf_page.remove_obj(obj)
+                    # destroyed now, under the lock: left to its finalizer, pdfium would free it at some
+                    # garbage collection, in whatever thread, beside another thread's pdfium call
+                    obj.close()
                 targets.append((page, pdf_page, *_display_matrix(pdf_page)))
             if targets:
                 _overlay(document, response, targets)
