@@ -393,11 +393,6 @@ async def recognize(
         t.decode += decode_seconds
         t.total += decode_seconds
     infos = {name: ErrorInfo(code=e.code, message=e.message) for name, e in failed.items()}
-    response = respond(
+    return respond(
         names, collector.pages, document.name, request_id or new_request_id(), timings, failed=infos
     )
-    for name, result in (
-        response.results if isinstance(response, CompareResponse) else {names[0]: response}
-    ).items():
-        result.status = "partial" if collector.errors[name] else "complete"
-    return response

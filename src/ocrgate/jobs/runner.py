@@ -77,12 +77,8 @@ def job_result(store: JobStore, job: JobRecord) -> OCRResponse | CompareResponse
     (the job was cancelled, or runs still), makes it `partial`."""
     pages = job_pages(store, job)
     timings = {backend: summed_timings(rendered) for backend, rendered in pages.items()}
-    response = respond(job.backends, pages, job.name, job.id, timings, success=job.status == "completed")
-    results = response.results if isinstance(response, CompareResponse) else {job.backends[0]: response}
-    for backend, result in results.items():
-        read = [p for p in pages[backend] if not any(f.startswith("failed: ") for f in p.page.flags)]
-        result.status = "complete" if len(read) == job.page_count else "partial"
-    return response
+    completed = job.status == "completed"
+    return respond(job.backends, pages, job.name, job.id, timings, completed, page_count=job.page_count)
 
 
 class JobSink:

@@ -107,7 +107,7 @@ def page_name(job: JobRecord, index: int) -> str:
 def _record(backend: str, page: RenderedPage | None, truth: PageTruth | None, index: int) -> PageRecord:
     """The page as an `ocrgate eval` record, scored against `truth` when there is one."""
     record = PageRecord(backend=backend, page_id=str(index), source="job", doc_type="page")
-    if page is None or any(flag.startswith("failed") for flag in page.page.flags):
+    if page is None or not page.read:
         record.ok, record.cause = False, "failed" if page else "pending"
         return record
     record.markdown = page.page.markdown

@@ -57,6 +57,11 @@ class RenderedPage(BaseModel):
         default=None, description="seconds this page took in each stage, for this backend (the flow's)"
     )
 
+    @property
+    def read(self) -> bool:
+        """Whether the page was read: not flagged `failed: <reason>` (`failed`)."""
+        return not any(flag.startswith("failed: ") for flag in self.page.flags)
+
     @classmethod
     def failed(cls, index: int, reason: str) -> RenderedPage:
         """A page that could not be read: empty, flagged `failed: <reason>`."""
@@ -170,8 +175,12 @@ def respond(
     timings: Mapping[str, Timings] | None = None,
     success: bool = True,
     failed: Mapping[str, ErrorInfo] | None = None,
+    page_count: int | None = None,
 ) -> OCRResponse | CompareResponse:
     """The unified response: one backend's `OCRResponse`, or a `CompareResponse` for several.
+
+    Each backend's `status` is `complete` when every page it has is read and, with `page_count` (a
+    job's whole document), it has that many; else `partial`.
 
     `failed`: backends that read no page, with why; in a comparison each of them answers
     `success: false` with that `error` (and its failed pages), beside the others' results, and is
@@ -180,6 +189,9 @@ def respond(
     for name in names:
         response = assemble_response(name, image_name, pages.get(name, ()), request_id=request_id)
         response.success = success
+        read = [page for page in pages.get(name, ()) if page.read]
+        whole = len(read) == len(pages.get(name, ())) and page_count in (None, len(read))
+        response.status = "complete" if whole else "partial"
         if failed and name in failed:
             response.success, response.error = False, failed[name]
         if timings and name in timings:
