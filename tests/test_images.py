@@ -251,6 +251,36 @@ def test_a_tiff_neither_reader_can_parse_is_corrupt() -> None:
         open_document(b"II*\x00" + b"\xff" * 64, "broken.tif")
 
 
+def looped_float16_tiff(pages: int, back_to: int) -> bytes:
+    """A float16 TIFF (read by tifffile, not Pillow) of `pages` 1x1 pages whose last image directory
+    points back to directory `back_to` instead of ending the chain."""
+    import tifffile
+
+    buffer = io.BytesIO()
+    with tifffile.TiffWriter(buffer) as writer:
+        for _ in range(pages):
+            writer.write(np.zeros((1, 1), dtype="float16"), photometric="minisblack", contiguous=False)
+    data = bytearray(buffer.getvalue())
+    with tifffile.TiffFile(io.BytesIO(bytes(data))) as tiff:
+        offsets = [page.offset for page in tiff.pages]
+    last = offsets[-1]
+    tags = int.from_bytes(data[last : last + 2], "little")
+    next_at = last + 2 + 12 * tags  # classic little-endian TIFF: 2-byte count, 12-byte entries
+    data[next_at : next_at + 4] = offsets[back_to].to_bytes(4, "little")
+    return bytes(data)
+
+
+@pytest.mark.parametrize(("pages", "back_to"), [(3, 0), (150, 120), (700, 650)])
+def test_a_looped_chain_of_image_directories_is_refused_at_once(pages: int, back_to: int) -> None:
+    """tifffile checks a directory chain for a loop once, at its 100th directory; counting the pages
+    of a chain that loops later walked up to 2**32 directories (a 42 KB file held a core for 50 s and
+    11 GB, found by the fuzzer). Only `max_pages + 1` directories are walked now."""
+    limits = Limits(max_pages=500)
+    data = looped_float16_tiff(pages, back_to)
+    with pytest.raises((errors.TooManyPages, errors.CorruptFile)):
+        open_document(data, "looped.tif", limits)
+
+
 @pytest.mark.parametrize("mode", ["I;16", "I", "F"])
 def test_constant_wide_images_do_not_divide_by_zero(mode: str) -> None:
     blank = Image.new(mode, (32, 16), 7)
