@@ -37,3 +37,21 @@ def test_an_engine_that_read_nothing_is_answered_with_its_error(phototest: Path)
             anyio.run(lambda: flow.recognize(document, nobody, {}, "none"))
     finally:
         document.close()
+
+
+def test_a_down_engine_fails_each_page_with_an_error_of_its_own(phototest: Path) -> None:
+    """`recognize.Unavailable` (an engine found down when a comparison starts) raises a fresh copy of
+    its error for every page, so no one exception accumulates every page's traceback."""
+    from ocrgate.gateway.recognize import Unavailable
+
+    down = Unavailable("mineru", BackendUnavailable("mineru has no healthy worker"))
+    document = open_document(phototest.read_bytes(), "phototest.png")
+    raised = []
+    try:
+        for _ in range(2):
+            with pytest.raises(BackendUnavailable, match="no healthy worker") as caught:
+                anyio.run(lambda: down.page(document.page(0), {}))
+            raised.append(caught.value)
+    finally:
+        document.close()
+    assert raised[0] is not raised[1] and raised[0] is not down.error

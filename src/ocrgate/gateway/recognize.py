@@ -7,6 +7,7 @@ the seed's JSON) through `recognize_now`, so all of them are admitted, limited a
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -32,12 +33,12 @@ class Unavailable:
         return False
 
     async def page(self, page: PageImage, options: Mapping[str, Any], *, boxes: bool = False) -> PageResult:
-        raise self.error
+        raise copy.copy(self.error)
 
     async def file(
         self, document: Document, options: Mapping[str, Any], progress: flow.Progress | None = None
     ) -> list[PageResult]:
-        raise self.error
+        raise copy.copy(self.error)
 
 
 async def recognize_now(
