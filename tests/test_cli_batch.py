@@ -12,6 +12,10 @@ import csv
 import json
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -20,6 +24,8 @@ from lxml import etree
 
 from tests.formats.test_alto_hocr import alto_schema  # noqa: F401  (a fixture)
 from tests.helpers import cer, ocrgate_cli
+
+REPO = Path(__file__).resolve().parents[1]
 
 SMALL_PDF = Path("olmocr_bench_sample") / "pdf" / "small_page_size.pdf"
 STEMS = ["phototest", "sub/eurotext", "sub/deeper/small_page_size"]
@@ -202,3 +208,55 @@ def test_outputs_never_replace_an_input(tmp_path: Path, eval_dir: Path, phototes
     assert refused.returncode == 2 and "its output would be written over" in refused.stderr
     assert disguised.read_bytes() == phototest.read_bytes()
     assert summary(tmp_path)["notes.md"]["status"] == "failed" and "1 failed" in refused.stderr
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_keeps_the_rows_of_the_files_finished_before(
+    eval_dir: Path, tmp_path: Path, jobs: str
+) -> None:
+    """SIGINT to a real `ocrgate ocr DIR --out OUT` once two files are written: exit 130, and summary.csv
+    has a row for every file whose outputs are all there (pages, status, seconds), none for the others;
+    the next run skips those with their page counts and reads the rest."""
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    pdfs = eval_dir / "docling_pdf" / "pages_pdf"
+    images = eval_dir / "tesseract_test" / "images"
+    for name, source in (  # two quick text-layer pages first (sorted order), then OCR of whole pages
+        ("a.pdf", pdfs / "multi_page_p1.pdf"),
+        ("b.pdf", pdfs / "multi_page_p2.pdf"),
+        ("c.png", images / "phototest.png"),
+        ("d.png", images / "eurotext.png"),
+        ("e.png", images / "phototest.png"),
+        ("f.png", images / "eurotext.png"),
+    ):
+        shutil.copy(source, folder / name)
+    args = [sys.executable, "-m", "ocrgate", "ocr", str(folder), "--out", str(out), "-b", "tesseract"]
+    process = subprocess.Popen([*args, "-j", jobs], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        while process.poll() is None and len(list(out.glob("*.md"))) < 2:
+            time.sleep(0.1)
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr[-3000:]
+    assert "(interrupted)" in stderr and "Traceback" not in stderr
+
+    finished = {p.stem for p in out.glob("*.md") if (out / f"{p.stem}.json").is_file()}
+    rows = summary(out)
+    assert {"a", "b"} <= finished < {"a", "b", "c", "d", "e", "f"}
+    assert {Path(name).stem for name in rows} == finished
+    for row in rows.values():
+        assert (row["status"], row["pages"], row["error"]) == ("ok", "1", ""), row
+    assert float(rows["a.pdf"]["seconds"]) > 0
+
+    again = ocrgate_cli("ocr", str(folder), "--out", str(out), "-b", "tesseract")
+    assert again.returncode == 0, again.stderr[-3000:]
+    rows = summary(out)
+    assert len(rows) == 6
+    for name, row in rows.items():
+        assert row["pages"] == "1", row
+        assert row["status"] == ("skipped" if Path(name).stem in finished else "ok"), row
+    assert f"{len(finished)} skipped (done before: {len(finished)} pages)" in again.stderr
