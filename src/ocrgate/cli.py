@@ -116,6 +116,14 @@ def ocr(
         found = spare_inputs(found, out, formats)
     for problem in found.errors:
         err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)
+    if found.earlier_outputs:
+        names = ", ".join(str(p) for p in found.earlier_outputs[:3])
+        more = f" and {len(found.earlier_outputs) - 3} more" if len(found.earlier_outputs) > 3 else ""
+        err.print(
+            f"note: left out {names}{more}: written by an earlier ocrgate run",
+            highlight=False,
+            soft_wrap=True,
+        )
     if not found.inputs and not found.refused:
         _fail(
             "no image or PDF to read" + (f" ({found.ignored} other files ignored)" if found.ignored else "")

@@ -11,6 +11,7 @@ sends one request at a time, so N processes are N concurrent requests. Processes
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
 import sys
@@ -242,6 +243,9 @@ def run_batch(
     started, wall_start = time.perf_counter(), time.time()
     summary = Summary(outcomes=[Outcome(item.name, "failed", problems=[why]) for item, why in refused])
     previous = outputs.read_summary(plan.out) if plan.out is not None else {}
+    if plan.out is not None:
+        with contextlib.suppress(OSError):  # an output folder that cannot be written fails each file
+            outputs.record_stems(plan.out, [item.stem for item in inputs])
     try:
         todo = []
         for item in inputs:
