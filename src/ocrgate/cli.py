@@ -106,8 +106,10 @@ def ocr(
 ) -> None:
     """Recognise images, PDFs and folders of them; print the result, or write files under --out.
 
-    With --out a run can be stopped and started again: inputs whose files are all there are skipped.
-    The exit code is 2 when any file or page failed (each named on stderr), else 0.
+    With --out a run can be stopped (Ctrl-C: exit 130; summary.csv keeps every file finished) and
+    started again: inputs whose files are all there are skipped. Files an earlier run wrote (listed
+    in its output folder's .ocrgate-outputs) are never read as inputs. The exit code is 2 when any
+    file or page failed (each named on stderr), else 0.
     """
     settings = _settings(config)
     found = find_inputs(paths, out)
