@@ -12,6 +12,10 @@ import csv
 import json
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -20,6 +24,8 @@ from lxml import etree
 
 from tests.formats.test_alto_hocr import alto_schema  # noqa: F401  (a fixture)
 from tests.helpers import cer, ocrgate_cli
+
+REPO = Path(__file__).resolve().parents[1]
 
 SMALL_PDF = Path("olmocr_bench_sample") / "pdf" / "small_page_size.pdf"
 STEMS = ["phototest", "sub/eurotext", "sub/deeper/small_page_size"]
@@ -183,16 +189,21 @@ def test_outputs_never_replace_an_input(tmp_path: Path, eval_dir: Path, phototes
         assert again.returncode == 0, again.stderr[-3000:]
         assert set(summary(folder)) == {"scan.pdf"}  # scan.ocr.pdf is its output, not a second scan
     assert (folder / "scan.pdf").read_bytes() == original
-    assert sorted(p.name for p in folder.iterdir()) == ["scan.md", "scan.ocr.pdf", "scan.pdf", "summary.csv"]
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [".ocrgate-outputs", "scan.md", "scan.ocr.pdf", "scan.pdf", "summary.csv"]
 
-    output = (folder / "scan.ocr.pdf").read_bytes()
+    # a PDF named as its output would be, not written by ocrgate (no record): named, it is an input
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "scan.pdf").write_bytes(original)
+    (other / "scan.ocr.pdf").write_bytes(original)
     named = ocrgate_cli(
-        "ocr", str(folder / "scan.pdf"), str(folder / "scan.ocr.pdf"), "--out", str(folder), "-f", "pdf,md"
+        "ocr", str(other / "scan.pdf"), str(other / "scan.ocr.pdf"), "--out", str(other), "-f", "pdf,md"
     )
     assert named.returncode == 2
     assert "scan.pdf: its output would be written over" in named.stderr and "another --out" in named.stderr
-    assert (folder / "scan.ocr.pdf").read_bytes() == output and (folder / "scan.ocr.md").is_file()
-    row = summary(folder)["scan.pdf"]  # refused: a failed row of the run's summary, with why
+    assert (other / "scan.ocr.pdf").read_bytes() == original and (other / "scan.ocr.md").is_file()
+    row = summary(other)["scan.pdf"]  # refused: a failed row of the run's summary, with why
     assert row["status"] == "failed" and "would be written over" in row["error"]
     assert "1 failed" in named.stderr
 
@@ -202,3 +213,89 @@ def test_outputs_never_replace_an_input(tmp_path: Path, eval_dir: Path, phototes
     assert refused.returncode == 2 and "its output would be written over" in refused.stderr
     assert disguised.read_bytes() == phototest.read_bytes()
     assert summary(tmp_path)["notes.md"]["status"] == "failed" and "1 failed" in refused.stderr
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_keeps_the_rows_of_the_files_finished_before(
+    eval_dir: Path, tmp_path: Path, jobs: str
+) -> None:
+    """SIGINT to a real `ocrgate ocr DIR --out OUT` once two files are written: exit 130, and summary.csv
+    has a row for every file whose outputs are all there (pages, status, seconds), none for the others;
+    the next run skips those with their page counts and reads the rest."""
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    pdfs = eval_dir / "docling_pdf" / "pages_pdf"
+    images = eval_dir / "tesseract_test" / "images"
+    for name, source in (  # two quick text-layer pages first (sorted order), then OCR of whole pages
+        ("a.pdf", pdfs / "multi_page_p1.pdf"),
+        ("b.pdf", pdfs / "multi_page_p2.pdf"),
+        ("c.png", images / "phototest.png"),
+        ("d.png", images / "eurotext.png"),
+        ("e.png", images / "phototest.png"),
+        ("f.png", images / "eurotext.png"),
+    ):
+        shutil.copy(source, folder / name)
+    args = [sys.executable, "-m", "ocrgate", "ocr", str(folder), "--out", str(out), "-b", "tesseract"]
+    process = subprocess.Popen([*args, "-j", jobs], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        while process.poll() is None and len(list(out.glob("*.md"))) < 2:
+            time.sleep(0.1)
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr[-3000:]
+    assert "(interrupted)" in stderr and "Traceback" not in stderr
+
+    finished = {p.stem for p in out.glob("*.md") if (out / f"{p.stem}.json").is_file()}
+    rows = summary(out)
+    assert {"a", "b"} <= finished < {"a", "b", "c", "d", "e", "f"}
+    assert {Path(name).stem for name in rows} == finished
+    for row in rows.values():
+        assert (row["status"], row["pages"], row["error"]) == ("ok", "1", ""), row
+    assert float(rows["a.pdf"]["seconds"]) > 0
+
+    again = ocrgate_cli("ocr", str(folder), "--out", str(out), "-b", "tesseract")
+    assert again.returncode == 0, again.stderr[-3000:]
+    rows = summary(out)
+    assert len(rows) == 6
+    for name, row in rows.items():
+        assert row["pages"] == "1", row
+        assert row["status"] == ("skipped" if Path(name).stem in finished else "ok"), row
+    assert f"{len(finished)} skipped (done before: {len(finished)} pages)" in again.stderr
+
+
+def test_outputs_of_an_earlier_run_are_never_read_as_inputs(tmp_path: Path, eval_dir: Path) -> None:
+    """`ocrgate ocr scans --out scans` writes every format beside the scans; `ocrgate ocr scans --out
+    elsewhere` then reads the scans alone (the searchable PDF and the boxes picture are documents, the
+    record says they are outputs), and so does a run given every file by name (a shell's `scans/*`)."""
+    scans = tmp_path / "scans"
+    (scans / "sub").mkdir(parents=True)
+    page = eval_dir / "docling_pdf" / "pages_pdf"
+    shutil.copy(page / "multi_page_p1.pdf", scans / "scan.pdf")
+    shutil.copy(page / "multi_page_p2.pdf", scans / "sub" / "two.pdf")
+    first = ocrgate_cli(
+        "ocr", str(scans), "--out", str(scans), "-b", "tesseract", "-f", "pdf,md,json,alto,hocr,txt",
+        "--boxes", "all",
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert (scans / "scan.ocr.pdf").is_file() and (scans / "sub" / "two.boxes.jpg").is_file()
+    records = (scans / ".ocrgate-outputs").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in records] == [{"stem": "scan"}, {"stem": "sub/two"}]
+
+    elsewhere = tmp_path / "elsewhere"
+    second = ocrgate_cli("ocr", str(scans), "--out", str(elsewhere), "-b", "tesseract", "-f", "md")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert set(summary(elsewhere)) == {"scan.pdf", "two.pdf"}
+    assert sorted(p.relative_to(elsewhere).as_posix() for p in elsewhere.rglob("*.md")) == [
+        "scan.md",
+        "sub/two.md",
+    ]
+
+    named = sorted(str(p) for p in scans.iterdir() if p.is_file() and not p.name.startswith("."))  # scans/*
+    third = ocrgate_cli("ocr", *named, "--out", str(tmp_path / "third"), "-b", "tesseract", "-f", "md")
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert set(summary(tmp_path / "third")) == {"scan.pdf"}
+    assert f"and {len(named) - 4} more: written by an earlier ocrgate run" in third.stderr  # 3 named

@@ -106,8 +106,10 @@ def ocr(
 ) -> None:
     """Recognise images, PDFs and folders of them; print the result, or write files under --out.
 
-    With --out a run can be stopped and started again: inputs whose files are all there are skipped.
-    The exit code is 2 when any file or page failed (each named on stderr), else 0.
+    With --out a run can be stopped (Ctrl-C: exit 130; summary.csv keeps every file finished) and
+    started again: inputs whose files are all there are skipped. Files an earlier run wrote (listed
+    in its output folder's .ocrgate-outputs) are never read as inputs. The exit code is 2 when any
+    file or page failed (each named on stderr), else 0.
     """
     settings = _settings(config)
     found = find_inputs(paths, out)
@@ -116,6 +118,14 @@ def ocr(
         found = spare_inputs(found, out, formats)
     for problem in found.errors:
         err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)
+    if found.earlier_outputs:
+        names = ", ".join(str(p) for p in found.earlier_outputs[:3])
+        more = f" and {len(found.earlier_outputs) - 3} more" if len(found.earlier_outputs) > 3 else ""
+        err.print(
+            f"note: left out {names}{more}: written by an earlier ocrgate run",
+            highlight=False,
+            soft_wrap=True,
+        )
     if not found.inputs and not found.refused:
         _fail(
             "no image or PDF to read" + (f" ({found.ignored} other files ignored)" if found.ignored else "")

@@ -2,8 +2,9 @@
 
 A folder is walked recursively, in sorted order; a file in it is taken when its first bytes say it
 is an image or PDF ocrgate reads (`documents.sniff`, never its name). Hidden files and folders
-(names starting with a dot) and the output folder are left out. Files named on the command line are
-always taken (one that is not a document gets its error).
+(names starting with a dot), the output folder, and the outputs of earlier runs (files an output
+folder's record names, wherever they are: `written`) are left out. Files named on the command line
+are taken (one that is not a document gets its error), except the outputs of earlier runs.
 
 Each input's outputs go under the output folder at its path relative to the folder it was found in
 (a named file: its name alone), without its extension: `scans/2024/a.png` read as `scans` gives
@@ -21,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
+from ocrgate.batch.written import EarlierOutputs
 from ocrgate.documents import sniff
 
 _HEAD = 1024  # a PDF's header may sit anywhere in its first kilobyte
@@ -41,9 +43,11 @@ class Input:
 class Found:
     inputs: list[Input]
     errors: list[str]  # paths named that do not exist, inputs whose outputs would clash
-    ignored: int  # files in folders that are not documents, or earlier outputs (`outputs.spare_inputs`)
+    ignored: int  # files in folders that are not documents, or outputs (`written`, `outputs.spare_inputs`)
     #: inputs not read because their outputs would replace an input (`outputs.spare_inputs`), with why
     refused: list[tuple[Input, str]] = field(default_factory=list)
+    #: files named on the command line that an earlier run wrote (`written`), left out
+    earlier_outputs: list[Path] = field(default_factory=list)
 
 
 def is_document(path: Path) -> bool:
@@ -73,13 +77,16 @@ def find_inputs(paths: Sequence[Path], out: Path | None = None) -> Found:
     # (file, its path relative to what named it, whether it was named itself)
     candidates: list[tuple[Path, PurePath, bool]] = []
     seen: set[Path] = set()
+    earlier = EarlierOutputs()
     for path in paths:
         if path.is_dir():
             for file in _walk(path, resolved_out):
-                if is_document(file):
+                if file not in earlier and is_document(file):
                     candidates.append((file, file.relative_to(path), False))
                 else:
                     found.ignored += 1
+        elif path.exists() and path in earlier:
+            found.earlier_outputs.append(path)
         elif path.exists():
             candidates.append((path, PurePath(path.name), True))
         else:

@@ -7,25 +7,31 @@ pages failed, `STEM.errors.log` naming them. Every file is written under a tempo
 folder and renamed into place (`os.replace`, atomic on POSIX), so a file with its final name is
 complete. An input is done when every asked-for output exists and it has no errors log: a run that
 stopped half-way, or a document with failed pages, is read again by the next run. `summary.csv`
-holds one row per input of the last run.
+holds one row per input of the last run; `.ocrgate-outputs` the stem of every input ever read into
+OUT, so that no later run takes these files for inputs (`written`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import os
-import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path, PurePath
 
 from ocrgate.batch.inputs import Found, Input
+from ocrgate.batch.written import (
+    BOXES_SUFFIX,
+    ERRORS_SUFFIX,
+    PAGE_BOXES,
+    RECORD_NAME,
+    SUMMARY_NAME,
+    read_record,
+)
 from ocrgate.formats import FORMATS
-
-SUMMARY_NAME = "summary.csv"
-ERRORS_SUFFIX = ".errors.log"
 
 
 def _sibling(out: Path, stem: PurePath, suffix: str) -> Path:
@@ -42,10 +48,7 @@ def errors_path(out: Path, stem: PurePath) -> Path:
 
 def boxes_path(out: Path, stem: PurePath, page: int, pages: int) -> Path:
     """The boxes picture of page `page` (counted from 1) of a `pages`-page document (a JPEG)."""
-    return _sibling(out, stem, ".boxes.jpg" if pages == 1 else f".p{page}.boxes.jpg")
-
-
-_PAGE_BOXES = re.compile(r"(.+)\.p[0-9]+(\.boxes\.jpg)")
+    return _sibling(out, stem, BOXES_SUFFIX if pages == 1 else f".p{page}{BOXES_SUFFIX}")
 
 
 def written_paths(out: Path, stem: PurePath, formats: Iterable[str]) -> list[Path]:
@@ -72,7 +75,7 @@ def spare_inputs(found: Found, out: Path, formats: Iterable[str]) -> Found:
     left_out: set[Input] = set()
     for item in found.inputs:
         where = item.path.resolve()
-        page_boxes = _PAGE_BOXES.fullmatch(where.name)
+        page_boxes = PAGE_BOXES.fullmatch(where.name)
         writer = writers.get(where.with_name("".join(page_boxes.groups())) if page_boxes else where)
         if writer is None:
             continue
@@ -86,6 +89,16 @@ def spare_inputs(found: Found, out: Path, formats: Iterable[str]) -> Found:
     found.inputs = [item for item in found.inputs if item not in refused and item not in left_out]
     found.ignored += len(left_out)
     return found
+
+
+def record_stems(out: Path, stems: Iterable[PurePath]) -> None:
+    """Add `stems` to `OUT/.ocrgate-outputs`, the record that keeps later runs from reading these
+    outputs as inputs (`written`); rewritten atomically, and only when it gains a stem."""
+    known = read_record(out)
+    wanted = known | {PurePath(stem).as_posix() for stem in stems}
+    if wanted != known:
+        lines = "".join(json.dumps({"stem": stem}) + "\n" for stem in sorted(wanted))
+        write_atomic(out / RECORD_NAME, lines.encode())
 
 
 def is_done(out: Path, stem: PurePath, formats: Iterable[str]) -> bool:

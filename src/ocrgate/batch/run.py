@@ -11,6 +11,7 @@ sends one request at a time, so N processes are N concurrent requests. Processes
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
 import sys
@@ -37,6 +38,8 @@ from ocrgate.batch import outputs
 from ocrgate.batch.inputs import Input
 from ocrgate.batch.readers import LocalReader, Plan, Reader, make_reader
 from ocrgate.batch.work import Outcome, read_one
+from ocrgate.documents import open_document
+from ocrgate.errors import OCRGateError
 
 
 @dataclass
@@ -97,6 +100,8 @@ class _Bars:
 
 
 _WORKER: dict[str, Any] = {}
+#: how much earlier than the run's start an output may be dated and still count as written by it
+MTIME_SLACK_S = 1.0
 
 
 def _start_worker(plan: Plan, queue: Any) -> None:
@@ -138,13 +143,16 @@ def _terminate(executor: ProcessPoolExecutor) -> None:
         process.terminate()
 
 
-def _in_pool(todo: Sequence[Input], plan: Plan, workers: int, bars: _Bars, emit: _Printer) -> list[Outcome]:
+def _in_pool(
+    todo: Sequence[Input], plan: Plan, workers: int, bars: _Bars, emit: _Printer, done: list[Outcome]
+) -> None:
+    """Read `todo` in `workers` processes, each outcome appended to `done` as it comes (so that an
+    interrupted run keeps every file finished before)."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     drain = threading.Thread(target=_drain, args=(queue, bars), daemon=True)
     drain.start()
     executor = ProcessPoolExecutor(workers, context, _start_worker, (plan, queue))
-    done: list[Outcome] = []
     try:
         futures: dict[Future[Outcome], int] = {
             executor.submit(_work, n, item): n for n, item in enumerate(todo)
@@ -155,9 +163,9 @@ def _in_pool(todo: Sequence[Input], plan: Plan, workers: int, bars: _Bars, emit:
                 outcome = future.result()
             except Exception as exc:  # the worker process died (killed, out of memory, a crash)
                 outcome = Outcome(todo[number].name, "failed", problems=[f"its worker process died ({exc})"])
+            done.append(outcome)
             bars.file_done(number, outcome)
             emit(outcome)
-            done.append(outcome)
     except BaseException:
         _terminate(executor)
         executor.shutdown(wait=False, cancel_futures=True)
@@ -166,17 +174,54 @@ def _in_pool(todo: Sequence[Input], plan: Plan, workers: int, bars: _Bars, emit:
         executor.shutdown(wait=True, cancel_futures=True)
         queue.put(None)
         drain.join(timeout=5)
-    return done
 
 
-def _here(todo: Sequence[Input], plan: Plan, reader: Reader, bars: _Bars, emit: _Printer) -> list[Outcome]:
-    done = []
+def _here(
+    todo: Sequence[Input], plan: Plan, reader: Reader, bars: _Bars, emit: _Printer, done: list[Outcome]
+) -> None:
+    """Read `todo` one after the other in this process, each outcome appended to `done`."""
     for number, item in enumerate(todo):
         outcome = read_one(item, plan, reader, lambda d, t, n=number: bars.page(n, d, t))
+        done.append(outcome)
         bars.file_done(number, outcome)
         emit(outcome)
-        done.append(outcome)
-    return done
+
+
+def _pages_done_before(item: Input, plan: Plan, earlier: outputs.Row | None) -> int:
+    """The page count of an input done by an earlier run: its row of the earlier summary, else (a
+    summary lost, or cut short by an older version) the document's own count, 0 if it cannot be opened."""
+    if earlier is not None and earlier.pages > 0:
+        return earlier.pages
+    try:
+        document = open_document(item.path.read_bytes(), item.path.name, plan.limits, plan.dpi)
+    except (OSError, OCRGateError):
+        return 0
+    try:
+        return document.page_count
+    finally:
+        document.close()
+
+
+def _finished_unreported(
+    inputs: Sequence[Input], reported: Sequence[Outcome], plan: Plan, since: float
+) -> list[Outcome]:
+    """Inputs whose outputs were all written by this run (modified since `since`, epoch seconds) though
+    their outcome never reached it: a worker process that finished a file as Ctrl-C came. They are `ok`
+    (no errors log), their seconds unknown (0)."""
+    assert plan.out is not None
+    seen = {outcome.name for outcome in reported}
+    finished = []
+    for item in inputs:
+        if item.name in seen or not outputs.is_done(plan.out, item.stem, plan.formats):
+            continue
+        written = [outputs.output_path(plan.out, item.stem, fmt) for fmt in plan.formats]
+        try:  # a file's time is the kernel's coarse clock, which may lag `time.time()` by some ms
+            fresh = all(path.stat().st_mtime >= since - MTIME_SLACK_S for path in written)
+        except OSError:
+            fresh = False
+        if fresh:
+            finished.append(Outcome(item.name, "ok", pages=_pages_done_before(item, plan, None)))
+    return finished
 
 
 def run_batch(
@@ -190,32 +235,40 @@ def run_batch(
     refused: Sequence[tuple[Input, str]] = (),
 ) -> Summary:
     """Read every input not done yet (all with `force`); `backend` is the checked in-process backend
-    to use when reading here; `refused` inputs (not to be read, with why) count as failed. Ctrl-C stops
-    the run and still writes the summary."""
-    started = time.perf_counter()
+    to use when reading here; `refused` inputs (not to be read, with why) count as failed.
+
+    Ctrl-C (KeyboardInterrupt) stops the run; the summary is still written, atomically, with a row for
+    every input finished or skipped before it (an input being read then has none, and its outputs
+    are not all there: the next run reads it again). A skipped input's row keeps its page count."""
+    started, wall_start = time.perf_counter(), time.time()
     summary = Summary(outcomes=[Outcome(item.name, "failed", problems=[why]) for item, why in refused])
     previous = outputs.read_summary(plan.out) if plan.out is not None else {}
-    todo = []
-    for item in inputs:
-        if plan.out is not None and not force and outputs.is_done(plan.out, item.stem, plan.formats):
-            earlier = previous.get(item.name)
-            summary.outcomes.append(Outcome(item.name, "skipped", pages=earlier.pages if earlier else 0))
-        else:
-            todo.append(item)
-    emit = _Printer(console)
-    bars = _Bars(console, [item.name for item in todo])
+    if plan.out is not None:
+        with contextlib.suppress(OSError):  # an output folder that cannot be written fails each file
+            outputs.record_stems(plan.out, [item.stem for item in inputs])
     try:
+        todo = []
+        for item in inputs:
+            if plan.out is not None and not force and outputs.is_done(plan.out, item.stem, plan.formats):
+                pages = _pages_done_before(item, plan, previous.get(item.name))
+                summary.outcomes.append(Outcome(item.name, "skipped", pages=pages))
+            else:
+                todo.append(item)
+        emit = _Printer(console)
+        bars = _Bars(console, [item.name for item in todo])
         with bars.progress:
             if jobs > 1 and len(todo) > 1:
-                summary.outcomes += _in_pool(todo, plan, min(jobs, len(todo)), bars, emit)
+                _in_pool(todo, plan, min(jobs, len(todo)), bars, emit, summary.outcomes)
             elif todo:
                 reader = LocalReader(plan, backend) if backend is not None else make_reader(plan)
                 try:
-                    summary.outcomes += _here(todo, plan, reader, bars, emit)
+                    _here(todo, plan, reader, bars, emit, summary.outcomes)
                 finally:
                     reader.close()
     except KeyboardInterrupt:
         summary.interrupted = True
+        if plan.out is not None:
+            summary.outcomes += _finished_unreported(inputs, summary.outcomes, plan, wall_start)
     summary.seconds = time.perf_counter() - started
     if plan.out is not None:
         named = [*inputs, *(item for item, _ in refused)]
@@ -232,12 +285,15 @@ def print_summary(summary: Summary, console: Console) -> None:
     failed_pages = sum(len(o.problems) for o in read if o.status == "partial")
     line = f"{len(read)} {'file' if len(read) == 1 else 'files'} read in {summary.seconds:.1f} s"
     if skipped := summary.count("skipped"):
-        line += f", {skipped} skipped (done before)"
+        done_before = sum(o.pages for o in summary.outcomes if o.status == "skipped")
+        line += f", {skipped} skipped (done before: {done_before} {'page' if done_before == 1 else 'pages'})"
     if failed := summary.count("failed"):
         line += f", [red]{failed} failed[/red]"
     if partial := summary.count("partial"):
         line += f", [yellow]{partial} with failed pages[/yellow]"
-    line += f"; {pages} pages" + (f", [red]{failed_pages} failed[/red]" if failed_pages else "")
+    line += f"; {pages} {'page' if pages == 1 else 'pages'}" + (
+        f", [red]{failed_pages} failed[/red]" if failed_pages else ""
+    )
     if summary.interrupted:
         line += " [red](interrupted)[/red]"
     console.print(line, highlight=False)

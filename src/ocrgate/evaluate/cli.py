@@ -10,11 +10,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ocrgate.errors import InputError, OCRGateError
 from ocrgate.evaluate.datasets import InputMode, choose_input, load_dataset
 from ocrgate.evaluate.diff import diff_summaries, load_summary
 from ocrgate.evaluate.machine import read_sessions, record_session, start_run
+from ocrgate.evaluate.preflight import check_backends, evaluated, failure_lines
 from ocrgate.evaluate.report import write_report
 from ocrgate.evaluate.runner import (
+    RESULTS,
     Recognizer,
     ScoreOptions,
     backend_variant,
@@ -27,8 +30,15 @@ from ocrgate.evaluate.runner import (
 from ocrgate.evaluate.sampling import stratified_sample
 from ocrgate.evaluate.terminal import print_summary
 
+HELP = """Measure accuracy and speed of backends on pages with ground truth: run every page through each
+backend, score it, write the report (resumable); `eval diff` compares two runs.
+
+Exit code: 0 when some page was evaluated (a backend's failed pages are named on stderr); 1 when none
+could be (every page failed, or the gateway refused the API key or cannot be reached); 2 for a usage
+error found before any page is read (unknown backend or variant, bad option, no pages)."""
+
 eval_app = typer.Typer(
-    help="Measure accuracy and speed of backends on pages with ground truth.",
+    help=HELP,
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -58,7 +68,9 @@ def run(
         Path | None, typer.Option(help="run folder: results.jsonl, summary.json, report.html")
     ] = None,
     via: Annotated[str | None, typer.Option(help="send pages to the gateway at this URL")] = None,
-    api_key: Annotated[str | None, typer.Option(help="API key for --via")] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="OCRGATE_API_KEY", help="the gateway's API key, with --via")
+    ] = None,
     limit: Annotated[
         int | None,
         typer.Option(help="a sample of N pages spread over sources and document types (stratified)", min=1),
@@ -81,7 +93,7 @@ def run(
         Path | None, typer.Option("--config", "-c", help="TOML config (backend settings)")
     ] = None,
 ) -> None:
-    """Run every page through each backend, score it, and write the report (resumable)."""
+    """Run every page through each backend, score it, and write the report (resumable); see `HELP`."""
     if ctx.invoked_subcommand is not None:
         return
     if manifest is None or out is None or not backends:
@@ -93,6 +105,8 @@ def run(
             backend_variant(name)
         except ValueError as exc:
             _fail(str(exc))
+    if not names:
+        _fail("--backends names no backend")
     try:
         pages = load_dataset(manifest)
     except (OSError, ValueError) as exc:
@@ -107,6 +121,7 @@ def run(
     pages = stratified_sample(pages, limit, seed) if limit else pages
     settings: dict[str, dict] = {}
     if config is not None and via is None:
+        from ocrgate.backends import registry
         from ocrgate.config import load_settings
 
         try:
@@ -114,6 +129,13 @@ def run(
         except (FileNotFoundError, ValueError) as exc:
             _fail(f"bad configuration: {exc}")
         settings = {name: b.engine_settings() for name, b in loaded.backends.items()}
+        registry.configure(loaded.backends)
+    try:  # an unknown backend, or a gateway that refuses us, stops the run before its first page
+        check_backends(names, via, api_key)
+    except InputError as exc:
+        _fail(exc.message)
+    except OCRGateError as exc:
+        _fail(exc.message, 1)
 
     def make(name: str) -> Recognizer:
         if via:
@@ -139,6 +161,12 @@ def run(
     summary = write_report(mine, pages, out, str(manifest), options, run_info, read_sessions(out))
     print_summary(summary)
     err.print(f"report: {out / 'report.html'}", highlight=False)
+    for line in failure_lines(mine, names):
+        err.print(f"[yellow]failed:[/yellow] {line}", highlight=False, soft_wrap=True)
+    if not mine:
+        _fail(f"no page was read: none has a file for --input {input_mode}", 1)
+    if not evaluated(mine):
+        _fail(f"no page could be evaluated: all {len(mine)} failed (see above, and {out / RESULTS})", 1)
 
 
 @eval_app.command()
