@@ -45,7 +45,7 @@ def _form(
     options: dict[str, Any] | None,
     boxes: str,
     dpi: int | None,
-    text_layer: str = "auto",
+    text_layer: str | None = None,
 ) -> dict[str, str]:
     form = {"boxes": boxes}
     if backend:
@@ -56,7 +56,7 @@ def _form(
         form["options"] = json.dumps(options)
     if dpi:
         form["dpi"] = str(dpi)
-    if text_layer != "auto":
+    if text_layer is not None:  # None: the gateway's default (`never` for several backends, else `auto`)
         form["text_layer"] = text_layer
     return form
 
@@ -106,7 +106,7 @@ class _Base:
         options: dict[str, Any] | None,
         boxes: str,
         dpi: int | None,
-        text_layer: str = "auto",
+        text_layer: str | None = None,
     ) -> dict[str, Any]:
         data = _form(backend, prompt, options, boxes, dpi, text_layer)
         return {"files": {"file": _file(file, filename)}, "data": data}
@@ -147,7 +147,7 @@ class OCRGateClient(_Base):
         options: dict[str, Any] | None = None,
         boxes: str = "all",
         dpi: int | None = None,
-        text_layer: str = "auto",
+        text_layer: str | None = None,
         filename: str | None = None,
     ) -> OCRResponse:
         """One backend (default: the gateway's default) on one image or PDF."""
@@ -163,7 +163,7 @@ class OCRGateClient(_Base):
         options: dict[str, Any] | None = None,
         boxes: str = "all",
         dpi: int | None = None,
-        text_layer: str = "auto",
+        text_layer: str | None = None,
         filename: str | None = None,
     ) -> CompareResponse:
         """Several backends on the same document, with their pairwise agreement."""
@@ -180,7 +180,7 @@ class OCRGateClient(_Base):
         options: dict[str, Any] | None = None,
         boxes: str = "none",
         dpi: int | None = None,
-        text_layer: str = "auto",
+        text_layer: str | None = None,
         filename: str | None = None,
     ) -> bytes:
         """One backend on one image or PDF, written as `fmt` (json, md, txt, alto, hocr, pdf): the
@@ -211,7 +211,7 @@ class OCRGateClient(_Base):
         options: dict[str, Any] | None = None,
         boxes: str = "first",
         dpi: int | None = None,
-        text_layer: str = "auto",
+        text_layer: str | None = None,
         filename: str | None = None,
     ) -> JobStatus:
         body = self._upload(file, filename, backend, prompt, options, boxes, dpi, text_layer)
@@ -296,7 +296,7 @@ class AsyncOCRGateClient(_Base):
         options: dict[str, Any] | None = None,
         boxes: str = "all",
         dpi: int | None = None,
-        text_layer: str = "auto",
+        text_layer: str | None = None,
         filename: str | None = None,
     ) -> OCRResponse:
         body = self._upload(file, filename, backend, prompt, options, boxes, dpi, text_layer)
@@ -311,7 +311,7 @@ class AsyncOCRGateClient(_Base):
         options: dict[str, Any] | None = None,
         boxes: str = "all",
         dpi: int | None = None,
-        text_layer: str = "auto",
+        text_layer: str | None = None,
         filename: str | None = None,
     ) -> CompareResponse:
         body = self._upload(file, filename, backends, prompt, options, boxes, dpi, text_layer)
@@ -327,7 +327,7 @@ class AsyncOCRGateClient(_Base):
         options: dict[str, Any] | None = None,
         boxes: str = "none",
         dpi: int | None = None,
-        text_layer: str = "auto",
+        text_layer: str | None = None,
         filename: str | None = None,
     ) -> bytes:
         body = self._upload(file, filename, backend, prompt, options, boxes, dpi, text_layer)
@@ -343,7 +343,7 @@ class AsyncOCRGateClient(_Base):
         options: dict[str, Any] | None = None,
         boxes: str = "first",
         dpi: int | None = None,
-        text_layer: str = "auto",
+        text_layer: str | None = None,
         filename: str | None = None,
     ) -> JobStatus:
         body = self._upload(file, filename, backend, prompt, options, boxes, dpi, text_layer)

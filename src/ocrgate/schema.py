@@ -329,7 +329,15 @@ class CompareResponse(BaseModel):
     image_name: str | None = None
     backends: list[str]
     results: dict[str, OCRResponse]
-    agreement: list[Agreement] = Field(default_factory=list)
+    agreement: list[Agreement] = Field(
+        default_factory=list,
+        description="pairwise, over the pages at least one engine read (`text_layer_pages` left out)",
+    )
+    text_layer_pages: list[int] = Field(
+        default_factory=list,
+        description="0-based pages every backend took from the PDF's text layer: no engine read them, "
+        "so they are not compared",
+    )
     processing_time: float = 0.0
 
 

@@ -77,14 +77,22 @@ class UploadFields(BaseModel):
     )
     boxes: BoxesMode | None = Field(default=None, description="boxes pictures for all, first or no pages")
     dpi: int | None = Field(default=None, ge=36, le=600, description="PDF rasterising resolution")
-    text_layer: TextLayerMode = Field(
-        default="auto",
-        description="PDF pages: `auto` reads a reliable text layer instead of OCR; `never`; `only`",
+    text_layer: TextLayerMode | None = Field(
+        default=None,
+        description="PDF pages: `auto` reads a reliable text layer instead of OCR; `never` has the engine "
+        "read every page; `only`. Default: `auto` for one backend, `never` when several are compared",
     )
     format: Format | None = Field(default=None, description=FORMAT_DESCRIPTION + " (`/v1/ocr` only)")
 
 
 FIELD_NAMES = tuple(UploadFields.model_fields)
+
+
+def default_text_layer(backends: list[str]) -> TextLayerMode:
+    """The `text_layer` of a request that sets none: `never` when it compares several backends (a
+    comparison is about the engines, so each one reads every page; with `auto` every engine would hand
+    back the same text layer and agree), else `auto`. Requests and jobs alike."""
+    return "never" if len(backends) > 1 else "auto"
 
 
 class UploadForm(UploadFields):
@@ -354,7 +362,7 @@ async def checked_upload(request: Request, gw: Gateway, file_parts: int = 1) -> 
         parsed,
         fields.boxes,
         fields.dpi,
-        fields.text_layer,
+        fields.text_layer or default_text_layer(names),
         seconds,
         fields.format,
         own,

@@ -9,6 +9,11 @@ corrected pages; `pages_per_second` is pages done / the seconds they took), so a
 Where there is no truth, the engines' agreement on a page is the normalised edit similarity of their page
 markdowns (`ocrgate.render.agreement`, the figure a comparison shows). Speed comes from the seconds each page
 took (`RenderedPage.timings`: rasterising, waiting for a worker, the engine, rendering).
+
+In a job of several engines, a page every engine took from the PDF's text layer
+(`ocrgate.render.from_text_layer`: no engine read it) says nothing about the engines: it is marked
+`text_layer`, has no agreement and no winner, and is left out of every engine's figures (scores, wins,
+speed).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from ocrgate.evaluate.datasets import EvalPage
 from ocrgate.evaluate.report import aggregate
 from ocrgate.evaluate.runner import PageRecord, ScoreOptions, score
 from ocrgate.jobs.records import JobRecord, PageTruth
-from ocrgate.render import RenderedPage, agreement
+from ocrgate.render import RenderedPage, agreement, from_text_layer
 from ocrgate.schema import Agreement, OCRResponse
 
 RANKING = (
@@ -51,6 +56,11 @@ class PageCard(BaseModel):
     name: str
     truth: bool
     truth_from: str | None = Field(default=None, description="the engine whose reading was corrected")
+    text_layer: bool = Field(
+        default=False,
+        description="every engine of a comparison took this page from the PDF's text layer (no engine "
+        "read it): no agreement, no winner, and left out of the engines' figures",
+    )
     engines: dict[str, EngineOnPage]
     agreement: list[Agreement] = Field(description="pairwise similarity of the engines' page markdown")
     winner: str | None = Field(
@@ -62,7 +72,9 @@ class EngineCard(BaseModel):
     """One engine over the whole job."""
 
     backend: str
-    pages_done: int
+    pages_done: int = Field(
+        description="pages this engine read (in a comparison, not those `text_layer` pages)"
+    )
     pages_failed: int = Field(description="pages this engine failed on")
     corrected: int = Field(description="corrected pages this engine read")
     corrected_failed: int = Field(description="corrected pages this engine failed on")
@@ -155,10 +167,12 @@ def scorecard(
         truth = truth_of.get(index)
         engines: dict[str, EngineOnPage] = {}
         read: dict[str, OCRResponse] = {}
+        here = [p for name in job.backends if (p := by_page.get(name, {}).get(index)) and p.read]
+        layer = len(job.backends) > 1 and bool(here) and all(from_text_layer(p.page) for p in here)
         for name in job.backends:
             page = by_page.get(name, {}).get(index)
-            record = _record(name, page, truth, index)
-            if record.ok or record.cause == "failed":
+            record = _record(name, page, None if layer else truth, index)
+            if (record.ok or record.cause == "failed") and not layer:
                 records[name].append(record)
             if record.ok:
                 read[name] = OCRResponse(backend=name, markdown=record.markdown)
@@ -166,8 +180,8 @@ def scorecard(
         cards.append(
             PageCard(
                 index=index, name=page_name(job, index), truth=truth is not None,
-                truth_from=truth.backend if truth else None, engines=engines,
-                agreement=agreement(read) if len(read) > 1 else [], winner=_winner(engines),
+                truth_from=truth.backend if truth else None, text_layer=layer, engines=engines,
+                agreement=agreement(read) if len(read) > 1 and not layer else [], winner=_winner(engines),
             )
         )  # fmt: skip
     engine_cards = sorted((_engine_card(name, records[name], cards) for name in job.backends), key=_rank)
@@ -183,7 +197,7 @@ def _engine_card(name: str, records: list[PageRecord], cards: Sequence[PageCard]
     """One engine's figures: `ocrgate eval`'s aggregate of its records (done and failed pages)."""
     figures = aggregate(records)
     done = [r for r in records if r.ok]
-    corrected = [card.engines[name].status for card in cards if card.truth]
+    corrected = [card.engines[name].status for card in cards if card.truth and not card.text_layer]
     return EngineCard(
         backend=name, pages_done=len(done), pages_failed=figures.failed,
         corrected=corrected.count("done"), corrected_failed=corrected.count("failed"),

@@ -4,6 +4,7 @@
 crops figures, `response` renders a page result and assembles the unified response.
 """
 
+from ocrgate.render.agreement import agreement, from_text_layer, text_layer_pages
 from ocrgate.render.boxes import (
     BOXES_JPEG_QUALITY,
     BOXES_MAX_SIDE,
@@ -25,7 +26,6 @@ from ocrgate.render.markdown import (
 from ocrgate.render.response import (
     BoxesMode,
     RenderedPage,
-    agreement,
     assemble_response,
     boxes_picture,
     cheap_to_render,
@@ -52,6 +52,7 @@ __all__ = [
     "crop",
     "document_markdown",
     "escape_text",
+    "from_text_layer",
     "join_hyphenated",
     "jpeg_base64",
     "lines_markdown",
@@ -61,5 +62,6 @@ __all__ = [
     "render_page",
     "respond",
     "source_markdown",
+    "text_layer_pages",
     "wants_boxes",
 ]

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel, Field
-from rapidfuzz.distance import Levenshtein
 
+from ocrgate.render.agreement import agreement, text_layer_pages
 from ocrgate.render.boxes import boxes_image, crop, jpeg_base64, png_base64
 from ocrgate.render.markdown import NOT_IN_MARKDOWN, block_markdown, document_markdown, page_markdown
 from ocrgate.schema import (
-    Agreement,
     Block,
     CompareResponse,
     ErrorInfo,
@@ -158,15 +156,6 @@ def assemble_response(
     )
 
 
-def agreement(results: Mapping[str, OCRResponse]) -> list[Agreement]:
-    """Pairwise normalised edit similarity (1 = same text) of the backends' markdown."""
-    texts = {name: " ".join(r.markdown.split()) for name, r in results.items()}
-    return [
-        Agreement(a=a, b=b, similarity=round(Levenshtein.normalized_similarity(texts[a], texts[b]), 4))
-        for a, b in itertools.combinations(texts, 2)
-    ]
-
-
 def respond(
     names: Sequence[str],
     pages: Mapping[str, Sequence[RenderedPage]],
@@ -184,7 +173,8 @@ def respond(
 
     `failed`: backends that read no page, with why; in a comparison each of them answers
     `success: false` with that `error` (and its failed pages), beside the others' results, and is
-    left out of the agreement."""
+    left out of the agreement. So are the pages every backend took from the PDF's text layer
+    (`agreement.text_layer_pages`, listed in `text_layer_pages`): no engine read them."""
     results: dict[str, OCRResponse] = {}
     for name in names:
         response = assemble_response(name, image_name, pages.get(name, ()), request_id=request_id)
@@ -200,12 +190,15 @@ def respond(
         results[name] = response
     if len(names) == 1:
         return results[names[0]]
+    answered = {name: r for name, r in results.items() if r.error is None}
+    layer_only = text_layer_pages(answered)
     return CompareResponse(
         success=success,
         request_id=request_id,
         image_name=image_name,
         backends=list(names),
         results=results,
-        agreement=agreement({name: r for name, r in results.items() if r.error is None}),
+        agreement=agreement(answered, skip=layer_only),
+        text_layer_pages=layer_only,
         processing_time=max((r.processing_time for r in results.values()), default=0.0),
     )

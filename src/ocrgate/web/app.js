@@ -7,6 +7,7 @@ import { compareView } from "./compare.js";
 import { el } from "./dom.js";
 import { RecentJobs } from "./history.js";
 import { JobView } from "./jobs.js";
+import { textLayerControl } from "./options.js";
 import { readState, writeState } from "./params.js";
 import { resultView } from "./render.js";
 
@@ -42,6 +43,9 @@ function setBusy(busy) {
 }
 
 const picker = new BackendPicker($("backend-list"), showError);
+const textLayer = textLayerControl(readState().textLayer, (value) => writeState({ text_layer: value }));
+submit.before(textLayer.element);
+const followPicker = () => textLayer.comparing(picker.chosen().length > 1);
 const recent = new RecentJobs($("recent-list"), (id) => openJob(id));
 const jobs = new JobView({
   panel: $("job"),
@@ -116,14 +120,14 @@ async function run(event) {
   setBusy(true);
   try {
     if (state.kind !== "image") {
-      await jobs.submit(files, backends, own);
+      await jobs.submit(files, backends, own, { text_layer: textLayer.value() });
       showInfo("");
       recent.load(jobs.id);
       return;
     }
     const response = await postForm("/v1/ocr", {
       file: files[0], backend: backends.join(","), boxes: "first",
-      backend_options: Object.keys(own).length ? JSON.stringify(own) : null,
+      backend_options: Object.keys(own).length ? JSON.stringify(own) : null, text_layer: textLayer.value(),
     });
     if (state.objectUrl) URL.revokeObjectURL(state.objectUrl);
     state.objectUrl = URL.createObjectURL(files[0]);
@@ -163,12 +167,13 @@ function wire() {
     if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); }
   });
   $("form").addEventListener("submit", run);
-  $("refresh").addEventListener("click", () => picker.load());
+  $("refresh").addEventListener("click", () => picker.load().then(followPicker));
+  $("backend-list").addEventListener("change", followPicker);
   $("recent-refresh").addEventListener("click", () => recent.load(jobs.id));
   window.addEventListener("hashchange", fromHash);
 }
 
 wire();
 loadLimits();
-picker.load().then(fromHash);
+picker.load().then(followPicker).then(fromHash);
 recent.load(readState().job);

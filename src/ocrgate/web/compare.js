@@ -42,6 +42,22 @@ function tablesView(page) {
   return wrap;
 }
 
+const failedPage = (page) => (page.flags || []).some((f) => f.startsWith("failed"));
+const LAYER_ONLY_FLAGS = new Set(["text_layer_none", "text_layer_garbled", "text_layer_hidden"]);
+
+// Whether a page is the PDF's own text layer, read by no engine: the rule of ocrgate.render.agreement
+// (`from_text_layer`): every block's origin is `text_layer` (or, `text_layer=only` on a page without a
+// usable layer, no block and a text_layer_none / _garbled / _hidden flag); never a failed page nor one
+// flagged text_layer_partial (the engine read its pictures).
+export function fromTextLayer(page) {
+  if (!page || (page.flags || []).some((f) => f === "text_layer_partial" || f.startsWith("failed"))) return false;
+  const blocks = page.blocks || [];
+  if (blocks.length) return blocks.every((b) => b.origin === "text_layer");
+  return (page.flags || []).some((f) => LAYER_ONLY_FLAGS.has(f));
+}
+
+export const TEXT_LAYER_NOTE = "From the PDF's text layer; no engine read this page.";
+
 function engineColumn(name, k, page, { raw, timings, error }) {
   const col = el("section", { class: `column eng-${k}`, "aria-label": name, "data-backend": name });
   col.append(el("header", { class: "column-head" }, el("h3", { text: name }), timingsView({ timings })));
@@ -51,6 +67,7 @@ function engineColumn(name, k, page, { raw, timings, error }) {
     return col;
   }
   for (const flag of page.flags || []) col.querySelector(".column-head").append(el("span", { class: "flag", text: flag }));
+  if (fromTextLayer(page)) col.querySelector(".column-head").append(el("span", { class: "flag text-layer-flag", text: "PDF text layer, not OCR" }));
   col.append(tabs(`${name} output`, [
     ["Markdown", () => blocksView(page)],
     ["Tables", () => tablesView(page)],
@@ -67,8 +84,13 @@ export function comparePage({ names, pages, raws = {}, timings = {}, errors = {}
   const label = `Page ${index + 1}`;
   const section = el("section", { class: "compare-page", "aria-label": `${label}, line by line` });
   const viewer = new Viewer(some || { index, width: 1, height: 1 }, null, label);
-  const readers = names.filter((n) => pages[n] && !(pages[n].flags || []).some((f) => f.startsWith("failed")));
-  const rows = alignLines(Object.fromEntries(readers.map((n) => [n, pageLines(pages[n])])));
+  const answered = names.filter((n) => pages[n] && !failedPage(pages[n]));
+  // the engines that read the page; a page every engine took from the text layer shows that text once
+  const readers = answered.filter((n) => !fromTextLayer(pages[n]));
+  const layerOnly = !readers.length && answered.length > 0;
+  const shown = layerOnly ? answered.slice(0, 1) : readers;
+  const compared = readers.length > 1;
+  const rows = alignLines(Object.fromEntries(shown.map((n) => [n, pageLines(pages[n])])));
 
   const layers = {};
   names.forEach((name, k) => {
@@ -93,21 +115,23 @@ export function comparePage({ names, pages, raws = {}, timings = {}, errors = {}
     for (const [name, layer] of Object.entries(layers)) layer.classList.toggle("hidden-layer", !!show.value && show.value !== name);
   });
   viewer.tools.append(el("label", { class: "small-text" }, "Boxes: ", show));
-  for (const name of readers) viewer.tools.append(confidenceToggle(viewer, pages[name], name));
+  for (const name of shown) viewer.tools.append(confidenceToggle(viewer, pages[name], name));
 
   const list = el("div", { class: "line-list", role: "list", "aria-label": `${label}: aligned lines` });
   const crops = [];
   rows.forEach((row, r) => {
-    const readings = Object.fromEntries(readers.map((n) => [n, row.text[n] || ""]));
+    const readings = Object.fromEntries(shown.map((n) => [n, row.text[n] || ""]));
     const runs = diffReadings(readings);
-    const same = readers.every((n) => row.text[n] === row.text[readers[0]]);
-    const item = el("div", { class: `line-row ${same ? "agree" : "differ"}`, role: "listitem", tabindex: "0", "data-row": String(r) });
+    const same = shown.every((n) => row.text[n] === row.text[shown[0]]);
+    const kind = !compared ? "alone" : same ? "agree" : "differ";
+    const item = el("div", { class: `line-row ${kind}`, role: "listitem", tabindex: "0", "data-row": String(r) });
     const crop = el("div", { class: "line-crop", role: "img", "aria-label": `the page at line ${r + 1}` });
     crops.push([row, crop]);
     const texts = el("div", { class: "line-readings" });
-    readers.forEach((name) => {
+    shown.forEach((name) => {
       const k = names.indexOf(name);
-      const reading = el("div", { class: `reading eng-${k}`, "data-backend": name }, el("span", { class: "reading-engine", text: name }));
+      const who = layerOnly ? "text layer" : name;
+      const reading = el("div", { class: `reading eng-${k}`, "data-backend": name }, el("span", { class: "reading-engine", text: who }));
       reading.append(row.text[name] === undefined ? el("span", { class: "muted missing", text: "(no line here)" }) : readingView(runs[name], name));
       texts.append(reading);
     });
@@ -120,12 +144,19 @@ export function comparePage({ names, pages, raws = {}, timings = {}, errors = {}
 
   const differing = el("input", { type: "checkbox", class: "only-differing" });
   differing.addEventListener("change", () => list.classList.toggle("only-differ", differing.checked));
-  const counts = `${rows.filter((r) => readers.every((n) => r.text[n] === r.text[readers[0]])).length} of ${rows.length} lines read alike`;
-  const linesPanel = el("div", { class: "lines-panel" },
-    el("div", { class: "lines-head" }, el("strong", { text: "Lines" }), el("span", { class: "muted small-text", text: counts }),
-      el("label", { class: "small-text toggle" }, differing, " only lines that differ"),
-      el("span", { class: "legend-diff small-text" }, el("mark", { class: "diff-only", text: "only in this engine" }), " ", el("mark", { class: "diff-some", text: "not in every engine" }))),
-    list);
+  // an agreement figure only where two engines or more read the page
+  const alike = rows.filter((r) => readers.every((n) => r.text[n] === r.text[readers[0]])).length;
+  const counts = layerOnly ? TEXT_LAYER_NOTE
+    : compared ? `${alike} of ${rows.length} lines read alike`
+      : readers.length ? `Only ${readers[0]} read this page: nothing to compare it with.`
+        : "No engine has read this page.";
+  const head = el("div", { class: "lines-head" }, el("strong", { text: "Lines" }),
+    el("span", { class: `small-text lines-count ${compared ? "muted" : "lines-note"}`, text: counts }));
+  if (compared) {
+    head.append(el("label", { class: "small-text toggle" }, differing, " only lines that differ"),
+      el("span", { class: "legend-diff small-text" }, el("mark", { class: "diff-only", text: "only in this engine" }), " ", el("mark", { class: "diff-some", text: "not in every engine" })));
+  }
+  const linesPanel = el("div", { class: "lines-panel" }, head, list);
 
   const highlight = (r, on) => {
     for (const node of section.querySelectorAll(`[data-row="${r}"]`)) node.classList.toggle("hl", on);
@@ -161,11 +192,19 @@ export function compareView(response, { imageSrc = null } = {}) {
   for (const pair of response.agreement || []) {
     agreement.append(el("li", {}, `${pair.a} ↔ ${pair.b}: `, el("strong", { class: "score", text: `${Math.round(pair.similarity * 100)}%` })));
   }
+  const layerPages = response.text_layer_pages || [];
+  if (!(response.agreement || []).length) {
+    agreement.append(el("li", { class: "muted", text: layerPages.length && layerPages.length === pageCount ? "none: no engine read a page" : "none: fewer than two engines read the document" }));
+  }
+  const layerNote = layerPages.length
+    ? el("p", { class: "text-layer-note small-text", text: `From the PDF's text layer; no engine read ${layerPages.length === pageCount ? "any page" : `page ${layerPages.map((i) => i + 1).join(", ")}`}: left out of the agreement. text_layer "Engines read every page" has each engine read them.` })
+    : null;
   const json = el("button", { type: "button", text: "Download JSON" });
   json.addEventListener("click", () => download(`${stem(response.image_name)}.compare.json`, JSON.stringify(response, null, 2), "application/json"));
   wrap.append(el("header", { class: "result-head" },
     el("h2", { text: `${response.image_name || "Document"} — ${names.join(" vs ")}` }),
     el("div", {}, el("span", { class: "muted", text: "Agreement (edit similarity of the markdown): " }), agreement),
+    layerNote,
     el("div", { class: "actions" }, json)));
   let current = 0;
   const label = el("span", { class: "page-label", "aria-live": "polite" });

@@ -21,10 +21,11 @@ export class JobView {
     cancel.addEventListener("click", () => this.cancelJob());
   }
 
-  async submit(files, backends, backendOptions) {
+  // `fields`: more form fields (text_layer).
+  async submit(files, backends, backendOptions, fields = {}) {
     const job = await postForm("/v1/jobs", {
       file: files, backend: backends.join(","), boxes: "none",
-      backend_options: Object.keys(backendOptions).length ? JSON.stringify(backendOptions) : null,
+      backend_options: Object.keys(backendOptions).length ? JSON.stringify(backendOptions) : null, ...fields,
     });
     writeState({ job: job.id, page: null, view: null });
     await this.attach(job.id, job);

@@ -83,3 +83,47 @@ export function optionsForm(backend, schema, initial = {}, onChange = () => {}) 
   const valid = () => fields.every(([, made]) => !made.node.checkValidity || made.node.reportValidity());
   return { element: list, values, valid, count: fields.length };
 }
+
+// The `text_layer` form field (README, "PDF text layers instead of OCR"): what a PDF page's own text layer
+// is used for. Left alone it shows what the gateway does when the field is not set: `auto` for one
+// engine, `never` when several are compared (each engine reads every page); once the person picks a
+// value, that value stays. {element, value(), comparing(several), chosen()}.
+const TEXT_LAYER = [
+  ["auto", "Auto: a reliable text layer instead of OCR"],
+  ["never", "Engines read every page (never)"],
+  ["only", "Text layer only (no OCR)"],
+];
+
+export function textLayerControl(initial = null, onChange = () => {}) {
+  const select = el("select", { id: "text-layer", name: "text_layer" },
+    ...TEXT_LAYER.map(([value, text]) => el("option", { value, text })));
+  const hint = el("p", { class: "muted small-text text-layer-hint", id: "text-layer-hint" });
+  select.setAttribute("aria-describedby", hint.id);
+  let picked = TEXT_LAYER.some(([value]) => value === initial) ? initial : null;
+  let several = false;
+  const show = () => {
+    select.value = picked || (several ? "never" : "auto");
+    hint.textContent = picked
+      ? "Your choice for PDF pages."
+      : several
+        ? "Default when comparing: every engine reads every page, so the engines are compared, not the PDF's own text."
+        : "Default: a page with a reliable text layer is read from it, without OCR.";
+  };
+  select.addEventListener("change", () => {
+    picked = select.value;
+    show();
+    onChange(picked);
+  });
+  show();
+  const element = el("fieldset", { class: "text-layer" },
+    el("legend", { text: "PDF text layer" }), el("label", { class: "visually-hidden", for: select.id, text: "PDF text layer" }), select, hint);
+  return {
+    element,
+    value: () => select.value,
+    chosen: () => picked,
+    comparing(value) {
+      several = !!value;
+      show();
+    },
+  };
+}

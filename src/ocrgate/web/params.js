@@ -1,6 +1,7 @@
 // What the page shows, kept in the URL's fragment so a reload (or the link, sent on) shows it again:
-// `backends` (a comma list), `options` (JSON: backend -> its options), `job` (a job id), `page` (1-based)
-// and `view` (`pages` or `scorecard`).
+// `backends` (a comma list), `options` (JSON: backend -> its options), `text_layer` (the person's own
+// choice of the form field; absent: the gateway's default), `job` (a job id), `page` (1-based) and `view`
+// (`pages` or `scorecard`).
 
 export function readState() {
   const params = new URLSearchParams(location.hash.slice(1));
@@ -15,6 +16,7 @@ export function readState() {
     job: params.get("job"),
     backends: backends === null ? null : backends.split(",").filter(Boolean),
     options: typeof options === "object" && !Array.isArray(options) ? options : {},
+    textLayer: params.get("text_layer"),
     page: Math.max(1, Number(params.get("page")) || 1),
     view: params.get("view") || "pages",
   };

@@ -1,8 +1,10 @@
 // The scorecard of a job (GET /v1/jobs/{id}/scorecard): which engine reads these pages best, by the
 // figures `ocrgate eval` computes, against the pages the person corrected; how much the engines agree where
 // nothing is corrected; speed; the winner per page and overall; and the set exported for `ocrgate eval`.
+// A page every engine took from the PDF's text layer (`text_layer`) is labelled, never scored.
 
 import { getBlob } from "./api.js";
+import { TEXT_LAYER_NOTE } from "./compare.js";
 import { download, el, fixed, percent } from "./dom.js";
 
 // [label, field, digits, better] — better: "low", "high" or null (no best marked).
@@ -20,7 +22,7 @@ const COLUMNS = [
 
 function best(engines, field, better) {
   const values = engines.map((e) => e[field]).filter((v) => typeof v === "number");
-  if (!better || values.length < 2) return null;
+  if (!better || values.length < 2 || values.every((v) => v === values[0])) return null;  // all alike: none best
   return better === "low" ? Math.min(...values) : Math.max(...values);
 }
 
@@ -47,8 +49,14 @@ function pagesTable(card, onPage) {
   for (const page of card.pages) {
     const link = el("button", { type: "button", class: "link", text: `${page.index + 1}. ${page.name}` });
     link.addEventListener("click", () => onPage(page.index));
-    const row = el("tr", { "data-page": String(page.index), class: page.truth ? "corrected" : null }, el("th", { scope: "row" }, link),
+    const kind = [page.truth ? "corrected" : "", page.text_layer ? "text-layer-page" : ""].filter(Boolean).join(" ");
+    const row = el("tr", { "data-page": String(page.index), class: kind || null }, el("th", { scope: "row" }, link),
       el("td", { text: page.truth ? `✓${page.truth_from ? ` (from ${page.truth_from})` : ""}` : "–" }));
+    if (page.text_layer) {  // no engine read it: nothing to score, no winner, no agreement
+      row.append(el("td", { class: "text-layer-note", colspan: String(names.length + 2), text: TEXT_LAYER_NOTE }));
+      body.append(row);
+      continue;
+    }
     for (const name of names) {
       const s = page.engines[name] || {};
       const text = s.status !== "done" ? s.status || "–" : s.cer === null ? "–" : `${fixed(s.cer)} / ${fixed(s.f1)}`;
@@ -62,6 +70,10 @@ function pagesTable(card, onPage) {
 }
 
 function verdict(card) {
+  const layer = card.pages.filter((p) => p.text_layer).length;
+  if (layer && layer === card.pages.length) {
+    return el("p", { class: "verdict text-layer-note" }, `Every page came from the PDF's text layer: no engine read them, so there is nothing to score or compare. Run the job again with the PDF text layer set to "Engines read every page (never)".`);
+  }
   if (card.winner) {
     const top = card.engines[0];
     return el("p", { class: "verdict" }, "On these pages, ", el("strong", { class: "winner-name", text: card.winner }),
