@@ -37,9 +37,9 @@ let declined = false; // the person closed the dialog: no more asking on every 4
 export function askForKey({ refused = false, asked = false } = {}) {
   if (declined && !asked) return Promise.resolve(null);
   if (!asking) {
-    asking = showDialog(refused).then((key) => {
+    asking = showDialog(refused).then(({ action, key }) => {
       asking = null;
-      declined = !key;
+      declined = action !== "save" && action !== "forget"; // cancelled, or closed with Escape
       return key;
     });
   }
@@ -50,7 +50,7 @@ function showDialog(refused) {
   const dialog = document.getElementById("key-dialog");
   const input = document.getElementById("key-input");
   const note = document.getElementById("key-note");
-  if (!dialog || typeof dialog.showModal !== "function") return Promise.resolve(null);
+  if (!dialog || typeof dialog.showModal !== "function") return Promise.resolve({ action: "", key: null });
   note.textContent = refused
     ? "The gateway refused this key. Enter a valid one."
     : "This gateway needs an API key. It is kept for this tab only, and sent with every request.";
@@ -60,10 +60,11 @@ function showDialog(refused) {
   input.focus();
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => {
-      const key = input.value.trim();
-      if (dialog.returnValue === "forget") keep("");
-      else if (dialog.returnValue === "save" && key) keep(key);
-      resolve(dialog.returnValue === "save" && key ? key : null);
+      const action = dialog.returnValue;
+      const key = action === "save" ? input.value.trim() : "";
+      if (action === "forget") keep("");
+      else if (key) keep(key);
+      resolve({ action, key: key || null });
     }, { once: true });
   });
 }
