@@ -398,5 +398,8 @@ class JobEvent(BaseModel):
     backend: str | None = None
     index: int | None = None
     page: Page | None = Field(default=None, description="the finished page, without its boxes image")
+    timings: Timings | None = Field(
+        default=None, description="seconds this page took in each stage, for this backend (`page` events)"
+    )
     error: str | None = None
     progress: dict[str, JobProgress] = Field(default_factory=dict)

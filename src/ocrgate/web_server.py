@@ -10,7 +10,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -32,7 +32,7 @@ def web_csp(api_url: str = "") -> str:
 
 
 def create_web_app(api_url: str) -> Starlette:
-    """Serve `web/` with the gateway's address written into index.html."""
+    """Serve `web/` with the gateway's address written into index.html (its icon also at `/favicon.ico`)."""
     api_url = api_url.rstrip("/")
     html = (WEB_DIR / "index.html").read_text(encoding="utf-8")
     html = html.replace(API_META, f'<meta name="ocrgate-api" content="{api_url}">')
@@ -41,7 +41,14 @@ def create_web_app(api_url: str) -> Starlette:
     async def index(_request: Request) -> Response:
         return HTMLResponse(html)
 
+    async def favicon(_request: Request) -> Response:
+        return FileResponse(WEB_DIR / "favicon.svg", media_type="image/svg+xml")
+
     return Starlette(
-        routes=[Route("/", index), Mount("/static", StaticFiles(directory=WEB_DIR), name="static")],
+        routes=[
+            Route("/", index),
+            Route("/favicon.ico", favicon),
+            Mount("/static", StaticFiles(directory=WEB_DIR), name="static"),
+        ],
         middleware=[Middleware(FixedHeaders, headers=headers)],
     )

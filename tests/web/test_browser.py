@@ -115,7 +115,7 @@ def test_pdf_job_progress_pages_and_reload(page: sync_api.Page, phototest: Path,
     assert seen == sorted(seen) and len(set(seen)) >= 3, f"progress did not move: {values}"
     detail = page.locator("#result .page-detail .page")
     sync_api.expect(detail.locator(".markdown")).to_contain_text("quick", ignore_case=True)
-    sync_api.expect(detail.locator(".timings")).to_contain_text("total")  # the job's summed page timings
+    sync_api.expect(detail.locator(".timings")).to_contain_text("total")  # the page's own timings
     page.locator('.strip-item[data-page="2"]').click()
     sync_api.expect(page.locator("#result .page-detail .page")).to_have_attribute("data-page", "2")
     assert "page=3" in page.url

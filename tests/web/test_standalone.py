@@ -44,6 +44,8 @@ def test_standalone_client_points_at_the_gateway(web_and_gateway: tuple[str, Clu
     assert f'<meta name="ocrgate-api" content="{cluster.url}">' in index.text
     assert f"connect-src 'self' {cluster.url}" in index.headers["content-security-policy"]
     assert httpx.get(f"{origin}/static/app.js").status_code == 200
+    icon = httpx.get(f"{origin}/favicon.ico")  # browsers ask for it on every page load
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
 
 
 def test_gateway_allows_that_origin_and_only_it(

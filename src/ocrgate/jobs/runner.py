@@ -220,9 +220,10 @@ class JobRunner:
     def page_event(
         self, job_id: str, backend: str, index: int, result_json: str | None, error: str | None
     ) -> JobEvent:
-        page = None
+        page, timings = None, None
         if result_json:
-            page = RenderedPage.model_validate_json(result_json).page.model_copy(update={"boxes_image": None})
+            rendered = RenderedPage.model_validate_json(result_json)
+            page, timings = rendered.page.model_copy(update={"boxes_image": None}), rendered.timings
         return JobEvent(
             event="page",
             job_id=job_id,
@@ -230,6 +231,7 @@ class JobRunner:
             backend=backend,
             index=index,
             page=page,
+            timings=timings,
             error=error,
             progress=self.progress(job_id),
         )

@@ -1,4 +1,7 @@
-// Talking to the gateway: base URL, JSON calls, typed errors with friendly messages.
+// Talking to the gateway: base URL, JSON calls, typed errors with friendly messages. Every call carries the
+// tab's API key (auth.js); a 401 asks for one and sends the request again with it.
+
+import { apiKey, askForKey, withKey } from "./auth.js";
 
 function apiBase() {
   const fromQuery = new URLSearchParams(location.search).get("api");
@@ -53,7 +56,8 @@ export class ApiError extends Error {
   }
 }
 
-async function parse(response) {
+// The answer's JSON body; an ApiError when it is an error (a 4xx/5xx, or `success: false`).
+export async function parse(response) {
   let body = null;
   try {
     body = await response.json();
@@ -72,14 +76,30 @@ async function parse(response) {
   return body;
 }
 
-export async function call(path, options = {}) {
-  let response;
-  try {
-    response = await fetch(url(path), options);
-  } catch (exc) {
-    throw new ApiError("network", String(exc && exc.message ? exc.message : exc), 0, null);
+function networkError(exc) {
+  return new ApiError("network", String(exc && exc.message ? exc.message : exc), 0, null);
+}
+
+// The gateway's Response to `path` (any status but a 401 the person could not answer with a key).
+export async function send(path, options = {}) {
+  for (let attempt = 0; ; attempt += 1) {
+    const sent = apiKey();
+    let response;
+    try {
+      response = await fetch(url(path), { ...options, headers: withKey(options.headers) });
+    } catch (exc) {
+      throw networkError(exc);
+    }
+    if (response.status !== 401 || (options.signal && options.signal.aborted)) return response;
+    // a key entered meanwhile (another call's dialog) is tried first; then the person is asked
+    if (apiKey() !== sent) continue;
+    const key = await askForKey({ refused: !!sent || attempt > 0 });
+    if (!key) return response;
   }
-  return parse(response);
+}
+
+export async function call(path, options = {}) {
+  return parse(await send(path, options));
 }
 
 export function getJSON(path) {
@@ -109,14 +129,9 @@ export function sendJSON(path, method, body) {
   return call(path, { method, headers: { "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify(body) });
 }
 
-// A binary answer (a page image, a zip) as a Blob; errors as ApiError like every other call.
+// A binary answer (a page image, a zip, a result file) as a Blob; errors as ApiError like every other call.
 export async function getBlob(path) {
-  let response;
-  try {
-    response = await fetch(url(path));
-  } catch (exc) {
-    throw new ApiError("network", String(exc && exc.message ? exc.message : exc), 0, null);
-  }
+  const response = await send(path);
   if (!response.ok) await parse(response);
   return response.blob();
 }

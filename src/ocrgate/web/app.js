@@ -1,7 +1,9 @@
 // The page's wiring: limits, the backend chooser, the file picker / drop zone, recent jobs, and what to do
 // with the files: one image is read at once (POST /v1/ocr); a PDF, a TIFF or several files run as a job.
+// After *Recognise* the keyboard focus goes to the result's heading; the "API key" button sets the tab's key.
 
 import { ApiError, formatBytes, getLimits, postForm } from "./api.js";
+import { apiKey, askForKey } from "./auth.js";
 import { BackendPicker } from "./backends.js";
 import { compareView } from "./compare.js";
 import { el } from "./dom.js";
@@ -34,6 +36,17 @@ function showInfo(text) {
   message.textContent = text;
   delete message.dataset.code;
   message.hidden = !text;
+}
+
+// Focus the result's heading (keyboard and screen-reader users land on what they asked for), unless the
+// person has moved on: only when focus fell to the page itself (the disabled Recognise button lost it).
+function focusResult() {
+  const active = document.activeElement;
+  if (active && active !== document.body && active !== submit) return;
+  const heading = result.querySelector("h2");
+  if (!heading) return;
+  if (!heading.hasAttribute("tabindex")) heading.tabIndex = -1;
+  heading.focus();
 }
 
 function setBusy(busy) {
@@ -122,6 +135,7 @@ async function run(event) {
     if (state.kind !== "image") {
       await jobs.submit(files, backends, own, { text_layer: textLayer.value() });
       showInfo("");
+      focusResult();
       recent.load(jobs.id);
       return;
     }
@@ -137,11 +151,29 @@ async function run(event) {
     result.replaceChildren(view);
     showInfo("");
     setBusy(false);
+    focusResult();
   } catch (exc) {
     setBusy(false);
     showError(exc);
+    if (document.activeElement === document.body && !submit.disabled) submit.focus();
     if (exc.code === "backend_unavailable" || exc.code === "busy") picker.load();
   }
+}
+
+function showKeyState() {
+  const button = $("key-button");
+  button.textContent = apiKey() ? "API key ✓" : "API key";
+  button.setAttribute("aria-label", apiKey() ? "API key (set for this tab)" : "API key");
+}
+
+// The key entered from the button: everything read with the old one (or none) is read again.
+async function enterKey() {
+  const key = await askForKey({ asked: true });
+  if (!key) return;
+  showInfo("");
+  loadLimits();
+  picker.load().then(fromHash);
+  recent.load(jobs.id);
 }
 
 function fromHash() {
@@ -170,6 +202,9 @@ function wire() {
   $("refresh").addEventListener("click", () => picker.load().then(followPicker));
   $("backend-list").addEventListener("change", followPicker);
   $("recent-refresh").addEventListener("click", () => recent.load(jobs.id));
+  $("key-button").addEventListener("click", enterKey);
+  document.addEventListener("ocrgate:api-key", showKeyState);
+  showKeyState();
   window.addEventListener("hashchange", fromHash);
 }
 

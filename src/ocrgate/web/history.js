@@ -15,16 +15,22 @@ export class RecentJobs {
   constructor(list, onOpen) {
     this.list = list;
     this.onOpen = onOpen;
+    this.asked = 0;
   }
 
+  // Only the answer to the latest call is shown: an earlier, slower one (asked before a cancel, say)
+  // would put a stale status back.
   async load(current = null) {
+    this.asked += 1;
+    const asked = this.asked;
     let jobs;
     try {
       jobs = await getJSON("/v1/jobs?limit=15");
     } catch {
-      this.list.replaceChildren(el("li", { class: "muted", text: "Could not list the jobs." }));
+      if (asked === this.asked) this.list.replaceChildren(el("li", { class: "muted", text: "Could not list the jobs." }));
       return;
     }
+    if (asked !== this.asked) return;
     this.list.replaceChildren();
     for (const job of jobs) {
       const open = el("button", { type: "button", class: "link job-link", "data-job": job.id, text: job.name });

@@ -13,9 +13,10 @@ export function resultsOf(result) {
   return result.results ? result.results : { [result.backend]: result };
 }
 
-// The page `index` of a job: `pages` {backend: page|null}, `errors` {backend: message}, `result` the job's
-// result once it ended (raw output and timings), `image` a promise of the page picture's URL.
-export function jobPageView(job, index, { pages, errors, result, image }) {
+// The page `index` of a job: `pages` {backend: page|null}, `errors` {backend: message}, `timings` {backend:
+// this page's own stage timings (its `page` event's), or null}, `result` the job's result once it ended (raw
+// output), `image` a promise of the page picture's URL.
+export function jobPageView(job, index, { pages, errors, timings = {}, result, image }) {
   const names = job.backends;
   const results = resultsOf(result);
   const done = names.filter((n) => pages[n]);
@@ -28,17 +29,15 @@ export function jobPageView(job, index, { pages, errors, result, image }) {
     if (!page || failed(page)) return el("p", { class: "error-inline", text: `Page ${index + 1} failed: ${errors[name] || (page && page.flags.join("; ")) || "no result"}` });
     const response = results[name] || { backend: name, pages: [page] };
     const view = pageView(page, { response, imageSrc: image, base: job.name });
-    if (results[name]) view.querySelector(".page-head").append(timingsView(results[name])); // the job's, summed
+    if (timings[name]) view.querySelector(".page-head").append(timingsView({ timings: timings[name] }));
     return view;
   }
   const raws = {};
-  const timings = {};
   for (const name of names) {
     const response = results[name];
-    if (!response) continue;
-    timings[name] = response.timings;
-    if (pages[name]) raws[name] = rawFor(response, pages[name]);
+    if (response && pages[name]) raws[name] = rawFor(response, pages[name]);
   }
   const shown = Object.fromEntries(names.map((n) => [n, failed(pages[n]) ? null : pages[n]]));
-  return comparePage({ names, pages: shown, raws, timings, errors, imageSrc: image });
+  const own = Object.fromEntries(names.filter((n) => timings[n]).map((n) => [n, timings[n]]));
+  return comparePage({ names, pages: shown, raws, timings: own, errors, imageSrc: image });
 }

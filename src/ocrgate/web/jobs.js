@@ -1,10 +1,13 @@
 // Jobs: a PDF, a multi-page TIFF or a set of files read in the background. The job id lives in the URL
 // (#job=ID, with the page and the view), a progress bar follows the events stream, each page shows with
-// its picture and boxes as soon as an engine has read it, a page can be corrected into ground truth, and
-// the scorecard says which engine reads these pages best. Cancel stops the job.
+// its picture, boxes and own timings as soon as an engine has read it, a page can be corrected into ground
+// truth, and the scorecard says which engine reads these pages best. Cancel stops the job; once it has
+// ended its result downloads in every format the gateway writes.
 
-import { ApiError, call, getBlob, getJSON, postForm, url } from "./api.js";
+import { ApiError, call, getBlob, getJSON, postForm } from "./api.js";
 import { el } from "./dom.js";
+import { jobDownloads } from "./downloads.js";
+import { openEvents } from "./events.js";
 import { failed, jobPageView, resultsOf } from "./jobpage.js";
 import { readState, writeState } from "./params.js";
 import { scorecardView } from "./scorecard.js";
@@ -12,6 +15,7 @@ import { TruthEditor } from "./truth.js";
 
 const FINAL = new Set(["completed", "failed", "cancelled", "expired"]);
 const THUMBNAILS = 60; // pages whose picture is fetched for the strip before they are opened
+const RECONNECT_MS = 3000; // a stream cut before the job's end is opened again after this (EventSource's wait)
 
 export class JobView {
   constructor({ panel, progress, status, cancel, result, onError, setBusy, onChange }) {
@@ -54,8 +58,8 @@ export class JobView {
       return;
     }
     if (this.id !== id) return;
-    Object.assign(this, { job, pages: {}, errors: {}, final: null, images: {}, card: null });
-    for (const name of job.backends) { this.pages[name] = {}; this.errors[name] = {}; }
+    Object.assign(this, { job, pages: {}, errors: {}, timings: {}, final: null, images: {}, card: null });
+    for (const name of job.backends) { this.pages[name] = {}; this.errors[name] = {}; this.timings[name] = {}; }
     this.panel.hidden = false;
     this.cancel.disabled = FINAL.has(job.status);
     this.panel.querySelector(".job-name").textContent = `${job.name} · ${job.page_count} page(s) · ${job.backends.join(", ")}`;
@@ -90,8 +94,10 @@ export class JobView {
     };
     this.tabs = el("div", { class: "tabs", role: "tablist", "aria-label": "Job views" }, tab("pages", "Pages"), tab("scorecard", "Scorecard"));
     this.pageNote = el("span", { class: "muted page-of", "aria-live": "polite" });
+    this.downloads = jobDownloads(job, { onError: this.onError });
     this.view = el("article", { class: "jobview", "aria-label": `Job ${job.name}` },
-      el("header", { class: "result-head" }, el("h2", { text: `${job.name} — ${job.backends.join(" vs ")}` }), this.tabs, this.pageNote),
+      el("header", { class: "result-head" }, el("h2", { text: `${job.name} — ${job.backends.join(" vs ")}`, tabindex: "-1" }),
+        this.tabs, this.pageNote, this.downloads.element),
       this.pagesPanel, this.cardPanel);
     this.result.replaceChildren(this.view);
   }
@@ -119,37 +125,47 @@ export class JobView {
     this.status.dataset.status = status;
   }
 
+  // Follow the job's events until its `job` event; a stream cut before it is opened again (the pages
+  // already done are replayed), unless the job has ended meanwhile.
   listen(id) {
-    const source = new EventSource(url(`/v1/jobs/${encodeURIComponent(id)}/events`));
-    this.source = source;
-    const data = (message) => JSON.parse(message.data);
-    source.addEventListener("page", (message) => {
-      const event = data(message);
-      this.update("running", event.progress);
-      this.addPage(event);
-    });
-    source.addEventListener("progress", (message) => this.update("running", data(message).progress));
-    source.addEventListener("job", (message) => {
-      const event = data(message);
-      source.close();
-      this.update(event.status, event.progress);
-      this.finish(id, event.status);
-    });
-    source.addEventListener("error", () => {
-      // The browser reconnects by itself while the job runs; a closed stream means it is gone.
-      if (source.readyState === EventSource.CLOSED && this.source === source) {
-        this.source = null;
-        getJSON(`/v1/jobs/${encodeURIComponent(id)}`).then(
-          (job) => { this.update(job.status, job.progress); if (FINAL.has(job.status)) this.finish(id, job.status); },
-          (exc) => { this.setBusy(false); this.onError(exc); },
-        );
+    let ended = false;
+    const events = openEvents(`/v1/jobs/${encodeURIComponent(id)}/events`, (type, text) => {
+      const event = JSON.parse(text);
+      if (type === "page") {
+        this.update("running", event.progress);
+        this.addPage(event);
+      } else if (type === "progress") {
+        this.update("running", event.progress);
+      } else if (type === "job") {
+        ended = true;
+        events.close();
+        this.update(event.status, event.progress);
+        this.finish(id, event.status);
       }
     });
+    this.source = events;
+    const current = () => this.source === events && this.id === id;
+    events.ended.then(
+      () => {
+        if (ended || !current()) return;
+        getJSON(`/v1/jobs/${encodeURIComponent(id)}`).then(
+          (job) => {
+            if (!current()) return;
+            this.update(job.status, job.progress);
+            if (FINAL.has(job.status)) this.finish(id, job.status);
+            else setTimeout(() => { if (current()) this.listen(id); }, RECONNECT_MS);
+          },
+          (exc) => { if (current()) { this.setBusy(false); this.onError(exc); } },
+        );
+      },
+      (exc) => { if (current()) { this.source = null; this.setBusy(false); this.onError(exc); } },
+    );
   }
 
   addPage(event) {
     if (!this.pages[event.backend]) return;
     if (event.page && !failed(event.page)) this.pages[event.backend][event.index] = event.page;
+    if (event.timings) this.timings[event.backend][event.index] = event.timings;
     else this.errors[event.backend][event.index] = event.error || "no result";
     this.markPage(event.index);
     if (event.index === this.current) this.renderDetail();
@@ -207,7 +223,8 @@ export class JobView {
   renderDetail(moved = false) {
     const index = this.current;
     const pages = this.pagesAt(index);
-    this.detail.replaceChildren(jobPageView(this.job, index, { pages, errors: this.errorsAt(index), result: this.final, image: this.image(index) }));
+    const timings = Object.fromEntries(this.job.backends.map((n) => [n, this.timings[n][index] || null]));
+    this.detail.replaceChildren(jobPageView(this.job, index, { pages, errors: this.errorsAt(index), timings, result: this.final, image: this.image(index) }));
     const readers = this.job.backends.filter((n) => pages[n] && !failed(pages[n])).join(",");
     const stale = this.truthEditor.index !== index || this.truthEditor.readers !== readers;
     if (moved || (stale && !this.truthEditor.dirty)) this.truthEditor.show(index, pages, this.truths[index] || null);
@@ -245,6 +262,7 @@ export class JobView {
     this.cancel.disabled = true;
     this.setBusy(false);
     this.onChange();
+    if (status !== "expired") this.downloads.ready(true);
     if (status === "expired") {
       this.onError(new ApiError("not_found", "this job has expired", 404));
       return;
@@ -269,7 +287,9 @@ export class JobView {
     this.cancel.disabled = true;
     try {
       const job = await call(`/v1/jobs/${encodeURIComponent(id)}`, { method: "DELETE" });
+      if (this.id !== id) return;
       this.update(job.status, job.progress);
+      this.onChange(); // the recent jobs say cancelled now, whenever the stream's end arrives
     } catch (exc) {
       this.onError(exc);
     }

@@ -1,4 +1,4 @@
-"""The web client, served by the gateway: `/` and its static files (or `/docs` where it is absent)."""
+"""The web client, served by the gateway: `/`, its static files, its icon (or `/docs` where it is absent)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+ICON = "favicon.svg"
 
 
 def mount_web(app: FastAPI) -> None:
-    """Serve the web client at `/` (its files under `/static`); redirect to `/docs` without it."""
+    """Serve the web client at `/` (its files under `/static`, its icon also at `/favicon.ico`, which
+    browsers ask for on their own); redirect to `/docs` without it."""
     router = APIRouter(include_in_schema=False)
     if (WEB_DIR / "index.html").is_file():
         app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
@@ -20,6 +22,10 @@ def mount_web(app: FastAPI) -> None:
         @router.get("/")
         def index() -> FileResponse:
             return FileResponse(WEB_DIR / "index.html")
+
+        @router.get("/favicon.ico")
+        def favicon() -> FileResponse:
+            return FileResponse(WEB_DIR / ICON, media_type="image/svg+xml")
 
     else:
 
