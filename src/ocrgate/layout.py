@@ -16,7 +16,6 @@ it, so a word is never split between blocks.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
 from statistics import mean
 from typing import Literal
 
@@ -76,12 +75,22 @@ def paragraphs(lines: Sequence[TextLine], para_gap: float = 0.8) -> list[list[Te
     return result
 
 
+def text_rows(lines: Sequence[TextLine]) -> list[list[TextLine]]:
+    """Lines in reading order grouped into text rows: each next line that continues the one before on
+    its text row (their boxes' middle halves overlap vertically and it starts right of it: a row the
+    engine read in pieces, a table's cells on one baseline) joins that row. Empty for no lines."""
+    result: list[list[TextLine]] = []
+    for line in lines:
+        if result and _same_row(result[-1][-1], line):
+            result[-1].append(line)
+        else:
+            result.append([line])
+    return result
+
+
 def paragraph_text(lines: list[TextLine]) -> str:
     """The lines as block markdown (`lines_markdown`); pieces of one text row joined by a space."""
-    text = lines[0].text.strip()
-    for prev, line in pairwise(lines):
-        text += (" " if _same_row(prev, line) else "\n") + line.text.strip()
-    return lines_markdown(text.split("\n"))
+    return lines_markdown([" ".join(ln.text.strip() for ln in row) for row in text_rows(lines)])
 
 
 def lines_block(

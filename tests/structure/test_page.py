@@ -62,6 +62,36 @@ def test_figure_is_cropped_into_the_source_markdown(eval_dir: Path, rapidocr: Ra
     assert response.source_markdown.count("](data:image/png;base64,") == len(figures)
 
 
+def test_receipt_in_a_wide_figure_region_reads_as_text(eval_dir: Path, rapidocr: RapidOCRBackend) -> None:
+    """The layout model puts SROIE 057 (a receipt scanned with a wide margin) in one figure region seven
+    times the size of its text: the lines are text blocks in reading order, as without layout."""
+    page = open_rgb(eval_dir / "receipts" / "images" / "sroie_057.jpg")
+    result = read(rapidocr, page)
+    assert {b.kind for b in result.blocks} == {"text"}, [(b.kind, b.label) for b in result.blocks]
+    assert len(result.blocks) > 5 and "UNIHAKKA INTERNATIONAL SDN BHD" in result.blocks[1].text
+    assert result.blocks == read(rapidocr, page, {"layout": "off"}).blocks
+
+
+def test_two_lines_left_by_text_score_are_no_heading(phototest: Path, rapidocr: RapidOCRBackend) -> None:
+    """phototest's body, set large, is one title region; `text_score` 0.99 leaves two of its eight rows,
+    a row apart: text, as without layout, not one heading."""
+    page = open_rgb(phototest)
+    result = read(rapidocr, page, {"text_score": 0.99})
+    assert sum(len(b.lines) for b in result.blocks) == 2
+    assert {b.kind for b in result.blocks} == {"text"}, [(b.kind, b.text) for b in result.blocks]
+    assert result.blocks == read(rapidocr, page, {"text_score": 0.99, "layout": "off"}).blocks
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["receipts", "forms"])
+def test_receipts_and_forms_have_no_figure_block(
+    eval_dir: Path, rapidocr: RapidOCRBackend, manifest: dict, source: str
+) -> None:
+    for entry in (e for e in manifest.values() if e["source"] == source):
+        kinds = {b.kind for b in read(rapidocr, open_rgb(eval_dir / entry["image"])).blocks}
+        assert "figure" not in kinds, (entry["id"], kinds)
+
+
 def test_sideways_page_is_read_upright_and_flagged(phototest: Path, rapidocr: RapidOCRBackend) -> None:
     upright = open_rgb(phototest)
     reference = "\n".join(b.text for b in read(rapidocr, upright).blocks)

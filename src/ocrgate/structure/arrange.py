@@ -7,8 +7,11 @@ reading order, and each region as blocks of its kind. Geometry; the table model 
    (bottom) `MARGIN` and set off from the text below (above) it by `HEADER_GAP` line heights, the cue
    `reading_order` uses for page furniture: otherwise it is text; a `figure` holding more than
    `FIGURE_MAX_TEXT` characters per square line height is text set as a picture (a receipt, a form,
-   a table crop), not a figure. A page whose lines are set as one table (`grid.is_table`) and on
-   which the model found none gets one table region round its lines.
+   a table crop), not a figure; so is one whose lines make at least `TEXT_SET_ROWS` rows holding more
+   than `TEXT_SET_DENSITY` characters per square line height of their own box (a receipt photographed
+   with a wide margin: SROIE 057's figure region is seven times the receipt's text). A page whose
+   lines are set as one table (`grid.is_table`) and on which the model found none gets one table
+   region round its lines.
 2. The engine's lines, two column lines it merged split at the gutter first (`split_merged`), each
    go to the region holding the largest share of their box, at least `MIN_SHARE` (of regions holding
    the same share, the smallest: a caption inside a figure region). Lines in no region ("free")
@@ -20,8 +23,9 @@ reading order, and each region as blocks of its kind. Geometry; the table model 
    Region boxes standing in as stripes of body-line height read worse: a figure across the column
    gutter (UNLV 8087_054) hides the gutter (CER 0.54 against 0.03). Inside a region, the same rules.
 4. Blocks by kind: `text` (and `reference`) regions give paragraphs; a `title` of at most
-   `TITLE_MAX_ROWS` rows gives one heading (level from its line height against the page's body
-   text: `HEADING_LEVELS`), a longer one is text (a page set in large type); a `caption` gives one
+   `TITLE_MAX_ROWS` rows no further apart than `TITLE_ROW_GAP` gives one heading (level from its
+   line height against the page's body text: `HEADING_LEVELS`), a longer one, or one whose rows lie
+   further apart, is text (a page set in large type; `_one_heading`); a `caption` gives one
    block of that kind; a `header` or `footer` one `text` block labelled so (page furniture is left out
    of a page's markdown, and the text truth of a page holds it: docling's pages lost words to it); a
    `figure` one figure block with its box (cropped into
@@ -46,6 +50,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from statistics import mean, median
 
 from ocrgate.layout import lines_block, paragraph_blocks, paragraphs
@@ -62,7 +67,13 @@ MIN_SHARE = 0.5  # a line belongs to a region that holds at least this share of 
 SAME_PLACE = 0.5  # IoU over which two regions are one place
 MARGIN = 0.12  # share of the page height a header (top) or footer (bottom) lies in
 FIGURE_MAX_TEXT = 0.3  # characters a figure may hold per square body line height (a chart's labels)
+# text set as a picture inside a larger figure region: characters per square body line height of the
+# lines' own box (measured with RapidOCR on ../shared/eval: receipts 0.70 to 1.24; the labels of the
+# charts and drawings of docling_pdf and olmocr_bench_sample 0.19 to 0.44) and rows at least
+TEXT_SET_DENSITY = 0.6
+TEXT_SET_ROWS = 3
 TITLE_MAX_ROWS = 2  # rows a heading has at most
+TITLE_ROW_GAP = 0.5  # white between a heading's rows at most, in line heights (see `_one_heading`)
 HEADING_LEVELS = ((1.6, 1), (1.25, 2))  # (line height / body line height at least, heading level)
 EQUATION_MAX_ROWS = 3  # rows of text an equation has at most (more: text the model took for one)
 SUBHEADING_LEVEL = 3  # a heading no taller than that (a bold heading in body size)
@@ -294,6 +305,16 @@ def _table(unit: Unit, lines: list[TextLine], read_table: TableReader, para_gap:
     )
 
 
+def _one_heading(title_rows: Sequence[Sequence[TextLine]]) -> bool:
+    """The rows read as one heading: no white gap between two of them wider than `TITLE_ROW_GAP` of
+    their line height. Engines pad line boxes, so rows next to each other leave about none; a gap of
+    a row or more means rows between them are missing (phototest's body, set large, is one title
+    region, and `text_score` 0.99 leaves two of its eight rows, 0.73 line heights apart)."""
+    h = median_height([ln for row in title_rows for ln in row])
+    boxes = [Box.union(ln.bbox for ln in row) for row in title_rows]
+    return all(lower.y0 - upper.y1 <= TITLE_ROW_GAP * h for upper, lower in pairwise(boxes))
+
+
 def unit_blocks(unit: Unit, body: float, para_gap: float, read_table: TableReader) -> list[Block]:
     """One region's blocks (module doc, 4); its lines in reading order."""
     kind = unit.region.kind
@@ -311,7 +332,7 @@ def unit_blocks(unit: Unit, body: float, para_gap: float, read_table: TableReade
         return [_single("text", unit, _ordered(unit.lines))]
     elif kind == "title":
         title_rows = [row for region in reading_order(unit.lines) for row in region]
-        if len(title_rows) <= TITLE_MAX_ROWS:
+        if len(title_rows) <= TITLE_MAX_ROWS and _one_heading(title_rows):
             lines = [ln for row in title_rows for ln in row]
             tall = max(median_height(row) for row in title_rows)
             return [_single("title", unit, lines, level=heading_level(tall, body))]
@@ -361,11 +382,18 @@ def _one_table(regions: list[Region], lines: Sequence[TextLine]) -> list[Region]
     return [Region(kind="table", bbox=box, score=1.0, label="grid"), *outside]
 
 
+def _text_set_as_picture(region: Region, lines: Sequence[TextLine], h: float) -> bool:
+    """A figure region that is text: more than `FIGURE_MAX_TEXT` characters per square line height of
+    the region, or `TEXT_SET_ROWS` rows and more than `TEXT_SET_DENSITY` of the lines' own box."""
+    inside = [ln for ln in lines if _share(ln, region.bbox) >= MIN_SHARE]
+    if not inside:
+        return False
+    if _density(inside, region.bbox, h) > FIGURE_MAX_TEXT:
+        return True
+    own = Box.union(ln.bbox for ln in inside)
+    return len(rows(inside, h)) >= TEXT_SET_ROWS and _density(inside, own, h) > TEXT_SET_DENSITY
+
+
 def _without_dense_figures(regions: list[Region], lines: Sequence[TextLine], h: float) -> list[Region]:
-    """The regions less figures holding more than `FIGURE_MAX_TEXT` characters per square line height."""
-    return [
-        r
-        for r in regions
-        if r.kind != "figure"
-        or _density([ln for ln in lines if _share(ln, r.bbox) >= MIN_SHARE], r.bbox, h) <= FIGURE_MAX_TEXT
-    ]
+    """The regions less the figures that are text set as a picture (`_text_set_as_picture`)."""
+    return [r for r in regions if r.kind != "figure" or not _text_set_as_picture(r, lines, h)]
