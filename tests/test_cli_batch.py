@@ -236,7 +236,13 @@ def test_ctrl_c_keeps_the_rows_of_the_files_finished_before(
     ):
         shutil.copy(source, folder / name)
     args = [sys.executable, "-m", "ocrgate", "ocr", str(folder), "--out", str(out), "-b", "tesseract"]
-    process = subprocess.Popen([*args, "-j", jobs], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(  # SIGINT handled as by default: a background shell's child ignores it
+        [*args, "-j", jobs],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         while process.poll() is None and len(list(out.glob("*.md"))) < 2:
             time.sleep(0.1)
