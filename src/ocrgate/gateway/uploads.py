@@ -18,6 +18,7 @@ import email.message
 import email.utils
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +43,7 @@ from ocrgate.errors import (
 )
 from ocrgate.formats import Format
 from ocrgate.gateway.formatting import FORMAT_DESCRIPTION
-from ocrgate.gateway.pageset import combine
+from ocrgate.gateway.pageset import PageSet, combine
 from ocrgate.gateway.state import Gateway, GatewayDep
 from ocrgate.middleware import declared_too_large
 from ocrgate.render import BoxesMode
@@ -86,6 +87,11 @@ class UploadFields(BaseModel):
 
 
 FIELD_NAMES = tuple(UploadFields.model_fields)
+#: fields of `UploadFields` that `POST /v1/jobs` refuses (422 `invalid_request`), with where they belong
+JOB_REFUSED = {
+    "format": "`format` is not a field of POST /v1/jobs: a job's result is written in a format when it is "
+    "fetched, with GET /v1/jobs/{id}/result?format=md (or txt, alto, hocr, pdf, json)",
+}
 
 
 def default_text_layer(backends: list[str]) -> TextLayerMode:
@@ -101,9 +107,12 @@ class UploadForm(UploadFields):
     file: bytes = Field(description="image or PDF", json_schema_extra={"format": "binary"})
 
 
-def openapi_body() -> dict[str, Any]:
-    """The routes' `openapi_extra`: their request body, as FastAPI would describe `Form`/`File` fields."""
+def openapi_body(leave_out: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The routes' `openapi_extra`: their request body, as FastAPI would describe `Form`/`File` fields
+    (without the fields of `leave_out`)."""
     schema = UploadForm.model_json_schema()
+    for name in leave_out or {}:
+        schema["properties"].pop(name, None)
     schema["required"] = ["file"]
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
 
@@ -221,14 +230,17 @@ async def read_upload(upload: UploadFile | str | None, limits: Limits, already: 
     return b"".join(chunks)
 
 
-def check_fields(form: FormData) -> UploadFields:
+def check_fields(form: FormData, refused: Mapping[str, str] | None = None) -> UploadFields:
     """The text fields as `UploadFields` (empty ones count as absent); 422 `invalid_request` otherwise,
     also for a field the form does not take (an engine option such as `layout` sent as its own field
-    would otherwise be ignored without a word: engine options go in `options`)."""
+    would otherwise be ignored without a word: engine options go in `options`), and for a field of
+    `refused` (field name -> the message that says where it belongs), whatever its value."""
     values: dict[str, Any] = {}
     for key, value in form.multi_items():
         if key == "file":
             continue
+        if refused and key in refused:
+            raise InvalidRequest(refused[key])
         if key not in UploadFields.model_fields:
             taken = ", ".join(f"`{name}`" for name in FIELD_NAMES)
             raise InvalidRequest(
@@ -261,6 +273,8 @@ class Upload:
     format: Format | None = None
     backend_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     page_names: list[str] = field(default_factory=list)
+    #: a set's pages that cannot be read (`pageset.PageSet.unreadable`): index from 0 -> reason
+    unreadable_pages: dict[int, str] = field(default_factory=dict)
 
 
 def backend_options_from_json(
@@ -281,8 +295,9 @@ def backend_options_from_json(
 
 async def _document(
     files: list[UploadFile | str], limits: Limits, dpi: int | None
-) -> tuple[Document, bytes, list[str]]:
-    """One file as it is; several as one document of all their pages (with each page's name)."""
+) -> tuple[Document, PageSet | None]:
+    """One file as it is; several as one document of all their pages (and the `PageSet` it was made
+    from: each page's name, the pages that cannot be read)."""
     if not files:
         raise InputError("no file sent: use a multipart form with a `file` field")
     parts: list[tuple[str, bytes]] = []
@@ -293,12 +308,11 @@ async def _document(
     if len(parts) == 1:
         name, data = parts[0]
         if len(data) <= INLINE_OPEN_BYTES and sniff(data) in ("image/png", "image/jpeg"):
-            return open_document(data, name, limits, dpi), data, []  # see INLINE_OPEN_BYTES
-        return await anyio.to_thread.run_sync(open_document, data, name, limits, dpi), data, []
-    data, page_names = await anyio.to_thread.run_sync(combine, parts, limits, dpi)
+            return open_document(data, name, limits, dpi), None  # see INLINE_OPEN_BYTES
+        return await anyio.to_thread.run_sync(open_document, data, name, limits, dpi), None
+    pages = await anyio.to_thread.run_sync(combine, parts, limits, dpi)
     name = f"{parts[0][0]} + {len(parts) - 1} more"
-    document = await anyio.to_thread.run_sync(open_document, data, name, limits, dpi)
-    return document, data, page_names
+    return await anyio.to_thread.run_sync(open_document, pages.data, name, limits, dpi), pages
 
 
 def checked_backends(
@@ -331,33 +345,35 @@ def checked_backends(
 
 
 async def job_form(request: Request, gw: GatewayDep) -> Upload:
-    """FastAPI dependency: the multipart form of `/v1/jobs` (`UploadForm`; several `file` parts: one
-    set of pages), checked as `checked_upload` checks it."""
-    return await checked_upload(request, gw, file_parts=MAX_SET_FILES)
+    """FastAPI dependency: the multipart form of `/v1/jobs` (`UploadForm` without `format`: `JOB_REFUSED`;
+    several `file` parts: one set of pages), checked as `checked_upload` checks it."""
+    return await checked_upload(request, gw, file_parts=MAX_SET_FILES, refused=JOB_REFUSED)
 
 
-async def checked_upload(request: Request, gw: Gateway, file_parts: int = 1) -> Upload:
+async def checked_upload(
+    request: Request, gw: Gateway, file_parts: int = 1, refused: Mapping[str, str] | None = None
+) -> Upload:
     """The request's multipart form, checked in the order that costs least first (declared size,
-    fields, backends, options, then the file itself)."""
+    fields (`refused` ones: `check_fields`), backends, options, then the file itself)."""
     limits = gw.settings.limits
     if error := declared_too_large(request.headers, limits):
         raise error
     form = await read_form(request, limits, file_parts)
     try:
-        fields = check_fields(form)
+        fields = check_fields(form, refused)
         names = gw.router.parse(fields.backend, gw.settings.default_backend)
         own = backend_options_from_json(fields.backend_options, names, limits)
         names, parsed = checked_backends(
             gw, fields.backend, options_from_json(fields.options, limits), fields.prompt, own
         )
         started = time.perf_counter()
-        document, data, page_names = await _document(form.getlist("file"), limits, fields.dpi)
+        document, pages = await _document(form.getlist("file"), limits, fields.dpi)
     finally:
         await form.close()
     seconds = time.perf_counter() - started
     return Upload(
         document,
-        data,
+        document.data,
         names,
         parsed,
         fields.boxes,
@@ -366,5 +382,6 @@ async def checked_upload(request: Request, gw: Gateway, file_parts: int = 1) -> 
         seconds,
         fields.format,
         own,
-        page_names,
+        pages.names if pages else [],
+        pages.unreadable if pages else {},
     )

@@ -22,8 +22,8 @@ from ocrgate.gateway.formatting import (
 )
 from ocrgate.gateway.routes.errors import ERRORS
 from ocrgate.gateway.state import Gateway, GatewayDep, OwnerDep
-from ocrgate.gateway.uploads import Upload, job_form, openapi_body
-from ocrgate.jobs import JobRecord, NewJob
+from ocrgate.gateway.uploads import JOB_REFUSED, Upload, job_form, openapi_body
+from ocrgate.jobs import JobRecord, NewJob, PageKey
 from ocrgate.jobs.events import FINAL
 from ocrgate.jobs.runner import job_result, job_status
 from ocrgate.schema import CompareResponse, JobStatus, OCRResponse
@@ -40,13 +40,18 @@ def owned_job(gw: Gateway, job_id: str, owner: str | None) -> JobRecord:
 
 
 @router.post(
-    "/v1/jobs", status_code=202, response_model=JobStatus, responses=ERRORS, openapi_extra=openapi_body()
+    "/v1/jobs",
+    status_code=202,
+    response_model=JobStatus,
+    responses=ERRORS,
+    openapi_extra=openapi_body(leave_out=JOB_REFUSED),
 )
 async def submit_job(
     gw: GatewayDep, owner: OwnerDep, upload: Annotated[Upload, Depends(job_form)], response: Response
 ) -> JobStatus:
     """Accept a document for background processing; 202 with the job's id and progress, and the job's
-    address in `Location` (RFC 9110, 15.3.3)."""
+    address in `Location` (RFC 9110, 15.3.3). A set's pages that cannot be read are failed at once,
+    with their reason."""
     try:  # a damaged image is refused now (its typed 4xx), not found later in the background
         await anyio.to_thread.run_sync(upload.document.verify)
     finally:
@@ -68,6 +73,9 @@ async def submit_job(
             page_names=upload.page_names,
         )
     )
+    for index, reason in upload.unreadable_pages.items():  # a set's page that cannot be read: failed now
+        for backend in upload.backends:
+            gw.runner.fail_page(PageKey(job.id, backend, index), reason, 1)
     gw.runner.schedule(job.id)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return job_status(gw.store, job)
