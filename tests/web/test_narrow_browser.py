@@ -62,15 +62,19 @@ def test_a_comparison_at_420_px_does_not_scroll_sideways(page: sync_api.Page, ev
     wide = sideways(page)
     assert wide[0] <= wide[1], f"the page scrolls sideways: {wide[0]} px wide in a {wide[1]} px window"
     first, second = (columns.nth(i).bounding_box() for i in (0, 1))
-    assert first and second and second["y"] >= first["y"] + first["height"], "the engines' columns did not stack"
+    assert first and second
+    assert second["y"] >= first["y"] + first["height"], "the engines' columns did not stack"
     for tab in compare.locator(".column .tab").all():  # every tab inside the window
         box = tab.bounding_box()
         assert box and box["x"] + box["width"] <= wide[1]
+    page.set_viewport_size({"width": 1280, "height": 900})  # a wide screen: side by side again
+    first, second = (columns.nth(i).bounding_box() for i in (0, 1))
+    assert first and second and second["y"] == first["y"] and second["x"] > first["x"] + first["width"]
 
 
 def test_words_wrap_whole_at_420_px(page: sync_api.Page, phototest: Path, tmp_path: Path) -> None:
-    """"runs a|s a job", "rapidocr, t|esseract", "pa|ges": ordinary words are never cut; a file name
-    longer than the line (tests/web/test_jobs_browser.py) may still break anywhere."""
+    """Ordinary words are never cut (as break-all cut "runs a|s a job", "rapidocr, t|esseract", "pa|ges"); a
+    file name longer than the line (tests/web/test_jobs_browser.py) may still break anywhere."""
     page.set_viewport_size(NARROW)
     name = "the monthly statement of accounts from the regional office as scanned.pdf"
     pdf = pdf_file(tmp_path, phototest, 1, name)
@@ -91,7 +95,7 @@ def test_words_wrap_whole_at_420_px(page: sync_api.Page, phototest: Path, tmp_pa
 
 
 def test_a_set_of_files_downloads_under_the_sets_name(
-    page: sync_api.Page, cluster: Cluster, phototest: Path, tmp_path: Path
+    page: sync_api.Page, cluster: Cluster, phototest: Path, phototest_truth: str, tmp_path: Path
 ) -> None:
     files = [tmp_path / "phototest.png"] + [tmp_path / f"copy{n}.png" for n in range(3)]
     for path in files:
@@ -105,19 +109,19 @@ def test_a_set_of_files_downloads_under_the_sets_name(
         page.locator('#result .job-downloads button[data-format="md"]').click()
     assert saved.value.suggested_filename == "phototest+3.md"
     job_id = page.url.split("job=")[1].split("&")[0]
-    assert export_name(page, cluster, job_id) == "phototest+3.eval-set.zip"
+    assert export_name(page, cluster, job_id, phototest_truth) == "phototest+3.eval-set.zip"
 
 
 def test_the_eval_set_of_a_pdf_drops_the_extension(
-    page: sync_api.Page, cluster: Cluster, phototest: Path, tmp_path: Path
+    page: sync_api.Page, cluster: Cluster, phototest: Path, phototest_truth: str, tmp_path: Path
 ) -> None:
     job_id = run_job(page, pdf_file(tmp_path, phototest, 1, "multi_page.pdf"), 1, "rapidocr")
-    assert export_name(page, cluster, job_id) == "multi_page.eval-set.zip"
+    assert export_name(page, cluster, job_id, phototest_truth) == "multi_page.eval-set.zip"
 
 
-def export_name(page: sync_api.Page, cluster: Cluster, job_id: str) -> str:
-    """Page 0 of the job corrected (through the API), the scorecard opened, its set exported: the name."""
-    text = "This is a lot of 12 point text to test the ocr code and see if it works on all types of file format."
+def export_name(page: sync_api.Page, cluster: Cluster, job_id: str, text: str) -> str:
+    """Page 0 of the job corrected to `text` (through the API), the scorecard opened, its set exported:
+    the name it is saved under."""
     saved = httpx.put(f"{cluster.url}/v1/jobs/{job_id}/truth/0", json={"text": text}, timeout=30)
     assert saved.status_code == 200, saved.text
     page.reload()
