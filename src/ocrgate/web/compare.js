@@ -175,7 +175,6 @@ export function comparePage({ names, pages, raws = {}, timings = {}, errors = {}
   });
 
   const columns = el("div", { class: "columns" });
-  columns.style.gridTemplateColumns = `repeat(${Math.max(1, names.length)}, minmax(0, 1fr))`;
   names.forEach((name, k) => columns.append(engineColumn(name, k, pages[name], { raw: raws[name], timings: timings[name], error: errors[name] })));
   section.append(el("div", { class: "compare-top" }, el("figure", { class: "page-figure" }, viewer.element), linesPanel), columns);
   section.viewer = viewer;

@@ -2,7 +2,9 @@
 // job of several engines a choice of whose reading (`&backend=`; a file holds one engine's reading). The
 // file is fetched with the API key (fetch + Blob, not a bare link) and saved as the upload's name plus the
 // format's extension, as the gateway's Content-Disposition names it (`scan.alto.xml`, `scan.ocr.pdf`); with
-// several engines the engine's name comes before the extension (`scan.tesseract.hocr`).
+// several engines the engine's name comes before the extension (`scan.tesseract.hocr`). A job of a set of
+// files is named after the set: its first file and how many more (`phototest+3.md`; the gateway names
+// such a job `phototest.png + 3 more`).
 
 import { getBlob } from "./api.js";
 import { download, el, stem } from "./dom.js";
@@ -17,9 +19,19 @@ export const FORMATS = {
   pdf: ["Searchable PDF", ".ocr.pdf"],
 };
 
+// the name the gateway gives a job of several files (ocrgate.gateway.uploads): `first.png + 3 more`
+const SET_NAME = /^(.*) \+ (\d+) more$/;
+
+// The stem of every file a job downloads as: its upload's name without the extension (`scan.pdf` → `scan`),
+// for a set of files the first one's and how many more (`phototest.png + 3 more` → `phototest+3`).
+export function jobStem(name) {
+  const set = SET_NAME.exec(String(name || ""));
+  return set ? `${stem(set[1])}+${set[2]}` : stem(name);
+}
+
 export function fileName(job, format, backend) {
   const engine = job.backends.length > 1 ? `.${backend}` : "";
-  return `${stem(job.name)}${engine}${FORMATS[format][1]}`;
+  return `${jobStem(job.name)}${engine}${FORMATS[format][1]}`;
 }
 
 // The downloads of `job` (its status, name, backends); disabled until `ready(true)` (a job's files are

@@ -6,6 +6,7 @@
 import { getBlob } from "./api.js";
 import { TEXT_LAYER_NOTE } from "./compare.js";
 import { download, el, fixed, percent } from "./dom.js";
+import { jobStem } from "./downloads.js";
 
 // [label, field, digits, better] — better: "low", "high" or null (no best marked).
 const COLUMNS = [
@@ -91,7 +92,7 @@ export function scorecardView(card, { onPage, onError }) {
   exportButton.addEventListener("click", async () => {
     try {
       const blob = await getBlob(`/v1/jobs/${encodeURIComponent(card.job_id)}/export`);
-      download(`${card.name.replace(/[^A-Za-z0-9._-]+/g, "_")}.eval-set.zip`, blob);
+      download(`${jobStem(card.name)}.eval-set.zip`, blob);  // named as the job's other downloads
     } catch (exc) {
       onError(exc);
     }
