@@ -111,6 +111,8 @@ def test_the_searchable_pdf_of_a_set_keeps_each_page_size(cluster: Cluster, phot
     assert ended(cluster, job["id"])["status"] == "completed"
     answer = httpx.get(f"{cluster.url}/v1/jobs/{job['id']}/result", params={"format": "pdf"}, timeout=120)
     assert answer.status_code == 200, answer.text
+    # named as the web client names a set's downloads: the first file's stem and how many more
+    assert 'filename="form+1.ocr.pdf"' in answer.headers["content-disposition"]
     sizes = [pdfium.PdfDocument(answer.content)[i].get_size() for i in range(2)]
     alone = []  # each file as a job of its own: the size its page gets there
     for name, data in (("form.pdf", form), ("photo.png", phototest.read_bytes())):

@@ -23,6 +23,7 @@ from fastapi import Response
 from ocrgate.documents import Document
 from ocrgate.errors import InvalidOption
 from ocrgate.formats import FORMATS, Format, encode
+from ocrgate.gateway.pageset import SET_NAME
 from ocrgate.schema import CompareResponse, OCRResponse
 
 ACCEPTED: dict[str, Format] = {
@@ -95,6 +96,12 @@ def one_backend(result: OCRResponse | CompareResponse, backend: str) -> OCRRespo
 
 
 def _stem(name: str | None) -> str:
+    """A download's name without its extension: the upload's file name's stem, or for a set of files
+    (`pageset.set_name`: `phototest.png + 3 more`) the first one's stem and the count (`phototest+3`,
+    as the web client names it)."""
+    whole = SET_NAME.fullmatch(name or "")
+    if whole:
+        return f"{_stem(whole[1])}+{whole[2]}"
     base = PureWindowsPath(PurePosixPath(name or "").name).name  # whatever separators the client used
     stem = base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
     stem = re.sub(r"[\x00-\x1f\x7f]", "", stem).strip()

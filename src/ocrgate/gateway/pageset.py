@@ -16,6 +16,7 @@ and listed in `PageSet.unreadable` with its reason, for the job to mark it faile
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -42,6 +43,15 @@ class PageSet:
 def page_name(file_name: str, index: int, count: int) -> str:
     """How a page of a set is called: the file's name, with `#N` (1-based) for a file of several pages."""
     return file_name if count == 1 else f"{file_name}#{index + 1}"
+
+
+#: a set's name, `set_name`: `phototest.png + 3 more`
+SET_NAME = re.compile(r"(.+) \+ ([0-9]+) more")
+
+
+def set_name(first: str, others: int) -> str:
+    """The name of a set of files: its first file's name and how many more (`phototest.png + 3 more`)."""
+    return f"{first} + {others} more"
 
 
 def file_place(position: int, count: int, name: str) -> str:

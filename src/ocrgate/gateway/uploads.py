@@ -43,7 +43,7 @@ from ocrgate.errors import (
 )
 from ocrgate.formats import Format
 from ocrgate.gateway.formatting import FORMAT_DESCRIPTION
-from ocrgate.gateway.pageset import PageSet, combine
+from ocrgate.gateway.pageset import PageSet, combine, set_name
 from ocrgate.gateway.state import Gateway, GatewayDep
 from ocrgate.middleware import declared_too_large
 from ocrgate.render import BoxesMode
@@ -311,7 +311,7 @@ async def _document(
             return open_document(data, name, limits, dpi), None  # see INLINE_OPEN_BYTES
         return await anyio.to_thread.run_sync(open_document, data, name, limits, dpi), None
     pages = await anyio.to_thread.run_sync(combine, parts, limits, dpi)
-    name = f"{parts[0][0]} + {len(parts) - 1} more"
+    name = set_name(parts[0][0], len(parts) - 1)
     return await anyio.to_thread.run_sync(open_document, pages.data, name, limits, dpi), pages
 
 
