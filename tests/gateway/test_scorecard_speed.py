@@ -53,4 +53,3 @@ def test_waiting_for_a_worker_is_not_in_the_speed_figures(phototest_truth: str) 
     assert engines["rapidocr"].cer == 0.0 and engines["tesseract"].f1 == pytest.approx(1.0)
     # ranked on equal CER and F1 by speed without the wait: tesseract (2.25 s) before rapidocr (3.25 s)
     assert [e.backend for e in card.engines] == ["tesseract", "rapidocr"]
-
