@@ -24,7 +24,13 @@ from ocrgate.errors import OCRGateError
 from ocrgate.formats import FORMATS, parse_formats
 from ocrgate.wire import options_from_json
 
-app = typer.Typer(help="ocrgate: one gateway in front of several OCR engines.", no_args_is_help=True)
+#: help texts are markdown: a docstring's paragraphs reflow to the terminal's width (its line breaks are
+#: the source's, not the reader's), `code` is styled
+app = typer.Typer(
+    help="ocrgate: one gateway in front of several OCR engines.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
 err = Console(stderr=True)
 
 ConfigOption = Annotated[

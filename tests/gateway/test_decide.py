@@ -140,6 +140,13 @@ def test_truths_scorecard_and_the_exported_set_read_by_ocrgate_eval(
 
     card = httpx.get(f"{base}/scorecard").json()
     assert card["corrected"] == 2 and card["winner"] == card["engines"][0]["backend"]
+    result = httpx.get(f"{base}/result").json()["results"]
+    for engine in card["engines"]:  # speed: the pages' work (the job's summed stages), not their wait
+        stages = result[engine["backend"]]["timings"]
+        work = stages["decode"] + stages["ocr"] + stages["render"]
+        assert engine["seconds_per_page"] * 3 == pytest.approx(work)
+        assert engine["queue_seconds_per_page"] * 3 == pytest.approx(stages["queue"])
+        assert engine["pages_per_second"] == pytest.approx(1 / engine["seconds_per_page"])
     for engine in card["engines"]:
         assert engine["corrected"] == 2 and engine["cer"] is not None and engine["seconds_per_page"] > 0
         assert sum(p["winner"] == engine["backend"] for p in card["pages"]) == engine["wins"]

@@ -37,7 +37,7 @@ from ocrgate.backends.base import Backend
 from ocrgate.batch import outputs
 from ocrgate.batch.inputs import Input
 from ocrgate.batch.readers import LocalReader, Plan, Reader, make_reader
-from ocrgate.batch.work import Outcome, read_one
+from ocrgate.batch.work import Outcome, file_separator, read_one
 from ocrgate.documents import open_document
 from ocrgate.errors import OCRGateError
 
@@ -126,15 +126,17 @@ class _Printer:
 
     def __init__(self, console: Console) -> None:
         self.console = console
+        self.printed = False  # some input's output is on stdout already
 
     def __call__(self, outcome: Outcome) -> None:
         for problem in outcome.problems:
             self.console.print(
                 f"[red]error:[/red] {outcome.name}: {problem}", highlight=False, soft_wrap=True
             )
-        for data in outcome.payload.values():
-            sys.stdout.buffer.write(data)
+        for fmt, data in outcome.payload.items():
+            sys.stdout.buffer.write((file_separator(fmt) if self.printed else b"") + data)
             sys.stdout.buffer.flush()
+            self.printed = True
 
 
 def _terminate(executor: ProcessPoolExecutor) -> None:

@@ -84,6 +84,12 @@ def file_header(fmt: str, name: str) -> bytes:
     return b""
 
 
+def file_separator(fmt: str) -> bytes:
+    """What goes before a later input's output among several on stdout: in text the blank line
+    `head` and `tail` write before each header but the first; nothing for other formats."""
+    return b"\n" if fmt == "txt" else b""
+
+
 def _pictures(response: OCRResponse, out: Path, item: Input) -> list[tuple[Path, bytes]]:
     count = len(response.pages)
     return [

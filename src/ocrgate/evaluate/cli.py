@@ -41,6 +41,7 @@ eval_app = typer.Typer(
     help=HELP,
     invoke_without_command=True,
     no_args_is_help=False,
+    rich_markup_mode="markdown",  # as `ocrgate`'s: paragraphs reflow to the terminal's width
 )
 err = Console(stderr=True)
 

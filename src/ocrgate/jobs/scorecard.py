@@ -7,8 +7,10 @@ corrected pages; `pages_per_second` is pages done / the seconds they took), so a
 (`ocrgate.jobs.export`) and run through `ocrgate eval --manifest` gives the same numbers for the same text.
 
 Where there is no truth, the engines' agreement on a page is the normalised edit similarity of their page
-markdowns (`ocrgate.render.agreement`, the figure a comparison shows). Speed comes from the seconds each page
-took (`RenderedPage.timings`: rasterising, waiting for a worker, the engine, rendering).
+markdowns (`ocrgate.render.agreement`, the figure a comparison shows). Speed is `page_seconds`: the seconds
+of work on each page (`RenderedPage.timings`: rasterising or reading the text layer, the engine, rendering),
+not the seconds it waited for a worker (`queue`), which depend on how many pages were sent at once. That is
+what `ocrgate eval` times, as it reads one page at a time with nothing to wait for.
 
 In a job of several engines, a page every engine took from the PDF's text layer
 (`ocrgate.render.from_text_layer`: no engine read it) says nothing about the engines: it is marked
@@ -29,7 +31,7 @@ from ocrgate.evaluate.report import aggregate
 from ocrgate.evaluate.runner import PageRecord, ScoreOptions, score
 from ocrgate.jobs.records import JobRecord, PageTruth
 from ocrgate.render import RenderedPage, agreement, from_text_layer
-from ocrgate.schema import Agreement, OCRResponse
+from ocrgate.schema import Agreement, OCRResponse, Timings
 
 RANKING = (
     "fewest failed corrected pages, then lowest mean CER over the corrected pages, then highest mean F1, "
@@ -46,7 +48,15 @@ class EngineOnPage(BaseModel):
     wer: float | None = None
     f1: float | None = None
     ned: float | None = None
-    seconds: float | None = Field(default=None, description="the page's seconds for this engine, all stages")
+    seconds: float | None = Field(
+        default=None,
+        description="seconds of work on the page for this engine: rasterising, engine, rendering "
+        "(`page_seconds`; not waiting for a worker)",
+    )
+    queue_seconds: float | None = Field(
+        default=None,
+        description="seconds the page waited for a worker and travelled to it (not in `seconds`)",
+    )
 
 
 class PageCard(BaseModel):
@@ -86,9 +96,22 @@ class EngineCard(BaseModel):
     )
     ned: float | None = None
     wins: int = Field(description="corrected pages where this engine has the lowest CER")
-    seconds_per_page: float | None = Field(default=None, description="mean seconds a page took, all stages")
+    seconds_per_page: float | None = Field(
+        default=None,
+        description="mean seconds of work per page read: rasterising, engine, rendering (`page_seconds`; "
+        "not waiting for a worker), as `ocrgate eval`'s seconds per page",
+    )
     ocr_seconds_per_page: float | None = Field(default=None, description="mean seconds in the engine itself")
-    pages_per_second: float | None = None
+    queue_seconds_per_page: float | None = Field(
+        default=None,
+        description="mean seconds a page read waited for a worker and travelled to it (not in the speed "
+        "figures: it grows with the pages sent at once)",
+    )
+    pages_per_second: float | None = Field(
+        default=None,
+        description="pages read / their seconds of work (1 / `seconds_per_page`): one page at a time, as "
+        "`ocrgate eval`'s; not the job's throughput",
+    )
 
 
 class Scorecard(BaseModel):
@@ -116,6 +139,13 @@ def page_name(job: JobRecord, index: int) -> str:
     return job.page_names[index] if index < len(job.page_names) else f"page {index + 1}"
 
 
+def page_seconds(timings: Timings) -> float:
+    """Seconds of work on a page: `decode` (rasterising, or reading the PDF's text layer) + `ocr` (the
+    engine) + `render`; `queue` (waiting for a worker, and the hand-off to it) is left out. The stages
+    `ocrgate eval` times for a page it reads alone (`evaluate.runner.run_pages`)."""
+    return timings.decode + timings.ocr + timings.render
+
+
 def _record(backend: str, page: RenderedPage | None, truth: PageTruth | None, index: int) -> PageRecord:
     """The page as an `ocrgate eval` record, scored against `truth` when there is one."""
     record = PageRecord(backend=backend, page_id=str(index), source="job", doc_type="page")
@@ -124,17 +154,19 @@ def _record(backend: str, page: RenderedPage | None, truth: PageTruth | None, in
         return record
     record.markdown = page.page.markdown
     if page.timings is not None:
-        record.seconds, record.ocr_seconds = page.timings.total, page.timings.ocr
+        record.seconds, record.ocr_seconds = page_seconds(page.timings), page.timings.ocr
     if truth is not None:
         record = score(record, EvalPage(id=str(index), gt_text=truth.text), ScoreOptions())
     return record
 
 
-def _on_page(record: PageRecord) -> EngineOnPage:
+def _on_page(record: PageRecord, page: RenderedPage | None) -> EngineOnPage:
     status: PageState = "done" if record.ok else "failed" if record.cause == "failed" else "pending"
+    timings = page.timings if record.ok and page is not None else None
     return EngineOnPage(
         status=status, cer=record.cer, wer=record.wer, f1=record.f1, ned=record.ned,
         seconds=record.seconds if record.ok else None,
+        queue_seconds=timings.queue if timings is not None else None,
     )  # fmt: skip
 
 
@@ -176,7 +208,7 @@ def scorecard(
                 records[name].append(record)
             if record.ok:
                 read[name] = OCRResponse(backend=name, markdown=record.markdown)
-            engines[name] = _on_page(record)
+            engines[name] = _on_page(record, page)
         cards.append(
             PageCard(
                 index=index, name=page_name(job, index), truth=truth is not None,
@@ -197,6 +229,11 @@ def _engine_card(name: str, records: list[PageRecord], cards: Sequence[PageCard]
     """One engine's figures: `ocrgate eval`'s aggregate of its records (done and failed pages)."""
     figures = aggregate(records)
     done = [r for r in records if r.ok]
+    waits = [
+        seconds
+        for card in cards
+        if not card.text_layer and (seconds := card.engines[name].queue_seconds) is not None
+    ]
     corrected = [card.engines[name].status for card in cards if card.truth and not card.text_layer]
     return EngineCard(
         backend=name, pages_done=len(done), pages_failed=figures.failed,
@@ -205,6 +242,7 @@ def _engine_card(name: str, records: list[PageRecord], cards: Sequence[PageCard]
         wins=sum(1 for card in cards if card.truth and card.winner == name),
         seconds_per_page=statistics.fmean(r.seconds for r in done) if done else None,
         ocr_seconds_per_page=statistics.fmean(r.ocr_seconds for r in done) if done else None,
+        queue_seconds_per_page=statistics.fmean(waits) if waits else None,
         pages_per_second=figures.pages_per_second,
     )  # fmt: skip
 
