@@ -212,6 +212,26 @@ def test_bad_uploads_get_a_json_4xx(
         assert body["error"]["message"].endswith("this gateway serves: rapidocr, tesseract")
 
 
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ('{"text_score": 5}', "text_score: 5 is greater than the maximum of 1"),
+        ('{"text_score": "high"}', "text_score: 'high' is not of type 'number' or 'null'"),
+    ],
+)
+def test_an_option_out_of_its_range_says_its_bound(
+    cluster: Cluster, phototest: Path, options: str, says: str
+) -> None:
+    """An optional number (`anyOf: [number with bounds, null]` in the published schema) out of range is
+    told against the bound it broke, not with jsonschema's "not valid under any of the given schemas"."""
+    files = {"file": ("x.png", phototest.read_bytes())}
+    answer = httpx.post(
+        f"{cluster.url}/v1/ocr", files=files, data={"backend": "rapidocr", "options": options}, timeout=30
+    )
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_option"
+    assert says in answer.json()["error"]["message"]
+
+
 def test_missing_file_and_missing_job(client: OCRGateClient, cluster: Cluster) -> None:
     response = httpx.post(f"{cluster.url}/v1/ocr", data={"backend": "rapidocr"}, timeout=10)
     assert response.status_code == 400 and response.json()["error"]["code"] == "bad_input"

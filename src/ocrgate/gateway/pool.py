@@ -60,6 +60,22 @@ class Replica:
         self.last_error = reason
 
 
+def _explained(error: jsonschema.ValidationError) -> str:
+    """What is wrong with an option, in the words of the schema branch it came closest to: an optional
+    number (`anyOf: [{number, bounds}, {null}]`) out of range says its bound ("5 is greater than the
+    maximum of 1"), not jsonschema's "5 is not valid under any of the given schemas"."""
+    if not error.context:
+        return error.message
+    bounds = [sub.message for sub in error.context if sub.validator != "type"]
+    if bounds:
+        return "; ".join(dict.fromkeys(bounds))
+    types: list[str] = []
+    for sub in error.context:
+        value = sub.validator_value
+        types += value if isinstance(value, list) else [value]
+    return f"{error.instance!r} is not of type " + " or ".join(repr(t) for t in dict.fromkeys(types))
+
+
 class BackendPool:
     """The replicas of one backend, what they said about themselves, and the pages waiting for them."""
 
@@ -100,7 +116,8 @@ class BackendPool:
         problems = sorted(self._validator.iter_errors(dict(options)), key=lambda e: list(e.absolute_path))
         if problems:
             detail = "; ".join(
-                f"{'.'.join(str(p) for p in e.absolute_path) or 'options'}: {e.message}" for e in problems[:5]
+                f"{'.'.join(str(p) for p in e.absolute_path) or 'options'}: {_explained(e)}"
+                for e in problems[:5]
             )
             raise InvalidOption(f"invalid options for backend {self.name!r}: {detail}")
 
