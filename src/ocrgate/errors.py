@@ -195,6 +195,7 @@ ERRORS_BY_CODE: dict[str, type[OCRGateError]] = {
         URLNotAllowed,
         FetchFailed,
         BackendUnavailable,
+        ShuttingDown,
         BackendError,
         Busy,
         Timeout,

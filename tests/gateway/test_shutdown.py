@@ -21,6 +21,8 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
+from ocrgate.client import OCRGateClient
+from ocrgate.errors import ShuttingDown
 from tests.gateway.cluster import REPO, Cluster
 
 BUGS = REPO.parent / "shared" / "bugs"
@@ -88,6 +90,23 @@ def _follow_in_thread(url: str, job_id: str) -> tuple[threading.Thread, threadin
     return thread, opened, got
 
 
+def _client_in_thread(url: str, job_id: str) -> tuple[threading.Thread, dict[str, Any]]:
+    """The Python client following the job's events in a thread: the events, or the error it raised."""
+    got: dict[str, Any] = {"events": []}
+
+    def follow() -> None:
+        try:
+            with OCRGateClient(url) as client:
+                for event in client.job_events(job_id):
+                    got["events"].append(event)
+        except Exception as exc:
+            got["error"] = exc
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    return thread, got
+
+
 def _stop(cluster: Cluster, signum: int) -> str:
     """Signal the launcher, wait for it to exit; its log."""
     assert cluster.process is not None
@@ -110,13 +129,19 @@ def test_stop_lets_requests_in_flight_finish_then_stops_the_workers(tmp_path: Pa
         assert job.status_code == 202, job.text
         job_id = job.json()["id"]
         stream, opened, got = _follow_in_thread(cluster.url, job_id)
+        client, client_got = _client_in_thread(cluster.url, job_id)
         request, answer = _post_in_thread(cluster.url, SIX_PAGES, "rapidocr")
         assert opened.wait(WAIT_S)
+        deadline = time.monotonic() + WAIT_S  # the client's stream is open once it has had an event
+        while not client_got["events"] and "error" not in client_got and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert client_got["events"], client_got
         _wait_worker_busy(f"http://127.0.0.1:{cluster.port + 1}")  # rapidocr's worker
 
         log = _stop(cluster, signal.SIGINT)
         request.join(WAIT_S)
         stream.join(WAIT_S)
+        client.join(WAIT_S)
     finally:
         cluster.stop()
 
@@ -138,6 +163,8 @@ def test_stop_lets_requests_in_flight_finish_then_stops_the_workers(tmp_path: Pa
     assert names[-1] == "stopping" and "job" not in names, names
     _name, data, retry = got["events"][-1]
     assert json.loads(data)["job_id"] == job_id and retry == 5000
+    # the Python client says so with a typed error, rather than ending as if the job had ended
+    assert isinstance(client_got.get("error"), ShuttingDown), client_got
 
 
 def test_a_request_still_running_when_the_grace_period_ends_gets_a_json_503(tmp_path: Path) -> None:
