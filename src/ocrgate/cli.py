@@ -286,19 +286,16 @@ def gateway(
     port: Annotated[int | None, typer.Option(help="port (default: config, 8080)")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Run the gateway alone, in front of workers that run elsewhere (see `serve` for everything)."""
-    import uvicorn
-
+    """Run the gateway alone, in front of workers that run elsewhere (see `serve` for everything). On
+    SIGTERM / Ctrl-C it stops taking requests and gives those in flight `shutdown_grace_s` seconds."""
     from ocrgate.gateway.app import create_gateway_app
+    from ocrgate.gateway.shutdown import run_gateway
 
     settings = _settings(config)
     _logging()
-    uvicorn.run(
-        create_gateway_app(settings),
-        host=host or settings.gateway.host,
-        port=port or settings.gateway.port,
-        log_level="warning",
-        timeout_graceful_shutdown=5,
+    gateway = settings.gateway
+    run_gateway(
+        create_gateway_app(settings), host or gateway.host, port or gateway.port, gateway.shutdown_grace_s
     )
 
 

@@ -23,7 +23,7 @@ import httpx
 from httpx_sse import aconnect_sse, connect_sse
 from pydantic import BaseModel, TypeAdapter
 
-from ocrgate.errors import BackendError, InputError, OCRGateError, error_from_info
+from ocrgate.errors import BackendError, InputError, OCRGateError, ShuttingDown, error_from_info
 from ocrgate.schema import CompareResponse, ErrorResponse, JobEvent, JobStatus, OCRResponse
 
 FileInput = str | Path | bytes
@@ -89,6 +89,16 @@ def _content(response: httpx.Response) -> bytes:
 
 #: the server-sent events a job stream carries (`ping` comments are left out)
 JOB_EVENTS = ("page", "progress", "job")
+
+
+def _stopped(data: str) -> ShuttingDown:
+    """The error for a job stream the gateway's stop ended (its `stopping` event): the job goes on
+    once the gateway is back; follow it again then."""
+    try:
+        message = str(json.loads(data)["message"])
+    except (ValueError, KeyError, TypeError):
+        message = "the gateway is stopping"
+    return ShuttingDown(message)
 
 
 class _Base:
@@ -238,7 +248,8 @@ class OCRGateClient(_Base):
         return None if answer.status_code == 204 else _read(answer, JobStatus)
 
     def job_events(self, job_id: str) -> Iterator[JobEvent]:
-        """Finished pages (and whole-file engines' progress) as they come, then the job's end."""
+        """Finished pages (and whole-file engines' progress) as they come, then the job's end; raises
+        ShuttingDown when the gateway stops first (the job goes on once it is back: follow it again)."""
         with connect_sse(self.http, "GET", f"/v1/jobs/{job_id}/events", timeout=None) as source:
             if not source.response.is_success:  # a streamed error body: read it for its typed error
                 source.response.read()
@@ -246,6 +257,8 @@ class OCRGateClient(_Base):
             for sse in source.iter_sse():
                 if sse.event in JOB_EVENTS:
                     yield JobEvent.model_validate_json(sse.data)
+                elif sse.event == "stopping":
+                    raise _stopped(sse.data)
 
     def wait_job(
         self, job_id: str, on_event: Callable[[JobEvent], None] | None = None
@@ -370,6 +383,8 @@ class AsyncOCRGateClient(_Base):
             async for sse in source.aiter_sse():
                 if sse.event in JOB_EVENTS:
                     yield JobEvent.model_validate_json(sse.data)
+                elif sse.event == "stopping":
+                    raise _stopped(sse.data)
 
     async def wait_job(
         self, job_id: str, on_event: Callable[[JobEvent], None] | None = None

@@ -152,6 +152,12 @@ class GatewayConfig(BaseModel):
         description="a job page `running` this long is failed (one attempt counted) and retried by the "
         "watchdog; default (page_retries + 1) x (limits.page_timeout_s + 60) + 60 seconds",
     )
+    shutdown_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="on SIGTERM / Ctrl-C, how long requests in flight may take to finish (seconds); "
+        "one still running then is answered 503 `shutting_down`",
+    )
     job_store: Literal["sqlite", "postgres"] = Field(
         default="sqlite", description="sqlite: one gateway (data_dir); postgres: gateways sharing jobs"
     )

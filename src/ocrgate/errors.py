@@ -120,6 +120,14 @@ class BackendUnavailable(OCRGateError):
     status = 503
 
 
+class ShuttingDown(OCRGateError):
+    """The gateway is stopping: a request that came after the stop began, or one still running when
+    the stop's grace period (`[gateway] shutdown_grace_s`) ended. Worth retrying once it is back."""
+
+    code = "shutting_down"
+    status = 503
+
+
 class BackendError(OCRGateError):
     code = "backend_error"
     status = 502
@@ -187,6 +195,7 @@ ERRORS_BY_CODE: dict[str, type[OCRGateError]] = {
         URLNotAllowed,
         FetchFailed,
         BackendUnavailable,
+        ShuttingDown,
         BackendError,
         Busy,
         Timeout,

@@ -2,7 +2,9 @@
 
 Each worker is its own process, started from its backend's python (its own virtualenv) with its GPU
 pinned through CUDA_VISIBLE_DEVICES. Children die with the launcher (PR_SET_PDEATHSIG), so even a
-`kill -9` of the launcher leaves no orphans; Ctrl-C / SIGTERM stops the gateway first, then workers.
+`kill -9` of the launcher leaves no orphans. Ctrl-C / SIGTERM stops them in stages, each once the one
+before has exited: the gateway (which answers the requests in flight within `[gateway] shutdown_grace_s`),
+then the workers, then the model servers.
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ from ocrgate.config import CONFIG_ENV, BackendConfig, Settings
 log = logging.getLogger("ocrgate.launcher")
 BACKOFF_MAX_S = 30.0
 STABLE_AFTER_S = 60.0
+#: how long a stopping child may take to exit before it is killed (seconds; the gateway gets its
+#: `shutdown_grace_s` more)
 STOP_GRACE_S = 10.0
+#: the order children are stopped in, by kind: no worker stops while the gateway may still use it
+STOP_ORDER = ("gateway", "worker", "model server")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -43,6 +49,10 @@ class Child:
     #: a model server is ready on any 200 from its health URL; our own processes say `status`
     model_server: bool = False
     start_timeout_s: float = 120.0
+    #: `gateway`, `worker` or `model server` (`STOP_ORDER`)
+    kind: str = "worker"
+    #: seconds it may take to exit once terminated, before it is killed
+    stop_timeout_s: float = STOP_GRACE_S
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     restarts: int = 0
@@ -82,6 +92,7 @@ def server_children(settings: Settings) -> list[Child]:
                 server.url + server.health_path,
                 model_server=True,
                 start_timeout_s=server.start_timeout_s,
+                kind="model server",
             )
         )
     return children
@@ -129,7 +140,9 @@ def gateway_child(settings: Settings, config_path: str | None) -> Child:
         env[CONFIG_ENV] = config_path
     gateway = settings.gateway
     argv = [sys.executable, "-m", "ocrgate", "gateway", "--host", gateway.host, "--port", str(gateway.port)]
-    return Child("gateway", argv, env, f"http://{gateway.host}:{gateway.port}/health")
+    health_url = f"http://{gateway.host}:{gateway.port}/health"
+    stop_timeout_s = gateway.shutdown_grace_s + STOP_GRACE_S
+    return Child("gateway", argv, env, health_url, kind="gateway", stop_timeout_s=stop_timeout_s)
 
 
 class Supervisor:
@@ -184,19 +197,39 @@ class Supervisor:
                     child.start()
 
     def stop(self) -> None:
+        """Stop every child, kind by kind in `STOP_ORDER`, each kind once the one before has exited."""
         self.stopping.set()
-        for child in reversed(self.children):  # the gateway (last) first, then the workers
-            if child.alive() and child.process:
-                child.process.terminate()
-        deadline = time.monotonic() + STOP_GRACE_S
-        for child in self.children:
-            if child.process is None:
-                continue
+        for kind in STOP_ORDER:
+            self._stop_all([c for c in self.children if c.kind == kind and c.process is not None])
+
+    @staticmethod
+    def _stop_all(children: list[Child]) -> None:
+        """SIGTERM the children, wait up to their `stop_timeout_s` for them to exit, SIGKILL the rest."""
+        running = [c for c in children if c.alive()]
+        if running:
+            log.info("stopping %s", ", ".join(c.name for c in running))
+        for child in running:
+            assert child.process is not None
+            child.process.terminate()
+        deadline = time.monotonic() + max((c.stop_timeout_s for c in children), default=0.0)
+        for child in children:
+            assert child.process is not None
             try:
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                log.warning("%s did not exit within %.0f s: killed", child.name, child.stop_timeout_s)
                 child.process.kill()
                 child.process.wait()
+            if child in running:
+                log.info("%s exited (%s)", child.name, _exit_status(child.process.returncode))
+
+
+def _exit_status(code: int) -> str:
+    """`code 0`, `on SIGTERM` (uvicorn ends by raising the signal it stopped on), `on SIGKILL`, ..."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"on {signal.Signals(-code).name}"
+    return f"code {code}"
 
 
 def serve(settings: Settings, config_path: str | None) -> None:

@@ -16,6 +16,7 @@ from ocrgate.gateway.metrics import Metrics
 from ocrgate.gateway.openapi import install_docs, install_openapi
 from ocrgate.gateway.routes import backends, job_pages, jobs, mistral, ocr, scorecards, web
 from ocrgate.gateway.routing import Router
+from ocrgate.gateway.shutdown import DrainGate
 from ocrgate.gateway.state import Gateway
 from ocrgate.http_errors import REQUEST_ID_HEADER, install_error_handlers
 from ocrgate.jobs import open_store
@@ -78,11 +79,13 @@ def create_gateway_app(settings: Settings) -> FastAPI:
 
 
 def _middleware(app: FastAPI, gw: Gateway) -> None:
-    """Innermost first: cut oversized bodies, answer what the app raised unexpectedly (a 500), CORS
+    """Innermost first: cut oversized bodies, answer what the app raised unexpectedly (a 500), answer
+    503 what the gateway's stop refused or cut (`gateway.shutdown`), CORS
     (so even a 413 or a 500 is readable cross-origin), fixed headers, count every answer, then the
     request id (outermost, so every answer carries it and the 413 body has it too)."""
     app.add_middleware(UploadLimit, limits=gw.settings.limits)
     app.add_middleware(InternalErrors)
+    app.add_middleware(DrainGate, drain=gw.drain)
     if gw.settings.gateway.cors_origins:
         app.add_middleware(
             CORSMiddleware,

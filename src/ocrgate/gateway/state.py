@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,6 +11,7 @@ from ocrgate.config import Settings
 from ocrgate.gateway.auth import APIKeys
 from ocrgate.gateway.metrics import Metrics
 from ocrgate.gateway.routing import Router
+from ocrgate.gateway.shutdown import Drain
 from ocrgate.jobs import JobStore
 from ocrgate.jobs.runner import JobRunner
 
@@ -23,6 +24,8 @@ class Gateway:
     runner: JobRunner
     metrics: Metrics
     auth: APIKeys
+    #: the server's stop, once it has begun (`gateway.shutdown`)
+    drain: Drain = field(default_factory=Drain)
 
 
 # Both dependencies are `async def` though they never wait: FastAPI runs a plain `def` dependency in its

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Depends, Header, Query, Response
-from sse_starlette import EventSourceResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.types import Message, Receive, Scope, Send
 
 from ocrgate.documents import open_document
 from ocrgate.errors import NotFound, NotReady
@@ -29,6 +32,9 @@ from ocrgate.jobs.runner import job_result, job_status
 from ocrgate.schema import CompareResponse, JobStatus, OCRResponse
 
 router = APIRouter(tags=["jobs"])
+
+#: how long a client should wait before it opens a stream the gateway's stop ended (SSE `retry`, ms)
+RECONNECT_MS = 5000
 
 
 def owned_job(gw: Gateway, job_id: str, owner: str | None) -> JobRecord:
@@ -132,16 +138,54 @@ def get_job_result(
         document.close()
 
 
+class JobEventStream(EventSourceResponse):
+    """A job's event stream that the server's stop ends cleanly: sse-starlette stops the stream when the
+    server begins to stop (SIGTERM, Ctrl-C); this then sends one last `stopping` event (its data
+    `{"job_id", "message"}`, with `retry: RECONNECT_MS`) and the end of the chunked body, where the
+    connection would otherwise be cut mid-body. A stream whose client went away gets nothing more."""
+
+    def __init__(self, content: AsyncIterator[dict[str, str]], job_id: str) -> None:
+        super().__init__(content, ping=10)
+        self.job_id = job_id
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = ended = gone = False
+
+        async def watched_receive() -> Message:
+            nonlocal gone
+            message = await receive()
+            gone = gone or message["type"] == "http.disconnect"
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started, ended
+            started = started or message["type"] == "http.response.start"
+            ended = ended or (message["type"] == "http.response.body" and not message.get("more_body"))
+            await send(message)
+
+        await super().__call__(scope, watched_receive, watched_send)
+        if ended or gone:
+            return
+        message = "the gateway is stopping; the job goes on when it is back: open this stream again"
+        data = json.dumps({"job_id": self.job_id, "message": message})
+        last = ServerSentEvent(data=data, event="stopping", retry=RECONNECT_MS).encode()
+        with contextlib.suppress(OSError):  # the client may be gone by now
+            if not started:
+                await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            await send({"type": "http.response.body", "body": last, "more_body": False})
+
+
 @router.get("/v1/jobs/{job_id}/events", responses=ERRORS)
 async def job_events(job_id: str, gw: GatewayDep, owner: OwnerDep) -> EventSourceResponse:
-    """Server-sent events: one `page` event per finished page, then one `job` event at the end."""
+    """Server-sent events: one `page` event per finished page, then one `job` event at the end; or,
+    when the gateway stops first, one `stopping` event (`JobEventStream`): open the stream again."""
     owned_job(gw, job_id, owner)
 
     async def stream() -> AsyncIterator[dict[str, str]]:
         async for event in gw.runner.events(job_id):
             yield {"event": event.event, "data": event.model_dump_json()}
 
-    return EventSourceResponse(stream(), ping=10)
+    return JobEventStream(stream(), job_id)
 
 
 @router.delete(

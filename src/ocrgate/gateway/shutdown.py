@@ -1,0 +1,133 @@
+"""Stopping the gateway without breaking what is in flight (SIGTERM, Ctrl-C, `ocrgate serve` stopping).
+
+When the server begins to stop, uvicorn closes the listening socket and asks idle connections to
+close; `GatewayServer` then calls `Drain.begin`, and from that moment:
+
+- a request that still arrives (on a connection already open) is answered 503 `shutting_down`;
+- requests in flight run on for `[gateway] shutdown_grace_s` seconds; one still running then is
+  cancelled and answered 503 `shutting_down` (`DrainGate`), instead of uvicorn's plain-text 500
+  ("Internal Server Error") and its traceback;
+- a job's event stream ends at once with a final `stopping` event (`routes/jobs.py`), since it would
+  otherwise hold the stop for the whole grace period.
+
+Jobs are not requests: the job runner stops with the application (lifespan) and the next gateway
+requeues their pages. uvicorn's own limit (`timeout_graceful_shutdown`) is set `BACKSTOP_S` past the
+grace period, for work that cannot be cancelled at once (a thread that must finish).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+
+import anyio
+import uvicorn
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ocrgate.errors import ShuttingDown
+from ocrgate.http_errors import error_response, request_id_of
+from ocrgate.middleware import HTTPMiddleware
+
+log = logging.getLogger("ocrgate.gateway")
+
+#: seconds uvicorn waits past the grace period before it cancels what is left itself
+BACKSTOP_S = 5.0
+#: uvicorn's exit status when the server could not start (`uvicorn.main.STARTUP_FAILURE`)
+STARTUP_FAILURE = 3
+
+
+class Drain:
+    """The gateway's stop, once begun: requests in flight are tracked by their cancel scopes and
+    cancelled together `grace_s` seconds after `begin`."""
+
+    def __init__(self) -> None:
+        self.begun = False
+        self.grace_s = 0.0
+        self.requests: set[anyio.CancelScope] = set()
+        self._cut: asyncio.Task[None] | None = None
+
+    def begin(self, grace_s: float) -> None:
+        """Refuse new requests from now on; cancel those in flight after `grace_s` seconds. Called once,
+        in the server's event loop; a second call does nothing."""
+        if self.begun:
+            return
+        self.begun, self.grace_s = True, grace_s
+        log.info("stopping: %d request(s) in flight get %.0f s to finish", len(self.requests), grace_s)
+        self._cut = asyncio.get_running_loop().create_task(self._cut_after(grace_s))
+
+    async def _cut_after(self, grace_s: float) -> None:
+        await asyncio.sleep(grace_s)
+        if self.requests:
+            log.warning("grace period over: %d request(s) answered 503", len(self.requests))
+        for scope in list(self.requests):
+            scope.cancel()
+
+
+class DrainGate(HTTPMiddleware):
+    """Answers 503 `shutting_down` to a request that comes once the stop has begun, and to one the stop
+    cancelled before its answer started. One cut after its answer started (a long download) ends its
+    connection: the client sees a cut-off answer, never a wrong one."""
+
+    def __init__(self, app: ASGIApp, drain: Drain) -> None:
+        self.app = app
+        self.drain = drain
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.drain.begun:
+            await self._refuse(scope, receive, send, "the gateway is stopping; try again once it is back")
+            return
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        with anyio.CancelScope() as cancel_scope:
+            self.drain.requests.add(cancel_scope)
+            try:
+                await self.app(scope, receive, watched_send)
+            finally:
+                self.drain.requests.discard(cancel_scope)
+        if cancel_scope.cancelled_caught and not started:
+            message = (
+                f"the gateway stopped before this request finished (it waited {self.drain.grace_s:g} s); "
+                "try again once it is back"
+            )
+            await self._refuse(scope, receive, send, message)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, message: str) -> None:
+        error = ShuttingDown(message)
+        headers = {"Connection": "close", "Retry-After": "5"}
+        response = error_response(error.status, error.code, error.message, headers, request_id_of(scope))
+        await response(scope, receive, send)
+
+
+class GatewayServer(uvicorn.Server):
+    """uvicorn's server, which tells the gateway's `Drain` when its stop begins."""
+
+    def __init__(self, config: uvicorn.Config, drain: Drain, grace_s: float) -> None:
+        super().__init__(config)
+        self.drain = drain
+        self.grace_s = grace_s
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.drain.begin(self.grace_s)
+        await super().shutdown(sockets)
+
+
+def run_gateway(app: FastAPI, host: str, port: int, grace_s: float) -> None:
+    """Serve the gateway `app` (`create_gateway_app`) on host:port until SIGTERM or Ctrl-C, then stop as
+    the module says; requests in flight get `grace_s` seconds. Exits with status 3 when the server
+    cannot start (the port is taken), as `uvicorn.run` does."""
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=grace_s + BACKSTOP_S
+    )
+    server = GatewayServer(config, app.state.gateway.drain, grace_s)
+    server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
