@@ -127,6 +127,16 @@ class Cluster:
             time.sleep(0.3)
         raise TimeoutError(f"cluster not healthy after {timeout_s} s; see {self.log.name}")
 
+    def ended_job(self, job_id: str, timeout_s: float = 300) -> dict[str, Any]:
+        """The job's status once it has ended (completed, failed or cancelled), polled every 0.5 s."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            job = httpx.get(f"{self.url}/v1/jobs/{job_id}", headers=self.headers, timeout=10).json()
+            if job["status"] in ("completed", "failed", "cancelled"):
+                return job
+            time.sleep(0.5)
+        raise TimeoutError(job_id)
+
     def workers(self) -> dict[str, list[dict[str, Any]]]:
         """Each backend's workers as the gateway sees them, with their /health answers."""
         backends = httpx.get(f"{self.url}/v1/backends", headers=self.headers, timeout=5).json()

@@ -8,7 +8,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,16 +34,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, eval_dir: Path) -> Iterato
     assert running.stop() == []
 
 
-def wait(cluster: Cluster, job_id: str, timeout_s: float = 300) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = httpx.get(f"{cluster.url}/v1/jobs/{job_id}").json()
-        if job["status"] in ("completed", "failed", "cancelled"):
-            return job
-        time.sleep(0.5)
-    raise TimeoutError(job_id)
-
-
 @pytest.fixture(scope="module")
 def pages(eval_dir: Path) -> list[Path]:
     return [eval_dir / folder / name for folder, name in zip(SOURCES, PAGES, strict=True)]
@@ -60,7 +49,7 @@ def set_job(cluster: Cluster, pages: list[Path]) -> dict[str, Any]:
     job = answer.json()
     assert job["page_count"] == 3 and job["page_names"] == list(PAGES)
     assert job["name"] == "phototest.png + 2 more"
-    assert wait(cluster, job["id"])["status"] == "completed"
+    assert cluster.ended_job(job["id"])["status"] == "completed"
     return job
 
 

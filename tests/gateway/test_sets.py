@@ -4,10 +4,8 @@ names the file, the searchable PDF keeps each page's size, and `format` is refus
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pypdfium2 as pdfium
@@ -37,16 +35,6 @@ def submit(cluster: Cluster, files: list[tuple[str, bytes]], **fields: str) -> h
     )
 
 
-def ended(cluster: Cluster, job_id: str, timeout_s: float = 300) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = httpx.get(f"{cluster.url}/v1/jobs/{job_id}").json()
-        if job["status"] in ("completed", "failed", "cancelled"):
-            return job
-        time.sleep(0.5)
-    raise TimeoutError(job_id)
-
-
 def test_a_pdf_page_that_cannot_be_loaded_fails_that_page_of_the_set(
     cluster: Cluster, phototest: Path
 ) -> None:
@@ -63,7 +51,7 @@ def test_a_pdf_page_that_cannot_be_loaded_fails_that_page_of_the_set(
         "bogus.pdf#2",
         "bogus.pdf#3",
     ]
-    assert ended(cluster, job["id"])["status"] == "failed"  # as the PDF alone: a page of it failed
+    assert cluster.ended_job(job["id"])["status"] == "failed"  # as the PDF alone: a page of it failed
     pages = httpx.get(f"{cluster.url}/v1/jobs/{job['id']}/result").json()["pages"]
     assert "quick" in pages[0]["markdown"].lower() and "harbour office" in pages[1]["markdown"]
     for index in (2, 3):
@@ -108,7 +96,7 @@ def test_too_many_pages_gives_the_count_of_each_file(cluster: Cluster, phototest
 def test_the_searchable_pdf_of_a_set_keeps_each_page_size(cluster: Cluster, phototest: Path) -> None:
     form = (BUGS / "pdf_filled_form.pdf").read_bytes()
     job = submit(cluster, [("form.pdf", form), ("photo.png", phototest.read_bytes())]).json()
-    assert ended(cluster, job["id"])["status"] == "completed"
+    assert cluster.ended_job(job["id"])["status"] == "completed"
     answer = httpx.get(f"{cluster.url}/v1/jobs/{job['id']}/result", params={"format": "pdf"}, timeout=120)
     assert answer.status_code == 200, answer.text
     # named as the web client names a set's downloads: the first file's stem and how many more
@@ -117,7 +105,7 @@ def test_the_searchable_pdf_of_a_set_keeps_each_page_size(cluster: Cluster, phot
     alone = []  # each file as a job of its own: the size its page gets there
     for name, data in (("form.pdf", form), ("photo.png", phototest.read_bytes())):
         single = submit(cluster, [(name, data)]).json()
-        assert ended(cluster, single["id"])["status"] == "completed"
+        assert cluster.ended_job(single["id"])["status"] == "completed"
         written = httpx.get(
             f"{cluster.url}/v1/jobs/{single['id']}/result", params={"format": "pdf"}, timeout=120
         )
