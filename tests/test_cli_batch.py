@@ -67,13 +67,13 @@ def test_a_folder_is_read_into_every_format_then_resumed(
     assert first.returncode == 0, first.stderr[-3000:]
 
     for stem in STEMS:  # the folder structure mirrored, one file per format
-        for extension in (".md", ".alto.xml", ".json", ".ocr.pdf", ".boxes.jpg"):
+        for extension in (".md", ".alto.xml", ".json", ".ocr.pdf", ".boxes.svg"):
             assert (out / f"{stem}{extension}").is_file(), f"{stem}{extension}"
     assert not list(out.rglob("notes*")) and not list(out.rglob("*.tmp"))
     assert cer((out / "phototest.md").read_text(encoding="utf-8"), phototest_truth) <= 0.05
     for stem in STEMS:
         text = (out / f"{stem}.json").read_text(encoding="utf-8")
-        assert "boxes_image" not in text and "base64" not in text  # the pictures are the PNG files
+        assert "boxes_image" not in text and "base64" not in text  # the pictures are the SVG files
         response = json.loads(text)
         assert response["status"] == "complete" and response["pages"]
         alto_schema.assertValid(etree.parse(str(out / f"{stem}.alto.xml")))
@@ -291,7 +291,7 @@ def test_outputs_of_an_earlier_run_are_never_read_as_inputs(tmp_path: Path, eval
         "--boxes", "all",
     )  # fmt: skip
     assert first.returncode == 0, first.stderr[-3000:]
-    assert (scans / "scan.ocr.pdf").is_file() and (scans / "sub" / "two.boxes.jpg").is_file()
+    assert (scans / "scan.ocr.pdf").is_file() and (scans / "sub" / "two.boxes.svg").is_file()
     records = (scans / ".ocrgate-outputs").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line) for line in records] == [{"stem": "scan"}, {"stem": "sub/two"}]
 

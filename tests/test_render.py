@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import urllib.request
 
 from PIL import Image
 
@@ -12,12 +13,16 @@ from ocrgate.render import (
     KIND_COLOURS,
     assemble_response,
     block_markdown,
-    boxes_image,
+    boxes_svg,
+    page_href,
     page_markdown,
+    preview_href,
     render_page,
     source_markdown,
 )
 from ocrgate.schema import Block, PageResult
+from tests.helpers import image_bytes
+from tests.pictures import read_picture
 
 
 def _block(kind: str, text: str = "", bbox=(10, 10, 50, 30), **extra) -> Block:
@@ -40,21 +45,43 @@ def test_page_markdown_leaves_out_headers_and_footers() -> None:
     assert page_markdown(blocks) == "Body"
 
 
-def test_boxes_image_draws_each_block_in_its_kind_colour() -> None:
-    page = Image.new("RGB", (400, 300), "white")
-    picture = boxes_image(page, [_block("table", bbox=(100, 100, 300, 250))])
-    assert picture.size == (400, 300)
-    colour = tuple(int(KIND_COLOURS["table"][i : i + 2], 16) for i in (1, 3, 5))
-    assert picture.getpixel((200, 249)) == colour  # bottom edge
-    assert picture.getpixel((200, 175)) == (255, 255, 255)  # inside stays clear
-    assert page.getpixel((200, 249)) == (255, 255, 255)  # the page itself is untouched
+def test_the_boxes_picture_outlines_each_block_in_its_kind_colour_over_the_page() -> None:
+    upload = image_bytes(Image.new("RGB", (400, 300), "white"), "PNG")
+    blocks = [_block("table", bbox=(100, 100, 300, 250)), _block("title", bbox=(10.04, 5, 390, 40))]
+    picture = read_picture(boxes_svg(blocks, 400, 300, page_href(upload, "image/png")))
+    assert (picture.width, picture.height) == (400, 300)
+    assert picture.outlines == [
+        (100, 100, 300, 250, KIND_COLOURS["table"]),
+        (10, 5, 390, 40, KIND_COLOURS["title"]),  # tenths of a pixel
+    ]
+    assert picture.labels == ["1 table", "2 title"]  # reading order from 1, then the kind
+    assert (picture.media_type, picture.data) == ("image/png", upload)  # the page as it came
 
 
-def test_boxes_image_of_a_big_page_is_scaled_down_by_a_whole_factor() -> None:
-    picture = boxes_image(Image.new("RGB", (3200, 2400), "white"), [_block("text", bbox=(0, 0, 3200, 2400))])
-    assert picture.size == (800, 600)  # 3200 / 4: the smallest whole factor to at most 1000 a side
-    assert boxes_image(Image.new("RGB", (1000, 700), "white"), []).size == (1000, 700)
-    assert boxes_image(Image.new("RGB", (1275, 1650), "white"), []).size == (638, 825)
+def test_a_preview_is_the_page_scaled_down_by_a_whole_factor() -> None:
+    def size(width: int, height: int) -> tuple[int, int]:
+        with urllib.request.urlopen(preview_href(Image.new("RGB", (width, height), "white"))) as preview:
+            assert preview.headers.get_content_type() == "image/jpeg"
+            return Image.open(io.BytesIO(preview.read())).size
+
+    assert size(3200, 2400) == (800, 600)  # 3200 / 4: the smallest whole factor to at most 1000 a side
+    assert size(1000, 700) == (1000, 700)
+    assert size(1275, 1650) == (638, 825)
+
+
+def test_render_page_makes_the_picture_over_the_upload_else_over_a_preview() -> None:
+    page = Image.new("RGB", (1275, 1650), "white")
+    upload = image_bytes(page, "PNG")
+    result = PageResult(index=0, width=1275, height=1650, blocks=[_block("text", "x", bbox=(0, 0, 10, 10))])
+    over_upload = read_picture(
+        render_page(result, None, True, page_href(upload, "image/png")).page.boxes_image
+    )
+    assert over_upload.data == upload and (over_upload.width, over_upload.height) == (1275, 1650)
+    over_pixels = read_picture(render_page(result, page, True).page.boxes_image)
+    assert over_pixels.media_type == "image/jpeg" and over_pixels.page.size == (638, 825)
+    assert (over_pixels.width, over_pixels.height) == (1275, 1650)  # boxes in the page's own pixels
+    assert over_pixels.outlines == over_upload.outlines == [(0, 0, 10, 10, KIND_COLOURS["text"])]
+    assert render_page(result, page, False).page.boxes_image is None
 
 
 def test_source_markdown_embeds_the_cropped_figure() -> None:

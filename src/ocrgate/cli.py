@@ -98,7 +98,7 @@ def ocr(
         TextLayerChoice, typer.Option(help="PDF pages: use a reliable text layer (auto), never, or only it")
     ] = TextLayerChoice.auto,
     boxes: Annotated[
-        BoxesChoice, typer.Option(help="boxes pictures for all, first or no pages (JPEG files with --out)")
+        BoxesChoice, typer.Option(help="boxes pictures for all, first or no pages (SVG files with --out)")
     ] = BoxesChoice.none,
     images: Annotated[
         bool, typer.Option("--images", help="keep source_markdown (figures as base64 PNG) in the JSON")

@@ -45,6 +45,12 @@ class Limits(BaseModel):
         description="the `options` JSON, the prompt included (they travel to the worker in its URL)",
     )
     max_options_depth: int = Field(default=32, gt=0, description="nesting of arrays and objects in `options`")
+    boxes_embed_max_bytes: int = Field(
+        default=1024 * 1024,
+        ge=0,
+        description="bytes: an uploaded PNG, JPEG or WebP up to this size is the boxes picture's page "
+        "itself (no decoding, no re-encoding); a larger one, and every other page, gets a JPEG preview",
+    )
 
 
 class ModelServerConfig(BaseModel):

@@ -33,7 +33,7 @@ from ocrgate.errors import (
     TooManyPages,
     UnsupportedType,
 )
-from ocrgate.image_files import IMAGE_TYPES, decode_frame, image_frames
+from ocrgate.image_files import IMAGE_TYPES, Frame, decode_frame, image_frames
 from ocrgate.pdf_forms import field_values
 from ocrgate.textlayer import TextLayer, read_text_layer
 
@@ -69,10 +69,12 @@ def sniff(data: bytes) -> str | None:
 
 @dataclass(frozen=True)
 class EncodedImage:
-    """An image file as uploaded: its bytes and media type (a worker decodes it as the intake would)."""
+    """An image file as uploaded: its bytes and media type (a worker decodes it as the intake would);
+    `as_stored`: a browser shows these bytes as the page's pixels (`image_files.Frame.as_stored`)."""
 
     data: bytes = field(repr=False)
     media_type: str
+    as_stored: bool = False
 
 
 class PageImage:
@@ -144,8 +146,8 @@ class Document:
     limits: Limits = field(repr=False)
     #: `dpi` is the default, not asked for: a small PDF page gets more (`limits.pdf_min_long_side`)
     auto_dpi: bool = False
-    #: an image file's pages: (frame number, declared dpi) each, from its headers; None for a PDF
-    _frames: list[tuple[int, float | None]] | None = field(default=None, repr=False)
+    #: an image file's pages, from its headers; None for a PDF
+    _frames: list[Frame] | None = field(default=None, repr=False)
     _pdf: pdfium.PdfDocument | None = field(default=None, repr=False)
 
     @property
@@ -162,10 +164,12 @@ class Document:
         if not 0 <= index < self.page_count:
             raise IndexError(f"page {index} out of range 0..{self.page_count - 1}")
         if self._frames is not None:
-            frame, dpi = self._frames[index]
-            decode = functools.partial(decode_frame, self.data, self.media_type, frame)
-            single = EncodedImage(self.data, self.media_type) if self.page_count == 1 else None
-            return PageImage(index=index, dpi=dpi, decode=decode, encoded=single)
+            frame = self._frames[index]
+            decode = functools.partial(decode_frame, self.data, self.media_type, frame.number)
+            single = (
+                EncodedImage(self.data, self.media_type, frame.as_stored) if self.page_count == 1 else None
+            )
+            return PageImage(index=index, dpi=frame.dpi, decode=decode, encoded=single)
         return self._render_pdf_page(index)
 
     def page_size(self, index: int) -> tuple[int, int]:
@@ -227,7 +231,7 @@ class Document:
         if not 0 <= index < self.page_count:
             raise IndexError(f"page {index} out of range 0..{self.page_count - 1}")
         if self._frames is not None:
-            return self._frames[index][1]
+            return self._frames[index].dpi
         with _PDFIUM_LOCK:
             return self._load_pdf_page(index)[3] * 72
 

@@ -23,9 +23,9 @@ from typing import Any, Protocol
 import anyio
 
 from ocrgate.collector import Collector
-from ocrgate.documents import Document, PageImage
+from ocrgate.documents import Document, EncodedImage, PageImage
 from ocrgate.errors import BackendError, InternalError, OCRGateError
-from ocrgate.render import BoxesMode, RenderedPage, render_page, respond, wants_boxes
+from ocrgate.render import BoxesMode, RenderedPage, page_href, render_page, respond, wants_boxes
 from ocrgate.render.response import cheap_to_render, needs_pixels
 from ocrgate.schema import (
     CompareResponse,
@@ -168,10 +168,12 @@ class _Run:
         rendering; render and total are added here)."""
         t0 = time.perf_counter()
         boxes = wants_boxes(self.boxes, result.index)
-        if cheap_to_render(result, boxes):  # less work than a hand-off to a thread and back
-            rendered = _render_on(result, page, boxes)
+        upload = self._shown(page) if boxes else None
+        shown = page_href(upload.data, upload.media_type) if upload is not None else None
+        if cheap_to_render(result, boxes, shown is not None):  # less than a hand-off to a thread and back
+            rendered = _render_on(result, page, boxes, shown)
         else:
-            rendered = await anyio.to_thread.run_sync(_render_on, result, page, boxes)
+            rendered = await anyio.to_thread.run_sync(_render_on, result, page, boxes, shown)
         seconds = time.perf_counter() - t0
         for name in names:
             self._timings(name).render += seconds
@@ -179,6 +181,14 @@ class _Run:
             own.total = own.decode + own.queue + own.ocr + own.render
             self.sink.done(name, rendered.model_copy(update={"timings": own}))
             self.finished[name] = time.perf_counter()
+
+    def _shown(self, page: PageImage | None) -> EncodedImage | None:
+        """The upload itself as the boxes picture's page, where a browser shows it as `page`'s pixels
+        and it is at most `limits.boxes_embed_max_bytes`; None when the picture needs the pixels."""
+        encoded = page.encoded if page is not None else None
+        if encoded is None or not encoded.as_stored:
+            return None
+        return encoded if len(encoded.data) <= self.document.limits.boxes_embed_max_bytes else None
 
     async def _rasterise(self, index: int, pixels: bool = False) -> tuple[PageImage, float]:
         t0 = time.perf_counter()
@@ -278,8 +288,14 @@ class _Run:
                 ]
             )
             found = []
-            # the picture is drawn where the pixels are: here once they are made, else by the worker
-            boxes = crops is None and not page.decoded and wants_boxes(self.boxes, page.index)
+            # the picture is made from the upload itself where it can be, else where the pixels are:
+            # here once they are made, else by the worker
+            boxes = (
+                crops is None
+                and not page.decoded
+                and self._shown(page) is None
+                and wants_boxes(self.boxes, page.index)
+            )
             for piece, origin in pieces:
                 t0 = time.perf_counter()
                 result = await recognizer.page(piece, self.options, boxes=boxes)
@@ -338,11 +354,14 @@ class _Run:
                 self._failed(name, index, exc)
 
 
-def _render_on(result: PageResult, page: PageImage | None, boxes: bool) -> RenderedPage:
+def _render_on(
+    result: PageResult, page: PageImage | None, boxes: bool, shown: str | None = None
+) -> RenderedPage:
     """`render_page` against the page's pixels where they are made or needed (figures to crop, a boxes
-    picture the result does not bring), else against the result's own size (blocking: decodes)."""
-    needed = page is not None and (page.decoded or needs_pixels(result, boxes))
-    return render_page(result, page.image if needed else None, boxes)
+    picture that neither the result nor the upload makes: `shown`, its `data:` URL), else against the
+    result's own size (blocking: decodes)."""
+    needed = page is not None and (page.decoded or needs_pixels(result, boxes, shown is not None))
+    return render_page(result, page.image if needed else None, boxes, shown)
 
 
 def _spent(readers: Sequence[Recognizer], decode_seconds: float) -> dict[str, Timings]:

@@ -15,7 +15,7 @@ import math
 import re
 import warnings
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from PIL import Image, UnidentifiedImageError
 
@@ -34,6 +34,26 @@ IMAGE_TYPES = {
     "image/bmp": "BMP",
 }
 BIG_ENDIAN_BIGTIFF = b"MM\x00+"
+#: the types and Pillow modes a browser shows as ocrgate decodes them, when no orientation is to be
+#: applied: not a TIFF (no browser shows one), a CMYK JPEG (colours differ) or a 16-bit PNG (ocrgate
+#: stretches its values to 8 bits, a browser takes the high byte: a faint scan shows black)
+_SHOWN_AS_STORED = {
+    "image/png": {"1", "L", "LA", "P", "RGB", "RGBA"},
+    "image/jpeg": {"L", "RGB"},
+    "image/webp": {"L", "RGB", "RGBA"},
+}
+_ORIENTATION = 0x0112  # EXIF's Orientation tag (Pillow merges an XMP tiff:Orientation into it)
+
+
+class Frame(NamedTuple):
+    """One page of an image file, from its headers: the frame's number in the file, the resolution it
+    declares (dots per inch; None when it declares none), and whether a browser shows the file's bytes
+    as the page's pixels (`as_stored`: its type and mode shown as they are, no EXIF orientation to
+    apply), so a picture may embed the upload itself."""
+
+    number: int
+    dpi: float | None
+    as_stored: bool
 
 
 @contextlib.contextmanager
@@ -61,9 +81,9 @@ def _image_errors(limits: Limits | None = None) -> Iterator[None]:
         raise CorruptFile(f"the image cannot be decoded ({type(exc).__name__}: {exc})") from exc
 
 
-def image_frames(data: bytes, media_type: str, limits: Limits) -> list[tuple[int, float | None]]:
-    """An image file's pages from its headers alone (no pixels decoded): each page's frame number
-    and declared dpi, every page's declared size checked against the pixel limit."""
+def image_frames(data: bytes, media_type: str, limits: Limits) -> list[Frame]:
+    """An image file's pages from its headers alone (no pixels decoded), every page's declared size
+    checked against the pixel limit."""
     with _image_errors(limits):
         source = _pillow_open(data, media_type)
         if source is None:
@@ -75,8 +95,25 @@ def image_frames(data: bytes, media_type: str, limits: Limits) -> list[tuple[int
         for number, frame in enumerate(page_frames(source, frames)):
             source.seek(frame)
             _check_pixels(source.width, source.height, number, limits)
-            pages.append((frame, _declared_dpi(source.info.get("dpi"))))
+            pages.append(
+                Frame(
+                    frame,
+                    _declared_dpi(source.info.get("dpi")),
+                    frames == 1 and _as_stored(source, media_type),
+                )
+            )
         return pages
+
+
+def _as_stored(source: Image.Image, media_type: str) -> bool:
+    """Whether a browser shows the opened file as ocrgate decodes it (see `Frame.as_stored`); reads
+    its EXIF from the headers, an unparsable block counting as none (`images.upright` does the same)."""
+    if source.mode not in _SHOWN_AS_STORED.get(media_type, ()):
+        return False
+    try:
+        return source.getexif().get(_ORIENTATION, 1) == 1
+    except Exception:  # Pillow's EXIF parser raises SyntaxError, struct.error, ... on garbage
+        return True
 
 
 def decode_frame(data: bytes, media_type: str, frame: int) -> Image.Image:
@@ -116,7 +153,7 @@ def _declared_dpi(value: object) -> float | None:
     return dpi if math.isfinite(dpi) and dpi >= 1 else None
 
 
-def _tifffile_frames(data: bytes, limits: Limits) -> list[tuple[int, float | None]]:
+def _tifffile_frames(data: bytes, limits: Limits) -> list[Frame]:
     """The pages of a TIFF Pillow cannot open, from tifffile's headers, by the same rules."""
     import tifffile
 
@@ -135,7 +172,7 @@ def _tifffile_frames(data: bytes, limits: Limits) -> list[tuple[int, float | Non
         pages = []
         for number, page in enumerate(tifffile_pages(tiff.pages)):
             _check_pixels(int(page.imagewidth), int(page.imagelength), number, limits)
-            pages.append((int(page.index), None))
+            pages.append(Frame(int(page.index), None, False))
         return pages
 
 

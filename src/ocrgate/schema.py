@@ -227,7 +227,7 @@ class PageResult(BaseModel):
     boxes_image: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9+/]*={0,2}$",
-        description="the boxes picture (base64 JPEG, as `Page.boxes_image`), drawn by a worker that was "
+        description="the boxes picture (base64 SVG, as `Page.boxes_image`), made by a worker that was "
         "asked for it (`POST /v1/ocr?boxes=true`) where the page's pixels are; never set by a backend",
     )
 
@@ -255,8 +255,8 @@ class Page(BaseModel):
     flags: list[str] = Field(default_factory=list)
     boxes_image: str | None = Field(
         default=None,
-        description="base64 JPEG of the page with the blocks' boxes drawn (scaled down by a whole factor "
-        "to at most 1000 pixels a side)",
+        description="the boxes picture, base64 SVG: the page (the upload itself, or a JPEG preview at "
+        "most 1000 pixels a side) with every block's box outlined and labelled, in page pixels",
     )
 
 
@@ -305,7 +305,7 @@ class OCRResponse(BaseModel):
     image_name: str | None = None
     markdown: str = ""
     source_markdown: str = ""
-    boxes_image: str | None = Field(default=None, description="base64 JPEG of the first page's boxes")
+    boxes_image: str | None = Field(default=None, description="the first page's boxes picture (base64 SVG)")
     pages: list[Page] = Field(default_factory=list)
     raw_result: dict[str, Any] = Field(default_factory=dict)
     processing_time: float = 0.0

@@ -6,7 +6,6 @@ tests that break things start their own in test_faults.py.
 
 from __future__ import annotations
 
-import base64
 import io
 import time
 from collections.abc import Iterator
@@ -19,7 +18,8 @@ from PIL import Image
 from ocrgate import errors
 from ocrgate.client import AsyncOCRGateClient, OCRGateClient
 from tests.gateway.cluster import Cluster
-from tests.helpers import cer
+from tests.helpers import cer, image_bytes
+from tests.pictures import read_picture
 
 
 def pdf_of(image: Image.Image, pages: int) -> bytes:
@@ -75,28 +75,39 @@ def test_ocr_returns_the_unified_response(
     assert result.timings.ocr > 0 and result.processing_time >= result.timings.ocr
 
 
-def test_the_boxes_picture_is_a_jpeg_drawn_where_the_pixels_are(
+def test_the_boxes_picture_is_made_from_the_upload_or_where_the_pixels_are(
     client: OCRGateClient, cluster: Cluster, phototest: Path, small_pdf: bytes
 ) -> None:
-    """An uploaded image goes to the worker as its own bytes and the worker draws its picture (asked
-    with `boxes=true`); a PDF page's picture is drawn by the gateway, which rasterised it."""
-    worker = cluster.workers()["rapidocr"][0]["url"]
+    """A PNG the browser shows as it is becomes the picture's page as it came (nothing decoded or
+    encoded); a TIFF, which no browser shows, travels to the worker as its bytes and the worker, which
+    decodes it, makes its picture over a preview (asked with `boxes=true`); a PDF page's picture is
+    made by the gateway, which rasterised it."""
     data = phototest.read_bytes()
-    headers = {"content-type": "image/png"}
-    url = f"{worker}/v1/ocr"
-    asked = httpx.post(url, content=data, params={"boxes": "true"}, headers=headers, timeout=300)
-    assert asked.status_code == 200, asked.text
-    picture = Image.open(io.BytesIO(base64.b64decode(asked.json()["boxes_image"])))
-    assert picture.format == "JPEG" and picture.size == (640, 480)
-    unasked = httpx.post(url, content=data, headers=headers, timeout=300)
-    assert unasked.json()["boxes_image"] is None
-
     image = client.ocr(phototest, backend="rapidocr", boxes="first")
-    assert Image.open(io.BytesIO(base64.b64decode(image.pages[0].boxes_image or ""))).format == "JPEG"
+    picture = read_picture(image.pages[0].boxes_image or "")
+    assert (picture.media_type, picture.data) == ("image/png", data)
+    assert [o[:4] for o in picture.outlines] == [
+        tuple(round(v, 1) for v in b.bbox) for b in image.pages[0].blocks
+    ]
     assert client.ocr(phototest, backend="rapidocr", boxes="none").pages[0].boxes_image is None
+
+    worker = cluster.workers()["rapidocr"][0]["url"]
+    tiff = image_bytes(Image.open(phototest), "TIFF")
+    headers = {"content-type": "image/tiff"}
+    url = f"{worker}/v1/ocr"
+    asked = httpx.post(url, content=tiff, params={"boxes": "true"}, headers=headers, timeout=300)
+    assert asked.status_code == 200, asked.text
+    made = read_picture(asked.json()["boxes_image"])
+    assert made.media_type == "image/jpeg" and made.page.size == (made.width, made.height) == (640, 480)
+    unasked = httpx.post(url, content=tiff, headers=headers, timeout=300)
+    assert unasked.json()["boxes_image"] is None
+    through = read_picture(client.ocr(tiff, backend="rapidocr", filename="p.tif").pages[0].boxes_image or "")
+    assert through.media_type == "image/jpeg" and through.outlines == picture.outlines
+
     pdf = client.ocr(small_pdf, backend="tesseract", filename="three.pdf", boxes="first")
-    first = Image.open(io.BytesIO(base64.b64decode(pdf.pages[0].boxes_image or "")))
-    assert first.format == "JPEG" and max(first.size) <= 1000
+    first = read_picture(pdf.pages[0].boxes_image or "")
+    assert first.media_type == "image/jpeg" and max(first.page.size) <= 1000
+    assert (first.width, first.height) == (pdf.pages[0].width, pdf.pages[0].height)
     assert [p.boxes_image is None for p in pdf.pages] == [False, True, True]
 
 

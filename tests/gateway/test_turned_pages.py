@@ -5,7 +5,6 @@ every picture ocrgate gives of it shows it upright, the way its boxes refer to i
 
 from __future__ import annotations
 
-import base64
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from PIL import Image, ImageChops, ImageOps, ImageStat
 from ocrgate.client import OCRGateClient
 from ocrgate.structure.orientation import rotation
 from tests.gateway.cluster import Cluster
+from tests.pictures import read_picture
 
 # clockwise degrees the content lies turned -> the Pillow rotation (counter-clockwise) that makes it
 TURNS = {90: 270, 180: 180, 270: 90}
@@ -70,8 +70,9 @@ def test_the_boxes_picture_shows_the_page_upright(
     page = response.pages[0]
     assert rotation(page.flags) == angle and (page.width, page.height) == upright.size
     assert page.boxes_image is not None
-    picture = Image.open(io.BytesIO(base64.b64decode(page.boxes_image)))
-    assert shows_upright(picture, upright)
+    picture = read_picture(page.boxes_image)  # over a preview of the page as read: the upload is turned
+    assert picture.media_type == "image/jpeg" and (picture.width, picture.height) == upright.size
+    assert shows_upright(picture.page, upright)
 
 
 @pytest.mark.parametrize("angle", sorted(TURNS))

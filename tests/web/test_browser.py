@@ -6,15 +6,20 @@ Screenshots land in test-artifacts/web/ (the README's docs/*.png are some of the
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 
 from tests.gateway.cluster import Cluster
 from tests.gateway.test_gateway import pdf_of
+from tests.pictures import read_picture
 from tests.web.conftest import ARTIFACTS, CHROMIUM, HL, choose
 
 if not CHROMIUM.is_file():
@@ -86,8 +91,42 @@ def test_a_sideways_scan_is_shown_upright_and_its_boxes_picture_downloads(
     page.screenshot(path=str(ARTIFACTS / "sideways.png"))
     with page.expect_download() as saved:
         result.get_by_role("button", name="Boxes picture").click()
-    picture = Image.open(saved.value.path())
-    assert picture.format == "JPEG" and picture.size == (640, 480)
+    assert saved.value.suggested_filename.endswith(".boxes.svg")
+    picture = read_picture(base64.b64encode(Path(saved.value.path()).read_bytes()).decode())
+    assert picture.media_type == "image/jpeg" and (picture.width, picture.height) == (640, 480)  # as read
+
+
+def test_the_boxes_picture_shows_the_page_under_its_boxes(
+    browser: Any, cluster: Cluster, phototest: Path
+) -> None:
+    """The server's boxes picture (an SVG over the upload) drawn by the browser at its own size: the
+    page's pixels where it has no outline, each block's outline in its kind's colour."""
+    answer = httpx.post(
+        f"{cluster.url}/v1/ocr",
+        files={"file": ("phototest.png", phototest.read_bytes(), "image/png")},
+        data={"backend": "rapidocr", "boxes": "first"},
+        timeout=300,
+    )
+    answer.raise_for_status()
+    picture = answer.json()["boxes_image"]
+    tab = browser.new_page(viewport={"width": 640, "height": 480})
+    try:
+        tab.set_content(f'<body style="margin:0"><img src="data:image/svg+xml;base64,{picture}"></body>')
+        tab.wait_for_function("document.images[0].complete && document.images[0].naturalWidth === 640")
+        shot = Image.open(io.BytesIO(tab.screenshot())).convert("RGB")
+    finally:
+        tab.close()
+    shot.save(ARTIFACTS / "boxes-picture.png")
+    upload = Image.open(phototest).convert("RGB")
+    outlines = read_picture(picture).outlines
+    assert len(outlines) >= 2
+    for x0, y0, x1, y1, colour in outlines:
+        wanted = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+        edge = shot.getpixel((round((x0 + x1) / 2), round(y1)))  # the middle of its bottom edge
+        assert max(abs(a - b) for a, b in zip(edge, wanted, strict=True)) <= 8, (edge, wanted)
+        inside = (round(x0) + 4, round(y0) + 4, round(x1) - 4, round(y1) - 4)
+        shown, page = shot.crop(inside).convert("L"), upload.crop(inside).convert("L")
+        assert ImageStat.Stat(ImageChops.difference(shown, page)).mean[0] < 2  # the page, unscaled
 
 
 def test_pdf_job_progress_pages_and_reload(page: sync_api.Page, phototest: Path, tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 Per input `STEM` (see `inputs`): one file per format asked for (`STEM.json`, `STEM.md`,
 `STEM.alto.xml`, ...; extensions from `ocrgate.formats.FORMATS`), the boxes pictures when asked
-(`STEM.boxes.jpg`, or `STEM.pN.boxes.jpg` per page of a longer document), and, while any of its
+(`STEM.boxes.svg`, or `STEM.pN.boxes.svg` per page of a longer document), and, while any of its
 pages failed, `STEM.errors.log` naming them. Every file is written under a temporary name in its
 folder and renamed into place (`os.replace`, atomic on POSIX), so a file with its final name is
 complete. An input is done when every asked-for output exists and it has no errors log: a run that
@@ -47,13 +47,13 @@ def errors_path(out: Path, stem: PurePath) -> Path:
 
 
 def boxes_path(out: Path, stem: PurePath, page: int, pages: int) -> Path:
-    """The boxes picture of page `page` (counted from 1) of a `pages`-page document (a JPEG)."""
+    """The boxes picture of page `page` (counted from 1) of a `pages`-page document (an SVG file)."""
     return _sibling(out, stem, BOXES_SUFFIX if pages == 1 else f".p{page}{BOXES_SUFFIX}")
 
 
 def written_paths(out: Path, stem: PurePath, formats: Iterable[str]) -> list[Path]:
     """What a run may write for one input: a file per format, the errors log, the boxes picture of a
-    one-page document (a longer one's `STEM.pN.boxes.jpg` are told by their names)."""
+    one-page document (a longer one's `STEM.pN.boxes.svg` are told by their names)."""
     pictures_and_log = [errors_path(out, stem), boxes_path(out, stem, 1, 1)]
     return [output_path(out, stem, f) for f in formats] + pictures_and_log
 

@@ -5,9 +5,10 @@ before it writes anything), the output stem of each input it reads: its path und
 extension (`inputs.Input.stem`). A file is an ocrgate output when a folder above it (its own or any
 ancestor) holds such a record naming a stem that the file's path, relative to that folder, is the stem
 plus an output suffix: a format's extension (`.md`, `.json`, `.txt`, `.alto.xml`, `.hocr`,
-`.ocr.pdf`), `.errors.log`, `.boxes.jpg` or `.pN.boxes.jpg`; the folder's own `summary.csv` and record
-are too. Those files are never taken as inputs, whatever `--out` the later run has: `scans/scan.ocr.pdf`
-written by `ocrgate ocr scans --out scans` is not a scan for `ocrgate ocr scans --out elsewhere`.
+`.ocr.pdf`), `.errors.log`, `.boxes.svg` or `.pN.boxes.svg` (`.jpg` from runs before the boxes picture
+became SVG); the folder's own `summary.csv` and record are too. Those files are never taken as
+inputs, whatever `--out` the later run has: `scans/scan.ocr.pdf` written by
+`ocrgate ocr scans --out scans` is not a scan for `ocrgate ocr scans --out elsewhere`.
 The record is kept by `outputs.record_stems`.
 """
 
@@ -22,12 +23,18 @@ from ocrgate.formats import FORMATS
 RECORD_NAME = ".ocrgate-outputs"
 SUMMARY_NAME = "summary.csv"
 ERRORS_SUFFIX = ".errors.log"
-BOXES_SUFFIX = ".boxes.jpg"
-#: a page's boxes picture of a longer document: `STEM.pN.boxes.jpg`
-PAGE_BOXES = re.compile(r"(.+)\.p[0-9]+(\.boxes\.jpg)")
+BOXES_SUFFIX = ".boxes.svg"
+#: the boxes picture's suffix before it became SVG: such files from earlier runs are outputs too
+EARLIER_BOXES_SUFFIX = ".boxes.jpg"
+#: a page's boxes picture of a longer document: `STEM.pN.boxes.svg` (or an earlier run's `.jpg`)
+PAGE_BOXES = re.compile(r"(.+)\.p[0-9]+(\.boxes\.(?:svg|jpg))")
 #: every suffix an output has after its stem, longest first (`.ocr.pdf` before a shorter one)
 SUFFIXES = tuple(
-    sorted({f.extension for f in FORMATS.values()} | {ERRORS_SUFFIX, BOXES_SUFFIX}, key=len, reverse=True)
+    sorted(
+        {f.extension for f in FORMATS.values()} | {ERRORS_SUFFIX, BOXES_SUFFIX, EARLIER_BOXES_SUFFIX},
+        key=len,
+        reverse=True,
+    )
 )
 
 

@@ -1,18 +1,19 @@
 """Page results -> what people read: markdown, source markdown with figures, the boxes picture.
 
-`markdown` turns blocks (and plain engine lines) into CommonMark, `boxes` draws the boxes picture and
-crops figures, `response` renders a page result and assembles the unified response.
+`markdown` turns blocks (and plain engine lines) into CommonMark, `boxes` makes the boxes picture (SVG)
+and crops figures, `response` renders a page result and assembles the unified response.
 """
 
 from ocrgate.render.agreement import agreement, from_text_layer, text_layer_pages
 from ocrgate.render.boxes import (
-    BOXES_JPEG_QUALITY,
-    BOXES_MAX_SIDE,
     KIND_COLOURS,
-    boxes_image,
+    PREVIEW_JPEG_QUALITY,
+    PREVIEW_MAX_SIDE,
+    boxes_svg,
     crop,
-    jpeg_base64,
+    page_href,
     png_base64,
+    preview_href,
 )
 from ocrgate.render.markdown import (
     PAGE_SEPARATOR,
@@ -37,28 +38,29 @@ from ocrgate.render.response import (
 )
 
 __all__ = [
-    "BOXES_JPEG_QUALITY",
-    "BOXES_MAX_SIDE",
     "KIND_COLOURS",
     "PAGE_SEPARATOR",
+    "PREVIEW_JPEG_QUALITY",
+    "PREVIEW_MAX_SIDE",
     "BoxesMode",
     "RenderedPage",
     "agreement",
     "assemble_response",
     "block_markdown",
-    "boxes_image",
     "boxes_picture",
+    "boxes_svg",
     "cheap_to_render",
     "crop",
     "document_markdown",
     "escape_text",
     "from_text_layer",
     "join_hyphenated",
-    "jpeg_base64",
     "lines_markdown",
     "needs_pixels",
+    "page_href",
     "page_markdown",
     "png_base64",
+    "preview_href",
     "render_page",
     "respond",
     "source_markdown",

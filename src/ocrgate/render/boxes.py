@@ -1,13 +1,21 @@
-"""Pictures of a page: every block boxed and labelled in its kind's colour; a region cropped out."""
+"""Pictures of a page: the boxes picture (SVG: the page, every block boxed and labelled in its kind's
+colour) and a region cropped out.
+
+The boxes picture is vector boxes over a raster page: the upload's own bytes where a browser shows
+them as the page (`page_href`: nothing decoded or encoded, about 0.1 ms for a small page), else a
+preview of the page's pixels (`preview_href`). Drawn into the pixels and encoded as JPEG, the same
+picture took 2.4 ms for a 640x480 page, most of it encoding (measured on 16 cores; README,
+Performance), and its boxes blurred with the page when scaled.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
-import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from ocrgate.schema import Block, Box
 
@@ -23,25 +31,20 @@ KIND_COLOURS: dict[str, str] = {
     "header": "#bcbd22",
     "footer": "#e377c2",
 }
-# The boxes picture is a preview: the page scaled down by a whole factor (Pillow's `reduce`, a box
-# average, about 2 ms for an A4 page where a resampling `resize` takes 30-60 ms) to at most this many
-# pixels a side, then JPEG at BOXES_JPEG_QUALITY (about 1 ms and 80 KB for a 150-dpi A4 page halved;
-# PNG took 80 ms at full size). Measured on the build machine; see the README's Performance section.
-BOXES_MAX_SIDE = 1000
-BOXES_JPEG_QUALITY = 80
-
-
-_FONTS = threading.local()
-
-
-def label_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """Pillow's default font at `size` pixels, loaded once per size and thread: loading it costs about
-    0.5 ms, a quarter of a small page's whole boxes picture (measured on the build machine). One per
-    thread because a FreeType face may be used by one thread at a time (FreeType's `FT_Face` docs)."""
-    fonts: dict[int, ImageFont.FreeTypeFont | ImageFont.ImageFont] = _FONTS.__dict__.setdefault("by_size", {})
-    if size not in fonts:
-        fonts[size] = ImageFont.load_default(size=size)
-    return fonts[size]
+# A preview is the page scaled down by a whole factor (Pillow's `reduce`, a box average, about 2 ms for
+# an A4 page where a resampling `resize` takes 30-60 ms) to at most this many pixels a side, then JPEG
+# at PREVIEW_JPEG_QUALITY (about 1 ms and 80 KB for a 150-dpi A4 page halved; measured on the build
+# machine).
+PREVIEW_MAX_SIDE = 1000
+PREVIEW_JPEG_QUALITY = 80
+#: lines and labels are this many pixels at a page of LABEL_SCALE_SIDE pixels a side, larger on a larger one
+LINE_WIDTH, LABEL_SIZE, LABEL_SCALE_SIDE = 2, 14, 1000
+#: a monospace font's advance, in ems (DejaVu Sans Mono 0.602, Courier 0.6): a label's box fits its text
+MONOSPACE_ADVANCE = 0.6
+SVG_NS = "http://www.w3.org/2000/svg"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+ET.register_namespace("", SVG_NS)
+ET.register_namespace("xlink", XLINK_NS)
 
 
 def png_base64(image: Image.Image) -> str:
@@ -51,36 +54,89 @@ def png_base64(image: Image.Image) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def jpeg_base64(image: Image.Image, quality: int = BOXES_JPEG_QUALITY) -> str:
-    """`image` (RGB) as a base64-encoded JPEG (ASCII) at `quality` (1-95)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+def page_href(data: bytes, media_type: str) -> str:
+    """An image file as a `data:` URL (RFC 2397), base64: how the boxes picture carries the upload."""
+    return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def boxes_image(image: Image.Image, blocks: Sequence[Block]) -> Image.Image:
-    """A copy of the page with each block boxed and labelled, scaled down by the smallest whole factor
-    that brings it to at most BOXES_MAX_SIDE pixels a side (more than half of that, for a larger page).
-
-    Block boxes are in pixels of `image` and must be finite (`Block.sanitised` first).
-    """
-    factor = -(-max(image.width, image.height) // BOXES_MAX_SIDE)
+def preview_href(image: Image.Image) -> str:
+    """A preview of the page `image` as a JPEG `data:` URL: scaled down by the smallest whole factor
+    that brings it to at most PREVIEW_MAX_SIDE pixels a side, JPEG at PREVIEW_JPEG_QUALITY."""
+    factor = -(-max(image.width, image.height) // PREVIEW_MAX_SIDE)
     canvas = image if image.mode == "RGB" else image.convert("RGB")
-    canvas = canvas.reduce(factor) if factor > 1 else canvas.copy()
-    scale = 1 / factor
-    draw = ImageDraw.Draw(canvas)
-    font = label_font(max(10, round(14 * max(scale, 0.75))))
-    width = max(1, round(2 * max(scale, 0.5)))
+    if factor > 1:
+        canvas = canvas.reduce(factor)
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="JPEG", quality=PREVIEW_JPEG_QUALITY)
+    return f"data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+
+
+def _number(value: float) -> str:
+    return f"{round(value, 1):g}"
+
+
+def boxes_svg(blocks: Sequence[Block], width: int, height: int, href: str) -> str:
+    """The boxes picture: an SVG document of `width` x `height` (the page's pixels, its user units)
+    showing the page image at `href` (a `data:` URL, stretched over the whole page) on white, each
+    block's box outlined in its kind's colour (KIND_COLOURS) and labelled `N kind` above its top-left
+    corner, N its place in reading order from 1. Returned base64-encoded (ASCII).
+
+    Block boxes are in the page's pixels and must be finite (`Block.sanitised` first).
+    """
+    scale = max(1.0, max(width, height) / LABEL_SCALE_SIDE)
+    size, line = LABEL_SIZE * scale, LINE_WIDTH * scale
+    root = ET.Element(
+        f"{{{SVG_NS}}}svg",
+        {"version": "1.1", "width": str(width), "height": str(height), "viewBox": f"0 0 {width} {height}"},
+    )
+    ET.SubElement(root, f"{{{SVG_NS}}}rect", {"width": str(width), "height": str(height), "fill": "white"})
+    ET.SubElement(
+        root,
+        f"{{{SVG_NS}}}image",
+        {
+            "width": str(width),
+            "height": str(height),
+            "preserveAspectRatio": "none",
+            f"{{{XLINK_NS}}}href": href,
+        },
+    )
+    outlines = ET.SubElement(root, f"{{{SVG_NS}}}g", {"fill": "none", "stroke-width": _number(line)})
+    labels = ET.SubElement(
+        root, f"{{{SVG_NS}}}g", {"font-family": "monospace", "font-size": _number(size), "fill": "white"}
+    )
     for number, block in enumerate(blocks, start=1):
         colour = KIND_COLOURS.get(block.kind, "#000000")
-        x0, y0, x1, y1 = block.bbox.scaled(scale, scale)
-        draw.rectangle((x0, y0, max(x0, x1), max(y0, y1)), outline=colour, width=width)
-        label = f"{number} {block.kind}"
-        left, top, right, bottom = draw.textbbox((x0, y0), label, font=font)
-        label_top = max(0.0, y0 - (bottom - top) - 2)
-        draw.rectangle((x0, label_top, x0 + right - left + 4, label_top + bottom - top + 2), fill=colour)
-        draw.text((x0 + 2, label_top), label, fill="white", font=font)
-    return canvas
+        x0, y0, x1, y1 = block.bbox
+        ET.SubElement(
+            outlines,
+            f"{{{SVG_NS}}}rect",
+            {
+                "x": _number(x0),
+                "y": _number(y0),
+                "width": _number(max(0.0, x1 - x0)),
+                "height": _number(max(0.0, y1 - y0)),
+                "stroke": colour,
+            },
+        )
+        text = f"{number} {block.kind}"
+        top = max(0.0, y0 - size - 2 * scale)
+        ET.SubElement(
+            labels,
+            f"{{{SVG_NS}}}rect",
+            {
+                "x": _number(x0),
+                "y": _number(top),
+                "width": _number(len(text) * MONOSPACE_ADVANCE * size + 4 * scale),
+                "height": _number(size + 2 * scale),
+                "fill": colour,
+            },
+        )
+        label = ET.SubElement(
+            labels, f"{{{SVG_NS}}}text", {"x": _number(x0 + 2 * scale), "y": _number(top + size * 0.85)}
+        )
+        label.text = text
+    document = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return base64.b64encode(document).decode("ascii")
 
 
 def crop(image: Image.Image, box: Box) -> Image.Image:

@@ -9,7 +9,7 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from ocrgate.render.agreement import agreement, text_layer_pages
-from ocrgate.render.boxes import boxes_image, crop, jpeg_base64, png_base64
+from ocrgate.render.boxes import boxes_svg, crop, png_base64, preview_href
 from ocrgate.render.markdown import NOT_IN_MARKDOWN, block_markdown, document_markdown, page_markdown
 from ocrgate.schema import (
     Block,
@@ -68,19 +68,21 @@ class RenderedPage(BaseModel):
 
 
 def boxes_picture(result: PageResult, image: Image.Image) -> str:
-    """The boxes picture of `result` on `image`, the page as it was sent to the engine (base64 JPEG,
-    `boxes_image`): turned upright first where the result says it was read turned (`rotated: N`),
-    its blocks sanitised against that as `render_page` does. What a worker asked for it sends with
-    the result."""
+    """The boxes picture of `result` on `image`, the page as it was sent to the engine (base64 SVG over
+    a preview of the pixels, `boxes_image`): turned upright first where the result says it was read
+    turned (`rotated: N`), its blocks sanitised against that as `render_page` does. What a worker asked
+    for it sends with the result."""
     image = as_read(image, result.flags)
     blocks = [block.sanitised(image.width, image.height) for block in result.blocks]
-    return jpeg_base64(boxes_image(image, blocks))
+    return boxes_svg(blocks, image.width, image.height, preview_href(image))
 
 
-def needs_pixels(result: PageResult, boxes: bool) -> bool:
+def needs_pixels(result: PageResult, boxes: bool, shown: bool = False) -> bool:
     """Whether rendering `result` needs its page's pixels: figures to crop for the source markdown,
-    or a boxes picture wanted that the result does not bring along."""
-    return any(block.kind == "figure" for block in result.blocks) or (boxes and not result.boxes_image)
+    or a boxes picture wanted that neither the result brings along nor the upload makes (`shown`: the
+    picture shows the upload itself, `render_page`'s `shown`)."""
+    wanted = boxes and not result.boxes_image and not shown
+    return wanted or any(block.kind == "figure" for block in result.blocks)
 
 
 # Rendering costs about 5 us per block, line and word (sanitising each box dominates: 2.2 ms for an A4
@@ -89,22 +91,26 @@ def needs_pixels(result: PageResult, boxes: bool) -> bool:
 CHEAP_RENDER_PARTS = 64
 
 
-def cheap_to_render(result: PageResult, boxes: bool) -> bool:
+def cheap_to_render(result: PageResult, boxes: bool, shown: bool = False) -> bool:
     """Whether rendering `result` costs less than handing it to a thread: no pixels needed
     (`needs_pixels`) and at most CHEAP_RENDER_PARTS blocks, lines and words."""
-    if needs_pixels(result, boxes):
+    if needs_pixels(result, boxes, shown):
         return False
     parts = sum(1 + len(b.lines) + sum(len(line.words) for line in b.lines) for b in result.blocks)
     return parts <= CHEAP_RENDER_PARTS
 
 
-def render_page(result: PageResult, image: Image.Image | None, boxes: bool) -> RenderedPage:
+def render_page(
+    result: PageResult, image: Image.Image | None, boxes: bool, shown: str | None = None
+) -> RenderedPage:
     """Render one page result against the image its boxes refer to (None when not at hand).
 
     Every block is `Block.sanitised` against that image's size (the result's size when there is no
     image): boxes clamped, non-finite scores dropped, table HTML cleaned, so whatever a worker
-    answers renders and serialises. With `boxes`, the page gets its boxes picture: the one the result
-    brings (drawn by the worker that had the pixels), else one drawn here on `image`.
+    answers renders and serialises. With `boxes`, the page gets its boxes picture (`boxes_svg`): the
+    one the result brings (made by the worker that had the pixels), else one over `shown` (a `data:`
+    URL of the upload itself, `boxes.page_href`, where a browser shows it as these pixels: nothing
+    decoded or encoded), else over a preview of `image`.
     """
     width, height = (image.width, image.height) if image is not None else (result.width, result.height)
     blocks = [block.sanitised(width, height) for block in result.blocks]
@@ -114,8 +120,10 @@ def render_page(result: PageResult, image: Image.Image | None, boxes: bool) -> R
     if boxes:
         if result.boxes_image:
             picture = result.boxes_image
+        elif shown is not None:
+            picture = boxes_svg(blocks, width, height, shown)
         elif image is not None:
-            picture = jpeg_base64(boxes_image(image, blocks))
+            picture = boxes_svg(blocks, width, height, preview_href(image))
     page = Page(
         index=result.index,
         width=width,

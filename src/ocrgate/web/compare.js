@@ -229,7 +229,7 @@ export function compareView(response, { imageSrc = null } = {}) {
     }
     const first = names.map((n) => pages[n]).find((p) => p && p.boxes_image);
     const read = names.map((n) => pages[n]).find(Boolean);  // the upload as the first engine read it
-    const picture = (pageCount === 1 && asRead(read, imageSrc)) || (first ? `data:image/jpeg;base64,${first.boxes_image}` : null);
+    const picture = (pageCount === 1 && asRead(read, imageSrc)) || (first ? `data:image/svg+xml;base64,${first.boxes_image}` : null);
     holder.replaceChildren(comparePage({ names, pages, raws, timings, errors, imageSrc: picture }));
   };
   prev.addEventListener("click", () => show(current - 1));

@@ -136,7 +136,7 @@ function base64Blob(data, type) {
 
 // The boxes picture: the server's own, or the page image with the boxes drawn on a canvas.
 async function boxesPicture(page, imageSrc) {
-  if (page.boxes_image) return base64Blob(page.boxes_image, "image/jpeg");
+  if (page.boxes_image) return base64Blob(page.boxes_image, "image/svg+xml");
   const { canvas, ctx, img } = await pageCanvas(page, imageSrc);
   ctx.drawImage(img, 0, 0, page.width, page.height);
   ctx.lineWidth = 2;
@@ -151,8 +151,8 @@ async function boxesPicture(page, imageSrc) {
 // One page: the page in a zoomable viewer with its blocks' boxes on the left, tabs on the right.
 // `imageSrc`: the uploaded image's URL, or a promise of the page image (jobs); else the boxes picture.
 export function pageView(page, { response = null, imageSrc = null, base = "page" } = {}) {
-  // the server's boxes picture is a JPEG (the page scaled down by a whole factor to at most 1000 px)
-  const source = asRead(page, imageSrc) || (page.boxes_image ? `data:image/jpeg;base64,${page.boxes_image}` : null);
+  // the server's boxes picture is an SVG: the page (the upload, or a preview at most 1000 px a side)
+  const source = asRead(page, imageSrc) || (page.boxes_image ? `data:image/svg+xml;base64,${page.boxes_image}` : null);
   const label = `Page ${page.index + 1}`;
   const section = el("section", { class: "page", "data-page": String(page.index), "aria-label": label });
   const head = el("header", { class: "page-head" },
@@ -166,7 +166,7 @@ export function pageView(page, { response = null, imageSrc = null, base = "page"
   const button = el("button", { type: "button", class: "small", text: "Boxes picture" });
   button.addEventListener("click", async () => {
     const picture = await Promise.resolve(source);
-    const ext = page.boxes_image ? "jpg" : "png";  // the server's picture, or one drawn here
+    const ext = page.boxes_image ? "svg" : "png";  // the server's picture, or one drawn here
     if (picture) download(`${base}.p${page.index + 1}.boxes.${ext}`, await boxesPicture(page, picture));
   });
   head.append(button);

@@ -1,0 +1,112 @@
+"""The boxes picture of an uploaded image, read by RapidOCR in-process: the upload itself where a
+browser shows it as the page's pixels, else a preview of the page as decoded; either way an SVG in the
+page's own pixels whose outlines are the page's blocks."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ocrgate.backends.rapidocr import RapidOCRBackend
+from ocrgate.config import Limits
+from ocrgate.documents import open_document
+from ocrgate.inprocess import recognize
+from tests.conftest import EVAL_DIR
+from tests.helpers import image_bytes
+from tests.image_variants import ORIENTATIONS, oriented
+from tests.pictures import Picture, read_picture
+
+
+@cache
+def upright() -> Image.Image:
+    return Image.open(EVAL_DIR / "tesseract_test" / "images" / "phototest.png").convert("RGB")
+
+
+def _sixteen_bit(page: Image.Image) -> bytes:
+    """A 12-bit scan in 16-bit samples: a browser, taking the high byte, shows it nearly black."""
+    values = np.asarray(page.convert("L")).astype("<u2") * 16
+    return image_bytes(Image.frombytes("I;16", page.size, values.tobytes()), "PNG")
+
+
+# files whose bytes a browser shows as ocrgate decodes them, and files it does not
+SHOWN = {
+    "PNG RGB": lambda p: image_bytes(p, "PNG"),
+    "PNG bilevel": lambda p: image_bytes(p.convert("1"), "PNG"),
+    "PNG palette": lambda p: image_bytes(p.convert("P"), "PNG"),
+    "PNG with alpha": lambda p: image_bytes(p.convert("RGBA"), "PNG"),
+    "JPEG": lambda p: image_bytes(p, "JPEG"),
+    "JPEG grey": lambda p: image_bytes(p.convert("L"), "JPEG"),
+    "WebP": lambda p: image_bytes(p, "WEBP", lossless=True),
+}
+NOT_SHOWN = {
+    "JPEG CMYK": lambda p: image_bytes(p.convert("CMYK"), "JPEG"),
+    "PNG 16-bit": _sixteen_bit,
+    "TIFF": lambda p: image_bytes(p, "TIFF"),
+    "BMP": lambda p: image_bytes(p, "BMP"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SHOWN) + sorted(NOT_SHOWN))
+def test_intake_tells_whether_a_browser_shows_the_upload_as_the_page(kind: str) -> None:
+    build = SHOWN.get(kind) or NOT_SHOWN[kind]
+    encoded = open_document(build(upright()), "page").page(0).encoded
+    assert encoded is not None and encoded.as_stored == (kind in SHOWN)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+@pytest.mark.parametrize("orientation", ORIENTATIONS)
+def test_an_upload_with_an_orientation_to_apply_is_not_shown_as_stored(fmt: str, orientation: int) -> None:
+    encoded = open_document(oriented(upright(), orientation, fmt), "page").page(0).encoded
+    assert encoded is not None and encoded.as_stored == (orientation == 1)
+
+
+def _picture(rapidocr: RapidOCRBackend, data: bytes, limits: Limits | None = None) -> tuple[Picture, list]:
+    response = recognize(open_document(data, "page", limits), rapidocr, {}, boxes="first")
+    page = response.pages[0]
+    assert page.boxes_image is not None and response.boxes_image == page.boxes_image
+    picture = read_picture(page.boxes_image)
+    assert (picture.width, picture.height) == (page.width, page.height)
+    assert [o[:4] for o in picture.outlines] == [tuple(round(v, 1) for v in b.bbox) for b in page.blocks]
+    assert len(page.blocks) >= 2  # phototest: two paragraphs
+    return picture, page.blocks
+
+
+def test_a_page_a_browser_shows_is_the_picture_as_uploaded(
+    rapidocr: RapidOCRBackend, phototest: Path
+) -> None:
+    data = phototest.read_bytes()
+    picture, _ = _picture(rapidocr, data)
+    assert (picture.media_type, picture.data) == ("image/png", data)
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_turned_jpeg_is_pictured_upright_over_a_preview(
+    rapidocr: RapidOCRBackend, orientation: int
+) -> None:
+    picture, _ = _picture(rapidocr, oriented(upright(), orientation, "JPEG"))
+    assert picture.media_type == "image/jpeg" and picture.page.size == upright().size == (640, 480)
+    difference = np.abs(
+        np.asarray(picture.page.convert("L"), float) - np.asarray(upright().convert("L"), float)
+    )
+    assert difference.mean() < 8  # the page as read, not the file as stored
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_SHOWN))
+def test_a_page_a_browser_does_not_show_is_pictured_over_a_preview(
+    rapidocr: RapidOCRBackend, kind: str
+) -> None:
+    picture, _ = _picture(rapidocr, NOT_SHOWN[kind](upright()))
+    assert picture.media_type == "image/jpeg" and picture.page.size == (640, 480)
+
+
+def test_an_upload_over_the_embedding_limit_is_pictured_over_a_preview(
+    rapidocr: RapidOCRBackend, phototest: Path
+) -> None:
+    data = phototest.read_bytes()
+    picture, _ = _picture(rapidocr, data, Limits(boxes_embed_max_bytes=len(data) - 1))
+    assert picture.media_type == "image/jpeg"
+    assert _picture(rapidocr, data, Limits(boxes_embed_max_bytes=len(data)))[0].data == data
