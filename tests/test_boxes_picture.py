@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from ocrgate.backends.rapidocr import RapidOCRBackend
 from ocrgate.config import Limits
@@ -60,8 +60,37 @@ def test_intake_tells_whether_a_browser_shows_the_upload_as_the_page(kind: str) 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
 @pytest.mark.parametrize("orientation", ORIENTATIONS)
 def test_an_upload_with_an_orientation_to_apply_is_not_shown_as_stored(fmt: str, orientation: int) -> None:
+    """EXIF in a JPEG's APP1, a WebP's EXIF chunk and a PNG's eXIf chunk, every value."""
     encoded = open_document(oriented(upright(), orientation, fmt), "page").page(0).encoded
     assert encoded is not None and encoded.as_stored == (orientation == 1)
+
+
+def _png_with(*chunks: tuple[str, str, str]) -> bytes:
+    """phototest as PNG with text chunks (kind tEXt/zTXt/iTXt, keyword, text)."""
+    info = PngImagePlugin.PngInfo()
+    for kind, key, text in chunks:
+        {"tEXt": info.add_text, "zTXt": lambda k, t: info.add_text(k, t, zip=True), "iTXt": info.add_itxt}[
+            kind
+        ](key, text)
+    return image_bytes(upright(), "PNG", pnginfo=info)
+
+
+XMP_TURNED = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description tiff:Orientation="6"/></x:xmpmeta>'
+
+
+def test_a_png_counts_as_turned_where_any_of_its_chunks_may_say_so() -> None:
+    """Pillow finds a PNG's orientation in eXIf, XMP or ImageMagick's EXIF text, wherever they stand."""
+
+    def as_stored(data: bytes) -> bool:
+        encoded = open_document(data, "page").page(0).encoded
+        assert encoded is not None
+        return encoded.as_stored
+
+    assert as_stored(_png_with(("tEXt", "Software", "a scanner"), ("iTXt", "Comment", "turned?")))
+    assert not as_stored(_png_with(("iTXt", "XML:com.adobe.xmp", XMP_TURNED)))
+    assert not as_stored(_png_with(("zTXt", "Raw profile type exif", "exif\n 4\n00000000")))
+    assert not as_stored(_png_with(("tEXt", "Raw profile type exif", "exif\n 4\n00000000")))
+    assert not as_stored(image_bytes(upright(), "PNG")[:-20])  # cut short: its chunks cannot be walked
 
 
 def _picture(rapidocr: RapidOCRBackend, data: bytes, limits: Limits | None = None) -> tuple[Picture, list]:

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from ocrgate.config import Limits
 from ocrgate.errors import CorruptFile, ImageTooLarge, OCRGateError, TooManyPages
@@ -43,6 +43,13 @@ _SHOWN_AS_STORED = {
     "image/webp": {"L", "RGB", "RGBA"},
 }
 _ORIENTATION = 0x0112  # EXIF's Orientation tag (Pillow merges an XMP tiff:Orientation into it)
+#: PNG text chunks where Pillow looks for an orientation, by their keyword (with its NUL separator):
+#: EXIF as text (ImageMagick's), XMP
+_PNG_TEXT_KEYWORDS = {
+    b"tEXt": b"Raw profile type exif\x00",
+    b"zTXt": b"Raw profile type exif\x00",
+    b"iTXt": b"XML:com.adobe.xmp\x00",
+}
 
 
 class Frame(NamedTuple):
@@ -99,20 +106,52 @@ def image_frames(data: bytes, media_type: str, limits: Limits) -> list[Frame]:
                 Frame(
                     frame,
                     _declared_dpi(source.info.get("dpi")),
-                    frames == 1 and _as_stored(source, media_type),
+                    frames == 1 and _as_stored(source, media_type, data),
                 )
             )
         return pages
 
 
-def _as_stored(source: Image.Image, media_type: str) -> bool:
-    """Whether a browser shows the opened file as ocrgate decodes it (see `Frame.as_stored`); reads
-    its EXIF from the headers, an unparsable block counting as none (`images.upright` does the same)."""
+def _as_stored(source: Image.Image, media_type: str, data: bytes) -> bool:
+    """Whether a browser shows the opened file as ocrgate decodes it (see `Frame.as_stored`). A JPEG's
+    or WebP's EXIF and XMP come with its headers; a PNG's may follow its pixels, where Pillow finds them
+    only by decoding it, so a PNG counts when none of its chunks can carry an orientation
+    (`_png_may_turn`). An EXIF block Pillow cannot parse counts as none (`images.upright` does too)."""
     if source.mode not in _SHOWN_AS_STORED.get(media_type, ()):
         return False
+    if media_type == "image/png":
+        return not _png_may_turn(data)
     try:
         return source.getexif().get(_ORIENTATION, 1) == 1
     except Exception:  # Pillow's EXIF parser raises SyntaxError, struct.error, ... on garbage
+        return True
+
+
+def _png_may_turn(data: bytes) -> bool:
+    """Whether a PNG may hold an orientation to apply, anywhere in the file: an eXIf chunk whose
+    Orientation is not 1, XMP (an iTXt `XML:com.adobe.xmp`, maybe compressed), or a `Raw profile type
+    exif` text (tEXt, zTXt). Walks the chunk headers with Pillow's own chunk reader, skipping each
+    chunk's data (about 30 us for an A4 page); a file it cannot walk counts as turned."""
+    stream = PngImagePlugin.ChunkStream(io.BytesIO(data))
+    try:
+        stream.fp.seek(8)  # the PNG signature
+        while True:
+            kind, position, length = stream.read()
+            if kind == b"IEND":
+                return False
+            body = memoryview(data)[position : position + length]
+            if kind == b"eXIf":
+                exif = Image.Exif()
+                exif.load(bytes(body))
+                if exif.get(_ORIENTATION, 1) != 1:
+                    return True
+            elif (
+                kind in _PNG_TEXT_KEYWORDS
+                and bytes(body[: len(_PNG_TEXT_KEYWORDS[kind])]) == _PNG_TEXT_KEYWORDS[kind]
+            ):
+                return True
+            stream.fp.seek(position + length + 4)  # past the data and its CRC
+    except Exception:  # SyntaxError, OSError, struct.error, Pillow's EXIF parser on garbage
         return True
 
 
