@@ -106,26 +106,23 @@ def judged(value: float | None, meets: bool | None) -> str:
 def picture_ms(page: SamplePage, upload: bool, repeats: int = 30) -> float:
     """Median milliseconds the boxes picture of the no-op's answer (one block) costs in this process
     on `page`: with `upload`, the SVG over the upload itself, as the gateway makes it for these pages
-    (`render.page_href`, `render.boxes_svg`: base64 twice); else the SVG over a preview of the decoded
-    pixels, as made for a page whose pixels a browser cannot show as uploaded (a PDF page, a TIFF:
-    `render.boxes_picture`: scale down, JPEG, base64). This is the part of boxes=first's added latency
-    that no proxy does."""
+    (`render.page_href`, `render.boxes_svg`: the upload in base64); else the SVG over a preview of the
+    decoded pixels, as made for a page whose pixels a browser cannot show as uploaded (a PDF page, a
+    TIFF: `render.preview_jpeg`: scale down, JPEG, base64). This is the part of boxes=first's added
+    latency that no proxy does."""
     from PIL import Image
 
-    from ocrgate.render import boxes_picture, boxes_svg, page_href
-    from ocrgate.schema import Block, PageResult
+    from ocrgate.render import boxes_svg, page_href, preview_jpeg
+    from ocrgate.schema import Block
 
     image = Image.open(io.BytesIO(page.data)).convert("RGB")
     block = Block(text="", bbox=(0.0, 0.0, float(image.width), float(image.height)))
-    result = PageResult(index=0, width=image.width, height=image.height, blocks=[block])
     media_type = Image.MIME[Image.open(io.BytesIO(page.data)).format or "PNG"]
     seconds = []
     for _ in range(repeats + 3):
         started = time.perf_counter()
-        if upload:
-            boxes_svg([block], image.width, image.height, page_href(page.data, media_type))
-        else:
-            boxes_picture(result, image)
+        shown = page_href(page.data, media_type) if upload else page_href(preview_jpeg(image), "image/jpeg")
+        boxes_svg([block], image.width, image.height, shown)
         seconds.append(time.perf_counter() - started)
     return 1000 * statistics.median(seconds[3:])
 

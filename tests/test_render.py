@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-import urllib.request
 
 from PIL import Image
 
@@ -16,7 +15,7 @@ from ocrgate.render import (
     boxes_svg,
     page_href,
     page_markdown,
-    preview_href,
+    preview_jpeg,
     render_page,
     source_markdown,
 )
@@ -60,9 +59,9 @@ def test_the_boxes_picture_outlines_each_block_in_its_kind_colour_over_the_page(
 
 def test_a_preview_is_the_page_scaled_down_by_a_whole_factor() -> None:
     def size(width: int, height: int) -> tuple[int, int]:
-        with urllib.request.urlopen(preview_href(Image.new("RGB", (width, height), "white"))) as preview:
-            assert preview.headers.get_content_type() == "image/jpeg"
-            return Image.open(io.BytesIO(preview.read())).size
+        preview = Image.open(io.BytesIO(preview_jpeg(Image.new("RGB", (width, height), "white"))))
+        assert preview.format == "JPEG"
+        return preview.size
 
     assert size(3200, 2400) == (800, 600)  # 3200 / 4: the smallest whole factor to at most 1000 a side
     assert size(1000, 700) == (1000, 700)

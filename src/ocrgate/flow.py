@@ -61,7 +61,7 @@ class Recognizer(Protocol):
 
     async def page(self, page: PageImage, options: Mapping[str, Any], *, boxes: bool = False) -> PageResult:
         """The page read; `boxes`: the flow will show a boxes picture of it and does not hold its pixels,
-        so a recognizer that does (a worker) may bring the picture along (`PageResult.boxes_image`)."""
+        so a recognizer that does (a worker) may bring a preview for it (`PageResult.page_preview`)."""
         ...
 
     async def file(

@@ -224,10 +224,10 @@ class PageResult(BaseModel):
         default_factory=list, description="problems noticed while parsing: truncated, repetition, ..."
     )
     ocr_seconds: float = 0.0
-    boxes_image: str | None = Field(
+    page_preview: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9+/]*={0,2}$",
-        description="the boxes picture (base64 SVG, as `Page.boxes_image`), made by a worker that was "
+        description="base64 JPEG preview of the page as read, for its boxes picture: made by a worker "
         "asked for it (`POST /v1/ocr?boxes=true`) where the page's pixels are; never set by a backend",
     )
 
@@ -255,8 +255,8 @@ class Page(BaseModel):
     flags: list[str] = Field(default_factory=list)
     boxes_image: str | None = Field(
         default=None,
-        description="the boxes picture, base64 SVG: the page (the upload itself, or a JPEG preview at "
-        "most 1000 pixels a side) with every block's box outlined and labelled, in page pixels",
+        description="the boxes picture, an SVG document: the page (the upload itself, or a JPEG preview "
+        "at most 1000 pixels a side) with every block's box outlined and labelled, in page pixels",
     )
 
 
@@ -305,7 +305,7 @@ class OCRResponse(BaseModel):
     image_name: str | None = None
     markdown: str = ""
     source_markdown: str = ""
-    boxes_image: str | None = Field(default=None, description="the first page's boxes picture (base64 SVG)")
+    boxes_image: str | None = Field(default=None, description="the first page's boxes picture (SVG)")
     pages: list[Page] = Field(default_factory=list)
     raw_result: dict[str, Any] = Field(default_factory=dict)
     processing_time: float = 0.0

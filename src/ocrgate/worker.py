@@ -55,7 +55,7 @@ from ocrgate.errors import (
 )
 from ocrgate.http_errors import install_error_handlers
 from ocrgate.middleware import InternalErrors, RequestID, fastapi_telemetry
-from ocrgate.render import boxes_picture
+from ocrgate.render import page_preview
 from ocrgate.schema import BackendHealth, ErrorInfo, PageResult
 from ocrgate.wire import (
     HEARTBEAT_S,
@@ -322,11 +322,13 @@ def create_worker_app(
         width: Annotated[int | None, Query(gt=0)] = None,
         height: Annotated[int | None, Query(gt=0)] = None,
         options: Annotated[str | None, Query(description="JSON object of backend options")] = None,
-        boxes: Annotated[bool, Query(description="also draw the boxes picture (`boxes_image`)")] = False,
+        boxes: Annotated[
+            bool, Query(description="also a preview for the boxes picture (`page_preview`)")
+        ] = False,
     ) -> Response:
         """One page: raw RGB (`width`, `height`) or an image file (decoded here, as the gateway's intake
-        would: a damaged one gets the same typed 4xx). `boxes`: the boxes picture is drawn here, where
-        the pixels are, and sent with the result."""
+        would: a damaged one gets the same typed 4xx). `boxes`: the preview the boxes picture shows is
+        made here, where the pixels are, and sent with the result."""
         parsed = backend.parse_options(options_from_json(options))
         body = await request.body()
         page = await anyio.to_thread.run_sync(
@@ -335,7 +337,7 @@ def create_worker_app(
         await state.ready()
         result = await state.recognise(page, parsed)
         if boxes:
-            result.boxes_image = await anyio.to_thread.run_sync(boxes_picture, result, page.image)
+            result.page_preview = await anyio.to_thread.run_sync(page_preview, result, page.image)
         # serialised once by pydantic: FastAPI would validate the result again against the response model
         return Response(result.model_dump_json(), media_type="application/json")
 

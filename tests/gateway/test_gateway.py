@@ -6,6 +6,7 @@ tests that break things start their own in test_faults.py.
 
 from __future__ import annotations
 
+import base64
 import io
 import time
 from collections.abc import Iterator
@@ -80,8 +81,8 @@ def test_the_boxes_picture_is_made_from_the_upload_or_where_the_pixels_are(
 ) -> None:
     """A PNG the browser shows as it is becomes the picture's page as it came (nothing decoded or
     encoded); a TIFF, which no browser shows, travels to the worker as its bytes and the worker, which
-    decodes it, makes its picture over a preview (asked with `boxes=true`); a PDF page's picture is
-    made by the gateway, which rasterised it."""
+    decodes it, makes the preview the picture shows (asked with `boxes=true`); a PDF page's preview is
+    made by the gateway, which rasterised it. The picture itself is made by the gateway."""
     data = phototest.read_bytes()
     image = client.ocr(phototest, backend="rapidocr", boxes="first")
     picture = read_picture(image.pages[0].boxes_image or "")
@@ -97,10 +98,10 @@ def test_the_boxes_picture_is_made_from_the_upload_or_where_the_pixels_are(
     url = f"{worker}/v1/ocr"
     asked = httpx.post(url, content=tiff, params={"boxes": "true"}, headers=headers, timeout=300)
     assert asked.status_code == 200, asked.text
-    made = read_picture(asked.json()["boxes_image"])
-    assert made.media_type == "image/jpeg" and made.page.size == (made.width, made.height) == (640, 480)
+    preview = Image.open(io.BytesIO(base64.b64decode(asked.json()["page_preview"], validate=True)))
+    assert preview.format == "JPEG" and preview.size == (640, 480)
     unasked = httpx.post(url, content=tiff, headers=headers, timeout=300)
-    assert unasked.json()["boxes_image"] is None
+    assert unasked.json()["page_preview"] is None
     through = read_picture(client.ocr(tiff, backend="rapidocr", filename="p.tif").pages[0].boxes_image or "")
     assert through.media_type == "image/jpeg" and through.outlines == picture.outlines
 

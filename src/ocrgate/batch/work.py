@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import time
 from collections.abc import Callable
@@ -51,7 +50,7 @@ def failed_pages(response: OCRResponse) -> list[str]:
 
 
 def response_json(response: OCRResponse, boxes: bool, figures: bool, compact: bool = False) -> bytes:
-    """The unified JSON without the base64 pictures not asked for: boxes pictures (`boxes`) and the
+    """The unified JSON without the pictures not asked for: boxes pictures (`boxes`) and the
     figures embedded in `source_markdown` (`figures`)."""
     exclude: dict[str, Any] = {}
     if not boxes:
@@ -93,7 +92,7 @@ def file_separator(fmt: str) -> bytes:
 def _pictures(response: OCRResponse, out: Path, item: Input) -> list[tuple[Path, bytes]]:
     count = len(response.pages)
     return [
-        (outputs.boxes_path(out, item.stem, page.index + 1, count), base64.b64decode(page.boxes_image))
+        (outputs.boxes_path(out, item.stem, page.index + 1, count), page.boxes_image.encode())
         for page in response.pages
         if page.boxes_image
     ]

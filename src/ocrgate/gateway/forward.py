@@ -127,8 +127,8 @@ class WorkerClient:
     ) -> PageResult:
         """One page to the worker at `url`: the upload's own bytes, or raw pixels packed in a thread
         (`wire.page_body`: 1.5 ms and 6 MB for an A4 page, off the event loop); `boxes`: the worker
-        draws the boxes picture too (`PageResult.boxes_image`). `timeout_s` bounds the whole call;
-        `request_id` is sent as `X-Request-ID`, so the worker's log lines and errors carry it."""
+        makes the preview for the boxes picture too (`PageResult.page_preview`). `timeout_s` bounds the
+        whole call; `request_id` is sent as `X-Request-ID`, so the worker's log lines and errors carry it."""
         if page.encoded is not None:
             body, content_type, params = page_body(page)
         else:

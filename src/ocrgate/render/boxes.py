@@ -3,7 +3,7 @@ colour) and a region cropped out.
 
 The boxes picture is vector boxes over a raster page: the upload's own bytes where a browser shows
 them as the page (`page_href`: nothing decoded or encoded, about 0.1 ms for a small page), else a
-preview of the page's pixels (`preview_href`). Drawn into the pixels and encoded as JPEG, the same
+preview of the page's pixels (`preview_jpeg`). Drawn into the pixels and encoded as JPEG, the same
 picture took 2.4 ms for a 640x480 page, most of it encoding (measured on 16 cores; README,
 Performance), and its boxes blurred with the page when scaled.
 """
@@ -54,21 +54,23 @@ def png_base64(image: Image.Image) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def page_href(data: bytes, media_type: str) -> str:
-    """An image file as a `data:` URL (RFC 2397), base64: how the boxes picture carries the upload."""
-    return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
+def page_href(data: bytes | str, media_type: str) -> str:
+    """An image file as a `data:` URL (RFC 2397), base64 (`data`: the file's bytes, or already base64):
+    how the boxes picture carries its page image."""
+    encoded = data if isinstance(data, str) else base64.b64encode(data).decode("ascii")
+    return f"data:{media_type};base64,{encoded}"
 
 
-def preview_href(image: Image.Image) -> str:
-    """A preview of the page `image` as a JPEG `data:` URL: scaled down by the smallest whole factor
-    that brings it to at most PREVIEW_MAX_SIDE pixels a side, JPEG at PREVIEW_JPEG_QUALITY."""
+def preview_jpeg(image: Image.Image) -> bytes:
+    """A preview of the page `image`: scaled down by the smallest whole factor that brings it to at
+    most PREVIEW_MAX_SIDE pixels a side, JPEG at PREVIEW_JPEG_QUALITY."""
     factor = -(-max(image.width, image.height) // PREVIEW_MAX_SIDE)
     canvas = image if image.mode == "RGB" else image.convert("RGB")
     if factor > 1:
         canvas = canvas.reduce(factor)
     buffer = io.BytesIO()
     canvas.save(buffer, format="JPEG", quality=PREVIEW_JPEG_QUALITY)
-    return f"data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+    return buffer.getvalue()
 
 
 def _number(value: float) -> str:
@@ -79,7 +81,8 @@ def boxes_svg(blocks: Sequence[Block], width: int, height: int, href: str) -> st
     """The boxes picture: an SVG document of `width` x `height` (the page's pixels, its user units)
     showing the page image at `href` (a `data:` URL, stretched over the whole page) on white, each
     block's box outlined in its kind's colour (KIND_COLOURS) and labelled `N kind` above its top-left
-    corner, N its place in reading order from 1. Returned base64-encoded (ASCII).
+    corner, N its place in reading order from 1. Returned as text, without an XML declaration (UTF-8
+    when written to a file, as a `.svg` file is read by default).
 
     Block boxes are in the page's pixels and must be finite (`Block.sanitised` first).
     """
@@ -135,8 +138,7 @@ def boxes_svg(blocks: Sequence[Block], width: int, height: int, href: str) -> st
             labels, f"{{{SVG_NS}}}text", {"x": _number(x0 + 2 * scale), "y": _number(top + size * 0.85)}
         )
         label.text = text
-    document = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return base64.b64encode(document).decode("ascii")
+    return ET.tostring(root, encoding="unicode")
 
 
 def crop(image: Image.Image, box: Box) -> Image.Image:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -9,7 +10,7 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from ocrgate.render.agreement import agreement, text_layer_pages
-from ocrgate.render.boxes import boxes_svg, crop, png_base64, preview_href
+from ocrgate.render.boxes import boxes_svg, crop, page_href, png_base64, preview_jpeg
 from ocrgate.render.markdown import NOT_IN_MARKDOWN, block_markdown, document_markdown, page_markdown
 from ocrgate.schema import (
     Block,
@@ -67,21 +68,19 @@ class RenderedPage(BaseModel):
         return cls(page=page, source_markdown="")
 
 
-def boxes_picture(result: PageResult, image: Image.Image) -> str:
-    """The boxes picture of `result` on `image`, the page as it was sent to the engine (base64 SVG over
-    a preview of the pixels, `boxes_image`): turned upright first where the result says it was read
-    turned (`rotated: N`), its blocks sanitised against that as `render_page` does. What a worker asked
-    for it sends with the result."""
-    image = as_read(image, result.flags)
-    blocks = [block.sanitised(image.width, image.height) for block in result.blocks]
-    return boxes_svg(blocks, image.width, image.height, preview_href(image))
+def page_preview(result: PageResult, image: Image.Image) -> str:
+    """The preview the boxes picture of `result` shows (base64 JPEG, `PageResult.page_preview`) of
+    `image`, the page as it was sent to the engine: turned upright first where the result says it was
+    read turned (`rotated: N`). What a worker asked for it sends with the result; the picture itself
+    is made by `render_page`, from typed blocks."""
+    return base64.b64encode(preview_jpeg(as_read(image, result.flags))).decode("ascii")
 
 
 def needs_pixels(result: PageResult, boxes: bool, shown: bool = False) -> bool:
     """Whether rendering `result` needs its page's pixels: figures to crop for the source markdown,
     or a boxes picture wanted that neither the result brings along nor the upload makes (`shown`: the
     picture shows the upload itself, `render_page`'s `shown`)."""
-    wanted = boxes and not result.boxes_image and not shown
+    wanted = boxes and not result.page_preview and not shown
     return wanted or any(block.kind == "figure" for block in result.blocks)
 
 
@@ -107,10 +106,10 @@ def render_page(
 
     Every block is `Block.sanitised` against that image's size (the result's size when there is no
     image): boxes clamped, non-finite scores dropped, table HTML cleaned, so whatever a worker
-    answers renders and serialises. With `boxes`, the page gets its boxes picture (`boxes_svg`): the
-    one the result brings (made by the worker that had the pixels), else one over `shown` (a `data:`
-    URL of the upload itself, `boxes.page_href`, where a browser shows it as these pixels: nothing
-    decoded or encoded), else over a preview of `image`.
+    answers renders and serialises. With `boxes`, the page gets its boxes picture (`boxes_svg`) over:
+    the preview the result brings (made by the worker that had the pixels), else `shown` (a `data:` URL
+    of the upload itself, `boxes.page_href`, where a browser shows it as these pixels: nothing decoded
+    or encoded), else a preview of `image`.
     """
     width, height = (image.width, image.height) if image is not None else (result.width, result.height)
     blocks = [block.sanitised(width, height) for block in result.blocks]
@@ -118,12 +117,12 @@ def render_page(
     source = source_markdown(image, blocks) if image is not None else markdown
     picture = None
     if boxes:
-        if result.boxes_image:
-            picture = result.boxes_image
-        elif shown is not None:
+        if result.page_preview:
+            shown = page_href(result.page_preview, "image/jpeg")
+        elif shown is None and image is not None:
+            shown = page_href(preview_jpeg(image), "image/jpeg")
+        if shown is not None:
             picture = boxes_svg(blocks, width, height, shown)
-        elif image is not None:
-            picture = boxes_svg(blocks, width, height, preview_href(image))
     page = Page(
         index=result.index,
         width=width,

@@ -128,15 +128,15 @@ async function pageCanvas(page, imageSrc) {
   return { canvas, ctx: canvas.getContext("2d"), img };
 }
 
-// base64 -> a Blob, without fetch: the page's Content-Security-Policy (connect-src 'self') refuses
-// fetching a data: URL.
-function base64Blob(data, type) {
-  return new Blob([Uint8Array.from(atob(data), (c) => c.charCodeAt(0))], { type });
+// The server's boxes picture (an SVG document, as text) as an image source: a data: URL, which needs
+// no revoking as a blob: URL would.
+export function pictureUrl(svg) {
+  return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
 }
 
 // The boxes picture: the server's own, or the page image with the boxes drawn on a canvas.
 async function boxesPicture(page, imageSrc) {
-  if (page.boxes_image) return base64Blob(page.boxes_image, "image/svg+xml");
+  if (page.boxes_image) return new Blob([page.boxes_image], { type: "image/svg+xml" });
   const { canvas, ctx, img } = await pageCanvas(page, imageSrc);
   ctx.drawImage(img, 0, 0, page.width, page.height);
   ctx.lineWidth = 2;
@@ -152,7 +152,7 @@ async function boxesPicture(page, imageSrc) {
 // `imageSrc`: the uploaded image's URL, or a promise of the page image (jobs); else the boxes picture.
 export function pageView(page, { response = null, imageSrc = null, base = "page" } = {}) {
   // the server's boxes picture is an SVG: the page (the upload, or a preview at most 1000 px a side)
-  const source = asRead(page, imageSrc) || (page.boxes_image ? `data:image/svg+xml;base64,${page.boxes_image}` : null);
+  const source = asRead(page, imageSrc) || (page.boxes_image ? pictureUrl(page.boxes_image) : null);
   const label = `Page ${page.index + 1}`;
   const section = el("section", { class: "page", "data-page": String(page.index), "aria-label": label });
   const head = el("header", { class: "page-head" },
