@@ -15,6 +15,7 @@ from ocrgate.gateway.metrics import Metrics
 from ocrgate.gateway.middleware import GatewayMiddleware
 from ocrgate.gateway.openapi import install_docs, install_openapi
 from ocrgate.gateway.routes import backends, job_pages, jobs, mistral, ocr, scorecards, web
+from ocrgate.gateway.routes.direct import mount_first
 from ocrgate.gateway.routing import Router
 from ocrgate.gateway.state import Gateway
 from ocrgate.http_errors import REQUEST_ID_HEADER, install_error_handlers
@@ -62,7 +63,8 @@ def create_gateway_app(settings: Settings) -> FastAPI:
     app.state.gateway = gw
     install_error_handlers(app)
     _middleware(app, gw)
-    for module in (ocr, jobs, job_pages, scorecards, backends):
+    mount_first(app, ocr.router)  # the small-page path: matched first, no dependencies solved
+    for module in (jobs, job_pages, scorecards, backends):
         app.include_router(module.router)
     web.mount_web(app)
     install_openapi(app, router, body_models=mistral.JSON_MODELS)
