@@ -1,26 +1,26 @@
-"""Every ASGI middleware of the gateway and of the standalone web server, each a small pure-ASGI class.
+"""The ASGI middleware of the workers and of the standalone web server, each a small pure-ASGI class, and
+the pieces of each concern that the gateway's one folded layer (`gateway.middleware`) shares with them.
 
-- `RequestID`: one id per request, the client's `X-Request-ID` or a new one, on every answer.
-- `UploadLimit`: at most the upload limit of request body is ever read.
+- `RequestID`: one id per request, the client's `X-Request-ID` or a new one (`request_id_for`), on
+  every answer.
 - `InternalErrors`: what the app raises unexpectedly is a 500 `internal_error` answer that goes out
   through the other middleware like any answer.
 - `FixedHeaders`: headers every response gets (`nosniff`; the web client's Content-Security-Policy on
-  pages that are not API answers).
-- `RequestMetrics`: requests and errors counted per route and status (Prometheus).
+  pages that are not API answers: `FixedHeaderSet`).
+- the upload limit's arithmetic: `body_limit`, `declared_too_large`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocrgate.config import Limits
 from ocrgate.errors import FileTooLarge
-from ocrgate.http_errors import REQUEST_ID_HEADER, error_response, internal_error, request_id_of
+from ocrgate.http_errors import REQUEST_ID_HEADER, internal_error
 from ocrgate.schema import new_request_id
 
 # multipart framing around the file: boundaries, headers, the small form fields
@@ -55,8 +55,9 @@ def body_limit(limits: Limits, content_type: str | None = None) -> int:
     return limits.max_upload_bytes + MULTIPART_SLACK
 
 
-def declared_too_large(headers: Headers, limits: Limits) -> FileTooLarge | None:
-    """The error for a request whose Content-Length is already over the limit, else None."""
+def declared_too_large(headers: Mapping[str, str], limits: Limits) -> FileTooLarge | None:
+    """The error for a request whose Content-Length is already over the limit, else None. `headers`:
+    the request's (`Headers`, or any mapping of lowercase names)."""
     declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > body_limit(limits, headers.get("content-type")):
         return FileTooLarge(
@@ -64,10 +65,6 @@ def declared_too_large(headers: Headers, limits: Limits) -> FileTooLarge | None:
             f"the upload limit is {limits.max_upload_bytes:,} bytes"
         )
     return None
-
-
-class _BodyOverLimit(Exception):
-    """Raised into the app from `receive` when the body passes the limit; never leaves the middleware."""
 
 
 class HTTPMiddleware:
@@ -85,93 +82,60 @@ class HTTPMiddleware:
         raise NotImplementedError
 
 
+def request_id_for(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The id of a request with these raw (lowercase-named) headers: its first `X-Request-ID` when that
+    is `CLIENT_REQUEST_ID` once the white space around it is stripped, else a new one
+    (`schema.new_request_id`); an id that is not sane (too long, a line break) is replaced, never echoed."""
+    for name, value in headers:
+        if name == _REQUEST_ID_NAME:
+            value = value.strip(b" \t")  # white space around a field value is not part of it
+            if CLIENT_REQUEST_ID.fullmatch(value):
+                return value.decode("ascii")
+            break
+    return new_request_id()
+
+
+def encoded_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """`headers` as ASGI raw headers (names lowercase, latin-1), for `add_missing_headers`."""
+    return [(key.lower().encode("latin-1"), value.encode("latin-1")) for key, value in headers.items()]
+
+
+def add_missing_headers(message: Message, headers: Iterable[tuple[bytes, bytes]]) -> None:
+    """Appends to an `http.response.start` message each of `headers` (raw, `encoded_headers`) whose name
+    it does not have yet: what `MutableHeaders.setdefault` does for each, in one pass over the message."""
+    raw = message.get("headers")
+    if not isinstance(raw, list):
+        raw = message["headers"] = list(raw or ())
+    present = {name.lower() for name, _ in raw}
+    for name, value in headers:
+        if name not in present:
+            raw.append((name, value))
+            present.add(name)
+
+
 class RequestID(HTTPMiddleware):
     """Gives every HTTP request one id and every answer to it an `X-Request-ID` header with that id.
 
-    The id is the request's own `X-Request-ID` when it is `CLIENT_REQUEST_ID` (the first such header;
-    anything else, e.g. too long or with a line break, is replaced, never echoed), else a new one
-    (`schema.new_request_id`). It is kept in `scope["state"]["request_id"]` (`request.state.request_id`,
-    read with `http_errors.request_id_of`) for error bodies, log lines and the unified response. A
-    header the app set itself (the 500 answer, sent outside every middleware) is left as it is.
+    The id is `request_id_for(the request's headers)`. It is kept in `scope["state"]["request_id"]`
+    (`request.state.request_id`, read with `http_errors.request_id_of`) for error bodies, log lines and
+    the unified response. A header the app set itself (the 500 answer, sent outside every middleware)
+    is left as it is.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = None
-        for name, value in scope["headers"]:
-            if name == _REQUEST_ID_NAME:
-                value = value.strip(b" \t")  # white space around a field value is not part of it
-                if CLIENT_REQUEST_ID.fullmatch(value):
-                    request_id = value.decode("ascii")
-                break
-        request_id = request_id or new_request_id()
+        request_id = request_id_for(scope["headers"])
         scope.setdefault("state", {})["request_id"] = request_id
+        stamp = [(_REQUEST_ID_NAME, request_id.encode("ascii"))]
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).setdefault(REQUEST_ID_HEADER, request_id)
+                add_missing_headers(message, stamp)
             await send(message)
 
         await self.app(scope, receive, send_with_id)
-
-
-class UploadLimit(HTTPMiddleware):
-    """At most `body_limit(limits, content type)` bytes of request body are ever read.
-
-    A declared Content-Length over the limit is refused before a byte is read; a body that grows past
-    it while it streams in (chunked, with no length given) is cut off at that point, so neither memory
-    nor the multipart spool ever holds more than the limit. Over the limit the app's own answer
-    (whatever it made of the interrupted read) is replaced by 413 `file_too_large`, sent at once,
-    while the client may still be sending; the server drops the rest of the body as it arrives.
-    """
-
-    def __init__(self, app: ASGIApp, limits: Limits) -> None:
-        self.app = app
-        self.limits = limits
-
-    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if error := declared_too_large(Headers(scope=scope), self.limits):
-            await self._refuse(scope, receive, send, error)
-            return
-        max_body = body_limit(self.limits, Headers(scope=scope).get("content-type"))
-        received = 0
-        over = False
-        answered = False
-
-        async def counted_receive() -> Message:
-            nonlocal received, over
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > max_body:
-                    over = True
-                    raise _BodyOverLimit
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal answered
-            if over:  # the app's reply to the cut-off read is replaced by the 413 below
-                return
-            answered = answered or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted_receive, guarded_send)
-        except _BodyOverLimit:
-            pass
-        except Exception:
-            if not over:
-                raise
-        if over and not answered:
-            message = f"the upload is over the limit of {self.limits.max_upload_bytes:,} bytes"
-            await self._refuse(scope, receive, send, FileTooLarge(message))
-
-    @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send, error: FileTooLarge) -> None:
-        response = error_response(error.status, error.code, error.message, request_id=request_id_of(scope))
-        await response(scope, receive, send)
 
 
 class InternalErrors(HTTPMiddleware):
@@ -180,7 +144,7 @@ class InternalErrors(HTTPMiddleware):
 
     Starlette answers such an exception in its outermost layer, outside every middleware added to the
     app, and then raises it again for the server to log a second time; answered here instead, the 500
-    is counted by `RequestMetrics` and gets the fixed headers, CORS and the request id like any answer.
+    is counted in the metrics and gets the fixed headers, CORS and the request id like any answer.
     An exception after the answer started is raised on: the server closes the connection, and the
     client sees a cut-off answer, never a wrong one.
     """
@@ -204,8 +168,30 @@ class InternalErrors(HTTPMiddleware):
             await internal_error(scope, exc)(scope, receive, send)
 
 
+class FixedHeaderSet:
+    """Headers every response gets (`headers`), and those an answer to a path outside `api_prefixes`
+    gets as well (`page_headers`), encoded once; `for_path(path)` -> the raw headers for
+    `add_missing_headers`. A name in both is set from `headers`."""
+
+    def __init__(
+        self,
+        headers: Mapping[str, str],
+        page_headers: Mapping[str, str] | None = None,
+        api_prefixes: tuple[str, ...] = (),
+    ) -> None:
+        self.api = encoded_headers(headers)
+        self.page = self.api + encoded_headers(page_headers or {})
+        self.api_prefixes = api_prefixes
+
+    def for_path(self, path: str) -> list[tuple[bytes, bytes]]:
+        if self.api_prefixes and path.startswith(self.api_prefixes):
+            return self.api
+        return self.page
+
+
 class FixedHeaders(HTTPMiddleware):
-    """Adds `headers` to every response, and `page_headers` to those whose path is not an API path."""
+    """Adds `headers` to every response, and `page_headers` to those whose path is not an API path
+    (`FixedHeaderSet`); a header the app set itself is kept."""
 
     def __init__(
         self,
@@ -215,39 +201,14 @@ class FixedHeaders(HTTPMiddleware):
         api_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
-        self.headers = dict(headers)
-        self.page_headers = dict(page_headers or {})
-        self.api_prefixes = api_prefixes
+        self.fixed = FixedHeaderSet(headers, page_headers, api_prefixes)
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        is_page = not str(scope.get("path", "")).startswith(self.api_prefixes) if self.api_prefixes else True
+        stamp = self.fixed.for_path(str(scope.get("path", "")))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                response_headers = MutableHeaders(scope=message)
-                for key, value in self.headers.items():
-                    response_headers.setdefault(key, value)
-                if is_page:
-                    for key, value in self.page_headers.items():
-                        response_headers.setdefault(key, value)
+                add_missing_headers(message, stamp)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-class RequestMetrics(HTTPMiddleware):
-    """Calls `count(route_path, status)` once per HTTP response (`other` for unmatched paths)."""
-
-    def __init__(self, app: ASGIApp, count: Callable[[str, int], None]) -> None:
-        self.app = app
-        self.count = count
-
-    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-
-        async def counted_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                route = scope.get("route")
-                self.count(str(getattr(route, "path", "other")), int(message["status"]))
-            await send(message)
-
-        await self.app(scope, receive, counted_send)

@@ -6,29 +6,22 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from ocrgate import __version__
 from ocrgate.backends import registry
 from ocrgate.config import Settings
 from ocrgate.gateway.auth import APIKeys
 from ocrgate.gateway.metrics import Metrics
+from ocrgate.gateway.middleware import GatewayMiddleware
 from ocrgate.gateway.openapi import install_docs, install_openapi
 from ocrgate.gateway.routes import backends, job_pages, jobs, mistral, ocr, scorecards, web
+from ocrgate.gateway.routes.direct import mount_first
 from ocrgate.gateway.routing import Router
-from ocrgate.gateway.shutdown import DrainGate
 from ocrgate.gateway.state import Gateway
 from ocrgate.http_errors import REQUEST_ID_HEADER, install_error_handlers
 from ocrgate.jobs import open_store
 from ocrgate.jobs.runner import JobRunner
-from ocrgate.middleware import (
-    FixedHeaders,
-    InternalErrors,
-    RequestID,
-    RequestMetrics,
-    UploadLimit,
-    fastapi_telemetry,
-)
+from ocrgate.middleware import FixedHeaderSet, fastapi_telemetry
 from ocrgate.web_server import web_csp
 
 # answers that are not the web client's pages (`/docs` has a policy of its own: `openapi.docs_csp`)
@@ -70,7 +63,8 @@ def create_gateway_app(settings: Settings) -> FastAPI:
     app.state.gateway = gw
     install_error_handlers(app)
     _middleware(app, gw)
-    for module in (ocr, jobs, job_pages, scorecards, backends):
+    mount_first(app, ocr.router)  # the small-page path: matched first, no dependencies solved
+    for module in (jobs, job_pages, scorecards, backends):
         app.include_router(module.router)
     web.mount_web(app)
     install_openapi(app, router, body_models=mistral.JSON_MODELS)
@@ -79,32 +73,28 @@ def create_gateway_app(settings: Settings) -> FastAPI:
 
 
 def _middleware(app: FastAPI, gw: Gateway) -> None:
-    """Innermost first: cut oversized bodies, answer what the app raised unexpectedly (a 500), answer
-    503 what the gateway's stop refused or cut (`gateway.shutdown`), CORS
-    (so even a 413 or a 500 is readable cross-origin), fixed headers, count every answer, then the
-    request id (outermost, so every answer carries it and the 413 body has it too)."""
-    app.add_middleware(UploadLimit, limits=gw.settings.limits)
-    app.add_middleware(InternalErrors)
-    app.add_middleware(DrainGate, drain=gw.drain)
+    """The gateway's one middleware layer (`gateway.middleware`): the request id (so every answer, the
+    413 body too, carries it), every answer counted, the fixed headers, CORS (so even a 413 or a 500
+    is readable cross-origin), 503 to what the gateway's stop refused or cut (`gateway.shutdown`), a
+    500 for what the app raised unexpectedly, oversized bodies cut off; in that order, outermost first."""
+    cors = None
     if gw.settings.gateway.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=gw.settings.gateway.cors_origins,
-            allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=["X-API-Key", "Authorization", "Content-Type", REQUEST_ID_HEADER],
-            expose_headers=["Retry-After", "Content-Disposition", REQUEST_ID_HEADER],
-        )
-    app.add_middleware(
-        FixedHeaders,
+        cors = {
+            "allow_origins": gw.settings.gateway.cors_origins,
+            "allow_methods": ["GET", "POST", "PUT", "DELETE"],
+            "allow_headers": ["X-API-Key", "Authorization", "Content-Type", REQUEST_ID_HEADER],
+            "expose_headers": ["Retry-After", "Content-Disposition", REQUEST_ID_HEADER],
+        }
+    fixed = FixedHeaderSet(
         headers={"X-Content-Type-Options": "nosniff"},
         page_headers={"Content-Security-Policy": web_csp()},
         api_prefixes=API_PATHS,
     )
-
-    def count(route: str, status: int) -> None:
-        gw.metrics.requests.labels(route, str(status)).inc()
-        if status >= 400:
-            gw.metrics.errors.labels(str(status)).inc()
-
-    app.add_middleware(RequestMetrics, count=count)
-    app.add_middleware(RequestID)
+    app.add_middleware(
+        GatewayMiddleware,
+        limits=gw.settings.limits,
+        drain=gw.drain,
+        count=gw.metrics.count_answer,
+        fixed=fixed,
+        cors=cors,
+    )

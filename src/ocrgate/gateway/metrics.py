@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
@@ -30,6 +32,25 @@ class Metrics:
         self.healthy_workers = Gauge(
             "ocrgate_healthy_workers", "Healthy workers per backend", ["backend"], registry=self.registry
         )
+
+        # each (route, status) counter's child, looked up once: `labels()` costs a lock and a validation
+        self._answers: dict[tuple[str, int], Callable[[], None]] = {}
+
+    def count_answer(self, route: str, status: int) -> None:
+        """One HTTP answer of `status` to `route` (its path template, `other` for unmatched paths):
+        `ocrgate_requests`, and `ocrgate_errors` for a status of 400 or more."""
+        inc = self._answers.get((route, status))
+        if inc is None:
+            requests = self.requests.labels(route, str(status))
+            errors = self.errors.labels(str(status)) if status >= 400 else None
+
+            def inc() -> None:
+                requests.inc()
+                if errors is not None:
+                    errors.inc()
+
+            self._answers[(route, status)] = inc
+        inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -5,7 +5,7 @@ close; `GatewayServer` then calls `Drain.begin`, and from that moment:
 
 - a request that still arrives (on a connection already open) is answered 503 `shutting_down`;
 - requests in flight run on for `[gateway] shutdown_grace_s` seconds; one still running then is
-  cancelled and answered 503 `shutting_down` (`DrainGate`), instead of uvicorn's plain-text 500
+  cancelled and answered 503 `shutting_down` (`gateway.middleware`), instead of uvicorn's plain-text 500
   ("Internal Server Error") and its traceback;
 - a job's event stream ends at once with a final `stopping` event (`routes/jobs.py`), since it would
   otherwise hold the stop for the whole grace period.
@@ -25,11 +25,8 @@ import sys
 import anyio
 import uvicorn
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocrgate.errors import ShuttingDown
-from ocrgate.http_errors import error_response, request_id_of
-from ocrgate.middleware import HTTPMiddleware
 
 log = logging.getLogger("ocrgate.gateway")
 
@@ -66,45 +63,19 @@ class Drain:
             scope.cancel()
 
 
-class DrainGate(HTTPMiddleware):
-    """Answers 503 `shutting_down` to a request that comes once the stop has begun, and to one the stop
-    cancelled before its answer started. One cut after its answer started (a long download) ends its
-    connection: the client sees a cut-off answer, never a wrong one."""
+#: the headers of a 503 `shutting_down`: the connection closes; the client may try again in 5 s
+STOPPING_HEADERS = {"Connection": "close", "Retry-After": "5"}
 
-    def __init__(self, app: ASGIApp, drain: Drain) -> None:
-        self.app = app
-        self.drain = drain
 
-    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.drain.begun:
-            await self._refuse(scope, receive, send, "the gateway is stopping; try again once it is back")
-            return
-        started = False
-
-        async def watched_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        with anyio.CancelScope() as cancel_scope:
-            self.drain.requests.add(cancel_scope)
-            try:
-                await self.app(scope, receive, watched_send)
-            finally:
-                self.drain.requests.discard(cancel_scope)
-        if cancel_scope.cancelled_caught and not started:
-            message = (
-                f"the gateway stopped before this request finished (it waited {self.drain.grace_s:g} s); "
-                "try again once it is back"
-            )
-            await self._refuse(scope, receive, send, message)
-
-    @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send, message: str) -> None:
-        error = ShuttingDown(message)
-        headers = {"Connection": "close", "Retry-After": "5"}
-        response = error_response(error.status, error.code, error.message, headers, request_id_of(scope))
-        await response(scope, receive, send)
+def stopping_error(cut_after_s: float | None = None) -> ShuttingDown:
+    """The 503 `shutting_down` to a request that came once the stop had begun, or (`cut_after_s`: the
+    grace period) to one the stop cancelled before its answer started (`gateway.middleware`)."""
+    if cut_after_s is None:
+        return ShuttingDown("the gateway is stopping; try again once it is back")
+    return ShuttingDown(
+        f"the gateway stopped before this request finished (it waited {cut_after_s:g} s); "
+        "try again once it is back"
+    )
 
 
 class GatewayServer(uvicorn.Server):

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import anyio
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 
 from ocrgate.gateway.formatting import FORMAT_RESPONSES, check_backends, file_response, requested_format
 from ocrgate.gateway.recognize import recognize_now
 from ocrgate.gateway.routes import mistral
+from ocrgate.gateway.routes.direct import DirectRoute
 from ocrgate.gateway.routes.errors import ERRORS
 from ocrgate.gateway.state import gateway, owner
 from ocrgate.gateway.uploads import checked_upload, openapi_body
@@ -21,7 +21,9 @@ from ocrgate.middleware import is_json
 from ocrgate.mistral.models import MistralOCRResponse
 from ocrgate.schema import CompareResponse, ErrorResponse, OCRResponse
 
-router = APIRouter(tags=["ocr"])
+#: served as `DirectRoute`s (`routes.direct.mount_first`): the endpoint reads its request and returns the
+#: `Response` itself; `response_model` and `openapi_extra` are there for the OpenAPI document
+router = APIRouter(tags=["ocr"], route_class=DirectRoute)
 
 
 @router.post(
@@ -30,7 +32,7 @@ router = APIRouter(tags=["ocr"])
     responses={**ERRORS, 403: {"model": ErrorResponse}, **FORMAT_RESPONSES},
     openapi_extra=mistral.with_json_bodies(openapi_body()),
 )
-async def ocr(request: Request) -> OCRResponse | CompareResponse | JSONResponse | Response:
+async def ocr(request: Request) -> Response:
     """Recognise an image or PDF with one backend (unified response) or several (compare); with
     `format` (or `Accept`), the result as markdown, text, ALTO, hOCR or a searchable PDF.
 
@@ -44,7 +46,8 @@ async def ocr(request: Request) -> OCRResponse | CompareResponse | JSONResponse 
     gw = await gateway(request)
     await owner(request, gw)
     if is_json(request.headers.get("content-type")):
-        return await mistral.answer(request, gw)
+        answer = await mistral.answer(request, gw)
+        return answer if isinstance(answer, Response) else await json_answer(answer)
     upload = await checked_upload(request, gw)
     try:
         wanted = requested_format(upload.format, request.headers.get("accept"))
