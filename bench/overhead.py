@@ -174,7 +174,7 @@ def measure(
             * statistics.median(p - d for p, d in zip(seconds[name], seconds["direct"], strict=True))
             for name in added
         },
-        "boxes_image_kib": round(len(picture) * 3 / 4 / 1024),
+        "boxes_image_kib": round(len(picture.encode()) / 1024),
         "picture_ms_p50": picture_ms(page, upload=True),
         "preview_picture_ms_p50": picture_ms(page, upload=False),
         # CPU milliseconds per request of the process that answers: the worker for direct, else the
