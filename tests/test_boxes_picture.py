@@ -32,12 +32,18 @@ def _sixteen_bit(page: Image.Image) -> bytes:
     return image_bytes(Image.frombytes("I;16", page.size, values.tobytes()), "PNG")
 
 
+def _see_through(page: Image.Image) -> Image.Image:
+    """The page with its white paper transparent (RGBA): only the ink is opaque."""
+    see_through = page.convert("RGBA")
+    see_through.putalpha(Image.eval(page.convert("L"), lambda v: 255 - v))
+    return see_through
+
+
 # files whose bytes a browser shows as ocrgate decodes them, and files it does not
 SHOWN = {
     "PNG RGB": lambda p: image_bytes(p, "PNG"),
     "PNG bilevel": lambda p: image_bytes(p.convert("1"), "PNG"),
     "PNG palette": lambda p: image_bytes(p.convert("P"), "PNG"),
-    "PNG with alpha": lambda p: image_bytes(p.convert("RGBA"), "PNG"),
     "JPEG": lambda p: image_bytes(p, "JPEG"),
     "JPEG grey": lambda p: image_bytes(p.convert("L"), "JPEG"),
     "WebP": lambda p: image_bytes(p, "WEBP", lossless=True),
@@ -47,6 +53,13 @@ NOT_SHOWN = {
     "PNG 16-bit": _sixteen_bit,
     "TIFF": lambda p: image_bytes(p, "TIFF"),
     "BMP": lambda p: image_bytes(p, "BMP"),
+    # transparency: ocrgate flattens it keeping the text's contrast, a browser shows it on white
+    "PNG with alpha": lambda p: image_bytes(_see_through(p), "PNG"),
+    "PNG palette, one colour transparent": lambda p: image_bytes(p.convert("P"), "PNG", transparency=0),
+    "WebP with alpha": lambda p: image_bytes(_see_through(p), "WEBP", lossless=True),
+    # several frames: the picture would play them
+    "animated PNG": lambda p: image_bytes(p, "PNG", save_all=True, append_images=[p.rotate(180)]),
+    "animated WebP": lambda p: image_bytes(p, "WEBP", save_all=True, append_images=[p.rotate(180)]),
 }
 
 
@@ -139,3 +152,18 @@ def test_an_upload_over_the_embedding_limit_is_pictured_over_a_preview(
     picture, _ = _picture(rapidocr, data, Limits(boxes_embed_max_bytes=len(data) - 1))
     assert picture.media_type == "image/jpeg"
     assert _picture(rapidocr, data, Limits(boxes_embed_max_bytes=len(data)))[0].data == data
+
+
+def test_see_through_ink_is_pictured_as_ocrgate_read_it(rapidocr: RapidOCRBackend) -> None:
+    """shared/bugs' white text whose only contrast is its alpha: shown as it came, on the picture's
+    white, the page would be blank; the preview shows the ink ocrgate read, dark on white."""
+    picture, _ = _picture(rapidocr, (EVAL_DIR.parent / "bugs" / "rgba_white_text.png").read_bytes())
+    assert picture.media_type == "image/jpeg"
+    assert np.asarray(picture.page.convert("L")).min() < 64  # ink, not a blank page
+
+
+def test_a_long_receipt_keeps_its_width_in_the_preview(rapidocr: RapidOCRBackend) -> None:
+    """shared/bugs' 576 x 9220 receipt, as a TIFF (pictured over a preview): at full width, not 58 px."""
+    receipt = Image.open(EVAL_DIR.parent / "bugs" / "receipt_long.png")
+    picture, _ = _picture(rapidocr, image_bytes(receipt, "TIFF"))
+    assert picture.page.size == receipt.size == (576, 9220)

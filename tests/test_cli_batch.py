@@ -101,6 +101,13 @@ def test_a_folder_is_read_into_every_format_then_resumed(
     assert statuses == {"phototest.png": "skipped", "eurotext.png": "ok", "small_page_size.pdf": "skipped"}
     assert (out / "sub" / "eurotext.alto.xml").is_file()
 
+    # the boxes pictures asked for are outputs too: one missing (or asked for after a run without
+    # them) is read again
+    (out / "phototest.boxes.svg").unlink()
+    fourth = ocrgate_cli("ocr", *args)
+    assert fourth.returncode == 0, fourth.stderr[-3000:]
+    assert summary(out)["phototest.png"]["status"] == "ok" and (out / "phototest.boxes.svg").is_file()
+
 
 def test_failed_pages_and_files_are_named_and_read_again(
     tmp_path: Path, eval_dir: Path, phototest: Path

@@ -13,6 +13,7 @@ from ocrgate.render import (
     assemble_response,
     block_markdown,
     boxes_svg,
+    label_ink,
     page_href,
     page_markdown,
     preview_jpeg,
@@ -63,9 +64,24 @@ def test_a_preview_is_the_page_scaled_down_by_a_whole_factor() -> None:
         assert preview.format == "JPEG"
         return preview.size
 
-    assert size(3200, 2400) == (800, 600)  # 3200 / 4: the smallest whole factor to at most 1000 a side
+    assert size(3200, 2400) == (1067, 800)  # / 3: the smallest whole factor to a shorter side <= 1000
     assert size(1000, 700) == (1000, 700)
     assert size(1275, 1650) == (638, 825)
+    assert size(576, 9220) == (576, 9220)  # a long receipt keeps its width (5.3 megapixels)
+    assert size(700, 20000) == (350, 10000)  # and at most 6 megapixels
+
+
+def test_labels_are_legible_on_every_kind_colour() -> None:
+    """Black or white, whichever contrasts more: at least 4.5:1 (WCAG 2.1 AA for small text)."""
+
+    def luminance(colour: str) -> float:
+        values = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in values)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    for kind, colour in KIND_COLOURS.items():
+        light, dark = sorted((luminance(colour), luminance(label_ink(colour))), reverse=True)
+        assert (light + 0.05) / (dark + 0.05) >= 4.5, kind
 
 
 def test_render_page_makes_the_picture_over_the_upload_else_over_a_preview() -> None:

@@ -35,12 +35,14 @@ IMAGE_TYPES = {
 }
 BIG_ENDIAN_BIGTIFF = b"MM\x00+"
 #: the types and Pillow modes a browser shows as ocrgate decodes them, when no orientation is to be
-#: applied: not a TIFF (no browser shows one), a CMYK JPEG (colours differ) or a 16-bit PNG (ocrgate
-#: stretches its values to 8 bits, a browser takes the high byte: a faint scan shows black)
+#: applied and nothing is transparent: not a TIFF (no browser shows one), a CMYK JPEG (colours differ),
+#: a 16-bit PNG (ocrgate stretches its values to 8 bits, a browser takes the high byte: a faint scan
+#: shows black) or transparency (ocrgate flattens it keeping the text's contrast: white text on
+#: transparency becomes dark on white, which a browser shows as white on the picture's white)
 _SHOWN_AS_STORED = {
-    "image/png": {"1", "L", "LA", "P", "RGB", "RGBA"},
+    "image/png": {"1", "L", "P", "RGB"},
     "image/jpeg": {"L", "RGB"},
-    "image/webp": {"L", "RGB", "RGBA"},
+    "image/webp": {"L", "RGB"},
 }
 _ORIENTATION = 0x0112  # EXIF's Orientation tag (Pillow merges an XMP tiff:Orientation into it)
 #: PNG text chunks where Pillow looks for an orientation, by their keyword (with its NUL separator):
@@ -113,11 +115,15 @@ def image_frames(data: bytes, media_type: str, limits: Limits) -> list[Frame]:
 
 
 def _as_stored(source: Image.Image, media_type: str, data: bytes) -> bool:
-    """Whether a browser shows the opened file as ocrgate decodes it (see `Frame.as_stored`). A JPEG's
-    or WebP's EXIF and XMP come with its headers; a PNG's may follow its pixels, where Pillow finds them
-    only by decoding it, so a PNG counts when none of its chunks can carry an orientation
-    (`_png_may_turn`). An EXIF block Pillow cannot parse counts as none (`images.upright` does too)."""
-    if source.mode not in _SHOWN_AS_STORED.get(media_type, ()):
+    """Whether a browser shows the opened file as ocrgate decodes it (see `Frame.as_stored`): one frame
+    (an animated PNG or WebP would play in the picture), a mode of `_SHOWN_AS_STORED`, nothing
+    transparent, no orientation. A JPEG's or WebP's EXIF and XMP come with its headers; a PNG's may
+    follow its pixels, where Pillow finds them only by decoding it, so a PNG counts when none of its
+    chunks can carry an orientation (`_png_may_turn`). An EXIF block Pillow cannot parse counts as
+    none (`images.upright` does too)."""
+    if source.mode not in _SHOWN_AS_STORED.get(media_type, ()) or "transparency" in source.info:
+        return False
+    if getattr(source, "n_frames", 1) != 1:
         return False
     if media_type == "image/png":
         return not _png_may_turn(data)

@@ -256,7 +256,7 @@ class Page(BaseModel):
     boxes_image: str | None = Field(
         default=None,
         description="the boxes picture, an SVG document: the page (the upload itself, or a JPEG preview "
-        "at most 1000 pixels a side) with every block's box outlined and labelled, in page pixels",
+        "its shorter side at most 1000 pixels) with every block's box outlined and labelled, in page pixels",
     )
 
 

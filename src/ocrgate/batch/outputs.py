@@ -101,9 +101,12 @@ def record_stems(out: Path, stems: Iterable[PurePath]) -> None:
         write_atomic(out / RECORD_NAME, lines.encode())
 
 
-def is_done(out: Path, stem: PurePath, formats: Iterable[str]) -> bool:
-    """Every output in `formats` is there and no page of the input is known to have failed."""
-    return not errors_path(out, stem).exists() and all(output_path(out, stem, f).is_file() for f in formats)
+def is_done(out: Path, stem: PurePath, formats: Iterable[str], boxes: bool = False) -> bool:
+    """Every output in `formats` is there, with `boxes` the first page's boxes picture too (written
+    last, after every other page's: `work.read_one`), and no page of the input is known to have failed."""
+    if errors_path(out, stem).exists() or not all(output_path(out, stem, f).is_file() for f in formats):
+        return False
+    return not boxes or any(boxes_path(out, stem, 1, pages).is_file() for pages in (1, 2))
 
 
 def write_atomic(path: Path, data: bytes) -> None:

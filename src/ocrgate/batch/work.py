@@ -90,10 +90,12 @@ def file_separator(fmt: str) -> bytes:
 
 
 def _pictures(response: OCRResponse, out: Path, item: Input) -> list[tuple[Path, bytes]]:
+    """The boxes pictures to write, the last page's first: page 1's, written last, tells a later run
+    that they all are (`outputs.is_done`)."""
     count = len(response.pages)
     return [
         (outputs.boxes_path(out, item.stem, page.index + 1, count), page.boxes_image.encode())
-        for page in response.pages
+        for page in reversed(response.pages)
         if page.boxes_image
     ]
 

@@ -32,13 +32,19 @@ KIND_COLOURS: dict[str, str] = {
     "footer": "#e377c2",
 }
 # A preview is the page scaled down by a whole factor (Pillow's `reduce`, a box average, about 2 ms for
-# an A4 page where a resampling `resize` takes 30-60 ms) to at most this many pixels a side, then JPEG
-# at PREVIEW_JPEG_QUALITY (about 1 ms and 80 KB for a 150-dpi A4 page halved; measured on the build
-# machine).
-PREVIEW_MAX_SIDE = 1000
+# an A4 page where a resampling `resize` takes 30-60 ms) until its shorter side is at most
+# PREVIEW_SHORT_SIDE pixels and it has at most PREVIEW_MAX_PIXELS, then JPEG at PREVIEW_JPEG_QUALITY
+# (about 1 ms and 80 KB for a 150-dpi A4 page halved; measured on the build machine). The shorter side
+# rules, not the longer: a 576 x 9220 receipt stays legible (capping the longer side at 1000 made it
+# 58 pixels wide).
+PREVIEW_SHORT_SIDE = 1000
+PREVIEW_MAX_PIXELS = 6_000_000
 PREVIEW_JPEG_QUALITY = 80
-#: lines and labels are this many pixels at a page of LABEL_SCALE_SIDE pixels a side, larger on a larger one
-LINE_WIDTH, LABEL_SIZE, LABEL_SCALE_SIDE = 2, 14, 1000
+#: lines and labels are this many pixels on a page whose shorter side is LABEL_SCALE_SIDE pixels,
+#: larger on a larger page: the same size on screen when the page is shown as wide as a screen
+LINE_WIDTH, LABEL_SIZE, LABEL_SCALE_SIDE = 2, 12, 1000
+#: a label's background is this opaque, so the text under it shows through
+LABEL_OPACITY = 0.8
 #: a monospace font's advance, in ems (DejaVu Sans Mono 0.602, Courier 0.6): a label's box fits its text
 MONOSPACE_ADVANCE = 0.6
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -62,9 +68,12 @@ def page_href(data: bytes | str, media_type: str) -> str:
 
 
 def preview_jpeg(image: Image.Image) -> bytes:
-    """A preview of the page `image`: scaled down by the smallest whole factor that brings it to at
-    most PREVIEW_MAX_SIDE pixels a side, JPEG at PREVIEW_JPEG_QUALITY."""
-    factor = -(-max(image.width, image.height) // PREVIEW_MAX_SIDE)
+    """A preview of the page `image`: scaled down by the smallest whole factor that brings its shorter
+    side to at most PREVIEW_SHORT_SIDE pixels and its area to at most PREVIEW_MAX_PIXELS, JPEG at
+    PREVIEW_JPEG_QUALITY."""
+    factor = max(1, -(-min(image.width, image.height) // PREVIEW_SHORT_SIDE))
+    while (image.width // factor) * (image.height // factor) > PREVIEW_MAX_PIXELS:
+        factor += 1
     canvas = image if image.mode == "RGB" else image.convert("RGB")
     if factor > 1:
         canvas = canvas.reduce(factor)
@@ -77,16 +86,31 @@ def _number(value: float) -> str:
     return f"{round(value, 1):g}"
 
 
+def _luminance(colour: str) -> float:
+    """The relative luminance of a `#rrggbb` colour (WCAG 2.1, section 1.4.3's definition)."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def label_ink(colour: str) -> str:
+    """Black or white, whichever contrasts more with a label's `#rrggbb` background (WCAG 2.1's
+    contrast ratio, (L1 + 0.05) / (L2 + 0.05))."""
+    background = _luminance(colour)
+    return "#000000" if (background + 0.05) / 0.05 >= 1.05 / (background + 0.05) else "#ffffff"
+
+
 def boxes_svg(blocks: Sequence[Block], width: int, height: int, href: str) -> str:
     """The boxes picture: an SVG document of `width` x `height` (the page's pixels, its user units)
     showing the page image at `href` (a `data:` URL, stretched over the whole page) on white, each
     block's box outlined in its kind's colour (KIND_COLOURS) and labelled `N kind` above its top-left
-    corner, N its place in reading order from 1. Returned as text, without an XML declaration (UTF-8
+    corner (inside it, for a box at the top of the page), N its place in reading order from 1, in
+    black or white on the kind's colour (`label_ink`). Returned as text, without an XML declaration (UTF-8
     when written to a file, as a `.svg` file is read by default).
 
     Block boxes are in the page's pixels and must be finite (`Block.sanitised` first).
     """
-    scale = max(1.0, max(width, height) / LABEL_SCALE_SIDE)
+    scale = max(1.0, min(width, height) / LABEL_SCALE_SIDE)
     size, line = LABEL_SIZE * scale, LINE_WIDTH * scale
     root = ET.Element(
         f"{{{SVG_NS}}}svg",
@@ -104,9 +128,7 @@ def boxes_svg(blocks: Sequence[Block], width: int, height: int, href: str) -> st
         },
     )
     outlines = ET.SubElement(root, f"{{{SVG_NS}}}g", {"fill": "none", "stroke-width": _number(line)})
-    labels = ET.SubElement(
-        root, f"{{{SVG_NS}}}g", {"font-family": "monospace", "font-size": _number(size), "fill": "white"}
-    )
+    labels = ET.SubElement(root, f"{{{SVG_NS}}}g", {"font-family": "monospace", "font-size": _number(size)})
     for number, block in enumerate(blocks, start=1):
         colour = KIND_COLOURS.get(block.kind, "#000000")
         x0, y0, x1, y1 = block.bbox
@@ -122,7 +144,8 @@ def boxes_svg(blocks: Sequence[Block], width: int, height: int, href: str) -> st
             },
         )
         text = f"{number} {block.kind}"
-        top = max(0.0, y0 - size - 2 * scale)
+        high = size + 2 * scale
+        top = y0 - high if y0 >= high else y0
         ET.SubElement(
             labels,
             f"{{{SVG_NS}}}rect",
@@ -130,12 +153,15 @@ def boxes_svg(blocks: Sequence[Block], width: int, height: int, href: str) -> st
                 "x": _number(x0),
                 "y": _number(top),
                 "width": _number(len(text) * MONOSPACE_ADVANCE * size + 4 * scale),
-                "height": _number(size + 2 * scale),
+                "height": _number(high),
                 "fill": colour,
+                "fill-opacity": str(LABEL_OPACITY),
             },
         )
         label = ET.SubElement(
-            labels, f"{{{SVG_NS}}}text", {"x": _number(x0 + 2 * scale), "y": _number(top + size * 0.85)}
+            labels,
+            f"{{{SVG_NS}}}text",
+            {"x": _number(x0 + 2 * scale), "y": _number(top + size * 0.85), "fill": label_ink(colour)},
         )
         label.text = text
     return ET.tostring(root, encoding="unicode")

@@ -151,7 +151,7 @@ async function boxesPicture(page, imageSrc) {
 // One page: the page in a zoomable viewer with its blocks' boxes on the left, tabs on the right.
 // `imageSrc`: the uploaded image's URL, or a promise of the page image (jobs); else the boxes picture.
 export function pageView(page, { response = null, imageSrc = null, base = "page" } = {}) {
-  // the server's boxes picture is an SVG: the page (the upload, or a preview at most 1000 px a side)
+  // the server's boxes picture is an SVG: the page (the upload, or a preview of it)
   const source = asRead(page, imageSrc) || (page.boxes_image ? pictureUrl(page.boxes_image) : null);
   const label = `Page ${page.index + 1}`;
   const section = el("section", { class: "page", "data-page": String(page.index), "aria-label": label });
