@@ -264,6 +264,8 @@ def test_typed_errors(cluster: Cluster, sdk: Any, phototest_bytes: bytes) -> Non
     )
     _error(cluster, {"backend": "rapidocr"}, 422, "invalid_request")
     _error(cluster, {"image": "###", "backend": "rapidocr"}, 422, "invalid_request")
+    seed = {"image": base64.b64encode(phototest_bytes).decode(), "backend": "rapidocr", "layout": "auto"}
+    _error(cluster, seed, 422, "invalid_request")  # a field the seed's body does not name, as a form's
     response = httpx.post(
         f"{cluster.url}/v1/ocr",
         content=b"{not json",

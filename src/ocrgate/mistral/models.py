@@ -98,7 +98,11 @@ class MistralOCRRequest(BaseModel):
 
 
 class SeedOCRRequest(BaseModel):
-    """`POST /v1/ocr` with the seed's JSON body; the answer is the unified response (or a comparison)."""
+    """`POST /v1/ocr` with the seed's JSON body; the answer is the unified response (or a comparison).
+    A field it does not name is refused, as the multipart form refuses one (Mistral's convention, whose
+    clients send fields of their own, takes them)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     image: str = Field(description="the image or PDF in base64 (plain, or a data: URL)")
     backend: str | None = Field(default=None, description="a backend name, a comma list, or `all`")

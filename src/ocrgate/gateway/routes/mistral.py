@@ -78,7 +78,7 @@ async def answer(request: Request, gw: Gateway) -> JSONResponse | OCRResponse | 
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()  # within the upload limit (middleware.UploadLimit)
+    raw = await request.body()  # within the upload limit (gateway.middleware)
     try:
         value = await anyio.to_thread.run_sync(json.loads, raw)
     except ValueError as exc:
