@@ -96,6 +96,53 @@ def test_a_sideways_scan_is_shown_upright_and_its_boxes_picture_downloads(
     assert picture.media_type == "image/jpeg" and (picture.width, picture.height) == (640, 480)  # as read
 
 
+def shown_page(page: sync_api.Page) -> tuple[list[int], str, Image.Image]:
+    """The result's page picture: its natural [width, height], its src, and how it looks on screen (the
+    boxes drawn over it hidden), in grey."""
+    result = page.locator("#result .result")
+    shown = result.locator("img.page-image").first
+    sync_api.expect(shown).to_have_attribute("src", re.compile(r"^(blob|data):"))
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=shown.element_handle())
+    size = shown.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    result.locator("svg.boxes").evaluate("svg => { svg.style.visibility = 'hidden'; }")
+    look = Image.open(io.BytesIO(shown.screenshot())).convert("L")
+    return size, shown.get_attribute("src") or "", look
+
+
+@pytest.mark.parametrize(
+    ("kind", "turned", "flags"),
+    [("WEBP", 90, []), ("JPEG", 90, []), ("WEBP", 270, ["rotated: 180"]), ("JPEG", 270, ["rotated: 180"])],
+)
+def test_an_upload_turned_by_exif_is_shown_upright(
+    page: sync_api.Page, phototest: Path, tmp_path: Path, kind: str, turned: int, flags: list[str]
+) -> None:
+    """A 480 x 640 file whose EXIF orientation 6 says "turn 90 clockwise" is read as a 640 x 480 page.
+    Stored turned 90 counter-clockwise (PIL's rotate(90)) it is then upright; stored turned 90 clockwise
+    (rotate(270)) it is upside down, and read turned (`rotated: 180`). Chromium applies the orientation
+    to a JPEG, so the upload is shown (turned as read); not to a WebP, so the viewer shows the server's
+    boxes picture instead of the sideways file under the upright boxes."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    upload = tmp_path / f"exif6.{kind.lower()}"
+    sideways = Image.open(phototest).convert("RGB").rotate(turned, expand=True)
+    sideways.save(upload, kind, exif=exif, quality=95)
+    assert Image.open(upload).size == (480, 640)
+    choose(page, "rapidocr")
+    page.set_input_files("#file", str(upload))
+    page.click("#submit")
+    result = page.locator("#result .result")
+    sync_api.expect(result.locator(".markdown")).to_contain_text("quick brown", ignore_case=True)
+    assert result.locator("svg.boxes").get_attribute("viewBox") == "0 0 640 480"
+    assert result.locator(".flag").all_inner_texts() == flags
+    size, src, look = shown_page(page)
+    look.save(ARTIFACTS / f"exif6-{turned}.{kind.lower()}.png")
+    assert size == [640, 480], size
+    assert src.startswith("blob:" if kind == "JPEG" else "data:image/svg+xml"), src[:40]
+    upright = Image.open(phototest).convert("L").resize(look.size)
+    difference = ImageStat.Stat(ImageChops.difference(look, upright)).mean[0]
+    assert difference < 20, difference  # upright, whole (the WebP shown as it came differs by 40 or more)
+
+
 def test_the_boxes_picture_shows_the_page_under_its_boxes(
     browser: Any, cluster: Cluster, phototest: Path
 ) -> None:

@@ -91,6 +91,16 @@ def test_a_finished_job_downloads_in_every_format(
     finally:
         pdf.close()
 
+    # the shown page's boxes picture: the job's stem, as the other downloads (not `scan.pdf.p1...`)
+    with page.expect_download() as saved:
+        page.locator("#result .page-head").get_by_role("button", name="Boxes picture").click()
+    assert saved.value.suggested_filename == "scan.p1.boxes.png"
+    shown = re.search(r"(\d+)×(\d+) px", page.locator("#result .page-head").inner_text())
+    assert shown and Image.open(saved.value.path()).size == (
+        int(shown[1]),
+        int(shown[2]),
+    )  # the page's pixels
+
 
 def test_downloads_of_a_two_engine_job_name_the_engine(
     page: sync_api.Page, phototest: Path, tmp_path: Path

@@ -110,3 +110,30 @@ def test_the_key_is_asked_for_kept_and_sent_everywhere(
     expect(page.locator("#key-note")).to_contain_text("needs an API key")
     page.locator("#key-dialog").get_by_role("button", name="Cancel").click()
     expect(page.locator("#message")).to_have_attribute("data-code", "unauthorized")
+
+
+def test_enter_in_the_key_field_uses_the_key(
+    tab: tuple[Any, list[tuple[str, str | None]]], keyed: Cluster
+) -> None:
+    """Enter is the dialog's default action, "Use this key"; it neither forgets nor drops the key."""
+    page, _ = tab
+    page.goto(keyed.url + "/")
+    expect(page.locator("#key-note")).to_contain_text("needs an API key")
+    page.fill("#key-input", KEY)
+    page.press("#key-input", "Enter")
+    expect(page.locator("#key-dialog")).to_be_hidden()
+    expect(page.locator(BACKENDS)).to_have_count(1)
+    expect(page.locator("#key-button")).to_have_text("API key ✓")
+    assert page.evaluate("sessionStorage.getItem('ocrgate.api-key')") == KEY
+    expect(page.locator("#message")).not_to_contain_text("Could not list the backends")
+
+    # opened again from the button: Enter keeps the key shown, Forget still forgets on its own click
+    page.click("#key-button")
+    expect(page.locator("#key-input")).to_have_value(KEY)
+    page.press("#key-input", "Enter")
+    expect(page.locator("#key-dialog")).to_be_hidden()
+    assert page.evaluate("sessionStorage.getItem('ocrgate.api-key')") == KEY
+    page.click("#key-button")
+    page.locator("#key-dialog").get_by_role("button", name="Forget the key").click()
+    expect(page.locator("#key-button")).to_have_text("API key")
+    assert page.evaluate("sessionStorage.length") == 0

@@ -56,6 +56,11 @@ function showDialog(refused) {
     : "This gateway needs an API key. It is kept for this tab only, and sent with every request.";
   input.value = apiKey();
   dialog.returnValue = "";
+  // "Use this key" is the form's only submit button, so Enter in the key field uses the key (a form's
+  // implicit submission clicks its first submit button); "Forget" and "Cancel" act only on their own click.
+  for (const button of dialog.querySelectorAll('button[type="button"][value]')) {
+    button.onclick = () => dialog.close(button.value);
+  }
   dialog.showModal();
   input.focus();
   return new Promise((resolve) => {

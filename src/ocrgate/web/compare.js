@@ -7,7 +7,7 @@ import { diffReadings } from "./diff.js";
 import { alignLines, pageLines } from "./lines.js";
 import { safeTableHtml } from "./markdown.js";
 import { confidenceToggle } from "./overlay.js";
-import { asRead, blocksView, pictureUrl, pre, rawFor, tabs, timingsView, whenImage } from "./render.js";
+import { blocksView, pictureUrl, pre, rawFor, shownImage, tabs, timingsView, whenImage } from "./render.js";
 import { Viewer, rect, svgEl } from "./viewer.js";
 
 const CROP_HEIGHT = 30; // a line's crop is at most this high and this wide (CSS pixels), never enlarged
@@ -229,7 +229,8 @@ export function compareView(response, { imageSrc = null } = {}) {
     }
     const first = names.map((n) => pages[n]).find((p) => p && p.boxes_image);
     const read = names.map((n) => pages[n]).find(Boolean);  // the upload as the first engine read it
-    const picture = (pageCount === 1 && asRead(read, imageSrc)) || (first ? pictureUrl(first.boxes_image) : null);
+    const boxed = first ? pictureUrl(first.boxes_image) : null;
+    const picture = pageCount === 1 ? shownImage(read, imageSrc, boxed) : boxed;
     holder.replaceChildren(comparePage({ names, pages, raws, timings, errors, imageSrc: picture }));
   };
   prev.addEventListener("click", () => show(current - 1));

@@ -3,6 +3,7 @@
 
 import { comparePage } from "./compare.js";
 import { el } from "./dom.js";
+import { jobStem } from "./downloads.js";
 import { pageView, rawFor, timingsView } from "./render.js";
 
 export const failed = (page) => !page || (page.flags || []).some((f) => f.startsWith("failed"));
@@ -28,7 +29,7 @@ export function jobPageView(job, index, { pages, errors, timings = {}, result, i
     const page = pages[name];
     if (!page || failed(page)) return el("p", { class: "error-inline", text: `Page ${index + 1} failed: ${errors[name] || (page && page.flags.join("; ")) || "no result"}` });
     const response = results[name] || { backend: name, pages: [page] };
-    const view = pageView(page, { response, imageSrc: image, base: job.name });
+    const view = pageView(page, { response, imageSrc: image, base: jobStem(job.name) });
     if (timings[name]) view.querySelector(".page-head").append(timingsView({ timings: timings[name] }));
     return view;
   }

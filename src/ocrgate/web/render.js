@@ -134,6 +134,38 @@ export function pictureUrl(svg) {
   return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
 }
 
+// The size of the image at `src` as this browser decodes it, [width, height] in pixels (after any EXIF
+// orientation the browser applies), or null when it cannot decode it.
+async function naturalSize(src) {
+  const img = new Image();
+  img.src = src;
+  try {
+    await img.decode();
+  } catch {
+    return null;
+  }
+  return [img.naturalWidth, img.naturalHeight];
+}
+
+// What the viewer shows for `page`: the upload as the engine read it (`asRead`) when this browser decodes
+// it at the page's size (`page.width` x `page.height` pixels, or the other way round where asRead turns
+// it a quarter); else `fallback`: by default the server's boxes picture, or null (boxes only). Browsers
+// apply an image's EXIF orientation to some formats and not to others (Chromium turns a JPEG, not a
+// WebP), and the server reads every page upright, so a sideways upload would be stretched under upright
+// boxes. `imageSrc`: a URL, a promise of one (a job's page image), or null. Returns a URL, a promise of
+// one, or null.
+export function shownImage(page, imageSrc, fallback = page && page.boxes_image ? pictureUrl(page.boxes_image) : null) {
+  if (!page || !imageSrc) return imageSrc || fallback;
+  const upload = typeof imageSrc === "string";  // asRead turns an upload; a job's page image is as read
+  const [width, height] = upload && rotation(page) % 180 === 90 ? [page.height, page.width] : [page.width, page.height];
+  return (async () => {
+    const src = await Promise.resolve(imageSrc).catch(() => null);
+    const size = src ? await naturalSize(src) : null;
+    if (!size || size[0] !== width || size[1] !== height) return fallback;
+    return upload ? asRead(page, src) : src;
+  })();
+}
+
 // The boxes picture: the server's own, or the page image with the boxes drawn on a canvas.
 async function boxesPicture(page, imageSrc) {
   if (page.boxes_image) return new Blob([page.boxes_image], { type: "image/svg+xml" });
@@ -151,8 +183,9 @@ async function boxesPicture(page, imageSrc) {
 // One page: the page in a zoomable viewer with its blocks' boxes on the left, tabs on the right.
 // `imageSrc`: the uploaded image's URL, or a promise of the page image (jobs); else the boxes picture.
 export function pageView(page, { response = null, imageSrc = null, base = "page" } = {}) {
-  // the server's boxes picture is an SVG: the page (the upload, or a preview of it)
-  const source = asRead(page, imageSrc) || (page.boxes_image ? pictureUrl(page.boxes_image) : null);
+  // the upload where the browser shows it at the page's size, else the server's boxes picture (an SVG:
+  // the page, the upload or a preview of it, under the boxes)
+  const source = shownImage(page, imageSrc);
   const label = `Page ${page.index + 1}`;
   const section = el("section", { class: "page", "data-page": String(page.index), "aria-label": label });
   const head = el("header", { class: "page-head" },
