@@ -21,8 +21,10 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 from lxml import etree
+from PIL import Image
 
 from tests.formats.test_alto_hocr import alto_schema  # noqa: F401  (a fixture)
+from tests.gateway.test_gateway import pdf_of
 from tests.helpers import cer, ocrgate_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,6 +109,18 @@ def test_a_folder_is_read_into_every_format_then_resumed(
     fourth = ocrgate_cli("ocr", *args)
     assert fourth.returncode == 0, fourth.stderr[-3000:]
     assert summary(out)["phototest.png"]["status"] == "ok" and (out / "phototest.boxes.svg").is_file()
+
+
+def test_a_new_reading_leaves_no_picture_of_the_old_one(tmp_path: Path, phototest: Path) -> None:
+    """`--boxes all`, then `--boxes first --force`: page 1's picture only, not pages 2-3 of the old."""
+    scan, out = tmp_path / "scan.pdf", tmp_path / "out"
+    scan.write_bytes(pdf_of(Image.open(phototest).convert("RGB"), 3))
+    out.mkdir()
+    (out / "scan.b.p2.boxes.svg").write_text("<svg/>")  # another stem's picture is left alone
+    for boxes, extra in (("all", ()), ("first", ("--force",))):
+        run = ocrgate_cli("ocr", str(scan), "--out", str(out), "--boxes", boxes, *extra)
+        assert run.returncode == 0, run.stderr[-3000:]
+    assert sorted(p.name for p in out.glob("*.svg")) == ["scan.b.p2.boxes.svg", "scan.p1.boxes.svg"]
 
 
 def test_failed_pages_and_files_are_named_and_read_again(

@@ -14,6 +14,7 @@ OUT, so that no later run takes these files for inputs (`written`).
 from __future__ import annotations
 
 import csv
+import glob
 import io
 import json
 import os
@@ -49,6 +50,20 @@ def errors_path(out: Path, stem: PurePath) -> Path:
 def boxes_path(out: Path, stem: PurePath, page: int, pages: int) -> Path:
     """The boxes picture of page `page` (counted from 1) of a `pages`-page document (an SVG file)."""
     return _sibling(out, stem, BOXES_SUFFIX if pages == 1 else f".p{page}{BOXES_SUFFIX}")
+
+
+def other_pictures(out: Path, stem: PurePath, kept: Iterable[Path]) -> list[Path]:
+    """The boxes pictures of `stem` under `out` (`STEM.boxes.svg`, `STEM.pN.boxes.svg`) other than
+    `kept`: an earlier reading's, which a run that writes pictures removes (`--boxes all`, then
+    `first`, left pages 2..N of the older reading beside page 1 of the new)."""
+    keep = {path.resolve() for path in kept}
+    found = []
+    for path in (out / stem.parent).glob(glob.escape(stem.name) + ".*"):
+        page = PAGE_BOXES.fullmatch(path.name)
+        mine = page is not None and page.group(1) == stem.name and page.group(2) == BOXES_SUFFIX
+        if (mine or path.name == stem.name + BOXES_SUFFIX) and path.resolve() not in keep:
+            found.append(path)
+    return found
 
 
 def written_paths(out: Path, stem: PurePath, formats: Iterable[str]) -> list[Path]:

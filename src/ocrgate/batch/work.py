@@ -159,4 +159,8 @@ def _read(
         outcome.payload = encoded
         return
     files = [(outputs.output_path(plan.out, item.stem, fmt), data) for fmt, data in encoded.items()]
-    outputs.save(plan.out, item.stem, files + _pictures(response, plan.out, item), outcome.problems)
+    pictures = _pictures(response, plan.out, item)
+    outputs.save(plan.out, item.stem, files + pictures, outcome.problems)
+    if plan.boxes != "none":  # the pictures written are this reading's: an older reading's go
+        for stale in outputs.other_pictures(plan.out, item.stem, [path for path, _ in pictures]):
+            stale.unlink(missing_ok=True)
