@@ -34,6 +34,7 @@ from ocrgate.errors import (
     UnsupportedType,
 )
 from ocrgate.image_files import IMAGE_TYPES, Frame, decode_frame, image_frames
+from ocrgate.image_files import as_stored as image_as_stored
 from ocrgate.pdf_forms import field_values
 from ocrgate.textlayer import TextLayer, read_text_layer
 
@@ -70,11 +71,18 @@ def sniff(data: bytes) -> str | None:
 @dataclass(frozen=True)
 class EncodedImage:
     """An image file as uploaded: its bytes and media type (a worker decodes it as the intake would);
-    `as_stored`: a browser shows these bytes as the page's pixels (`image_files.Frame.as_stored`)."""
+    `headers_as_stored`: its headers say a browser shows these bytes as the page's pixels
+    (`image_files.Frame`)."""
 
     data: bytes = field(repr=False)
     media_type: str
-    as_stored: bool = False
+    headers_as_stored: bool = False
+
+    @functools.cached_property
+    def as_stored(self) -> bool:
+        """Whether a browser shows these bytes as the page's pixels (`image_files.as_stored`), found
+        when first asked."""
+        return image_as_stored(self.data, self.media_type, self.headers_as_stored)
 
 
 class PageImage:
@@ -167,7 +175,9 @@ class Document:
             frame = self._frames[index]
             decode = functools.partial(decode_frame, self.data, self.media_type, frame.number)
             single = (
-                EncodedImage(self.data, self.media_type, frame.as_stored) if self.page_count == 1 else None
+                EncodedImage(self.data, self.media_type, frame.headers_as_stored)
+                if self.page_count == 1
+                else None
             )
             return PageImage(index=index, dpi=frame.dpi, decode=decode, encoded=single)
         return self._render_pdf_page(index)

@@ -186,9 +186,9 @@ class _Run:
         """The upload itself as the boxes picture's page, where a browser shows it as `page`'s pixels
         and it is at most `limits.boxes_embed_max_bytes`; None when the picture needs the pixels."""
         encoded = page.encoded if page is not None else None
-        if encoded is None or not encoded.as_stored:
+        if encoded is None or len(encoded.data) > self.document.limits.boxes_embed_max_bytes:
             return None
-        return encoded if len(encoded.data) <= self.document.limits.boxes_embed_max_bytes else None
+        return encoded if encoded.as_stored else None
 
     async def _rasterise(self, index: int, pixels: bool = False) -> tuple[PageImage, float]:
         t0 = time.perf_counter()
@@ -293,8 +293,8 @@ class _Run:
             boxes = (
                 crops is None
                 and not page.decoded
-                and self._shown(page) is None
                 and wants_boxes(self.boxes, page.index)
+                and self._shown(page) is None
             )
             for piece, origin in pieces:
                 t0 = time.perf_counter()

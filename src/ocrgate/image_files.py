@@ -56,13 +56,14 @@ _PNG_TEXT_KEYWORDS = {
 
 class Frame(NamedTuple):
     """One page of an image file, from its headers: the frame's number in the file, the resolution it
-    declares (dots per inch; None when it declares none), and whether a browser shows the file's bytes
-    as the page's pixels (`as_stored`: its type and mode shown as they are, no EXIF orientation to
-    apply), so a picture may embed the upload itself."""
+    declares (dots per inch; None when it declares none), and whether its headers say a browser shows
+    the file's bytes as the page's pixels (`headers_as_stored`: its type and mode shown as they are,
+    nothing transparent, one frame, no EXIF orientation to apply), so a picture may embed the upload
+    itself; a PNG's chunks are checked only when that is asked (`as_stored`)."""
 
     number: int
     dpi: float | None
-    as_stored: bool
+    headers_as_stored: bool
 
 
 @contextlib.contextmanager
@@ -108,25 +109,32 @@ def image_frames(data: bytes, media_type: str, limits: Limits) -> list[Frame]:
                 Frame(
                     frame,
                     _declared_dpi(source.info.get("dpi")),
-                    frames == 1 and _as_stored(source, media_type, data),
+                    frames == 1 and _headers_as_stored(source, media_type),
                 )
             )
         return pages
 
 
-def _as_stored(source: Image.Image, media_type: str, data: bytes) -> bool:
-    """Whether a browser shows the opened file as ocrgate decodes it (see `Frame.as_stored`): one frame
-    (an animated PNG or WebP would play in the picture), a mode of `_SHOWN_AS_STORED`, nothing
-    transparent, no orientation. A JPEG's or WebP's EXIF and XMP come with its headers; a PNG's may
-    follow its pixels, where Pillow finds them only by decoding it, so a PNG counts when none of its
-    chunks can carry an orientation (`_png_may_turn`). An EXIF block Pillow cannot parse counts as
-    none (`images.upright` does too)."""
+def as_stored(data: bytes, media_type: str, headers_as_stored: bool) -> bool:
+    """Whether a browser shows an image file as ocrgate decodes it: its headers say so
+    (`Frame.headers_as_stored`) and, for a PNG, none of its chunks can carry an orientation
+    (`_png_may_turn`: a PNG's EXIF and XMP may follow its pixels, where Pillow finds them only by
+    decoding it). About 30 us for an A4 PNG, so it is asked only for a boxes picture."""
+    return headers_as_stored and not (media_type == "image/png" and _png_may_turn(data))
+
+
+def _headers_as_stored(source: Image.Image, media_type: str) -> bool:
+    """Whether the opened file's headers say a browser shows it as ocrgate decodes it: one frame (an
+    animated PNG or WebP would play in the picture), a mode of `_SHOWN_AS_STORED`, nothing
+    transparent, no orientation in a JPEG's or WebP's EXIF and XMP (which come with its headers; a
+    PNG's chunks are `as_stored`'s). An EXIF block Pillow cannot parse counts as none
+    (`images.upright` does too)."""
     if source.mode not in _SHOWN_AS_STORED.get(media_type, ()) or "transparency" in source.info:
         return False
     if getattr(source, "n_frames", 1) != 1:
         return False
     if media_type == "image/png":
-        return not _png_may_turn(data)
+        return True
     try:
         return source.getexif().get(_ORIENTATION, 1) == 1
     except Exception:  # Pillow's EXIF parser raises SyntaxError, struct.error, ... on garbage

@@ -112,6 +112,7 @@ def boxes_svg(blocks: Sequence[Block], width: int, height: int, href: str) -> st
     """
     scale = max(1.0, min(width, height) / LABEL_SCALE_SIDE)
     size, line = LABEL_SIZE * scale, LINE_WIDTH * scale
+    high = size + 2 * scale  # a label's height
     root = ET.Element(
         f"{{{SVG_NS}}}svg",
         {"version": "1.1", "width": str(width), "height": str(height), "viewBox": f"0 0 {width} {height}"},
@@ -144,7 +145,6 @@ def boxes_svg(blocks: Sequence[Block], width: int, height: int, href: str) -> st
             },
         )
         text = f"{number} {block.kind}"
-        high = size + 2 * scale
         top = y0 - high if y0 >= high else y0
         ET.SubElement(
             labels,

@@ -117,12 +117,13 @@ def render_page(
     source = source_markdown(image, blocks) if image is not None else markdown
     picture = None
     if boxes:
+        href = shown
         if result.page_preview:
-            shown = page_href(result.page_preview, "image/jpeg")
-        elif shown is None and image is not None:
-            shown = page_href(preview_jpeg(image), "image/jpeg")
-        if shown is not None:
-            picture = boxes_svg(blocks, width, height, shown)
+            href = page_href(result.page_preview, "image/jpeg")
+        elif href is None and image is not None:
+            href = page_href(preview_jpeg(image), "image/jpeg")
+        if href is not None:
+            picture = boxes_svg(blocks, width, height, href)
     page = Page(
         index=result.index,
         width=width,
