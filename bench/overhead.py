@@ -157,8 +157,9 @@ def measure(
     finally:
         for client in clients.values():
             client.close()
-    picture = answers["ocrgate_first"][-1].get("boxes_image") or ""
-    assert picture and not answers["ocrgate_none"][-1].get("boxes_image"), "boxes=first must bring a picture"
+    picture = answers["ocrgate_first"][-1]["pages"][0].get("boxes_image") or ""
+    none = answers["ocrgate_none"][-1]["pages"][0].get("boxes_image")
+    assert picture and not none, "boxes=first must bring a picture, boxes=none none"
     lat = {name: latency_ms(seconds[name]) for name in PATHS}
     base = lat["direct"]
     added = {

@@ -305,7 +305,11 @@ class OCRResponse(BaseModel):
     image_name: str | None = None
     markdown: str = ""
     source_markdown: str = ""
-    boxes_image: str | None = Field(default=None, description="the first page's boxes picture (SVG)")
+    boxes_image: str | None = Field(
+        default=None,
+        description="the seed's field, answered to the seed's JSON body only: page 1's boxes picture "
+        "(SVG), a copy of `pages[0].boxes_image`; every other answer carries each picture once, in its page",
+    )
     pages: list[Page] = Field(default_factory=list)
     raw_result: dict[str, Any] = Field(default_factory=dict)
     processing_time: float = 0.0

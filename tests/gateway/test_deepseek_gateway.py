@@ -82,7 +82,7 @@ def test_markdown_and_boxes_from_the_served_model(
     assert page.blocks and all(
         0 <= b.bbox[0] < b.bbox[2] <= 640 and 0 <= b.bbox[1] < b.bbox[3] <= 480 for b in page.blocks
     )
-    assert response.boxes_image
+    assert page.boxes_image
     assert "<|ref|>" in response.raw_result["deepseek-ocr"]["text"]
     sent = requests_seen(log)[-1]
     assert sent["prompt"] == "<|grounding|>Convert the document to markdown."

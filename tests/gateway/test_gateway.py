@@ -72,7 +72,7 @@ def test_ocr_returns_the_unified_response(
     page = result.pages[0]
     assert (page.width, page.height) == (640, 480)
     assert all(0 <= b.bbox[0] < b.bbox[2] <= 640 and 0 <= b.bbox[1] < b.bbox[3] <= 480 for b in page.blocks)
-    assert result.boxes_image and result.raw_result["rapidocr"]
+    assert page.boxes_image and result.boxes_image is None and result.raw_result["rapidocr"]
     assert result.timings.ocr > 0 and result.processing_time >= result.timings.ocr
 
 

@@ -196,6 +196,31 @@ def test_the_seed_json_body_answers_the_unified_response(
     answer = raw.json()
     assert answer["success"] and answer["backend"] == "rapidocr"
     assert answer["markdown"] == phototest_multipart["markdown"]
+    assert answer["boxes_image"] is None
+
+
+def test_the_seed_json_body_has_page_1s_picture_at_the_top_level_and_a_form_has_it_once(
+    cluster: Cluster, phototest_bytes: bytes
+) -> None:
+    """The seed answered its picture at the top level: its body still gets that copy of page 1's, from
+    each engine of a comparison; the form's answer carries each picture once, in its page."""
+    image = base64.b64encode(phototest_bytes).decode()
+    body = {"image": image, "backend": "rapidocr,tesseract", "boxes": "first"}
+    seed = httpx.post(f"{cluster.url}/v1/ocr", json=body, headers=cluster.headers, timeout=300)
+    assert seed.status_code == 200, seed.text
+    for name, result in seed.json()["results"].items():
+        assert result["boxes_image"] and result["boxes_image"] == result["pages"][0]["boxes_image"], name
+    form = httpx.post(
+        f"{cluster.url}/v1/ocr",
+        files={"file": ("phototest.png", phototest_bytes)},
+        data={"backend": "rapidocr", "boxes": "first"},
+        headers=cluster.headers,
+        timeout=300,
+    )
+    assert form.status_code == 200, form.text
+    answer = form.json()
+    assert answer["boxes_image"] is None and answer["pages"][0]["boxes_image"].startswith("<svg")
+    assert form.text.count("<svg") == 1
 
 
 def test_an_allowed_url_is_fetched_and_others_are_refused(

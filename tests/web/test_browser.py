@@ -155,7 +155,7 @@ def test_the_boxes_picture_shows_the_page_under_its_boxes(
         timeout=300,
     )
     answer.raise_for_status()
-    picture = answer.json()["boxes_image"]
+    picture = answer.json()["pages"][0]["boxes_image"]
     tab = browser.new_page(viewport={"width": 640, "height": 480})
     try:
         source = "data:image/svg+xml;charset=utf-8," + urllib.parse.quote(picture)

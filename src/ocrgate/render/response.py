@@ -158,7 +158,6 @@ def assemble_response(
         image_name=image_name,
         markdown=document_markdown((r.page.index, r.page.markdown) for r in ordered),
         source_markdown=document_markdown((r.page.index, r.source_markdown) for r in ordered),
-        boxes_image=ordered[0].page.boxes_image if ordered else None,
         pages=[r.page for r in ordered],
         raw_result={backend: raws[0] if len(raws) == 1 else raws},
     )

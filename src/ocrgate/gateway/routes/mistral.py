@@ -196,6 +196,16 @@ async def _seed(
     seconds = time.perf_counter() - started
     upload = Upload(document, data, names, options, request.boxes, request.dpi, decode_seconds=seconds)
     try:
-        return await recognize_now(gw, upload, request_id=request_id)
+        return seed_shaped(await recognize_now(gw, upload, request_id=request_id))
     finally:
         document.close()
+
+
+def seed_shaped(result: OCRResponse | CompareResponse) -> OCRResponse | CompareResponse:
+    """`result` as the seed answered: page 1's boxes picture also in the top-level `boxes_image` (of
+    each engine's response, in a comparison). Only the seed's body gets this copy; elsewhere the
+    picture is in its page alone, so an answer carries each picture once."""
+    for response in result.results.values() if isinstance(result, CompareResponse) else (result,):
+        first = response.pages[0] if response.pages else None
+        response.boxes_image = first.boxes_image if first is not None and first.index == 0 else None
+    return result
