@@ -9,7 +9,7 @@
 #     fastapi starlette uvicorn pydantic pydantic-core pydantic-settings python-dotenv typing-inspection \
 #     annotated-types annotated-doc opentelemetry-api importlib-metadata zipp python-multipart pypdfium2 \
 #     rapidfuzz sse-starlette httpx-sse nh3 pytesseract httptools aiohttp aiohappyeyeballs aiosignal attrs \
-#     frozenlist multidict propcache yarl idna
+#     frozenlist multidict propcache yarl idna pybase64
 # (httpx, rich, typer, pillow, numpy, anyio, click, h11 were already on the GPU image.)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import xml.etree.ElementTree as ET
 
 from PIL import Image
 
@@ -56,6 +57,15 @@ def test_the_boxes_picture_outlines_each_block_in_its_kind_colour_over_the_page(
     ]
     assert picture.labels == ["1 table", "2 title"]  # reading order from 1, then the kind
     assert (picture.media_type, picture.data) == ("image/png", upload)  # the page as it came
+
+
+def test_the_page_image_reference_is_escaped_where_it_must_be() -> None:
+    """The `data:` URL goes into the written SVG after ElementTree; one holding what an attribute
+    cannot hold as itself comes back from an XML parser unchanged all the same."""
+    svg_image = "{http://www.w3.org/2000/svg}image"
+    for href in ("data:image/png;base64,iVBORw0KGgo=", 'data:text/plain;a="b"&c=<d>,x\ty\nz\r#page-image'):
+        image = ET.fromstring(boxes_svg([_block("text")], 100, 80, href)).find(svg_image)
+        assert image is not None and image.get("{http://www.w3.org/1999/xlink}href") == href
 
 
 def test_a_preview_is_the_page_scaled_down_by_a_whole_factor() -> None:

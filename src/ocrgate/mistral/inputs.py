@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
+
+import pybase64
 
 from ocrgate.documents import SUPPORTED_TYPES
 from ocrgate.errors import FileTooLarge, InvalidRequest, UnsupportedType
@@ -36,7 +37,7 @@ def decode_base64(text: str, max_bytes: int, what: str = "the document") -> byte
         raise FileTooLarge(f"{what} is over the limit of {max_bytes:,} bytes")
     compact = "".join(text.split())
     try:
-        data = base64.b64decode(compact, validate=True)
+        data = pybase64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidRequest(f"{what} is not valid base64: {exc}") from exc
     if len(data) > max_bytes:

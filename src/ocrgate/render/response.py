@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+import pybase64
 from PIL import Image
 from pydantic import BaseModel, Field
 
@@ -73,7 +73,7 @@ def page_preview(result: PageResult, image: Image.Image) -> str:
     `image`, the page as it was sent to the engine: turned upright first where the result says it was
     read turned (`rotated: N`). What a worker asked for it sends with the result; the picture itself
     is made by `render_page`, from typed blocks."""
-    return base64.b64encode(preview_jpeg(as_read(image, result.flags))).decode("ascii")
+    return pybase64.b64encode_as_string(preview_jpeg(as_read(image, result.flags)))
 
 
 def needs_pixels(result: PageResult, boxes: bool, shown: bool = False) -> bool:
