@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ocrgate.allocator import keep_freed_memory
 from ocrgate.backends import registry
 from ocrgate.batch.inputs import find_inputs
 from ocrgate.batch.outputs import spare_inputs
@@ -260,7 +259,6 @@ def worker(
     from ocrgate.devices import pin_gpu
 
     settings = _settings(config)
-    keep_freed_memory(settings.gateway.malloc_keep_mb)
     backend_config = settings.backends.get(backend)
     pin_gpu(gpu if gpu is not None else (backend_config.gpu if backend_config else None))
     # only now, with the GPU pinned, may anything import an engine
@@ -294,7 +292,6 @@ def gateway(
     from ocrgate.gateway.shutdown import run_gateway
 
     settings = _settings(config)
-    keep_freed_memory(settings.gateway.malloc_keep_mb)
     _logging()
     gateway = settings.gateway
     run_gateway(

@@ -158,13 +158,6 @@ class GatewayConfig(BaseModel):
         description="a job page `running` this long is failed (one attempt counted) and retried by the "
         "watchdog; default (page_retries + 1) x (limits.page_timeout_s + 60) + 60 seconds",
     )
-    malloc_keep_mb: int = Field(
-        default=32,
-        ge=0,
-        description="MiB of freed memory the gateway and each worker keep for the next request instead of "
-        "giving it back to the system (glibc's M_TRIM_THRESHOLD and M_MMAP_THRESHOLD: a page's large "
-        "buffers are not faulted in again each time); 0: the C library's defaults",
-    )
     shutdown_grace_s: float = Field(
         default=30.0,
         ge=0,
