@@ -21,6 +21,7 @@ from PIL import Image
 from ocrgate.evaluate.datasets import load_manifest
 from tests.gateway.cluster import Cluster
 from tests.gateway.test_gateway import pdf_of
+from tests.pictures import read_picture
 from tests.web.conftest import ARTIFACTS, BACKENDS, CHROMIUM, HL, choose
 
 if not CHROMIUM.is_file():
@@ -110,9 +111,17 @@ def test_compare_by_line(page: sync_api.Page, eval_dir: Path) -> None:
         "conf-lo",
     }
 
-    # per engine: markdown, tables, raw, timings
+    # per engine: markdown, tables, raw, timings, and its own boxes picture
+    with Image.open(eval_dir / "tesseract_test" / "images" / "eurotext.png") as upload:
+        size = upload.size
     for name in ("rapidocr", "tesseract"):
         column = compare.locator(f'.column[data-backend="{name}"]')
+        with page.expect_download() as saved:
+            column.get_by_role("button", name="Boxes picture").click()
+        assert saved.value.suggested_filename == f"eurotext.p1.{name}.boxes.svg"
+        picture = read_picture(Path(saved.value.path()).read_text(encoding="utf-8"))
+        assert (picture.width, picture.height) == size and picture.outlines, name
+        assert picture.labels[0].startswith("1 "), picture.labels
         expect(column.locator(".timings")).to_contain_text("total")
         expect(column.locator('[role="tabpanel"]:visible')).to_contain_text("Fuchs")
         column.locator('[data-tab="tables"]').click()
@@ -359,6 +368,13 @@ def test_ten_own_pages_two_corrected_the_scorecard_names_the_winner(
         editor.locator(".truth-save").click()
         expect(editor).to_have_class(re.compile(r"\bhas-truth\b"))
         expect(page.locator(f'.strip-item[data-page="{index}"]')).to_have_class(re.compile(r"\bcorrected\b"))
+    # a job's page events carry no boxes picture: each engine's is drawn here, over the job's page image
+    column = page.locator('.compare-page .column[data-backend="tesseract"]')
+    with page.expect_download() as saved:
+        column.get_by_role("button", name="Boxes picture").click()
+    assert saved.value.suggested_filename.endswith(".p2.tesseract.boxes.png"), saved.value.suggested_filename
+    with Image.open(saved.value.path()) as drawn, Image.open(files[1]) as upload:
+        assert drawn.size == upload.size
     page.reload()  # kept with the job, on the gateway
     expect(page.locator(".truth-text")).to_have_value(truth[1])
     expect(page.locator(".strip-item.corrected")).to_have_count(2)

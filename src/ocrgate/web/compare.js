@@ -7,7 +7,7 @@ import { diffReadings } from "./diff.js";
 import { alignLines, pageLines } from "./lines.js";
 import { safeTableHtml } from "./markdown.js";
 import { confidenceToggle } from "./overlay.js";
-import { blocksView, pictureUrl, pre, rawFor, shownImage, tabs, timingsView, whenImage } from "./render.js";
+import { blocksView, boxesButton, pictureUrl, pre, rawFor, shownImage, tabs, timingsView, whenImage } from "./render.js";
 import { Viewer, rect, svgEl } from "./viewer.js";
 
 const CROP_HEIGHT = 30; // a line's crop is at most this high and this wide (CSS pixels), never enlarged
@@ -58,7 +58,8 @@ export function fromTextLayer(page) {
 
 export const TEXT_LAYER_NOTE = "From the PDF's text layer; no engine read this page.";
 
-function engineColumn(name, k, page, { raw, timings, error }) {
+// `picture`: the page image a boxes picture is drawn over where the answer has none, and the files' stem.
+function engineColumn(name, k, page, { raw, timings, error, picture }) {
   const col = el("section", { class: `column eng-${k}`, "aria-label": name, "data-backend": name });
   col.append(el("header", { class: "column-head" }, el("h3", { text: name }), timingsView({ timings })));
   if (error) col.append(el("p", { class: "error-inline", text: error }));
@@ -66,8 +67,10 @@ function engineColumn(name, k, page, { raw, timings, error }) {
     col.append(el("p", { class: "muted", text: "No result for this page yet." }));
     return col;
   }
-  for (const flag of page.flags || []) col.querySelector(".column-head").append(el("span", { class: "flag", text: flag }));
-  if (fromTextLayer(page)) col.querySelector(".column-head").append(el("span", { class: "flag text-layer-flag", text: "PDF text layer, not OCR" }));
+  const head = col.querySelector(".column-head");
+  head.append(boxesButton(page, picture.source, `${picture.base}.p${page.index + 1}.${name}`));
+  for (const flag of page.flags || []) head.append(el("span", { class: "flag", text: flag }));
+  if (fromTextLayer(page)) head.append(el("span", { class: "flag text-layer-flag", text: "PDF text layer, not OCR" }));
   col.append(tabs(`${name} output`, [
     ["Markdown", () => blocksView(page)],
     ["Tables", () => tablesView(page)],
@@ -77,8 +80,8 @@ function engineColumn(name, k, page, { raw, timings, error }) {
 }
 
 // One page of several engines. `pages`, `raws`, `timings`, `errors`: by engine name; `imageSrc`: a URL or a
-// promise of one. Returns the section; its `viewer` is the page viewer.
-export function comparePage({ names, pages, raws = {}, timings = {}, errors = {}, imageSrc = null }) {
+// promise of one; `base`: the stem of downloaded files. Returns the section; its `viewer` is the page viewer.
+export function comparePage({ names, pages, raws = {}, timings = {}, errors = {}, imageSrc = null, base = "page" }) {
   const some = names.map((n) => pages[n]).find(Boolean);
   const index = some ? some.index : 0;
   const label = `Page ${index + 1}`;
@@ -175,7 +178,8 @@ export function comparePage({ names, pages, raws = {}, timings = {}, errors = {}
   });
 
   const columns = el("div", { class: "columns" });
-  names.forEach((name, k) => columns.append(engineColumn(name, k, pages[name], { raw: raws[name], timings: timings[name], error: errors[name] })));
+  const picture = { source: imageSrc, base };
+  names.forEach((name, k) => columns.append(engineColumn(name, k, pages[name], { raw: raws[name], timings: timings[name], error: errors[name], picture })));
   section.append(el("div", { class: "compare-top" }, el("figure", { class: "page-figure" }, viewer.element), linesPanel), columns);
   section.viewer = viewer;
   return section;
@@ -231,7 +235,7 @@ export function compareView(response, { imageSrc = null } = {}) {
     const read = names.map((n) => pages[n]).find(Boolean);  // the upload as the first engine read it
     const boxed = first ? pictureUrl(first.boxes_image) : null;
     const picture = pageCount === 1 ? shownImage(read, imageSrc, boxed) : boxed;
-    holder.replaceChildren(comparePage({ names, pages, raws, timings, errors, imageSrc: picture }));
+    holder.replaceChildren(comparePage({ names, pages, raws, timings, errors, imageSrc: picture, base: stem(response.image_name) }));
   };
   prev.addEventListener("click", () => show(current - 1));
   next.addEventListener("click", () => show(current + 1));

@@ -40,5 +40,5 @@ export function jobPageView(job, index, { pages, errors, timings = {}, result, i
   }
   const shown = Object.fromEntries(names.map((n) => [n, failed(pages[n]) ? null : pages[n]]));
   const own = Object.fromEntries(names.filter((n) => timings[n]).map((n) => [n, timings[n]]));
-  return comparePage({ names, pages: shown, raws, timings: own, errors, imageSrc: image });
+  return comparePage({ names, pages: shown, raws, timings: own, errors, imageSrc: image, base: jobStem(job.name) });
 }

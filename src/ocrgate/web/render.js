@@ -180,6 +180,19 @@ async function boxesPicture(page, imageSrc) {
   return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
 }
 
+// A button that downloads `page`'s boxes picture as `name`.boxes.svg (the server's picture) or, where the
+// answer has none, `name`.boxes.png drawn here over `source` (a URL or a promise of one; none: disabled).
+export function boxesButton(page, source, name) {
+  const button = el("button", { type: "button", class: "small", text: "Boxes picture" });
+  button.disabled = !page.boxes_image && !source;
+  button.addEventListener("click", async () => {
+    const over = page.boxes_image ? null : await Promise.resolve(source).catch(() => null);
+    if (!page.boxes_image && !over) return;
+    download(`${name}.boxes.${page.boxes_image ? "svg" : "png"}`, await boxesPicture(page, over));
+  });
+  return button;
+}
+
 // One page: the page in a zoomable viewer with its blocks' boxes on the left, tabs on the right.
 // `imageSrc`: the uploaded image's URL, or a promise of the page image (jobs); else the boxes picture.
 export function pageView(page, { response = null, imageSrc = null, base = "page" } = {}) {
@@ -196,13 +209,7 @@ export function pageView(page, { response = null, imageSrc = null, base = "page"
   const viewer = new Viewer(page, null, label);
   whenImage(viewer, source, label);
   drawBlocks(viewer.svg, page);
-  const button = el("button", { type: "button", class: "small", text: "Boxes picture" });
-  button.addEventListener("click", async () => {
-    const picture = await Promise.resolve(source);
-    const ext = page.boxes_image ? "svg" : "png";  // the server's picture, or one drawn here
-    if (picture) download(`${base}.p${page.index + 1}.boxes.${ext}`, await boxesPicture(page, picture));
-  });
-  head.append(button);
+  head.append(boxesButton(page, source, `${base}.p${page.index + 1}`));
   viewer.tools.append(confidenceToggle(viewer, page, response ? response.backend : ""));
   const figure = el("figure", { class: "page-figure" }, viewer.element, legend(page.blocks));
   const json = { ...page };
