@@ -11,7 +11,7 @@
 #     importlib_metadata jsonschema jsonschema-specifications nh3 opentelemetry-api prometheus_client \
 #     pydantic pydantic-settings pydantic_core pypdfium2 pytesseract python-dotenv python-multipart \
 #     RapidFuzz referencing rpds-py sse-starlette starlette typing-inspection typing_extensions uvicorn zipp \
-#     jiwer sniffio aiohttp aiohappyeyeballs aiosignal frozenlist multidict propcache yarl idna
+#     jiwer sniffio aiohttp aiohappyeyeballs aiosignal frozenlist multidict propcache yarl idna pybase64
 #   (the last re-run also carried apted defusedxml fonttools fpdf2 markdown-it-py mdurl pyspellchecker
 #   swagger-ui-bundle-v2 tifffile, the project's newer pure dependencies: 29 MB of .whl in all)
 #   pip download $P -d .whl-mineru mineru==4.0.12 docvortex fastapi_offline loguru json_repair openai \
