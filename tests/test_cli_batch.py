@@ -112,7 +112,8 @@ def test_a_folder_is_read_into_every_format_then_resumed(
 
 
 def test_a_new_reading_leaves_no_picture_of_the_old_one(tmp_path: Path, phototest: Path) -> None:
-    """`--boxes all`, then `--boxes first --force`: page 1's picture only, not pages 2-3 of the old."""
+    """`--boxes all`, then `--boxes first --force`: page 1's picture only, not pages 2-3 of the old;
+    then `--boxes all` without `--force` reads it again for pages 2-3, and a second such run skips it."""
     scan, out = tmp_path / "scan.pdf", tmp_path / "out"
     scan.write_bytes(pdf_of(Image.open(phototest).convert("RGB"), 3))
     out.mkdir()
@@ -121,6 +122,11 @@ def test_a_new_reading_leaves_no_picture_of_the_old_one(tmp_path: Path, phototes
         run = ocrgate_cli("ocr", str(scan), "--out", str(out), "--boxes", boxes, *extra)
         assert run.returncode == 0, run.stderr[-3000:]
     assert sorted(p.name for p in out.glob("*.svg")) == ["scan.b.p2.boxes.svg", "scan.p1.boxes.svg"]
+    for status in ("ok", "skipped"):
+        run = ocrgate_cli("ocr", str(scan), "--out", str(out), "--boxes", "all")
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert summary(out)["scan.pdf"]["status"] == status
+        assert sorted(p.name for p in out.glob("scan.p*.svg")) == [f"scan.p{n}.boxes.svg" for n in (1, 2, 3)]
 
 
 def test_failed_pages_and_files_are_named_and_read_again(
@@ -194,6 +200,11 @@ def test_bad_options_and_paths_fail_before_any_file_is_read(phototest: Path, tmp
     assert several.returncode == 2 and "--out" in several.stderr
     unknown = ocrgate_cli("ocr", str(phototest), "-f", "docx")
     assert unknown.returncode == 2 and "docx" in unknown.stderr
+    # a comparison is refused before any file is read or any gateway called (none listens on port 9)
+    for backends, via in (("rapidocr,tesseract", ()), ("all", ("--via", "http://127.0.0.1:9"))):
+        compare = ocrgate_cli("ocr", str(phototest), "--out", str(out), "-b", backends, *via)
+        assert compare.returncode == 2 and "reads with one backend" in compare.stderr, compare.stderr
+        assert "Compare view" in compare.stderr and not out.exists()
 
 
 def test_outputs_never_replace_an_input(tmp_path: Path, eval_dir: Path, phototest: Path) -> None:

@@ -19,7 +19,7 @@ import io
 import json
 import os
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path, PurePath
 
@@ -116,12 +116,24 @@ def record_stems(out: Path, stems: Iterable[PurePath]) -> None:
         write_atomic(out / RECORD_NAME, lines.encode())
 
 
-def is_done(out: Path, stem: PurePath, formats: Iterable[str], boxes: bool = False) -> bool:
-    """Every output in `formats` is there, with `boxes` the first page's boxes picture too (written
-    last, after every other page's: `work.read_one`), and no page of the input is known to have failed."""
+def is_done(
+    out: Path, stem: PurePath, formats: Iterable[str], boxes: str = "none", pages: Callable[[], int] = lambda: 0
+) -> bool:
+    """Every output in `formats` is there, no page of the input is known to have failed, and the boxes
+    pictures `boxes` asks for are there: with `first` page 1's, with `all` every page's too (`pages()`
+    counts the document's pages, called only for a document read before with pictures of several pages).
+
+    Pictures are written last page first, page 1's last (`work.read_one`), so page 1's tells that a run
+    finished writing them, and the last page's that it wrote them all (`--boxes first`, then `all`,
+    reads the input again)."""
     if errors_path(out, stem).exists() or not all(output_path(out, stem, f).is_file() for f in formats):
         return False
-    return not boxes or any(boxes_path(out, stem, 1, pages).is_file() for pages in (1, 2))
+    if boxes == "none" or boxes_path(out, stem, 1, 1).is_file():
+        return True
+    if not boxes_path(out, stem, 1, 2).is_file():
+        return False
+    count = pages() if boxes == "all" else 0
+    return count < 2 or boxes_path(out, stem, count, count).is_file()
 
 
 def write_atomic(path: Path, data: bytes) -> None:

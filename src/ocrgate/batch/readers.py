@@ -21,7 +21,7 @@ from ocrgate.backends.base import Backend
 from ocrgate.client import OCRGateClient
 from ocrgate.config import Limits
 from ocrgate.documents import Document
-from ocrgate.errors import BackendUnavailable, Busy
+from ocrgate.errors import BackendUnavailable, Busy, InvalidRequest
 from ocrgate.inprocess import recognize
 from ocrgate.render import BoxesMode
 from ocrgate.schema import OCRResponse, TextLayerMode
@@ -128,7 +128,13 @@ def make_reader(plan: Plan) -> Reader:
 
 def check(plan: Plan) -> Backend | None:
     """Validate `plan` once: options, backend, and that it can run. Returns the in-process backend
-    (not loaded), None with `via`. Raises the typed error a file would get otherwise."""
+    (not loaded), None with `via`. Raises the typed error a file would get otherwise, and
+    InvalidRequest for several backends (a comparison), which a batch does not write."""
+    if plan.backend == "all" or "," in plan.backend:
+        raise InvalidRequest(
+            f"ocrgate ocr reads with one backend; {plan.backend!r} names a comparison: compare engines"
+            " with `ocrgate eval`, the web client's Compare view or POST /v1/ocr with several backends"
+        )
     if plan.via:
         _check_gateway(plan)
         return None

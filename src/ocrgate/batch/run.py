@@ -12,6 +12,7 @@ sends one request at a time, so N processes are N concurrent requests. Processes
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import signal
 import sys
@@ -214,7 +215,7 @@ def _finished_unreported(
     seen = {outcome.name for outcome in reported}
     finished = []
     for item in inputs:
-        if item.name in seen or not outputs.is_done(plan.out, item.stem, plan.formats, plan.boxes != "none"):
+        if item.name in seen or not outputs.is_done(plan.out, item.stem, plan.formats, plan.boxes):
             continue
         written = [outputs.output_path(plan.out, item.stem, fmt) for fmt in plan.formats]
         try:  # a file's time is the kernel's coarse clock, which may lag `time.time()` by some ms
@@ -250,15 +251,10 @@ def run_batch(
             outputs.record_stems(plan.out, [item.stem for item in inputs])
     try:
         todo = []
-        boxes = plan.boxes != "none"
         for item in inputs:
-            if (
-                plan.out is not None
-                and not force
-                and outputs.is_done(plan.out, item.stem, plan.formats, boxes)
-            ):
-                pages = _pages_done_before(item, plan, previous.get(item.name))
-                summary.outcomes.append(Outcome(item.name, "skipped", pages=pages))
+            count = functools.partial(_pages_done_before, item, plan, previous.get(item.name))
+            if plan.out is not None and not force and outputs.is_done(plan.out, item.stem, plan.formats, plan.boxes, count):
+                summary.outcomes.append(Outcome(item.name, "skipped", pages=count()))
             else:
                 todo.append(item)
         emit = _Printer(console)

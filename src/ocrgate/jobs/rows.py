@@ -47,9 +47,10 @@ def count_progress(backends_json: str, counts: Iterable[Mapping[str, Any]]) -> d
 
 
 def failure_summary(counts: Mapping[str, int], first: Mapping[str, Any]) -> str:
-    """The error of a job some of whose pages failed; `first` is the first failed page (idx, backend)."""
+    """The error of a job some of whose pages failed; `first` is the first failed page (idx from 0,
+    backend, error), named from 1 as every message names pages."""
     return (
-        f"{counts.get('failed', 0)} of {sum(counts.values())} pages failed; first: page {first['idx']}"
+        f"{counts.get('failed', 0)} of {sum(counts.values())} pages failed; first: page {first['idx'] + 1}"
         f" ({first['backend']}): {first['error']}"
     )
 
