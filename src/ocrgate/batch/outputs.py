@@ -117,7 +117,11 @@ def record_stems(out: Path, stems: Iterable[PurePath]) -> None:
 
 
 def is_done(
-    out: Path, stem: PurePath, formats: Iterable[str], boxes: str = "none", pages: Callable[[], int] = lambda: 0
+    out: Path,
+    stem: PurePath,
+    formats: Iterable[str],
+    boxes: str = "none",
+    pages: Callable[[], int] = lambda: 0,
 ) -> bool:
     """Every output in `formats` is there, no page of the input is known to have failed, and the boxes
     pictures `boxes` asks for are there: with `first` page 1's, with `all` every page's too (`pages()`

@@ -253,7 +253,11 @@ def run_batch(
         todo = []
         for item in inputs:
             count = functools.partial(_pages_done_before, item, plan, previous.get(item.name))
-            if plan.out is not None and not force and outputs.is_done(plan.out, item.stem, plan.formats, plan.boxes, count):
+            if (
+                plan.out is not None
+                and not force
+                and outputs.is_done(plan.out, item.stem, plan.formats, plan.boxes, count)
+            ):
                 summary.outcomes.append(Outcome(item.name, "skipped", pages=count()))
             else:
                 todo.append(item)
