@@ -174,6 +174,18 @@ def test_one_file_per_request(cluster: Cluster, png: bytes) -> None:
     assert "'other'" in error(send(cluster, route, other, part), 422, "invalid_request")
 
 
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_field_sent_twice_is_refused(cluster: Cluster, png: bytes, route: str) -> None:
+    """Which of two values would count is a guess: refused, as a second file is, not the last taken."""
+    part = ('form-data; name="file"; filename="p.png"', png)
+    again = send(cluster, route, part, ('form-data; name="backend"', b"noop"))  # `send` adds one
+    message = error(again, 422, "invalid_request")
+    assert "`backend` twice" in message and "comma-separated" in message
+    boxes = ('form-data; name="boxes"', b"none")
+    assert "`boxes` twice" in error(send(cluster, route, part, boxes, boxes), 422, "invalid_request")
+    assert send(cluster, route, part, boxes).status_code == ACCEPTED[route]
+
+
 def test_a_job_reads_several_files_as_one_set(cluster: Cluster, png: bytes) -> None:
     """A job's form may carry several `file` parts: one document of all their pages, each page named."""
     part = ('form-data; name="file"; filename="p.png"', png)

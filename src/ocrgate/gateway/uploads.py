@@ -233,9 +233,11 @@ async def read_upload(upload: UploadFile | str | None, limits: Limits, already: 
 def check_fields(form: FormData, refused: Mapping[str, str] | None = None) -> UploadFields:
     """The text fields as `UploadFields` (empty ones count as absent); 422 `invalid_request` otherwise,
     also for a field the form does not take (an engine option such as `layout` sent as its own field
-    would otherwise be ignored without a word: engine options go in `options`), and for a field of
-    `refused` (field name -> the message that says where it belongs), whatever its value."""
+    would otherwise be ignored without a word: engine options go in `options`), for a field sent
+    twice, and for a field of `refused` (field name -> the message that says where it belongs),
+    whatever its value."""
     values: dict[str, Any] = {}
+    seen: set[str] = set()
     for key, value in form.multi_items():
         if key == "file":
             continue
@@ -249,6 +251,12 @@ def check_fields(form: FormData, refused: Mapping[str, str] | None = None) -> Up
             )
         if isinstance(value, UploadFile):
             raise InvalidRequest(f"`{key}` must be a text field, not a file")
+        if key in seen:  # which one would count is a guess: say so rather than take the last
+            several = " (several backends go in one, comma-separated: `rapidocr,tesseract`)"
+            raise InvalidRequest(
+                f"the form has `{key}` twice; each field once" + (several if key == "backend" else "")
+            )
+        seen.add(key)
         if value != "":
             values[key] = value
     try:
