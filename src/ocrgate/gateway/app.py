@@ -15,7 +15,7 @@ from ocrgate.gateway.metrics import Metrics
 from ocrgate.gateway.middleware import GatewayMiddleware
 from ocrgate.gateway.openapi import install_docs, install_openapi
 from ocrgate.gateway.routes import backends, job_pages, jobs, mistral, ocr, scorecards, web
-from ocrgate.gateway.routes.direct import mount_first
+from ocrgate.gateway.routes.direct import DirectPaths, mount_first
 from ocrgate.gateway.routing import Router
 from ocrgate.gateway.state import Gateway
 from ocrgate.http_errors import REQUEST_ID_HEADER, install_error_handlers
@@ -90,6 +90,8 @@ def _middleware(app: FastAPI, gw: Gateway) -> None:
         page_headers={"Content-Security-Policy": web_csp()},
         api_prefixes=API_PATHS,
     )
+    # inside the gateway's layer: its request id, counting, limits and stop apply to these routes too
+    app.add_middleware(DirectPaths, routes=ocr.router.routes, handlers=app.exception_handlers)
     app.add_middleware(
         GatewayMiddleware,
         limits=gw.settings.limits,
