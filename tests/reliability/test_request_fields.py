@@ -175,6 +175,29 @@ def test_one_file_per_request(cluster: Cluster, png: bytes) -> None:
 
 
 @pytest.mark.parametrize("route", ROUTES)
+def test_a_malformed_form_is_a_400_that_says_what_is_wrong(cluster: Cluster, png: bytes, route: str) -> None:
+    """Every way a multipart body can be broken is a 400 `bad_input` naming it, never a 500."""
+    part = ('form-data; name="file"; filename="p.png"', png)
+    body, content_type = multipart(part, ('form-data; name="backend"', b"noop"))
+
+    def post(content: bytes, kind: str) -> httpx.Response:
+        return httpx.post(f"{cluster.url}{route}", content=content, headers={"content-type": kind}, timeout=60)
+
+    cut = post(body[: len(body) // 2], content_type)  # a client that stopped sending half way
+    assert "ends before its closing boundary" in error(cut, 400, "bad_input")
+    assert "names no boundary" in error(post(body, "multipart/form-data"), 400, "bad_input")
+    assert "malformed multipart form" in error(post(b"not a form at all", content_type), 400, "bad_input")
+    nameless = multipart(('form-data; filename="p.png"', png))
+    assert "a part without a name" in error(post(*nameless), 400, "bad_input")
+    many = multipart(part, *[(f'form-data; name="f{n}"', b"x") for n in range(33)])
+    assert "more than 32 fields" in error(post(*many), 400, "bad_input")
+    if route == "/v1/ocr":  # file parts past the one `file` and one stray (which `check_fields` names)
+        stray = ('form-data; name="other"; filename="o.png"', png)
+        assert "more than 2 file parts" in error(post(*multipart(stray, stray, stray)), 400, "bad_input")
+    assert post(body, content_type).status_code == ACCEPTED[route]  # the same form, whole
+
+
+@pytest.mark.parametrize("route", ROUTES)
 def test_a_field_sent_twice_is_refused(cluster: Cluster, png: bytes, route: str) -> None:
     """Which of two values would count is a guess: refused, as a second file is, not the last taken."""
     part = ('form-data; name="file"; filename="p.png"', png)

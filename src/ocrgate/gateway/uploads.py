@@ -1,21 +1,11 @@
 """The upload form every route that takes a file shares: the file (or, for a job, several: one document
-of all their pages, `ocrgate.gateway.pageset`), read within its limit and opened as a Document, the
-backends it names and the options checked against their published schemas (shared ones, and each
-backend's own).
-
-The multipart body is read here, with Starlette's parser (`UploadParser`) under the gateway's own rules,
-so that every field gets a typed answer: a field over `limits.max_field_bytes` is a 413
-`field_too_large`, a second `file` part of `POST /v1/ocr` a 422 `invalid_request` ("one file per
-request"; a job takes up to `MAX_SET_FILES`), a part that
-names its file only by RFC 5987's `filename*=UTF-8''...` is a file all the same (RFC 7578 forbids that
-form, python-multipart ignores it, clients still send it), and the `%22`, `%0D`, `%0A` with which
-browsers escape quotes and line breaks in `filename="..."` (the WHATWG HTML form encoding) are decoded.
+of all their pages, `ocrgate.gateway.pageset`) opened as a Document, the fields typed, the backends
+it names and the options checked against their published schemas (shared ones, and each backend's
+own). The body itself is read by `gateway.form`, under its limits.
 """
 
 from __future__ import annotations
 
-import email.message
-import email.utils
 import json
 import time
 from collections.abc import Mapping
@@ -26,22 +16,17 @@ import anyio
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from python_multipart.multipart import parse_options_header
-from starlette.datastructures import FormData, UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import ClientDisconnect
 
 from ocrgate.config import Limits
 from ocrgate.documents import Document, open_document, sniff
 from ocrgate.errors import (
     BackendUnavailable,
-    FieldTooLarge,
-    FileTooLarge,
     InputError,
     InvalidOption,
     InvalidRequest,
 )
 from ocrgate.formats import Format
+from ocrgate.gateway.form import FilePart, Form, read_form
 from ocrgate.gateway.formatting import FORMAT_DESCRIPTION
 from ocrgate.gateway.pageset import PageSet, combine, set_name
 from ocrgate.gateway.state import Gateway, GatewayDep
@@ -50,17 +35,13 @@ from ocrgate.render import BoxesMode
 from ocrgate.schema import TextLayerMode
 from ocrgate.wire import options_from_json
 
-CHUNK = 1 << 20
 #: a PNG or JPEG upload up to this size has its headers read on the event loop: one frame, no pixels
 #: decoded (`image_files.image_frames`), about 0.1 ms, less than a hand-off to a thread and back costs
 #: the loop under load (py-spy, `bench/profile_gateway.py`); larger files, PDFs and multi-page images
 #: (TIFF frames, a PDF's pages) are opened in a thread
 INLINE_OPEN_BYTES = 1 << 20
-MAX_FORM_FIELDS = 32
 #: `file` parts a job's form may hold: a set of pages read as one document
 MAX_SET_FILES = 100
-#: how browsers escape a file name inside `filename="..."` (WHATWG HTML, multipart/form-data encoding)
-BROWSER_ESCAPES = {"%22": '"', "%0D": "\r", "%0A": "\n"}
 
 
 class UploadFields(BaseModel):
@@ -117,120 +98,7 @@ def openapi_body(leave_out: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
 
 
-def file_name(disposition: bytes) -> str | None:
-    """The file name a part's Content-Disposition gives, decoded: RFC 5987's `filename*` when there is
-    one (RFC 6266 prefers it), else `filename` with the browsers' `%22`/`%0D`/`%0A` escapes undone."""
-    if b"filename" not in disposition.lower():  # a form field, not a file: nothing to parse
-        return None
-    try:
-        text = disposition.decode("utf-8")
-    except UnicodeDecodeError:
-        text = disposition.decode("latin-1")
-    message = email.message.Message()
-    try:
-        message["content-disposition"] = text
-        params = message.get_params(header="content-disposition") or []
-    except Exception:  # whatever the header holds, the name is just not known
-        return None
-    plain = extended = None
-    for key, value in params[1:]:
-        if key.lower() != "filename":
-            continue
-        if isinstance(value, tuple):
-            extended = email.utils.collapse_rfc2231_value(value)
-        else:
-            plain = value
-    if extended is not None:
-        return extended
-    if plain is None:
-        return None
-    for escape, char in BROWSER_ESCAPES.items():
-        plain = plain.replace(escape, char).replace(escape.lower(), char)
-    return plain
-
-
-class UploadParser(MultiPartParser):
-    """Starlette's multipart parser with typed errors for oversized fields and a second file, and file
-    names decoded by `file_name`."""
-
-    def __init__(self, *args: Any, file_parts: int = 1, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.file_parts = 0
-        self.most_files = file_parts
-
-    def on_part_data(self, data: bytes, start: int, end: int) -> None:
-        part = self._current_part
-        if part.file is None and len(part.data) + end - start > self.max_part_size:
-            raise FieldTooLarge(
-                f"the form field {part.field_name!r} is over the limit of {self.max_part_size:,} bytes"
-            )
-        super().on_part_data(data, start, end)
-
-    def on_headers_finished(self) -> None:
-        part = self._current_part
-        name = file_name(part.content_disposition or b"")
-        if name is not None and b"filename" not in parse_options_header(part.content_disposition)[1]:
-            part.content_disposition += b'; filename="upload"'  # only filename*: a file part all the same
-        super().on_headers_finished()
-        if part.file is None:
-            return
-        if name is not None:
-            part.file.filename = name
-        if part.field_name == "file":
-            self.file_parts += 1
-            if self.file_parts > self.most_files:
-                if self.most_files == 1:
-                    raise InvalidRequest("one file per request: the form has more than one `file` part")
-                raise InvalidRequest(f"at most {self.most_files} `file` parts make one set of pages")
-
-
-async def read_form(request: Request, limits: Limits, file_parts: int = 1) -> FormData:
-    """The request's form (multipart, at most `file_parts` files; or URL-encoded, fields only; empty
-    for any other body); typed errors for what it breaks."""
-    content_type = request.headers.get("content-type", "").lower()
-    if content_type.startswith("application/x-www-form-urlencoded"):  # no file: fields to check
-        try:
-            return await request.form(
-                max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=limits.max_field_bytes
-            )
-        except MultiPartException as exc:
-            raise InputError(f"malformed form: {exc.message}") from exc
-    if not content_type.startswith("multipart/form-data"):
-        return FormData()
-    parser = UploadParser(
-        request.headers,
-        request.stream(),
-        max_files=file_parts + 1,  # one more: the parser's own check says which part was too many
-        max_fields=MAX_FORM_FIELDS,
-        max_part_size=limits.max_field_bytes,
-        file_parts=file_parts,
-    )
-    try:
-        return await parser.parse()
-    except MultiPartException as exc:  # no boundary, a part without a name, too many parts
-        raise InputError(f"malformed multipart form: {exc.message}") from exc
-    except ClientDisconnect as exc:
-        raise InputError("the client went away before the form was sent") from exc
-
-
-async def read_upload(upload: UploadFile | str | None, limits: Limits, already: int = 0) -> bytes:
-    """The file part's bytes; FileTooLarge as soon as they and the `already` read bytes of the same
-    upload pass the limit."""
-    if upload is None:
-        raise InputError("no file sent: use a multipart form with a `file` field")
-    if isinstance(upload, str):
-        raise InvalidRequest("`file` must be a file part (its Content-Disposition names a filename)")
-    chunks: list[bytes] = []
-    size = already
-    while chunk := await upload.read(CHUNK):
-        size += len(chunk)
-        if size > limits.max_upload_bytes:
-            raise FileTooLarge(f"the upload is over the limit of {limits.max_upload_bytes:,} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def check_fields(form: FormData, refused: Mapping[str, str] | None = None) -> UploadFields:
+def check_fields(form: Form, refused: Mapping[str, str] | None = None) -> UploadFields:
     """The text fields as `UploadFields` (empty ones count as absent); 422 `invalid_request` otherwise,
     also for a field the form does not take (an engine option such as `layout` sent as its own field
     would otherwise be ignored without a word: engine options go in `options`), for a field sent
@@ -238,7 +106,7 @@ def check_fields(form: FormData, refused: Mapping[str, str] | None = None) -> Up
     whatever its value."""
     values: dict[str, Any] = {}
     seen: set[str] = set()
-    for key, value in form.multi_items():
+    for key, value in form:
         if key == "file":
             continue
         if refused and key in refused:
@@ -249,7 +117,7 @@ def check_fields(form: FormData, refused: Mapping[str, str] | None = None) -> Up
                 f"the form has no field {key!r}; it takes `file`, {taken}. Engine options go in "
                 "`options` as a JSON object; each engine's are listed at GET /v1/backends"
             )
-        if isinstance(value, UploadFile):
+        if isinstance(value, FilePart):
             raise InvalidRequest(f"`{key}` must be a text field, not a file")
         if key in seen:  # which one would count is a guess: say so rather than take the last
             several = " (several backends go in one, comma-separated: `rapidocr,tesseract`)"
@@ -302,7 +170,7 @@ def backend_options_from_json(
 
 
 async def _document(
-    files: list[UploadFile | str], limits: Limits, dpi: int | None
+    files: list[str | FilePart], limits: Limits, dpi: int | None
 ) -> tuple[Document, PageSet | None]:
     """One file as it is; several as one document of all their pages (and the `PageSet` it was made
     from: each page's name, the pages that cannot be read)."""
@@ -310,9 +178,9 @@ async def _document(
         raise InputError("no file sent: use a multipart form with a `file` field")
     parts: list[tuple[str, bytes]] = []
     for upload in files:
-        data = await read_upload(upload, limits, sum(len(d) for _, d in parts))
-        name = upload.filename if isinstance(upload, UploadFile) else None
-        parts.append((name or "upload", data))
+        if isinstance(upload, str):
+            raise InvalidRequest("`file` must be a file part (its Content-Disposition names a filename)")
+        parts.append((upload.filename or "upload", upload.data))
     if len(parts) == 1:
         name, data = parts[0]
         if len(data) <= INLINE_OPEN_BYTES and sniff(data) in ("image/png", "image/jpeg"):
@@ -367,17 +235,14 @@ async def checked_upload(
     if error := declared_too_large(request.headers, limits):
         raise error
     form = await read_form(request, limits, file_parts)
-    try:
-        fields = check_fields(form, refused)
-        names = gw.router.parse(fields.backend, gw.settings.default_backend)
-        own = backend_options_from_json(fields.backend_options, names, limits)
-        names, parsed = checked_backends(
-            gw, fields.backend, options_from_json(fields.options, limits), fields.prompt, own
-        )
-        started = time.perf_counter()
-        document, pages = await _document(form.getlist("file"), limits, fields.dpi)
-    finally:
-        await form.close()
+    fields = check_fields(form, refused)
+    names = gw.router.parse(fields.backend, gw.settings.default_backend)
+    own = backend_options_from_json(fields.backend_options, names, limits)
+    names, parsed = checked_backends(
+        gw, fields.backend, options_from_json(fields.options, limits), fields.prompt, own
+    )
+    started = time.perf_counter()
+    document, pages = await _document([value for key, value in form if key == "file"], limits, fields.dpi)
     seconds = time.perf_counter() - started
     return Upload(
         document,

@@ -1,0 +1,206 @@
+"""The body of an upload form, read into its parts under the gateway's limits, each broken one a typed
+error (`read_form`).
+
+A multipart body goes through python-multipart's parser (the one Starlette's `request.form()` runs)
+with callbacks that keep each part's bytes in memory, as the gateway holds the upload anyway:
+Starlette's own form reader spools every file part to a temporary file and wraps it for async reads,
+which cost the small page of issue 18 about 60 us per request more than the parser itself in a
+tight loop (94 against 33 us) and 5 % of the gateway's CPU time in the running server (py-spy,
+`bench/profile_gateway.py`).
+
+Its rules: a text field over `limits.max_field_bytes` is a 413 `field_too_large`; the file parts
+together over `limits.max_upload_bytes` a 413 `file_too_large`, as soon as they pass it; more `file`
+parts than the route takes a 422 `invalid_request` ("one file per request"; a job takes up to
+`uploads.MAX_SET_FILES`); more than `MAX_FORM_FIELDS` text fields, a part without a name, a body
+without a boundary or cut before its last one, a 400 `bad_input` ("malformed multipart form"). A part
+that names its file only by RFC 5987's `filename*=UTF-8''...` is a file all the same (RFC 7578 forbids
+that form, python-multipart ignores it, clients still send it), and the `%22`, `%0D`, `%0A` with which
+browsers escape quotes and line breaks in `filename="..."` (the WHATWG HTML form encoding) are decoded.
+"""
+
+from __future__ import annotations
+
+import email.message
+import email.utils
+import re
+from dataclasses import dataclass
+
+from fastapi import Request
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
+from starlette.formparsers import MultiPartException
+from starlette.requests import ClientDisconnect
+
+from ocrgate.config import Limits
+from ocrgate.errors import FieldTooLarge, FileTooLarge, InputError, InvalidRequest
+
+MAX_FORM_FIELDS = 32
+#: how browsers escape a file name inside `filename="..."` (WHATWG HTML, multipart/form-data encoding)
+BROWSER_ESCAPES = {"%22": '"', "%0D": "\r", "%0A": "\n"}
+#: a Content-Disposition whose file name `file_name` reads otherwise than python-multipart: RFC 5987's
+#: `filename*`, a `%` escape, a backslash (python-multipart keeps only what follows the last one of a
+#: name that looks like a Windows path); the others' names are python-multipart's, which costs a
+#: tenth of `file_name`'s e-mail header parser
+_ESCAPED = re.compile(rb"filename\*|%|\\", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """A file part of the form: the file name it gave (decoded; "" for an empty one) and its bytes."""
+
+    filename: str
+    data: bytes
+
+
+#: the form's parts in the order sent: (field name, its text or the file part)
+Form = list[tuple[str, "str | FilePart"]]
+
+
+def file_name(disposition: bytes) -> str | None:
+    """The file name a part's Content-Disposition gives, decoded: RFC 5987's `filename*` when there is
+    one (RFC 6266 prefers it), else `filename` with the browsers' `%22`/`%0D`/`%0A` escapes undone."""
+    if b"filename" not in disposition.lower():  # a form field, not a file: nothing to parse
+        return None
+    message = email.message.Message()
+    try:
+        message["content-disposition"] = _text(disposition)
+        params = message.get_params(header="content-disposition") or []
+    except Exception:  # whatever the header holds, the name is just not known
+        return None
+    plain = extended = None
+    for key, value in params[1:]:
+        if key.lower() != "filename":
+            continue
+        if isinstance(value, tuple):
+            extended = email.utils.collapse_rfc2231_value(value)
+        else:
+            plain = value
+    if extended is not None:
+        return extended
+    if plain is None:
+        return None
+    for escape, char in BROWSER_ESCAPES.items():
+        plain = plain.replace(escape, char).replace(escape.lower(), char)
+    return plain
+
+
+def _text(value: bytes) -> str:
+    """Header or field bytes as text: UTF-8 (what browsers send), else Latin-1 (never fails)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+class _Parts:
+    """python-multipart's callbacks: each part's headers and bytes gathered into `form`, the limits
+    checked as the bytes come."""
+
+    def __init__(self, limits: Limits, file_parts: int) -> None:
+        self.limits = limits
+        self.file_parts = file_parts
+        self.form: Form = []
+        self.files = self.documents = self.fields = self.file_bytes = 0
+        self._field = self._value = self._disposition = b""
+        self._name = ""
+        self._filename: str | None = None
+        self._data: list[bytes] = []
+        self._size = 0
+
+    def callbacks(self) -> dict[str, object]:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+        }
+
+    def on_part_begin(self) -> None:
+        self._disposition, self._data, self._size = b"", [], 0
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def on_header_end(self) -> None:
+        if self._field.lower() == b"content-disposition":
+            self._disposition = self._value
+        self._field = self._value = b""
+
+    def on_headers_finished(self) -> None:
+        options = parse_options_header(self._disposition)[1]
+        if not options.get(b"name"):
+            raise InputError("malformed multipart form: a part without a name in its Content-Disposition")
+        self._name = _text(options[b"name"])
+        if _ESCAPED.search(self._disposition):
+            self._filename = file_name(self._disposition)
+        else:
+            found = options.get(b"filename")
+            self._filename = None if found is None else _text(found)
+        if self._filename is None:
+            self.fields += 1
+            if self.fields > MAX_FORM_FIELDS:
+                raise InputError(f"malformed multipart form: more than {MAX_FORM_FIELDS} fields")
+            return
+        self.files += 1
+        self.documents += self._name == "file"
+        if self.documents > self.file_parts:
+            if self.file_parts == 1:
+                raise InvalidRequest("one file per request: the form has more than one `file` part")
+            raise InvalidRequest(f"at most {self.file_parts} `file` parts make one set of pages")
+        if self.files > self.file_parts + 1:  # one more: `uploads.check_fields` names a stray file part
+            raise InputError(f"malformed multipart form: more than {self.file_parts + 1} file parts")
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        self._size += end - start
+        if self._filename is None:
+            if self._size > self.limits.max_field_bytes:
+                limit = self.limits.max_field_bytes
+                raise FieldTooLarge(f"the form field {self._name!r} is over the limit of {limit:,} bytes")
+        else:
+            self.file_bytes += end - start
+            if self.file_bytes > self.limits.max_upload_bytes:
+                raise FileTooLarge(f"the upload is over the limit of {self.limits.max_upload_bytes:,} bytes")
+        self._data.append(data[start:end])
+
+    def on_part_end(self) -> None:
+        data = b"".join(self._data)
+        value = _text(data) if self._filename is None else FilePart(self._filename, data)
+        self.form.append((self._name, value))
+
+
+async def read_form(request: Request, limits: Limits, file_parts: int = 1) -> Form:
+    """The request's form: multipart (at most `file_parts` parts named `file`), URL-encoded (text
+    fields only), or empty for any other body; the typed errors of the module for what it breaks."""
+    content_type = request.headers.get("content-type", "")
+    media, options = parse_options_header(content_type)
+    if media == b"application/x-www-form-urlencoded":  # no file: fields to check
+        try:
+            form = await request.form(
+                max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=limits.max_field_bytes
+            )
+        except MultiPartException as exc:
+            raise InputError(f"malformed form: {exc.message}") from exc
+        return [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
+    if media != b"multipart/form-data":
+        return []
+    if not options.get(b"boundary"):
+        raise InputError("malformed multipart form: its Content-Type names no boundary")
+    parts = _Parts(limits, file_parts)
+    parser = MultipartParser(options[b"boundary"], parts.callbacks())  # type: ignore[arg-type]
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except FormParserError as exc:
+        raise InputError(f"malformed multipart form: {exc}") from exc
+    except ClientDisconnect as exc:
+        raise InputError("the client went away before the form was sent") from exc
+    if parser.state != MultipartState.END:
+        raise InputError("malformed multipart form: the body ends before its closing boundary")
+    return parts.form
