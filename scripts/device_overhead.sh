@@ -4,7 +4,9 @@
 # .whl (the list in scripts/device_gpu_pinning.sh's header), then runs bench.overhead and the no-op part
 # of bench.throughput; their reports land in $OUT (the device tool) or bench/results. The pages come from
 # OCRGATE_EVAL_DIR (default ../shared/eval): carry tesseract_test/images/phototest.png and
-# docling_pdf/images/2305.03393v1-pg9_p1.png under some folder and point it there.
+# docling_pdf/images/2305.03393v1-pg9_p1.png under some folder and point it there. With OTHER_BUILD set
+# to another checkout carried along (its src/ and bench/), bench.side_by_side first measures this
+# build's gateway against that one's, both running at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -d .whl ]; then
@@ -13,5 +15,8 @@ if [ -d .whl ]; then
 fi
 out="${OUT:-bench/results}"
 nproc
+if [ -n "${OTHER_BUILD:-}" ]; then
+  python3 -m bench.side_by_side --other "$OTHER_BUILD" --out "$out"
+fi
 python3 -m bench.overhead --out "$out" "$@"
 python3 -m bench.throughput --noop-only --out "$out"
