@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -35,6 +36,7 @@ class Metrics:
 
         # each (route, status) counter's child, looked up once: `labels()` costs a lock and a validation
         self._answers: dict[tuple[str, int], Callable[[], None]] = {}
+        self._children: dict[tuple[Any, ...], Any] = {}
 
     def count_answer(self, route: str, status: int) -> None:
         """One HTTP answer of `status` to `route` (its path template, `other` for unmatched paths):
@@ -51,6 +53,22 @@ class Metrics:
 
             self._answers[(route, status)] = inc
         inc()
+
+    def pages_done(self, backend: str, count: int) -> None:
+        """`count` pages read by `backend` (`ocrgate_pages`, outcome `done`)."""
+        self._child(self.pages, backend, "done").inc(count)
+
+    def request_seconds(self, backend: str, seconds: float) -> None:
+        """One request's seconds through `backend` (`ocrgate_request_seconds`)."""
+        self._child(self.latency, backend).observe(seconds)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, looked up once per label set (see `count_answer`)."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -93,8 +93,8 @@ async def recognize_now(
                 text_layer=upload.text_layer,
             )
         for name in upload.backends:
-            gw.metrics.pages.labels(name, "done").inc(count)
+            gw.metrics.pages_done(name, count)
         return result
     finally:
         for name in upload.backends:
-            gw.metrics.latency.labels(name).observe(time.perf_counter() - started + upload.decode_seconds)
+            gw.metrics.request_seconds(name, time.perf_counter() - started + upload.decode_seconds)
