@@ -23,10 +23,10 @@ Its concerns, outermost first, in the order of the separate layers they were:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import anyio
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -146,25 +146,32 @@ class GatewayMiddleware:
                 started = True
             await send(message)
 
-        with anyio.CancelScope() as cancel_scope:
-            self.drain.requests.add(cancel_scope)
+        task = asyncio.current_task()
+        assert task is not None
+        self.drain.requests.add(task)
+        cut = False
+        try:
             try:
-                try:
-                    await self.app(scope, receive_counted, send_watched)
-                except Exception as exc:
-                    if over:  # `_BodyOverLimit`, or whatever the app made of it: answered below
-                        pass
-                    elif started:
-                        raise
-                    else:
-                        started = True
-                        await internal_error(scope, exc)(scope, receive, send)
-                if over and not started:
+                await self.app(scope, receive_counted, send_watched)
+            except Exception as exc:
+                if over:  # `_BodyOverLimit`, or whatever the app made of it: answered below
+                    pass
+                elif started:
+                    raise
+                else:
                     started = True
-                    message = f"the upload is over the limit of {self.limits.max_upload_bytes:,} bytes"
-                    await answer_error(scope, receive, send, FileTooLarge(message))
-            finally:
-                self.drain.requests.discard(cancel_scope)
-        if cancel_scope.cancelled_caught and not started:
+                    await internal_error(scope, exc)(scope, receive, send)
+            if over and not started:
+                started = True
+                message = f"the upload is over the limit of {self.limits.max_upload_bytes:,} bytes"
+                await answer_error(scope, receive, send, FileTooLarge(message))
+        except asyncio.CancelledError:
+            if task not in self.drain.cut:  # not the stop's: uvicorn's own, or the server going away
+                raise
+            task.uncancel()
+            cut = True
+        finally:
+            self.drain.requests.discard(task)
+        if cut and not started:
             error = stopping_error(cut_after_s=self.drain.grace_s)
             await answer_error(scope, receive, send, error, STOPPING_HEADERS)
