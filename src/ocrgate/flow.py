@@ -179,7 +179,11 @@ class _Run:
             self._timings(name).render += seconds
             own = spent[name].model_copy(update={"render": seconds})
             own.total = own.decode + own.queue + own.ocr + own.render
-            self.sink.done(name, rendered.model_copy(update={"timings": own}))
+            if len(names) == 1:  # the page is this backend's alone: no copy to make
+                rendered.timings = own
+                self.sink.done(name, rendered)
+            else:
+                self.sink.done(name, rendered.model_copy(update={"timings": own}))
             self.finished[name] = time.perf_counter()
 
     def _shown(self, page: PageImage | None) -> EncodedImage | None:

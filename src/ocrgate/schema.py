@@ -66,8 +66,12 @@ class Box(NamedTuple):
         """This box inside a page of `width` x `height` pixels, corners in order.
 
         NaN goes to 0, infinities (and any number past an edge) to the page's edges, so the result
-        always satisfies 0 <= x0 <= x1 <= width and 0 <= y0 <= y1 <= height.
+        always satisfies 0 <= x0 <= x1 <= width and 0 <= y0 <= y1 <= height. A box of floats that
+        does already (most are) is returned as it is.
         """
+        x0, y0, x1, y1 = self
+        if 0 <= x0 <= x1 <= width and 0 <= y0 <= y1 <= height and {*map(type, self)} == {float}:
+            return self
 
         def clamp(value: float, limit: float) -> float:
             return 0.0 if math.isnan(value) else min(max(float(value), 0.0), float(limit))
