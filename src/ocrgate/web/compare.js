@@ -7,7 +7,7 @@ import { diffReadings } from "./diff.js";
 import { alignLines, pageLines } from "./lines.js";
 import { safeTableHtml } from "./markdown.js";
 import { confidenceToggle } from "./overlay.js";
-import { blocksView, boxesButton, pictureUrl, pre, rawFor, shownImage, tabs, timingsView, whenImage } from "./render.js";
+import { blocksView, boxesButton, pageStem, pictureUrl, pre, rawFor, shownImage, tabs, timingsView, whenImage } from "./render.js";
 import { Viewer, rect, svgEl } from "./viewer.js";
 
 const CROP_HEIGHT = 30; // a line's crop is at most this high and this wide (CSS pixels), never enlarged
@@ -58,7 +58,8 @@ export function fromTextLayer(page) {
 
 export const TEXT_LAYER_NOTE = "From the PDF's text layer; no engine read this page.";
 
-// `picture`: the page image a boxes picture is drawn over where the answer has none, and the files' stem.
+// `picture`: the page image a boxes picture is drawn over where the answer has none, the files' stem and
+// the document's page count (`pageStem`).
 function engineColumn(name, k, page, { raw, timings, error, picture }) {
   const col = el("section", { class: `column eng-${k}`, "aria-label": name, "data-backend": name });
   col.append(el("header", { class: "column-head" }, el("h3", { text: name }), timingsView({ timings })));
@@ -68,7 +69,7 @@ function engineColumn(name, k, page, { raw, timings, error, picture }) {
     return col;
   }
   const head = col.querySelector(".column-head");
-  head.append(boxesButton(page, picture.source, `${picture.base}.p${page.index + 1}.${name}`));
+  head.append(boxesButton(page, picture.source, `${pageStem(picture.base, page, picture.pages)}.${name}`));
   for (const flag of page.flags || []) head.append(el("span", { class: "flag", text: flag }));
   if (fromTextLayer(page)) head.append(el("span", { class: "flag text-layer-flag", text: "PDF text layer, not OCR" }));
   col.append(tabs(`${name} output`, [
@@ -80,8 +81,9 @@ function engineColumn(name, k, page, { raw, timings, error, picture }) {
 }
 
 // One page of several engines. `pages`, `raws`, `timings`, `errors`: by engine name; `imageSrc`: a URL or a
-// promise of one; `base`: the stem of downloaded files. Returns the section; its `viewer` is the page viewer.
-export function comparePage({ names, pages, raws = {}, timings = {}, errors = {}, imageSrc = null, base = "page" }) {
+// promise of one; `base`: the stem of downloaded files, `pageCount` the document's pages (`pageStem`). Returns the
+// section; its `viewer` is the page viewer.
+export function comparePage({ names, pages, raws = {}, timings = {}, errors = {}, imageSrc = null, base = "page", pageCount = 0 }) {
   const some = names.map((n) => pages[n]).find(Boolean);
   const index = some ? some.index : 0;
   const label = `Page ${index + 1}`;
@@ -178,7 +180,7 @@ export function comparePage({ names, pages, raws = {}, timings = {}, errors = {}
   });
 
   const columns = el("div", { class: "columns" });
-  const picture = { source: imageSrc, base };
+  const picture = { source: imageSrc, base, pages: pageCount };
   names.forEach((name, k) => columns.append(engineColumn(name, k, pages[name], { raw: raws[name], timings: timings[name], error: errors[name], picture })));
   section.append(el("div", { class: "compare-top" }, el("figure", { class: "page-figure" }, viewer.element), linesPanel), columns);
   section.viewer = viewer;
@@ -235,7 +237,7 @@ export function compareView(response, { imageSrc = null } = {}) {
     const read = names.map((n) => pages[n]).find(Boolean);  // the upload as the first engine read it
     const boxed = first ? pictureUrl(first.boxes_image) : null;
     const picture = pageCount === 1 ? shownImage(read, imageSrc, boxed) : boxed;
-    holder.replaceChildren(comparePage({ names, pages, raws, timings, errors, imageSrc: picture, base: stem(response.image_name) }));
+    holder.replaceChildren(comparePage({ names, pages, raws, timings, errors, imageSrc: picture, base: stem(response.image_name), pageCount }));
   };
   prev.addEventListener("click", () => show(current - 1));
   next.addEventListener("click", () => show(current + 1));

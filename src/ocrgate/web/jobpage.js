@@ -29,7 +29,7 @@ export function jobPageView(job, index, { pages, errors, timings = {}, result, i
     const page = pages[name];
     if (!page || failed(page)) return el("p", { class: "error-inline", text: `Page ${index + 1} failed: ${errors[name] || (page && page.flags.join("; ")) || "no result"}` });
     const response = results[name] || { backend: name, pages: [page] };
-    const view = pageView(page, { response, imageSrc: image, base: jobStem(job.name) });
+    const view = pageView(page, { response, imageSrc: image, base: jobStem(job.name), pages: job.page_count });
     if (timings[name]) view.querySelector(".page-head").append(timingsView({ timings: timings[name] }));
     return view;
   }
@@ -40,5 +40,5 @@ export function jobPageView(job, index, { pages, errors, timings = {}, result, i
   }
   const shown = Object.fromEntries(names.map((n) => [n, failed(pages[n]) ? null : pages[n]]));
   const own = Object.fromEntries(names.filter((n) => timings[n]).map((n) => [n, timings[n]]));
-  return comparePage({ names, pages: shown, raws, timings: own, errors, imageSrc: image, base: jobStem(job.name) });
+  return comparePage({ names, pages: shown, raws, timings: own, errors, imageSrc: image, base: jobStem(job.name), pageCount: job.page_count });
 }

@@ -180,6 +180,12 @@ async function boxesPicture(page, imageSrc) {
   return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
 }
 
+// The stem of `page`'s files: `base` for a one-page document (`count` pages), else `base.pN`, as the
+// command line names its boxes pictures (`scan.boxes.svg`, `scan.p2.boxes.svg`).
+export function pageStem(base, page, count) {
+  return count === 1 ? base : `${base}.p${page.index + 1}`;
+}
+
 // A button that downloads `page`'s boxes picture as `name`.boxes.svg (the server's picture) or, where the
 // answer has none, `name`.boxes.png drawn here over `source` (a URL or a promise of one; none: disabled).
 export function boxesButton(page, source, name) {
@@ -195,7 +201,8 @@ export function boxesButton(page, source, name) {
 
 // One page: the page in a zoomable viewer with its blocks' boxes on the left, tabs on the right.
 // `imageSrc`: the uploaded image's URL, or a promise of the page image (jobs); else the boxes picture.
-export function pageView(page, { response = null, imageSrc = null, base = "page" } = {}) {
+// `base`: the stem of downloaded files, `pages`: the document's page count (`pageStem`).
+export function pageView(page, { response = null, imageSrc = null, base = "page", pages = 0 } = {}) {
   // the upload where the browser shows it at the page's size, else the server's boxes picture (an SVG:
   // the page, the upload or a preview of it, under the boxes)
   const source = shownImage(page, imageSrc);
@@ -209,7 +216,7 @@ export function pageView(page, { response = null, imageSrc = null, base = "page"
   const viewer = new Viewer(page, null, label);
   whenImage(viewer, source, label);
   drawBlocks(viewer.svg, page);
-  head.append(boxesButton(page, source, `${base}.p${page.index + 1}`));
+  head.append(boxesButton(page, source, pageStem(base, page, pages)));
   viewer.tools.append(confidenceToggle(viewer, page, response ? response.backend : ""));
   const figure = el("figure", { class: "page-figure" }, viewer.element, legend(page.blocks));
   const json = { ...page };
@@ -251,7 +258,7 @@ export function resultView(response, { imageSrc = null } = {}) {
   ));
   const pages = response.pages || [];
   pages.forEach((page) => {
-    wrap.append(pageView(page, { response, imageSrc: pages.length === 1 ? imageSrc : null, base }));
+    wrap.append(pageView(page, { response, imageSrc: pages.length === 1 ? imageSrc : null, base, pages: pages.length }));
   });
   if (!pages.length) wrap.append(el("p", { class: "muted", text: "No pages in this result." }));
   return wrap;
