@@ -181,7 +181,9 @@ def test_a_malformed_form_is_a_400_that_says_what_is_wrong(cluster: Cluster, png
     body, content_type = multipart(part, ('form-data; name="backend"', b"noop"))
 
     def post(content: bytes, kind: str) -> httpx.Response:
-        return httpx.post(f"{cluster.url}{route}", content=content, headers={"content-type": kind}, timeout=60)
+        return httpx.post(
+            f"{cluster.url}{route}", content=content, headers={"content-type": kind}, timeout=60
+        )
 
     cut = post(body[: len(body) // 2], content_type)  # a client that stopped sending half way
     assert "ends before its closing boundary" in error(cut, 400, "bad_input")

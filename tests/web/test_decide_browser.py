@@ -51,7 +51,8 @@ def test_compare_by_line(page: sync_api.Page, eval_dir: Path) -> None:
     # browser has the image: waited for) and both readings
     crop = page.wait_for_function(
         """() => { const s = document.querySelector('.line-row .line-crop').style;
-                   return s.backgroundImage && [s.backgroundImage, s.backgroundSize, s.backgroundPosition]; }"""
+                   return s.backgroundImage
+                       && [s.backgroundImage, s.backgroundSize, s.backgroundPosition]; }"""
     ).json_value()
     assert crop[0].startswith('url("blob:') and crop[1].endswith("px") and "px" in crop[2]
     for name in ("rapidocr", "tesseract"):
@@ -119,7 +120,8 @@ def test_compare_by_line(page: sync_api.Page, eval_dir: Path) -> None:
         column = compare.locator(f'.column[data-backend="{name}"]')
         with page.expect_download() as saved:
             column.get_by_role("button", name="Boxes picture").click()
-        assert saved.value.suggested_filename == f"eurotext.{name}.boxes.svg"  # one page: no `.p1`, as the CLI
+        # one page: no `.p1`, as the command line names it
+        assert saved.value.suggested_filename == f"eurotext.{name}.boxes.svg"
         picture = read_picture(Path(saved.value.path()).read_text(encoding="utf-8"))
         assert (picture.width, picture.height) == size and picture.outlines, name
         assert picture.labels[0].startswith("1 "), picture.labels
