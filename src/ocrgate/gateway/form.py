@@ -1,12 +1,12 @@
-"""The body of an upload form, read into its parts under the gateway's limits, each broken one a typed
-error (`read_form`).
+"""The body of an upload form read into its parts under the gateway's limits, every way it can be
+broken answered with a typed error (`read_form`).
 
 A multipart body goes through python-multipart's parser (the one Starlette's `request.form()` runs)
-with callbacks that keep each part's bytes in memory, as the gateway holds the upload anyway:
-Starlette's own form reader spools every file part to a temporary file and wraps it for async reads,
-which cost the small page of issue 18 about 60 us per request more than the parser itself in a
-tight loop (94 against 33 us) and 5 % of the gateway's CPU time in the running server (py-spy,
-`bench/profile_gateway.py`).
+with callbacks that keep each part's bytes in memory, where the gateway holds the upload anyway (the
+file parts together are at most `limits.max_upload_bytes`). Starlette's own form reader spools each
+file part to a temporary file and wraps it for async reads: 94 against 33 us per small-page form in a
+tight loop, and about 8 % of the gateway's CPU per small page in the running server (two builds side
+by side, `bench/side_by_side.py`).
 
 Its rules: a text field over `limits.max_field_bytes` is a 413 `field_too_large`; the file parts
 together over `limits.max_upload_bytes` a 413 `file_too_large`, as soon as they pass it; more `file`
@@ -39,8 +39,9 @@ MAX_FORM_FIELDS = 32
 BROWSER_ESCAPES = {"%22": '"', "%0D": "\r", "%0A": "\n"}
 #: a Content-Disposition whose file name `file_name` reads otherwise than python-multipart: RFC 5987's
 #: `filename*`, a `%` escape, a backslash (python-multipart keeps only what follows the last one of a
-#: name that looks like a Windows path); the others' names are python-multipart's, which costs a
-#: tenth of `file_name`'s e-mail header parser
+#: name that looks like a Windows path); the others' names are python-multipart's reading, made
+#: already, which spares the e-mail header parser of `file_name` (3-4 % of the gateway's CPU for the
+#: small page, py-spy)
 _ESCAPED = re.compile(rb"filename\*|%|\\", re.IGNORECASE)
 
 
