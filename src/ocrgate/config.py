@@ -36,6 +36,12 @@ class Limits(BaseModel):
         "pdf_dpi is rasterised at the dpi that gives it this many (at most 600); 0: off",
     )
     page_timeout_s: float = Field(default=120.0, gt=0)
+    body_idle_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds a request's body may go without a byte before it is answered 408 "
+        "`request_timeout` (a client that stopped sending would otherwise hold its request open)",
+    )
     max_field_bytes: int = Field(
         default=1024 * 1024, gt=0, description="a form field other than the file (options, prompt...)"
     )

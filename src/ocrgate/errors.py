@@ -83,6 +83,13 @@ class FieldTooLarge(InputError):
     status = 413
 
 
+class BodyTimeout(InputError):
+    """The client stopped sending the request's body (`limits.body_idle_timeout_s` without a byte)."""
+
+    code = "request_timeout"
+    status = 408
+
+
 class InvalidOption(InputError):
     code = "invalid_option"
     status = 422

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,15 +190,52 @@ def test_a_malformed_form_is_a_400_that_says_what_is_wrong(cluster: Cluster, png
     cut = post(body[: len(body) // 2], content_type)  # a client that stopped sending half way
     assert "ends before its closing boundary" in error(cut, 400, "bad_input")
     assert "names no boundary" in error(post(body, "multipart/form-data"), 400, "bad_input")
-    assert "malformed multipart form" in error(post(b"not a form at all", content_type), 400, "bad_input")
+    garbage = error(post(b"not a form at all", content_type), 400, "bad_input")
+    assert "malformed multipart form" in garbage and "boundary its Content-Type names" in garbage
     nameless = multipart(('form-data; filename="p.png"', png))
     assert "a part without a name" in error(post(*nameless), 400, "bad_input")
     many = multipart(part, *[(f'form-data; name="f{n}"', b"x") for n in range(33)])
-    assert "more than 32 fields" in error(post(*many), 400, "bad_input")
+    assert "more than 32 text fields" in error(post(*many), 422, "invalid_request")
     if route == "/v1/ocr":  # file parts past the one `file` and one stray (which `check_fields` names)
         stray = ('form-data; name="other"; filename="o.png"', png)
         assert "more than 2 file parts" in error(post(*multipart(stray, stray, stray)), 400, "bad_input")
     assert post(body, content_type).status_code == ACCEPTED[route]  # the same form, whole
+
+
+def test_a_body_that_stops_coming_is_a_408_and_the_gateway_goes_on(tmp_path: Path, png: bytes) -> None:
+    """A client that sends its headers and half its body, then nothing, gets a 408 `request_timeout`
+    once `body_idle_timeout_s` passes without a byte, on each route, the form and a JSON body alike."""
+    running = Cluster(tmp_path, {"noop": noop_backend()}, limits={"body_idle_timeout_s": 1.0}).start()
+    try:
+        body, content_type = multipart(('form-data; name="file"; filename="p.png"', png))
+        json_body = json.dumps({"image": "A" * 4000}).encode()
+        for route, content, kind in (
+            ("/v1/ocr", body, content_type),
+            ("/v1/jobs", body, content_type),
+            ("/v1/ocr", json_body, "application/json"),
+        ):
+            with socket.create_connection(("127.0.0.1", running.port), timeout=30) as conn:
+                head = f"POST {route} HTTP/1.1\r\nHost: gw\r\nContent-Type: {kind}\r\n"
+                conn.sendall(
+                    f"{head}Content-Length: {len(content)}\r\n\r\n".encode() + content[: len(content) // 2]
+                )
+                started = time.monotonic()
+                answer = b""
+                while chunk := conn.recv(65536):
+                    answer += chunk
+                    if b"\r\n\r\n" in answer and answer.rstrip().endswith(b"}"):
+                        break
+            assert 0.9 < time.monotonic() - started < 10, route
+            status, _, rest = answer.partition(b"\r\n")
+            assert b" 408 " in status, answer[:300]
+            error_body = json.loads(rest.partition(b"\r\n\r\n")[2])
+            assert (
+                error_body["error"]["code"] == "request_timeout"
+                and "1 s without a byte" in error_body["error"]["message"]
+            )
+        assert httpx.get(f"{running.url}/health", timeout=10).status_code == 200
+    finally:
+        assert running.stop() == []
 
 
 @pytest.mark.parametrize("route", ROUTES)

@@ -11,8 +11,9 @@ by side, `bench/side_by_side.py`).
 Its rules: a text field over `limits.max_field_bytes` is a 413 `field_too_large`; the file parts
 together over `limits.max_upload_bytes` a 413 `file_too_large`, as soon as they pass it; more `file`
 parts than the route takes a 422 `invalid_request` ("one file per request"; a job takes up to
-`uploads.MAX_SET_FILES`); more than `MAX_FORM_FIELDS` text fields, a part without a name, a body
-without a boundary or cut before its last one, a 400 `bad_input` ("malformed multipart form"). A part
+`uploads.MAX_SET_FILES`), as more than `MAX_FORM_FIELDS` text fields; a part without a name, a body
+without a boundary, not in its layout or cut before its last boundary, a 400 `bad_input` ("malformed
+multipart form"); a body that stops coming is the middleware's 408 (`gateway.middleware`). A part
 that names its file only by RFC 5987's `filename*=UTF-8''...` is a file all the same (RFC 7578 forbids
 that form, python-multipart ignores it, clients still send it), and the `%22`, `%0D`, `%0A` with which
 browsers escape quotes and line breaks in `filename="..."` (the WHATWG HTML form encoding) are decoded.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import email.message
 import email.utils
+import logging
 import re
 from dataclasses import dataclass
 
@@ -35,6 +37,9 @@ from ocrgate.config import Limits
 from ocrgate.errors import FieldTooLarge, FileTooLarge, InputError, InvalidRequest
 
 MAX_FORM_FIELDS = 32
+# a malformed body is answered 400 here; python-multipart's own warning for each one would let any
+# client fill the gateway's log
+logging.getLogger("python_multipart.multipart").setLevel(logging.ERROR)
 #: how browsers escape a file name inside `filename="..."` (WHATWG HTML, multipart/form-data encoding)
 BROWSER_ESCAPES = {"%22": '"', "%0D": "\r", "%0A": "\n"}
 #: a Content-Disposition whose file name `file_name` reads otherwise than python-multipart: RFC 5987's
@@ -146,7 +151,10 @@ class _Parts:
         if self._filename is None:
             self.fields += 1
             if self.fields > MAX_FORM_FIELDS:
-                raise InputError(f"malformed multipart form: more than {MAX_FORM_FIELDS} fields")
+                raise InvalidRequest(
+                    f"the form has more than {MAX_FORM_FIELDS} text fields; it takes `file` and a few "
+                    "fields (see POST /v1/ocr in the API), engine options in `options`"
+                )
             return
         self.files += 1
         self.documents += self._name == "file"
@@ -199,7 +207,10 @@ async def read_form(request: Request, limits: Limits, file_parts: int = 1) -> Fo
             parser.write(chunk)
         parser.finalize()
     except FormParserError as exc:
-        raise InputError(f"malformed multipart form: {exc}") from exc
+        raise InputError(
+            f"malformed multipart form: the body does not follow the multipart layout with the boundary "
+            f"its Content-Type names (python-multipart: {exc})"
+        ) from exc
     except ClientDisconnect as exc:
         raise InputError("the client went away before the form was sent") from exc
     if parser.state != MultipartState.END:

@@ -18,7 +18,9 @@ Its concerns, outermost first, in the order of the separate layers they were:
    started, it is raised on and the server cuts the connection;
 7. the upload limit (`middleware.body_limit`): a declared Content-Length over it is refused before a
    byte is read; a body that grows past it while it streams in is cut off at that point and the app's
-   answer replaced by 413 `file_too_large`, sent at once.
+   answer replaced by 413 `file_too_large`, sent at once; a body that stops coming for
+   `limits.body_idle_timeout_s` is answered 408 `request_timeout` (`BodyTimeout`, raised into the app
+   from `receive`), so a client that stalls cannot hold its request open.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocrgate.config import Limits
-from ocrgate.errors import FileTooLarge, OCRGateError
+from ocrgate.errors import BodyTimeout, FileTooLarge, OCRGateError
 from ocrgate.gateway.shutdown import STOPPING_HEADERS, Drain, stopping_error
 from ocrgate.http_errors import REQUEST_ID_HEADER, error_response, internal_error, request_id_of
 from ocrgate.middleware import (
@@ -127,11 +129,20 @@ class GatewayMiddleware:
         received = 0
         over = False  # the body passed the limit: whatever the app answers after is dropped
         started = False  # an answer started going out (the app's, or one made here)
+        body_done = False  # the body's last part came: no more waiting bounded by the idle limit
 
         async def receive_counted() -> Message:
-            nonlocal received, over
-            message = await receive()
+            nonlocal received, over, body_done
+            if body_done:  # what is left to receive is the client going away, which may take any time
+                return await receive()
+            try:
+                async with asyncio.timeout(self.limits.body_idle_timeout_s):
+                    message = await receive()
+            except TimeoutError:
+                idle = self.limits.body_idle_timeout_s
+                raise BodyTimeout(f"the request's body stopped coming ({idle:g} s without a byte)") from None
             if message["type"] == "http.request":
+                body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > max_body:
                     over = True
