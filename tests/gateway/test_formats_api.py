@@ -209,11 +209,12 @@ def test_job_results_in_each_format(client: OCRGateClient, cluster: Cluster, two
         f"{cluster.url}/v1/jobs/{job.id}/result", params={"format": "alto", "backend": "rapidocr"}, timeout=60
     )
     assert answer.headers["content-type"] == "application/xml"
-    assert 'filename="two pages.alto.xml"' in answer.headers["content-disposition"]
+    # one engine's reading of a job of several: named with the engine, as the web client names it
+    assert 'filename="two pages.rapidocr.alto.xml"' in answer.headers["content-disposition"]
     as_pdf = httpx.get(
         f"{cluster.url}/v1/jobs/{job.id}/result", params={"format": "pdf", "backend": "tesseract"}, timeout=60
     )
-    assert 'filename="two pages.ocr.pdf"' in as_pdf.headers["content-disposition"]
+    assert 'filename="two pages.tesseract.ocr.pdf"' in as_pdf.headers["content-disposition"]
     assert len(etree.fromstring(answer.content).findall(".//a:Page", ALTO)) == 2
     one = client.job_result(job.id)
     markdown = client.job_result_as(job.id, "md", backend="tesseract").decode()

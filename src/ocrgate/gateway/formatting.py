@@ -114,11 +114,15 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def file_response(result: OCRResponse | CompareResponse, fmt: Format, document: Document) -> Response:
-    """`result` written as `fmt` (blocking: PDF writing takes a while; run it in a thread)."""
+def file_response(
+    result: OCRResponse | CompareResponse, fmt: Format, document: Document, engine: str | None = None
+) -> Response:
+    """`result` written as `fmt` (blocking: PDF writing takes a while; run it in a thread), named
+    after the upload, with `engine` before the extension where given (one engine's reading of a job
+    of several: `scan.tesseract.hocr`, as the web client names it)."""
     spec = FORMATS[fmt]
     data = encode(result, fmt, document)
-    filename = _stem(result.image_name) + spec.extension
+    filename = _stem(result.image_name) + (f".{engine}" if engine else "") + spec.extension
     return Response(
         data, media_type=spec.media_type, headers={"Content-Disposition": content_disposition(filename)}
     )

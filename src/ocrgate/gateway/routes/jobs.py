@@ -133,7 +133,7 @@ def get_job_result(
         )
     document = open_document(gw.store.input_bytes(job.id), job.name, gw.settings.limits, job.dpi)
     try:
-        return file_response(result, wanted, document)
+        return file_response(result, wanted, document, backend if len(job.backends) > 1 else None)
     finally:
         document.close()
 
