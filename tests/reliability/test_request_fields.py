@@ -271,6 +271,11 @@ def test_file_names_are_decoded(cluster: Cluster, png: bytes, route: str) -> Non
         'form-data; name="file"; filename="fallback.png"; filename*=UTF-8\'\'%E2%82%AC.png': "€.png",
         'form-data; name="file"; filename*=UTF-8\'\'%E2%82%AC.png; filename="fallback.png"': "€.png",
         'form-data; name="file"; filename="r\u00e9sum\u00e9.png"': "résumé.png",
+        # a client's folders are not part of the name (RFC 7578, 4.2): the last segment, either slash
+        'form-data; name="file"; filename="C:\\scans\\a.png"': "a.png",
+        'form-data; name="file"; filename="/home/me/scans/b.png"': "b.png",
+        'form-data; name="file"; filename="../../c.png"': "c.png",
+        "form-data; name=\"file\"; filename*=UTF-8''d%2Fe%5Cf.png": "f.png",
     }
     seen = {}
     for disposition, expected in cases.items():

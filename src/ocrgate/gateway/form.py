@@ -16,7 +16,8 @@ without a boundary, not in its layout or cut before its last boundary, a 400 `ba
 multipart form"); a body that stops coming is the middleware's 408 (`gateway.middleware`). A part
 that names its file only by RFC 5987's `filename*=UTF-8''...` is a file all the same (RFC 7578 forbids
 that form, python-multipart ignores it, clients still send it), and the `%22`, `%0D`, `%0A` with which
-browsers escape quotes and line breaks in `filename="..."` (the WHATWG HTML form encoding) are decoded.
+browsers escape quotes and line breaks in `filename="..."` (the WHATWG HTML form encoding) are decoded;
+a name's folders (`C:\\scans\\a.png`, `../a.png`) are left out, as RFC 7578 (4.2) asks.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import email.utils
 import logging
 import re
 from dataclasses import dataclass
+from pathlib import PurePosixPath, PureWindowsPath
 
 from fastapi import Request
 from python_multipart.exceptions import FormParserError
@@ -148,6 +150,8 @@ class _Parts:
         else:
             found = options.get(b"filename")
             self._filename = None if found is None else _text(found)
+        if self._filename is not None:  # a client's folders are not the file's name (RFC 7578, 4.2)
+            self._filename = PureWindowsPath(PurePosixPath(self._filename).name).name
         if self._filename is None:
             self.fields += 1
             if self.fields > MAX_FORM_FIELDS:
