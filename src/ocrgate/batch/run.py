@@ -171,9 +171,11 @@ def _in_pool(
             emit(outcome)
     except BaseException:
         _terminate(executor)
-        executor.shutdown(wait=False, cancel_futures=True)
         raise
     finally:
+        # waits for the executor's own thread too: a `shutdown(wait=False)` first would let it outlive
+        # the run and race the interpreter's exit, which then writes to its closed wake-up pipe (a
+        # traceback after Ctrl-C, "Bad file descriptor", now and then)
         executor.shutdown(wait=True, cancel_futures=True)
         queue.put(None)
         drain.join(timeout=5)
