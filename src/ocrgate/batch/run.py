@@ -254,7 +254,9 @@ def run_batch(
     try:
         todo = []
         for item in inputs:
-            count = functools.partial(_pages_done_before, item, plan, previous.get(item.name))
+            # cached: is_done may ask for the count and the skip row does, which may open the document
+            earlier = previous.get(item.name)
+            count = functools.cache(functools.partial(_pages_done_before, item, plan, earlier))
             if (
                 plan.out is not None
                 and not force
