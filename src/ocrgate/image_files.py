@@ -9,12 +9,10 @@ hostile or damaged file become the intake's typed errors (`CorruptFile`, `ImageT
 
 from __future__ import annotations
 
-import contextlib
 import io
 import math
 import re
 import warnings
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
@@ -66,35 +64,46 @@ class Frame(NamedTuple):
     headers_as_stored: bool
 
 
-@contextlib.contextmanager
-def _image_errors(limits: Limits | None = None) -> Iterator[None]:
-    """Pillow's (and tifffile's) failures on a hostile or damaged image file as the intake's typed
-    errors. An image so large that Pillow refuses to open it (over twice its own `MAX_IMAGE_PIXELS`,
-    before ocrgate's check can run) is told against `limits.max_page_pixels`, the limit the caller
-    knows from `/v1/limits`, not against Pillow's."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            yield
-    except Image.DecompressionBombError as exc:
-        declared = re.search(r"\((\d+) pixels\)", str(exc))
-        size = f"{int(declared[1]):,} pixels" if declared else "too many pixels"
-        limit = f"; the limit is {limits.max_page_pixels:,}" if limits else ""
-        raise ImageTooLarge(f"the image declares {size}{limit}") from exc
-    except UnidentifiedImageError as exc:  # its text names a Python object, of no use to the sender
-        raise CorruptFile("the image cannot be decoded: its header is not one its type allows") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise CorruptFile(f"the image cannot be decoded (corrupt or truncated): {exc}") from exc
-    except (OCRGateError, MemoryError):
-        raise
-    except Exception as exc:  # Pillow's plugins raise more than they document on hostile headers
+# Pillow warns of a decompression bomb between its own MAX_IMAGE_PIXELS and twice that; ocrgate checks
+# every page's pixels against `limits.max_page_pixels` itself, so the warning is ignored for the
+# process: `warnings.catch_warnings` around each open would change the global filters from whichever
+# thread opens an image (not thread-safe, its documentation says), and cost every open.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+class _ImageErrors:
+    """Context manager: Pillow's (and tifffile's) failures on a hostile or damaged image file as the
+    intake's typed errors. An image so large that Pillow refuses to open it (over twice its own
+    `MAX_IMAGE_PIXELS`, before ocrgate's check can run) is told against `limits.max_page_pixels`, the
+    limit the caller knows from `/v1/limits`, not against Pillow's. A class, not a generator: it is
+    entered for every upload."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
+        if exc is None or not isinstance(exc, Exception) or isinstance(exc, (OCRGateError, MemoryError)):
+            return  # raised on as it is
+        if isinstance(exc, Image.DecompressionBombError):
+            declared = re.search(r"\((\d+) pixels\)", str(exc))
+            size = f"{int(declared[1]):,} pixels" if declared else "too many pixels"
+            limit = f"; the limit is {self.limits.max_page_pixels:,}" if self.limits else ""
+            raise ImageTooLarge(f"the image declares {size}{limit}") from exc
+        if isinstance(exc, UnidentifiedImageError):  # its text names a Python object, of no use to the sender
+            raise CorruptFile("the image cannot be decoded: its header is not one its type allows") from exc
+        if isinstance(exc, (OSError, SyntaxError, ValueError, EOFError)):
+            raise CorruptFile(f"the image cannot be decoded (corrupt or truncated): {exc}") from exc
+        # Pillow's plugins raise more than they document on hostile headers
         raise CorruptFile(f"the image cannot be decoded ({type(exc).__name__}: {exc})") from exc
 
 
 def image_frames(data: bytes, media_type: str, limits: Limits) -> list[Frame]:
     """An image file's pages from its headers alone (no pixels decoded), every page's declared size
     checked against the pixel limit."""
-    with _image_errors(limits):
+    with _ImageErrors(limits):
         source = _pillow_open(data, media_type)
         if source is None:
             return _tifffile_frames(data, limits)
@@ -171,7 +180,7 @@ def _png_may_turn(data: bytes) -> bool:
 
 def decode_frame(data: bytes, media_type: str, frame: int) -> Image.Image:
     """The pixels of one frame of an image file, normalised to what backends read (`images.normalise`)."""
-    with _image_errors():
+    with _ImageErrors():
         source = _pillow_open(data, media_type)
         if source is None:
             import tifffile
