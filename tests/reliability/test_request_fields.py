@@ -276,6 +276,7 @@ def test_file_names_are_decoded(cluster: Cluster, png: bytes, route: str) -> Non
         'form-data; name="file"; filename="/home/me/scans/b.png"': "b.png",
         'form-data; name="file"; filename="../../c.png"': "c.png",
         "form-data; name=\"file\"; filename*=UTF-8''d%2Fe%5Cf.png": "f.png",
+        'form-data; name="file"; filename="D:g.png"': "g.png",  # a drive without a folder
     }
     seen = {}
     for disposition, expected in cases.items():

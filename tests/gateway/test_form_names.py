@@ -1,0 +1,47 @@
+"""A form part's names read from its Content-Disposition: the pattern for the plain form reads what
+python-multipart's parser (and `file_name`) read from it, for every field and file name built here."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from ocrgate.errors import InputError
+from ocrgate.gateway.form import _PLAIN_DISPOSITION, parsed_part_names, part_names
+
+# what may sit in a name, the characters the pattern refuses (", \, %) among them: those take the
+# parsers' way, which the answers below must still agree with
+PIECES = ["a", "x.png", " ", ";", "=", "'", "*", "/", ":", "C:", "é", "€", "\t", '"', "\\", "%22", "%", ""]
+
+
+def dispositions() -> list[bytes]:
+    values = ["".join(p) for n in (1, 2) for p in itertools.product(PIECES, repeat=n)]
+    built = []
+    for name in values:
+        built.append(f'form-data; name="{name}"')
+        built.append(f'form-data; name="{name}"; filename="{name}"')
+        built.append(f'form-data; name="file"; filename="{name}"')
+    return [text.encode() for text in built]
+
+
+def test_the_plain_form_reads_as_the_parsers_read_it() -> None:
+    plain = 0
+    for disposition in dispositions():
+        if _PLAIN_DISPOSITION.fullmatch(disposition) is None:
+            continue
+        plain += 1
+        assert part_names(disposition) == parsed_part_names(disposition), disposition
+    assert plain > 500  # the pattern took most of them
+
+
+def test_the_other_forms_take_the_parsers_way() -> None:
+    assert part_names(b'form-data; name="file"; filename="C:\\\\a.png"') == ("file", "C:\\a.png")
+    assert part_names(b"form-data; name=file; filename=b.png") == ("file", "b.png")  # unquoted
+    assert part_names(b'form-data; name="f"; filename="r%22.png"') == ("f", 'r".png')
+    assert part_names(b"form-data; name=\"f\"; filename*=UTF-8''%E2%82%AC.png") == ("f", "€.png")
+    assert part_names(b'Form-Data; Name="f"') == ("f", None)
+    with pytest.raises(InputError, match="without a name"):
+        part_names(b'form-data; name=""')
+    with pytest.raises(InputError, match="without a name"):
+        part_names(b"form-data")
