@@ -9,8 +9,10 @@
 #     fastapi starlette uvicorn pydantic pydantic-core pydantic-settings python-dotenv typing-inspection \
 #     annotated-types annotated-doc opentelemetry-api importlib-metadata zipp python-multipart pypdfium2 \
 #     rapidfuzz sse-starlette httpx-sse nh3 pytesseract httptools aiohttp aiohappyeyeballs aiosignal attrs \
-#     frozenlist multidict propcache yarl idna pybase64
-# (httpx, rich, typer, pillow, numpy, anyio, click, h11 were already on the GPU image.)
+#     frozenlist multidict propcache yarl idna pybase64 jiwer apted jsonschema jsonschema-specifications \
+#     referencing rpds-py fpdf2 defusedxml pyspellchecker swagger-ui-bundle-v2 [py-spy]
+# (httpx, rich, typer, pillow, numpy, anyio, click, h11, uvloop were already on the GPU image; py-spy
+# only for scripts/device_overhead.sh's PROFILE_SECONDS.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -d .whl ]; then
