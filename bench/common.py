@@ -172,8 +172,8 @@ def tesseract_available() -> bool:
 
 
 def fast_servers() -> dict[str, bool]:
-    """Whether uvicorn finds uvloop and httptools here (it uses them when installed; the project
-    declares plain `uvicorn`, so a fresh `pip install -e .` runs asyncio's loop and h11)."""
+    """Whether uvicorn finds uvloop and httptools here (it uses them when installed: the project
+    declares `uvicorn[standard]`, which brings both; a machine's own Python may lack them)."""
     found = {}
     for name in ("uvloop", "httptools"):
         try:
