@@ -241,3 +241,31 @@ def test_awkward_text_and_names_stay_well_formed(alto_schema: etree.XMLSchema) -
     page_title = hocr.find(".//h:div[@class='ocr_page']", XHTML).get("title")
     assert page_title.startswith('image "scan \\"1\\" & <2>.png"; bbox 0 0 100 100')
     assert hocr.find(".//h:div[@class='ocr_photo']", XHTML) is not None
+
+
+@pytest.mark.parametrize(
+    "char", ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x1f", "\ufffe", "\uffff", "\ud800"]
+)
+def test_a_file_name_with_what_xml_cannot_hold_still_gives_well_formed_files(
+    alto_schema: etree.XMLSchema, char: str
+) -> None:
+    """A client's file name may hold C0 controls, a lone surrogate or a non-character (XML 1.0, 2.2):
+    left out of the name, as `formats.lines.writable` leaves them out of engines' text."""
+    line = TextLine(text="word", bbox=(10, 10, 60, 30), words=[Word(text="word", bbox=(10, 10, 60, 30))])
+    page = Page(
+        index=0,
+        width=100,
+        height=100,
+        markdown="",
+        blocks=[Block(text="word", bbox=(10, 10, 60, 30), lines=[line])],
+    )
+    response = OCRResponse(backend="tesseract", image_name=f"scan{char}01.png", pages=[page])
+    root = etree.fromstring(to_alto(response))
+    alto_schema.assertValid(root)
+    assert root.findtext(".//a:fileName", namespaces=ALTO) == "scan01.png"
+    hocr = etree.fromstring(to_hocr(response))
+    assert hocr.findtext(".//h:title", namespaces=XHTML) == "scan01.png"
+    assert hocr.find(".//h:div[@class='ocr_page']", XHTML).get("title").startswith('image "scan01.png"')
+    only = OCRResponse(backend="tesseract", image_name=char, pages=[page])  # nothing left of the name
+    assert etree.fromstring(to_alto(only)).find(".//a:sourceImageInformation", ALTO) is None
+    assert etree.fromstring(to_hocr(only)).findtext(".//h:title", namespaces=XHTML) == "ocrgate"

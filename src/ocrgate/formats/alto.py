@@ -22,7 +22,7 @@ import math
 import xml.etree.ElementTree as ET
 from importlib.metadata import PackageNotFoundError, version
 
-from ocrgate.formats.lines import page_lines
+from ocrgate.formats.lines import page_lines, writable
 from ocrgate.schema import Block, Box, OCRResponse, Page, TextLine
 
 ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
@@ -131,9 +131,10 @@ def to_alto(response: OCRResponse) -> bytes:
 
     description = ET.SubElement(root, "Description")
     ET.SubElement(description, "MeasurementUnit").text = "pixel"
-    if response.image_name:
+    name = writable(response.image_name or "")  # a client's file name may hold what XML cannot
+    if name:
         source = ET.SubElement(description, "sourceImageInformation")
-        ET.SubElement(source, "fileName").text = response.image_name
+        ET.SubElement(source, "fileName").text = name
     per_page = [_page_origins(page) for page in response.pages]
     read = [what for what, used in _ENGINE_READ.items() if used in per_page]
     for origin in STEP_IDS:

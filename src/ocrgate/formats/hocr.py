@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 
-from ocrgate.formats.lines import page_lines
+from ocrgate.formats.lines import page_lines, writable
 from ocrgate.schema import Block, Box, OCRResponse, TextLine
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -71,7 +71,8 @@ def to_hocr(response: OCRResponse) -> bytes:
     """
     html = ET.Element("html", {"xmlns": XHTML_NS, "xml:lang": "en", "lang": "en"})
     head = ET.SubElement(html, "head")
-    ET.SubElement(head, "title").text = response.image_name or "ocrgate"
+    name = writable(response.image_name or "")  # a client's file name may hold what XML cannot
+    ET.SubElement(head, "title").text = name or "ocrgate"
     ET.SubElement(head, "meta", {"http-equiv": "Content-Type", "content": "text/html;charset=utf-8"})
     ET.SubElement(head, "meta", {"name": "ocr-system", "content": f"ocrgate {response.backend}"})
     ET.SubElement(head, "meta", {"name": "ocr-capabilities", "content": CAPABILITIES})
@@ -79,8 +80,8 @@ def to_hocr(response: OCRResponse) -> bytes:
     for page in response.pages:
         number = page.index + 1
         title = f"bbox 0 0 {page.width} {page.height}; ppageno {page.index}"
-        if response.image_name:
-            title = f"image {_quoted(response.image_name)}; {title}"
+        if name:
+            title = f"image {_quoted(name)}; {title}"
         element = ET.SubElement(body, "div", {"class": "ocr_page", "id": f"p{number}", "title": title})
         for i, (block, lines) in enumerate(page_lines(page)):
             _block(element, block, lines, f"p{number}_b{i + 1}")
