@@ -247,8 +247,17 @@ def test_floating_point_tiffs_of_every_width_are_read(page: Image.Image, dtype: 
 
 
 def test_a_tiff_neither_reader_can_parse_is_corrupt() -> None:
-    with pytest.raises(errors.CorruptFile, match="its header is not one its type allows"):
+    with pytest.raises(errors.CorruptFile, match="its header is cut short or not one its type allows"):
         open_document(b"II*\x00" + b"\xff" * 64, "broken.tif")
+
+
+@pytest.mark.parametrize("cut", [16, 33, 40])
+def test_a_png_cut_within_its_headers_says_so(eval_dir: Path, cut: int) -> None:
+    """Cut in its IHDR chunk, or after it: Pillow cannot identify it; the answer says the header may
+    be cut short, not only that it is wrong."""
+    data = (eval_dir / "tesseract_test" / "images" / "phototest.png").read_bytes()[:cut]
+    with pytest.raises(errors.CorruptFile, match=r"cut short|truncated"):
+        open_document(data, "cut.png")
 
 
 def looped_float16_tiff(pages: int, back_to: int) -> bytes:

@@ -71,6 +71,11 @@ class Frame(NamedTuple):
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
+#: Pillow cannot identify a file of a type ocrgate recognised from its first bytes: its header stops
+#: before its end (a file cut short after a PNG's IHDR) or holds what the type does not allow
+_UNREADABLE_HEADER = "the image cannot be decoded: its header is cut short or not one its type allows"
+
+
 class _ImageErrors:
     """Context manager: Pillow's (and tifffile's) failures on a hostile or damaged image file as the
     intake's typed errors. An image so large that Pillow refuses to open it (over twice its own
@@ -93,7 +98,7 @@ class _ImageErrors:
             limit = f"; the limit is {self.limits.max_page_pixels:,}" if self.limits else ""
             raise ImageTooLarge(f"the image declares {size}{limit}") from exc
         if isinstance(exc, UnidentifiedImageError):  # its text names a Python object, of no use to the sender
-            raise CorruptFile("the image cannot be decoded: its header is not one its type allows") from exc
+            raise CorruptFile(_UNREADABLE_HEADER) from exc
         if isinstance(exc, (OSError, SyntaxError, ValueError, EOFError)):
             raise CorruptFile(f"the image cannot be decoded (corrupt or truncated): {exc}") from exc
         # Pillow's plugins raise more than they document on hostile headers
@@ -219,7 +224,7 @@ def _tifffile_frames(data: bytes, limits: Limits) -> list[Frame]:
     """The pages of a TIFF Pillow cannot open, from tifffile's headers, by the same rules."""
     import tifffile
 
-    unreadable = "the image cannot be decoded: its header is not one its type allows"
+    unreadable = _UNREADABLE_HEADER
     try:
         tiff = tifffile.TiffFile(io.BytesIO(data))
     except Exception as exc:  # whatever tifffile raises on a file it cannot parse

@@ -7,6 +7,7 @@ siblings (depths, sizes, fields, numbers)."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import socket
@@ -277,6 +278,8 @@ def test_file_names_are_decoded(cluster: Cluster, png: bytes, route: str) -> Non
         'form-data; name="file"; filename="../../c.png"': "c.png",
         "form-data; name=\"file\"; filename*=UTF-8''d%2Fe%5Cf.png": "f.png",
         'form-data; name="file"; filename="D:g.png"': "g.png",  # a drive without a folder
+        'form-data; name="file"; filename=".."': "upload",  # a step, not a name
+        'form-data; name="file"; filename="x.png"; filename*=UTF-8\'\'': "x.png",  # an empty filename*
     }
     seen = {}
     for disposition, expected in cases.items():
@@ -291,3 +294,24 @@ def test_the_options_limits_are_in_the_limits_answer(cluster: Cluster, tmp_path:
     limits = httpx.get(f"{cluster.url}/v1/limits", timeout=10).json()
     assert limits["max_field_bytes"] == LIMITS.max_field_bytes
     assert (limits["max_options_bytes"], limits["max_options_depth"]) == (16 * 1024, 32)
+
+
+def test_a_body_that_is_not_a_form_is_named_in_the_answer(cluster: Cluster, png: bytes) -> None:
+    body, content_type = multipart(('form-data; name="file"; filename="p.png"', png))
+    for route in ROUTES:
+        for kind in (content_type.replace("form-data", "mixed"), "text/plain", "application/octet-stream"):
+            headers = {"content-type": kind}
+            answer = httpx.post(f"{cluster.url}{route}", content=body, headers=headers, timeout=60)
+            message = error(answer, 400, "bad_input")
+            assert f"the body is `{kind.split(';')[0]}`, not a form" in message
+            assert "multipart/form-data" in message
+
+
+def test_a_json_body_names_its_file_as_a_form_does(cluster: Cluster, png: bytes) -> None:
+    """The seed's JSON body and Mistral's `document_name` leave a client's folders out of the name too."""
+    image = base64.b64encode(png).decode()
+    for sent, expected in (("../../c.png", "c.png"), ("C:\\scans\\a.png", "a.png"), ("..", "upload")):
+        seed = {"image": image, "backend": "noop", "filename": sent}
+        answer = httpx.post(f"{cluster.url}/v1/ocr", json=seed, timeout=60)
+        assert answer.status_code == 200, answer.text[:300]
+        assert answer.json()["image_name"] == expected, sent

@@ -50,9 +50,9 @@ BROWSER_ESCAPES = {"%22": '"', "%0D": "\r", "%0A": "\n"}
 #: already, which spares the e-mail header parser of `file_name` (3-4 % of the gateway's CPU for the
 #: small page, py-spy)
 _ESCAPED = re.compile(rb"filename\*|%|\\", re.IGNORECASE)
-#: a file name that `pathlib` would shorten: a folder (`/`, `\\`), a drive (`C:`), or `.` alone; others
-#: are kept as they are without building two paths (1 % of the gateway's CPU for the small page, py-spy)
-_PATH_LIKE = re.compile(r"[/\\:]|^\.$")
+#: a file name that `pathlib` would shorten: a folder (`/`, `\\`) or a drive (`C:`); others are kept as
+#: they are without building two paths (1 % of the gateway's CPU for the small page, py-spy)
+_PATH_LIKE = re.compile(r"[/\\:]")
 #: a Content-Disposition as browsers, curl and HTTP libraries write nearly every part's: a field name
 #: and maybe a file name, quoted, with nothing in them to unescape. Both are read from it as they
 #: are, which is what python-multipart's parser reads from it too, at a third of the form's cost
@@ -90,13 +90,21 @@ def file_name(disposition: bytes) -> str | None:
             extended = email.utils.collapse_rfc2231_value(value)
         else:
             plain = value
-    if extended is not None:
+    if extended:  # an empty one is no name: `filename` is (RFC 6266, 4.3)
         return extended
     if plain is None:
         return None
     for escape, char in BROWSER_ESCAPES.items():
         plain = plain.replace(escape, char).replace(escape.lower(), char)
     return plain
+
+
+def bare_file_name(name: str) -> str:
+    """The file's own name in what a client sent as its name: its folders and drive left out (RFC 7578,
+    4.2: `C:\\scans\\a.png`, `../a.png` -> `a.png`); "" for a name that is only a step (`.`, `..`)."""
+    if _PATH_LIKE.search(name):
+        name = PureWindowsPath(PurePosixPath(name).name).name
+    return "" if name in (".", "..") else name
 
 
 def part_names(disposition: bytes) -> tuple[str, str | None]:
@@ -170,9 +178,8 @@ class _Parts:
 
     def on_headers_finished(self) -> None:
         self._name, self._filename = part_names(self._disposition)
-        if self._filename is not None and _PATH_LIKE.search(self._filename):
-            # a client's folders (or drive) are not the file's name (RFC 7578, 4.2)
-            self._filename = PureWindowsPath(PurePosixPath(self._filename).name).name
+        if self._filename is not None:
+            self._filename = bare_file_name(self._filename)
         if self._filename is None:
             self.fields += 1
             if self.fields > MAX_FORM_FIELDS:
@@ -210,7 +217,9 @@ class _Parts:
 
 async def read_form(request: Request, limits: Limits, file_parts: int = 1) -> Form:
     """The request's form: multipart (at most `file_parts` parts named `file`), URL-encoded (text
-    fields only), or empty for any other body; the typed errors of the module for what it breaks."""
+    fields only), or empty for a body without a Content-Type; the typed errors of the module for what
+    it breaks, and InputError for a body of another type (`multipart/mixed`, `text/plain`, ...),
+    which names it."""
     content_type = request.headers.get("content-type", "")
     media, options = parse_options_header(content_type)
     if media == b"application/x-www-form-urlencoded":  # no file: fields to check
@@ -221,8 +230,14 @@ async def read_form(request: Request, limits: Limits, file_parts: int = 1) -> Fo
         except MultiPartException as exc:
             raise InputError(f"malformed form: {exc.message}") from exc
         return [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
-    if media != b"multipart/form-data":
+    if not media:
         return []
+    if media != b"multipart/form-data":
+        shown = _text(media)[:80]
+        raise InputError(
+            f"the body is `{shown}`, not a form: send the file in a `multipart/form-data` body, "
+            "its field `file` (POST /v1/ocr also takes JSON, see its documentation)"
+        )
     if not options.get(b"boundary"):
         raise InputError("malformed multipart form: its Content-Type names no boundary")
     parts = _Parts(limits, file_parts)

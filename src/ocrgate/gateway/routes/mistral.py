@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from ocrgate.documents import Document, open_document
 from ocrgate.errors import InvalidRequest, PageUnreadable
 from ocrgate.gateway.fetch import fetch_document
+from ocrgate.gateway.form import bare_file_name
 from ocrgate.gateway.recognize import recognize_now
 from ocrgate.gateway.state import Gateway
 from ocrgate.gateway.uploads import Upload, checked_backends
@@ -125,10 +126,10 @@ async def _document_bytes(gw: Gateway, document: DocumentURLChunk | ImageURLChun
         url, name, field = (image_url if isinstance(image_url, str) else image_url.url), None, "image_url"
     if is_data_url(url):
         _declared, data = await anyio.to_thread.run_sync(decode_data_url, url, limits.max_upload_bytes)
-        return data, name or "document"
+        return data, bare_file_name(name or "") or "document"
     if urlsplit(url).scheme.lower() in ("http", "https"):
         data = await fetch_document(url, gw.settings.gateway, limits)
-        return data, name or unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or "document"
+        return data, bare_file_name(name or unquote(urlsplit(url).path.rsplit("/", 1)[-1])) or "document"
     raise InvalidRequest(f"{field}: expected a data: URL (data:<type>;base64,<data>) or an http(s) URL")
 
 
@@ -191,7 +192,7 @@ async def _seed(
         _declared, data = await anyio.to_thread.run_sync(decode_data_url, request.image, max_bytes)
     else:
         data = await anyio.to_thread.run_sync(decode_base64, request.image, max_bytes, "image")
-    name = request.filename or "upload"
+    name = bare_file_name(request.filename or "") or "upload"
     document = await anyio.to_thread.run_sync(open_document, data, name, limits, request.dpi)
     seconds = time.perf_counter() - started
     upload = Upload(document, data, names, options, request.boxes, request.dpi, decode_seconds=seconds)
