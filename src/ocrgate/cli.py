@@ -265,6 +265,7 @@ def worker(
     import uvicorn
 
     from ocrgate.batching import DEFAULT_BATCH_WAIT_MS
+    from ocrgate.header_deadline import protocol_class
     from ocrgate.worker import create_worker_app
 
     try:
@@ -277,7 +278,8 @@ def worker(
     worker_app = create_worker_app(
         engine, settings.limits, settings.gateway.worker_secret, concurrency, wait_ms
     )
-    uvicorn.run(worker_app, host=host, port=port, log_level="warning")
+    http = protocol_class(settings.limits.header_timeout_s)
+    uvicorn.run(worker_app, host=host, port=port, log_level="warning", http=http)
 
 
 @app.command()
@@ -309,9 +311,12 @@ def web(
     with `cors_origins`)."""
     import uvicorn
 
+    from ocrgate.config import Limits
+    from ocrgate.header_deadline import protocol_class
     from ocrgate.web_server import create_web_app
 
-    uvicorn.run(create_web_app(api), host=host, port=port, log_level="warning")
+    http = protocol_class(Limits().header_timeout_s)
+    uvicorn.run(create_web_app(api), host=host, port=port, log_level="warning", http=http)
 
 
 class ServeEngine(StrEnum):

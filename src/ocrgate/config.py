@@ -42,6 +42,12 @@ class Limits(BaseModel):
         description="seconds a request's body may go without a byte before it is answered 408 "
         "`request_timeout` (a client that stopped sending would otherwise hold its request open)",
     )
+    header_timeout_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="seconds a connection has for a request's headers, from its opening or the request's "
+        "first byte, before it is answered 408 `request_timeout` and closed (every server ocrgate runs)",
+    )
     max_field_bytes: int = Field(
         default=1024 * 1024, gt=0, description="a form field other than the file (options, prompt...)"
     )

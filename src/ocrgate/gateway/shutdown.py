@@ -27,6 +27,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ocrgate.errors import ShuttingDown
+from ocrgate.header_deadline import protocol_class
 
 log = logging.getLogger("ocrgate.gateway")
 
@@ -102,7 +103,12 @@ def run_gateway(app: FastAPI, host: str, port: int, grace_s: float) -> None:
     the module says; requests in flight get `grace_s` seconds. Exits with status 3 when the server
     cannot start (the port is taken), as `uvicorn.run` does."""
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=grace_s + BACKSTOP_S
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=grace_s + BACKSTOP_S,
+        http=protocol_class(app.state.gateway.settings.limits.header_timeout_s),
     )
     server = GatewayServer(config, app.state.gateway.drain, grace_s)
     server.run()

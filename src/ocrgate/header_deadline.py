@@ -1,0 +1,98 @@
+"""A deadline on a request's headers, for every server ocrgate runs (gateway, workers, web client).
+
+uvicorn times out a keep-alive connection between requests (`timeout_keep_alive`), but it waits
+without end for a connection's first request and for the rest of a request's headers once they
+began: a client that opens connections and sends nothing, or a few bytes of headers now and then
+(the "slowloris" pattern), holds them, and their file descriptors, for ever. `protocol_class` gives
+uvicorn's own HTTP protocol (httptools when installed, else h11; `uvicorn.Config(http=...)`, its
+documented way to choose one) with one timer more: from a connection's opening, and from the first
+byte of each request after the first, the headers must be complete within `timeout_s`, else the
+connection is answered 408 `request_timeout` (the error body of every other error) and closed.
+Once the headers are in, the request is the app's (the gateway bounds a body that stops coming,
+`limits.body_idle_timeout_s`); between requests uvicorn's keep-alive timeout applies as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+_MESSAGE = "the request's headers did not come in time ({:g} s)"
+
+
+def timeout_answer(timeout_s: float) -> bytes:
+    """The raw HTTP/1.1 408 the connection gets (the app never saw the request, so no request id)."""
+    body = json.dumps(
+        {
+            "success": False,
+            "request_id": None,
+            "error": {"code": "request_timeout", "message": _MESSAGE.format(timeout_s)},
+        }
+    ).encode()
+    head = (
+        "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+class _HeaderDeadline:
+    """Mixin over a uvicorn HTTP protocol (it uses the protocol's `loop`, `transport` and `cycle`: the
+    request being answered, None before the first)."""
+
+    timeout_s: float = 30.0
+    _answer: bytes = b""
+    _timer: asyncio.TimerHandle | None = None
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    cycle: Any
+
+    def _between_requests(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _arm(self) -> None:
+        if self._timer is None:
+            self._timer = self.loop.call_later(self.timeout_s, self._late)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _late(self) -> None:
+        self._timer = None
+        if not self.transport.is_closing() and self._between_requests():
+            self.transport.write(self._answer)
+            self.transport.close()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)  # type: ignore[misc]
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self._between_requests():  # these bytes begin (or go on with) a request's headers
+            self._arm()
+        super().data_received(data)  # type: ignore[misc]
+        if not self._between_requests():  # its headers are complete: the app has the request
+            self._disarm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+
+def protocol_class(timeout_s: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol (httptools when installed, as uvicorn's `auto` picks, else h11) with the
+    header deadline of `timeout_s` seconds (> 0), for `uvicorn.Config(http=...)`."""
+    base: type[Any] = H11Protocol
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # httptools not installed (or hidden): h11, as uvicorn's `auto` falls back
+        pass
+    else:
+        base = HttpToolsProtocol
+    attributes = {"timeout_s": timeout_s, "_answer": timeout_answer(timeout_s)}
+    return type(f"HeaderDeadline{base.__name__}", (_HeaderDeadline, base), attributes)
