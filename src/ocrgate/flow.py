@@ -151,7 +151,10 @@ class _Run:
         self.finished: dict[str, float] = {}
 
     def _timings(self, name: str) -> Timings:
-        return self.timings.setdefault(name, Timings())
+        timings = self.timings.get(name)
+        if timings is None:  # not `setdefault(name, Timings())`, which would make one on every call
+            timings = self.timings[name] = Timings()
+        return timings
 
     def _failed(self, name: str, index: int, error: Exception) -> None:
         if not isinstance(error, OCRGateError):
@@ -177,8 +180,14 @@ class _Run:
         seconds = time.perf_counter() - t0
         for name in names:
             self._timings(name).render += seconds
-            own = spent[name].model_copy(update={"render": seconds})
-            own.total = own.decode + own.queue + own.ocr + own.render
+            before = spent[name]
+            own = Timings(
+                queue=before.queue,
+                decode=before.decode,
+                ocr=before.ocr,
+                render=seconds,
+                total=before.decode + before.queue + before.ocr + seconds,
+            )
             if len(names) == 1:  # the page is this backend's alone: no copy to make
                 rendered.timings = own
                 self.sink.done(name, rendered)
@@ -281,7 +290,6 @@ class _Run:
     ) -> None:
         """The engine's reading of the page, or (`crops`) of the pictures the text layer misses."""
         timings = self._timings(recognizer.name)
-        own = Timings(decode=decode_seconds)
         try:
             pieces = (
                 [(page, (0, 0))]
@@ -300,19 +308,21 @@ class _Run:
                 and wants_boxes(self.boxes, page.index)
                 and self._shown(page) is None
             )
+            ocr = queue = 0.0
             for piece, origin in pieces:
                 t0 = time.perf_counter()
                 result = await recognizer.page(piece, self.options, boxes=boxes)
-                waited = time.perf_counter() - t0
-                for stages in (timings, own):
-                    stages.ocr += result.ocr_seconds
-                    stages.queue += max(0.0, waited - result.ocr_seconds)
+                queued = max(0.0, time.perf_counter() - t0 - result.ocr_seconds)  # waiting, hand-offs
+                ocr, queue = ocr + result.ocr_seconds, queue + queued
+                timings.ocr += result.ocr_seconds  # the run's, so far: a later piece may fail
+                timings.queue += queued
                 found.append((origin, result_as_sent(result) if crops is not None else result))
             if crops is not None:
                 assert layer is not None
                 result = merged(layer, page.index, page.width, page.height, found)
             elif angle := rotation(result.flags):  # read upright: rendered on the page turned the same way
                 page = PageImage(index=page.index, image=turned_upright(page.image, angle), dpi=page.dpi)
+            own = Timings(decode=decode_seconds, ocr=ocr, queue=queue)
             await self._render([recognizer.name], result, page, {recognizer.name: own})
         except Exception as exc:
             self._failed(recognizer.name, page.index, exc)

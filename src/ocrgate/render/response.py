@@ -142,13 +142,18 @@ def wants_boxes(mode: BoxesMode, position: int) -> bool:
 
 
 def assemble_response(
-    backend: str, image_name: str | None, rendered: Sequence[RenderedPage], request_id: str = ""
+    backend: str,
+    image_name: str | None,
+    rendered: Sequence[RenderedPage],
+    request_id: str = "",
+    **fields: Any,
 ) -> OCRResponse:
     """The unified response for one backend from its rendered pages (any order).
 
     The document's markdown is the pages' joined by `document_markdown` (a `<!-- page N -->` line
     between pages). `raw_result` holds the engine's output keyed by backend: the page's own for a one-page
-    document, a list with one entry per page otherwise.
+    document, a list with one entry per page otherwise. `fields`: the response's other fields
+    (`success`, `status`, `timings`, ...), set as it is made.
     """
     ordered = sorted(rendered, key=lambda r: r.page.index)
     raws = [r.raw for r in ordered]
@@ -160,6 +165,7 @@ def assemble_response(
         source_markdown=document_markdown((r.page.index, r.source_markdown) for r in ordered),
         pages=[r.page for r in ordered],
         raw_result={backend: raws[0] if len(raws) == 1 else raws},
+        **fields,
     )
 
 
@@ -184,17 +190,15 @@ def respond(
     (`agreement.text_layer_pages`, listed in `text_layer_pages`): no engine read them."""
     results: dict[str, OCRResponse] = {}
     for name in names:
-        response = assemble_response(name, image_name, pages.get(name, ()), request_id=request_id)
-        response.success = success
-        read = [page for page in pages.get(name, ()) if page.read]
-        whole = len(read) == len(pages.get(name, ())) and page_count in (None, len(read))
-        response.status = "complete" if whole else "partial"
+        own = pages.get(name, ())
+        read = [page for page in own if page.read]
+        whole = len(read) == len(own) and page_count in (None, len(read))
+        fields: dict[str, Any] = {"success": success, "status": "complete" if whole else "partial"}
         if failed and name in failed:
-            response.success, response.error = False, failed[name]
+            fields.update(success=False, error=failed[name])
         if timings and name in timings:
-            response.timings = timings[name]
-            response.processing_time = timings[name].total
-        results[name] = response
+            fields.update(timings=timings[name], processing_time=timings[name].total)
+        results[name] = assemble_response(name, image_name, own, request_id=request_id, **fields)
     if len(names) == 1:
         return results[names[0]]
     answered = {name: r for name, r in results.items() if r.error is None}
