@@ -74,16 +74,20 @@ def run(args: Any) -> Report:
             "cpu_ms_mean": statistics.mean(cpu[name]),
             "cpu_ms_median": statistics.median(cpu[name]),
             "latency_ms_p50": statistics.median(seconds[name]),
+            "latency_ms_p99": statistics.quantiles(seconds[name], n=100)[98],
         }
         for name in builds
     }
     ratio = figures["B"]["cpu_ms_mean"] / figures["A"]["cpu_ms_mean"]
-    rows = [[name, f["cpu_ms_mean"], f["cpu_ms_median"], f["latency_ms_p50"]] for name, f in figures.items()]
+    rows = [
+        [name, f["cpu_ms_mean"], f["cpu_ms_median"], f["latency_ms_p50"], f["latency_ms_p99"]]
+        for name, f in figures.items()
+    ]
     lines = [
         f"Machine: {machine_line(info)}. A = {common.REPO}, B = {args.other.resolve()}; {page.label}, "
         f"boxes={args.boxes}, {rounds} rounds, one request at a time, A and B alternating.",
         "",
-        *table(["build", "gateway CPU ms / request (mean)", "median", "latency p50 ms"], rows),
+        *table(["build", "gateway CPU ms / request (mean)", "median", "latency p50 ms", "p99 ms"], rows),
         f"B / A, CPU per request: {ratio:.3f}",
     ]
     data = {"machine": info, "page": page.label, "boxes": args.boxes, "rounds": rounds}
