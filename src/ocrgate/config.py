@@ -153,6 +153,11 @@ class GatewayConfig(BaseModel):
         default_factory=list, description="origins of a web client served elsewhere (`ocrgate web`)"
     )
     worker_secret: str | None = Field(default=None, description="shared secret gateway -> workers")
+    access_log: bool = Field(
+        default=False,
+        description="one log line per answer (`ocrgate.access`: client, method, path, status, "
+        "milliseconds to the answer's start, request id); off, refused requests leave only metrics",
+    )
     job_ttl_s: float = Field(default=7 * 24 * 3600, gt=0, description="how long job results are kept")
     page_retries: int = Field(default=2, ge=0, description="retries of a page on another worker")
     job_concurrency: int = Field(

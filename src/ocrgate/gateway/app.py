@@ -12,7 +12,7 @@ from ocrgate.backends import registry
 from ocrgate.config import Settings
 from ocrgate.gateway.auth import APIKeys
 from ocrgate.gateway.metrics import Metrics
-from ocrgate.gateway.middleware import GatewayMiddleware
+from ocrgate.gateway.middleware import GatewayMiddleware, access_line
 from ocrgate.gateway.openapi import install_docs, install_openapi
 from ocrgate.gateway.routes import backends, job_pages, jobs, mistral, ocr, scorecards, web
 from ocrgate.gateway.routes.direct import DirectPaths, mount_first
@@ -99,4 +99,5 @@ def _middleware(app: FastAPI, gw: Gateway) -> None:
         count=gw.metrics.count_answer,
         fixed=fixed,
         cors=cors,
+        access=access_line if gw.settings.gateway.access_log else None,
     )

@@ -7,7 +7,8 @@ Its concerns, outermost first, in the order of the separate layers they were:
 
 1. the request id (`middleware.request_id_for`): in `scope["state"]["request_id"]` and as
    `X-Request-ID` on every answer, the 413, 500 and 503 below included;
-2. the request counted per route and status (`Metrics.count_answer`), every answer included;
+2. the request counted per route and status (`Metrics.count_answer`), every answer included, and
+   with `[gateway] access_log` one log line for it (`access_line`);
 3. the fixed headers (`middleware.FixedHeaderSet`: `nosniff`, the web client's policy on pages);
 4. CORS, when `[gateway] cors_origins` is set (Starlette's `CORSMiddleware`, between 3 and 5, so the
    413, 500 and 503 are readable cross-origin);
@@ -26,6 +27,8 @@ Its concerns, outermost first, in the order of the separate layers they were:
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -45,6 +48,7 @@ from ocrgate.middleware import (
 )
 
 _REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode("ascii")
+access_log = logging.getLogger("ocrgate.access")
 #: the request headers the upload limit reads (`declared_too_large`)
 _LIMIT_HEADERS = {b"content-length": "content-length", b"content-type": "content-type"}
 
@@ -69,6 +73,20 @@ def limit_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     return found
 
 
+def access_line(scope: Scope, status: int, seconds: float) -> None:
+    """Logs one answer at INFO on `ocrgate.access`: `127.0.0.1:50412 "POST /v1/ocr" 422 3.1 ms
+    request_id=...` (the path without its query, which may carry a job's options; `seconds` until the
+    answer's start)."""
+    client = scope.get("client")
+    where = f"{client[0]}:{client[1]}" if client else "-"
+    request_id = scope.get("state", {}).get("request_id", "-")
+    # a path decoded from %0A holds a line break: escaped, so one answer stays one line
+    method, path = scope.get("method", "-"), repr(scope.get("path", "-"))[1:-1]
+    access_log.info(
+        '%s "%s %s" %d %.1f ms request_id=%s', where, method, path, status, 1000 * seconds, request_id
+    )
+
+
 async def answer_error(
     scope: Scope, receive: Receive, send: Send, error: OCRGateError, headers: dict[str, str] | None = None
 ) -> None:
@@ -80,8 +98,9 @@ async def answer_error(
 class GatewayMiddleware:
     """The gateway's one middleware layer (the module says what it does, and in what order).
 
-    `count(route, status)` is called once per answer; `cors`, when given, are `CORSMiddleware`'s
-    keyword arguments (`allow_origins`, ...).
+    `count(route, status)` is called once per answer, and `access(scope, status, seconds)` (when
+    given: `access_line`) too; `cors`, when given, are `CORSMiddleware`'s keyword arguments
+    (`allow_origins`, ...).
     """
 
     def __init__(
@@ -92,12 +111,14 @@ class GatewayMiddleware:
         count: Callable[[str, int], None],
         fixed: FixedHeaderSet,
         cors: dict[str, Any] | None = None,
+        access: Callable[[Scope, int, float], None] | None = None,
     ) -> None:
         self.app = app
         self.limits = limits
         self.drain = drain
         self.count = count
         self.fixed = fixed
+        self.access = access
         self.guarded: ASGIApp = CORSMiddleware(self._guarded, **cors) if cors else self._guarded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -107,11 +128,14 @@ class GatewayMiddleware:
         request_id = request_id_for(scope["headers"])
         scope.setdefault("state", {})["request_id"] = request_id
         stamp = [*self.fixed.for_path(str(scope.get("path", ""))), (_REQUEST_ID_NAME, request_id.encode())]
+        access, started = self.access, time.perf_counter()
 
         async def send_stamped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 add_missing_headers(message, stamp)
                 self.count(route_of(scope), int(message["status"]))
+                if access is not None:
+                    access(scope, int(message["status"]), time.perf_counter() - started)
             await send(message)
 
         await self.guarded(scope, receive, send_stamped)
