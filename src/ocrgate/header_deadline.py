@@ -64,6 +64,8 @@ class _HeaderDeadline:
 
     def _late(self) -> None:
         self._timer = None
+        if self.transport.get_protocol() is not self:  # upgraded (a websocket): no longer HTTP's
+            return
         if not self.transport.is_closing() and self._between_requests():
             self.transport.write(self._answer)
             self.transport.close()
