@@ -138,8 +138,16 @@ def test_failed_pages_and_files_are_named_and_read_again(
     shutil.copy(eval_dir.parent / "bugs" / "pdf_bogus_count.pdf", folder)
     data = phototest.read_bytes()
     (folder / "cut.png").write_bytes(data[: len(data) // 2])
+    # named as scans, though they are not: failed rows, not passed over (a note is passed over)
+    (folder / "text.PNG").write_text("not a picture\n", encoding="utf-8")
+    (folder / "empty.pdf").write_bytes(b"")
+    (folder / "notes.txt").write_text("a note\n", encoding="utf-8")
     done = ocrgate_cli("ocr", str(folder), "--out", str(out), "-f", "md,txt,pdf")
     assert done.returncode == 2, done.stderr[-3000:]
+    rows = summary(out)
+    assert rows["text.PNG"]["status"] == "failed" and "unsupported file type" in rows["text.PNG"]["error"]
+    assert rows["empty.pdf"]["status"] == "failed" and "empty" in rows["empty.pdf"]["error"]
+    assert "notes.txt" not in rows
     assert "pdf_bogus_count.pdf: page 2:" in done.stderr and "pdf_bogus_count.pdf: page 3:" in done.stderr
     assert "cut.png: the image cannot be decoded" in done.stderr
     rows = summary(out)
@@ -341,3 +349,20 @@ def test_outputs_of_an_earlier_run_are_never_read_as_inputs(tmp_path: Path, eval
     assert third.returncode == 0, third.stderr[-3000:]
     assert set(summary(tmp_path / "third")) == {"scan.pdf"}
     assert f"and {len(named) - 4} more: written by an earlier ocrgate run" in third.stderr  # 3 named
+
+
+def test_an_input_whose_outputs_would_clash_is_a_failed_row(tmp_path: Path, phototest: Path) -> None:
+    """The same relative path in two folders read into one OUT: the second is refused, and the
+    summary says so (a failed row, the run's exit code 2), as for any file that could not be read."""
+    for side in ("a", "b"):
+        (tmp_path / side).mkdir()
+        shutil.copy(phototest, tmp_path / side / "page001.png")
+    out = tmp_path / "out"
+    done = ocrgate_cli("ocr", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out), "-f", "txt")
+    assert done.returncode == 2, done.stderr[-2000:]
+    with (out / "summary.csv").open(encoding="utf-8", newline="") as handle:
+        rows = {row["path"]: row for row in csv.DictReader(handle)}
+    second = rows[str(tmp_path / "b" / "page001.png")]
+    assert second["status"] == "failed" and "would overwrite" in second["error"]
+    assert rows[str(tmp_path / "a" / "page001.png")]["status"] == "ok"
+    assert ", 1 failed;" in done.stderr

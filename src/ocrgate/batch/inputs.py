@@ -1,7 +1,9 @@
 """The files a batch reads: files named on the command line, and the documents found in folders.
 
 A folder is walked recursively, in sorted order; a file in it is taken when its first bytes say it
-is an image or PDF ocrgate reads (`documents.sniff`, never its name). Hidden files and folders
+is an image or PDF ocrgate reads (`documents.sniff`), or when its name says it is one
+(`DOCUMENT_SUFFIXES`: `.png`, `.pdf`, ...) though its bytes do not: an empty or damaged scan then
+fails with its error, a row of the summary, instead of being passed over. Hidden files and folders
 (names starting with a dot), the output folder, and the outputs of earlier runs (files an output
 folder's record names, wherever they are: `written`) are left out. Files named on the command line
 are taken (one that is not a document gets its error), except the outputs of earlier runs.
@@ -10,8 +12,8 @@ Each input's outputs go under the output folder at its path relative to the fold
 (a named file: its name alone), without its extension: `scans/2024/a.png` read as `scans` gives
 `OUT/2024/a.md`. Two inputs that would share that name keep their extension (`a.png.md`,
 `a.pdf.md`); two that would still share it (the same relative path in two folders named) are
-refused, the second with an error. No output is ever written over an input: see
-`outputs.spare_inputs`.
+refused, the second with an error (`Found.refused`: a failed row of the summary). No output is ever
+written over an input: see `outputs.spare_inputs`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from ocrgate.batch.written import EarlierOutputs
 from ocrgate.documents import sniff
 
 _HEAD = 1024  # a PDF's header may sit anywhere in its first kilobyte
+#: the names of the files ocrgate reads: one found in a folder is taken even when its bytes are not
+#: those of its type, so that a damaged or empty scan fails loudly (lowercase, with the dot)
+DOCUMENT_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".pdf"})
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ def find_inputs(paths: Sequence[Path], out: Path | None = None) -> Found:
     for path in paths:
         if path.is_dir():
             for file in _walk(path, resolved_out):
-                if file not in earlier and is_document(file):
+                if file not in earlier and (is_document(file) or file.suffix.lower() in DOCUMENT_SUFFIXES):
                     candidates.append((file, file.relative_to(path), False))
                 else:
                     found.ignored += 1
@@ -102,7 +107,9 @@ def find_inputs(paths: Sequence[Path], out: Path | None = None) -> Found:
     for file, relative, named in unique:
         stem = relative if stems[relative.with_suffix("")] > 1 else relative.with_suffix("")
         if stem in taken:
-            found.errors.append(f"{file}: its outputs would overwrite those of {taken[stem]}; read it apart")
+            why = f"its outputs would overwrite those of {taken[stem]}; read it apart"
+            found.errors.append(f"{file}: {why}")
+            found.refused.append((Input(file, str(file), stem, named), why))
             continue
         taken[stem] = file
         found.inputs.append(Input(file, str(file), stem, named))
