@@ -11,8 +11,9 @@ import pytest
 from fpdf import FPDF
 from PIL import Image
 
+from ocrgate.documents import open_document
 from ocrgate.errors import CorruptFile, UnsupportedType
-from ocrgate.formats import to_pdf
+from ocrgate.formats import encode, to_pdf
 from ocrgate.schema import OCRResponse
 from tests.formats.conftest import DOCLING_PAGE, Recognised
 from tests.formats.pdf_text import ink, iou, matched_words, pdf_pages, response_text, response_words
@@ -176,3 +177,35 @@ def test_bad_sources_are_refused(phototest_rapidocr: Recognised) -> None:
     page = response.pages[0].model_copy(update={"index": 5})
     with pytest.raises(ValueError, match="not in the"):
         to_pdf(response.model_copy(update={"pages": [page]}), scanned_pdf(phototest_rapidocr.image, 72))
+
+
+@pytest.mark.parametrize("kind", ["pdf", "tiff"])
+def test_a_result_short_of_pages_keeps_every_page_of_the_document(
+    phototest_rapidocr: Recognised, kind: str
+) -> None:
+    """A cancelled job's result holds the pages read before it stopped: its searchable PDF still has
+    every page of the document, those not read without a text layer (`encode.with_unread_pages`)."""
+    image = phototest_rapidocr.image
+    if kind == "pdf":
+        three = pdfium.PdfDocument(scanned_pdf(image, dpi=72))
+        for _ in range(2):
+            three.import_pages(pdfium.PdfDocument(scanned_pdf(image, dpi=72)))
+        buffer = io.BytesIO()
+        three.save(buffer)
+        data, name = buffer.getvalue(), "three.pdf"
+    else:
+        buffer = io.BytesIO()
+        image.save(buffer, format="TIFF", save_all=True, append_images=[image, image])
+        data, name = buffer.getvalue(), "three.tif"
+    document = open_document(data, name, dpi=72)
+    read = phototest_rapidocr.response.pages[0]
+    response = phototest_rapidocr.response.model_copy(
+        update={"pages": [read, read.model_copy(update={"index": 2})]}
+    )
+    written = encode(response, "pdf", document)
+    pages = pdf_pages(written, [(640, 480)] * 3)
+    assert len(pages) == 3
+    assert cer(pages[0][0], response_text(phototest_rapidocr.response)) <= 0.02
+    assert pages[1][0].strip() == ""  # not read: the page, without text
+    assert cer(pages[2][0], response_text(phototest_rapidocr.response)) <= 0.02
+    document.close()

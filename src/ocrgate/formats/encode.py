@@ -24,8 +24,11 @@ from ocrgate.errors import EmptyDocument, InvalidOption, OCRGateError
 from ocrgate.formats.alto import to_alto
 from ocrgate.formats.hocr import to_hocr
 from ocrgate.formats.text import to_text
-from ocrgate.schema import CompareResponse, OCRResponse
+from ocrgate.schema import CompareResponse, OCRResponse, Page
 from ocrgate.structure.orientation import as_read
+
+#: the flag of a page a result does not hold, added to a searchable PDF without a text layer
+NOT_READ = "not read"
 
 Format = Literal["json", "md", "txt", "alto", "hocr", "pdf"]
 FORMAT_NAMES: tuple[str, ...] = get_args(Format)
@@ -92,6 +95,25 @@ def with_page_sizes(response: OCRResponse, document: Document) -> OCRResponse:
     return response.model_copy(update={"pages": pages})
 
 
+def with_unread_pages(response: OCRResponse, document: Document) -> OCRResponse:
+    """`response` with an empty page (no blocks, flagged `not read`) for each page of `document` it
+    lacks (a cancelled job's pages that were never read), so that a searchable PDF holds every page
+    of the document: those without a text layer. A page whose size cannot be read is left out."""
+    have = {page.index for page in response.pages}
+    added = []
+    for index in range(document.page_count):
+        if index in have:
+            continue
+        try:
+            width, height = document.page_size(index)
+        except (OCRGateError, IndexError):
+            continue
+        added.append(Page(index=index, width=width, height=height, markdown="", blocks=[], flags=[NOT_READ]))
+    if not added:
+        return response
+    return response.model_copy(update={"pages": sorted([*response.pages, *added], key=lambda p: p.index)})
+
+
 def encode(result: OCRResponse | CompareResponse, fmt: str, document: Document | None = None) -> bytes:
     """`result` written as `fmt` (one of `FORMATS`), as bytes.
 
@@ -122,6 +144,7 @@ def encode(result: OCRResponse | CompareResponse, fmt: str, document: Document |
 
     if not response.pages:
         raise EmptyDocument("no page of this document has been read: there is nothing to write")
+    response = with_unread_pages(response, document)
     if document.is_pdf:
         return to_pdf(response, document.data)
     # each page in the pixels its boxes refer to: turned upright where it was read turned
