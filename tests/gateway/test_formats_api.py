@@ -215,6 +215,12 @@ def test_job_results_in_each_format(client: OCRGateClient, cluster: Cluster, two
         f"{cluster.url}/v1/jobs/{job.id}/result", params={"format": "pdf", "backend": "tesseract"}, timeout=60
     )
     assert 'filename="two pages.tesseract.ocr.pdf"' in as_pdf.headers["content-disposition"]
+    # the JSON result and the page pictures are named too (`curl -OJ`), shown inline in a browser
+    for params, name in (({}, "two pages.json"), ({"backend": "rapidocr"}, "two pages.rapidocr.json")):
+        as_json = httpx.get(f"{cluster.url}/v1/jobs/{job.id}/result", params=params, timeout=60)
+        assert as_json.headers["content-disposition"].startswith(f'inline; filename="{name}"'), params
+    image = httpx.get(f"{cluster.url}/v1/jobs/{job.id}/pages/1/image", timeout=60)
+    assert image.headers["content-disposition"].startswith('inline; filename="two pages.p2.png"')
     assert len(etree.fromstring(answer.content).findall(".//a:Page", ALTO)) == 2
     one = client.job_result(job.id)
     markdown = client.job_result_as(job.id, "md", backend="tesseract").decode()

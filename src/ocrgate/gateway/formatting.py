@@ -108,10 +108,18 @@ def _stem(name: str | None) -> str:
     return stem or "ocr"
 
 
-def content_disposition(filename: str) -> str:
-    """`attachment` naming `filename`: an ASCII fallback and the UTF-8 name (RFC 6266, RFC 8187)."""
+def content_disposition(filename: str, inline: bool = False) -> str:
+    """`attachment` (or `inline`: a browser shows it, `curl -OJ` still saves it under that name)
+    naming `filename`: an ASCII fallback and the UTF-8 name (RFC 6266, RFC 8187)."""
     fallback = re.sub(r'[^\x20-\x7e]|["\\%]', "_", filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def download_name(image_name: str | None, extension: str, engine: str | None = None) -> str:
+    """The name a file made from an upload is saved under: the upload's stem (`_stem`), `engine`
+    where given (`scan.tesseract.hocr`), then `extension` (with its dot)."""
+    return _stem(image_name) + (f".{engine}" if engine else "") + extension
 
 
 def file_response(
@@ -122,7 +130,7 @@ def file_response(
     of several: `scan.tesseract.hocr`, as the web client names it)."""
     spec = FORMATS[fmt]
     data = encode(result, fmt, document)
-    filename = _stem(result.image_name) + (f".{engine}" if engine else "") + spec.extension
+    filename = download_name(result.image_name, spec.extension, engine)
     return Response(
         data, media_type=spec.media_type, headers={"Content-Disposition": content_disposition(filename)}
     )

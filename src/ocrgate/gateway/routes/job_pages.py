@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from ocrgate.documents import open_document
 from ocrgate.errors import InvalidOption, NotFound
+from ocrgate.gateway.formatting import content_disposition, download_name
 from ocrgate.gateway.routes.errors import ERRORS
 from ocrgate.gateway.routes.jobs import owned_job
 from ocrgate.gateway.state import Gateway, GatewayDep, OwnerDep
@@ -101,7 +102,10 @@ async def page_image(job_id: str, index: int, gw: GatewayDep, owner: OwnerDep) -
         images = await anyio.to_thread.run_sync(page_images, gw, job, [index])
         data = await anyio.to_thread.run_sync(png, turned_upright(images[index], angle))
         _cache.put((job.id, index, angle), data)
-    return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    # `.pN` even for one page: saved beside the upload, `scan.png` would replace it
+    name = content_disposition(download_name(job.name, f".p{index + 1}.png"), inline=True)
+    headers = {"Cache-Control": "private, max-age=3600", "Content-Disposition": name}
+    return Response(data, media_type="image/png", headers=headers)
 
 
 @router.get("/v1/jobs/{job_id}/truth", response_model=list[PageTruth], responses=ERRORS)

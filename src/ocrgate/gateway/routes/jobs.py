@@ -19,6 +19,8 @@ from ocrgate.gateway.formatting import (
     FORMAT_DESCRIPTION,
     FORMAT_RESPONSES,
     check_backends,
+    content_disposition,
+    download_name,
     file_response,
     one_backend,
     requested_format,
@@ -112,18 +114,23 @@ def get_job_result(
     job_id: str,
     gw: GatewayDep,
     owner: OwnerDep,
+    response: Response,
     fmt: Annotated[Format | None, Query(alias="format", description=FORMAT_DESCRIPTION)] = None,
     backend: Annotated[str | None, Query(description="only this backend's result (of several)")] = None,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> OCRResponse | CompareResponse | Response:
     """The pages done so far as the unified response; or, once the job has ended, the result as
-    markdown, text, ALTO, hOCR or a searchable PDF (`format`, or `Accept`), of one backend."""
+    markdown, text, ALTO, hOCR or a searchable PDF (`format`, or `Accept`), of one backend. Each is
+    named after the upload in its Content-Disposition (`scan.json` inline, `scan.md` ...)."""
     job = owned_job(gw, job_id, owner)
     wanted = requested_format(fmt, accept)
     result = job_result(gw.store, job)
     if backend is not None:
         result = one_backend(result, backend)
+    engine = backend if backend and len(job.backends) > 1 else None
     if wanted == "json":
+        name = download_name(job.name, ".json", engine)
+        response.headers["Content-Disposition"] = content_disposition(name, inline=True)
         return result
     check_backends(wanted, [backend] if backend else job.backends, "name one with ?backend=")
     if job.status in ("queued", "running"):
@@ -133,7 +140,7 @@ def get_job_result(
         )
     document = open_document(gw.store.input_bytes(job.id), job.name, gw.settings.limits, job.dpi)
     try:
-        return file_response(result, wanted, document, backend if len(job.backends) > 1 else None)
+        return file_response(result, wanted, document, engine)
     finally:
         document.close()
 
