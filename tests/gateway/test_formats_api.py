@@ -145,6 +145,15 @@ def test_the_format_field_wins_over_accept(cluster: Cluster, phototest: Path) ->
     assert answer.headers["content-type"].startswith("text/plain") and "quick brown" in answer.text
 
 
+@pytest.mark.parametrize(("name", "media_type"), [("markdown", "text/markdown"), ("Text", "text/plain")])
+def test_a_format_is_taken_by_its_other_names(
+    cluster: Cluster, phototest: Path, name: str, media_type: str
+) -> None:
+    answer = post(cluster, phototest, {"backend": "tesseract", "format": name})
+    assert answer.status_code == 200, answer.text[:300]
+    assert answer.headers["content-type"].startswith(media_type) and "quick brown" in answer.text
+
+
 @pytest.mark.parametrize(
     ("form", "code", "words"),
     [
@@ -202,6 +211,9 @@ def test_job_results_in_each_format(client: OCRGateClient, cluster: Cluster, two
         assert running.status_code == 409 and running.json()["error"]["code"] == "not_ready"
     client.wait_job(job.id)
 
+    text_params = {"format": "TEXT", "backend": "tesseract"}
+    as_text = httpx.get(f"{cluster.url}/v1/jobs/{job.id}/result", params=text_params, timeout=60)
+    assert as_text.headers["content-type"].startswith("text/plain") and "quick brown" in as_text.text
     pdf = client.job_result_as(job.id, "pdf", backend="tesseract")
     texts = pdf_pages_text(pdf)
     assert len(texts) == 2 and all("quick brown" in text for text in texts)

@@ -6,7 +6,15 @@ none. `encode(result, format, document)` is the one dispatch the API and the CLI
 """
 
 from ocrgate.formats.alto import to_alto
-from ocrgate.formats.encode import FORMAT_NAMES, FORMATS, Format, FormatSpec, encode, parse_formats
+from ocrgate.formats.encode import (
+    FORMAT_NAMES,
+    FORMATS,
+    Format,
+    FormatName,
+    FormatSpec,
+    encode,
+    parse_formats,
+)
 from ocrgate.formats.hocr import to_hocr
 from ocrgate.formats.lines import block_lines, page_lines
 from ocrgate.formats.text import to_text
@@ -15,6 +23,7 @@ __all__ = [
     "FORMATS",
     "FORMAT_NAMES",
     "Format",
+    "FormatName",
     "FormatSpec",
     "block_lines",
     "encode",

@@ -17,7 +17,9 @@ is often a PDF, and a download or an output named like the input would be saved 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
+
+from pydantic import BeforeValidator
 
 from ocrgate.documents import Document
 from ocrgate.errors import EmptyDocument, InvalidOption, OCRGateError
@@ -32,6 +34,21 @@ NOT_READ = "not read"
 
 Format = Literal["json", "md", "txt", "alto", "hocr", "pdf"]
 FORMAT_NAMES: tuple[str, ...] = get_args(Format)
+#: other names people give the formats, taken for them (any case)
+FORMAT_ALIASES = {"markdown": "md", "text": "txt"}
+
+
+def format_name(value: object) -> object:
+    """A format's name as `Format` spells it: lowercase, an alias (`markdown`) as its format (`md`);
+    anything else as it is, for the validation that follows to refuse."""
+    if not isinstance(value, str):
+        return value
+    name = value.strip().lower()
+    return FORMAT_ALIASES.get(name, name)
+
+
+#: `Format` in a request: its aliases and any case taken (`format_name`)
+FormatName = Annotated[Format, BeforeValidator(format_name)]
 
 
 @dataclass(frozen=True)
@@ -57,7 +74,7 @@ FORMATS: dict[str, FormatSpec] = {
 def parse_formats(text: str) -> list[Format]:
     """A comma list of format names ("md,alto"), in order, each once; InvalidOption naming the
     unknown ones."""
-    names = list(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    names = list(dict.fromkeys(str(format_name(part)) for part in text.split(",") if part.strip()))
     unknown = [name for name in names if name not in FORMATS]
     if unknown or not names:
         raise InvalidOption(

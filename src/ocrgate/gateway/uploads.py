@@ -25,7 +25,7 @@ from ocrgate.errors import (
     InvalidOption,
     InvalidRequest,
 )
-from ocrgate.formats import Format
+from ocrgate.formats import Format, FormatName
 from ocrgate.gateway.form import FilePart, Form, read_form
 from ocrgate.gateway.formatting import FORMAT_DESCRIPTION
 from ocrgate.gateway.pageset import PageSet, combine, set_name
@@ -64,7 +64,7 @@ class UploadFields(BaseModel):
         description="PDF pages: `auto` reads a reliable text layer instead of OCR; `never` has the engine "
         "read every page; `only`. Default: `auto` for one backend, `never` when several are compared",
     )
-    format: Format | None = Field(default=None, description=FORMAT_DESCRIPTION + " (`/v1/ocr` only)")
+    format: FormatName | None = Field(default=None, description=FORMAT_DESCRIPTION + " (`/v1/ocr` only)")
 
 
 FIELD_NAMES = tuple(UploadFields.model_fields)

@@ -14,7 +14,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from ocrgate.documents import open_document
 from ocrgate.errors import NotFound, NotReady
-from ocrgate.formats import Format
+from ocrgate.formats import FormatName
 from ocrgate.gateway.formatting import (
     FORMAT_DESCRIPTION,
     FORMAT_RESPONSES,
@@ -115,7 +115,7 @@ def get_job_result(
     gw: GatewayDep,
     owner: OwnerDep,
     response: Response,
-    fmt: Annotated[Format | None, Query(alias="format", description=FORMAT_DESCRIPTION)] = None,
+    fmt: Annotated[FormatName | None, Query(alias="format", description=FORMAT_DESCRIPTION)] = None,
     backend: Annotated[str | None, Query(description="only this backend's result (of several)")] = None,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> OCRResponse | CompareResponse | Response:
