@@ -9,6 +9,7 @@ import pytest
 
 from ocrgate.errors import InputError
 from ocrgate.gateway.form import _PLAIN_DISPOSITION, parsed_part_names, part_names
+from ocrgate.gateway.formatting import download_name
 
 # what may sit in a name, the characters the pattern refuses (", \, %) among them: those take the
 # parsers' way, which the answers below must still agree with
@@ -45,3 +46,20 @@ def test_the_other_forms_take_the_parsers_way() -> None:
         part_names(b'form-data; name=""')
     with pytest.raises(InputError, match="without a name"):
         part_names(b"form-data")
+
+
+@pytest.mark.parametrize(
+    ("stored", "saved"),
+    [
+        ("scan.png", "scan.tesseract.hocr"),
+        ("C:\\scans\\scan.png", "scan.tesseract.hocr"),  # a job stored before names came in bare
+        ("../../scan.png", "scan.tesseract.hocr"),
+        ("..", "ocr.tesseract.hocr"),  # a name that is only a step is no name
+        (".hidden", ".hidden.tesseract.hocr"),
+        ("a\x07b.tar.gz", "ab.tar.tesseract.hocr"),  # control characters left out
+        ("scan.png + 3 more", "scan+3.tesseract.hocr"),  # a set of files
+        (None, "ocr.tesseract.hocr"),
+    ],
+)
+def test_a_download_is_named_after_the_file_alone(stored: str | None, saved: str) -> None:
+    assert download_name(stored, ".hocr", "tesseract") == saved

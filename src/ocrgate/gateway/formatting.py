@@ -13,8 +13,8 @@ extension); errors stay JSON.
 
 from __future__ import annotations
 
+import functools
 import re
-from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +23,7 @@ from fastapi import Response
 from ocrgate.documents import Document
 from ocrgate.errors import InvalidOption
 from ocrgate.formats import FORMATS, Format, encode
+from ocrgate.gateway.form import bare_file_name
 from ocrgate.gateway.pageset import SET_NAME
 from ocrgate.schema import CompareResponse, OCRResponse
 
@@ -58,6 +59,7 @@ def _quality(params: list[str]) -> float:
     return 1.0
 
 
+@functools.lru_cache(maxsize=256)  # clients send the same few Accept headers again and again
 def negotiate(accept: str | None) -> Format | None:
     """The format `accept` asks for unambiguously (see the module doc), else None."""
     best: dict[Format, float] = {}
@@ -102,7 +104,7 @@ def _stem(name: str | None) -> str:
     whole = SET_NAME.fullmatch(name or "")
     if whole:
         return f"{_stem(whole[1])}+{whole[2]}"
-    base = PureWindowsPath(PurePosixPath(name or "").name).name  # whatever separators the client used
+    base = bare_file_name(name or "")  # jobs stored before names came in bare may still hold folders
     stem = base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
     stem = re.sub(r"[\x00-\x1f\x7f]", "", stem).strip()
     return stem or "ocr"

@@ -30,7 +30,6 @@ from ocrgate.gateway.form import FilePart, Form, read_form
 from ocrgate.gateway.formatting import FORMAT_DESCRIPTION
 from ocrgate.gateway.pageset import PageSet, combine, set_name
 from ocrgate.gateway.state import Gateway, GatewayDep
-from ocrgate.middleware import declared_too_large
 from ocrgate.render import BoxesMode
 from ocrgate.schema import TextLayerMode
 from ocrgate.wire import options_from_json
@@ -193,21 +192,21 @@ async def _document(
 
 def checked_backends(
     gw: Gateway,
-    backend: str | None,
+    backend: str | list[str] | None,
     options: dict[str, Any],
     prompt: str | None,
     own: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
-    """The backends named (one, a comma list or `all`; default: the configured default) and the
-    options (the prompt among them), checked against each backend's published schema (with that
-    backend's `own` options over them) and, as they travel to the workers, against
-    `limits.max_options_bytes`."""
+    """The backends named (one, a comma list or `all`; default: the configured default; or the names
+    `Router.parse` already gave) and the options (the prompt among them), checked against each
+    backend's published schema (with that backend's `own` options over them) and, as they travel to
+    the workers, against `limits.max_options_bytes`."""
     limits = gw.settings.limits
-    names = gw.router.parse(backend, gw.settings.default_backend)
+    names = backend if isinstance(backend, list) else gw.router.parse(backend, gw.settings.default_backend)
     if prompt:
         options = {**options, "prompt": prompt}
     options = {k: v for k, v in options.items() if v is not None}
-    if len(json.dumps(options)) > limits.max_options_bytes:
+    if options and len(json.dumps(options)) > limits.max_options_bytes:
         raise InvalidOption(
             f"`options` and `prompt` are over the limit of {limits.max_options_bytes:,} bytes"
         )
@@ -229,18 +228,15 @@ async def job_form(request: Request, gw: GatewayDep) -> Upload:
 async def checked_upload(
     request: Request, gw: Gateway, file_parts: int = 1, refused: Mapping[str, str] | None = None
 ) -> Upload:
-    """The request's multipart form, checked in the order that costs least first (declared size,
-    fields (`refused` ones: `check_fields`), backends, options, then the file itself)."""
+    """The request's multipart form, checked in the order that costs least first (the declared size
+    was, by the gateway's middleware; then fields (`refused` ones: `check_fields`), backends, options,
+    and the file itself)."""
     limits = gw.settings.limits
-    if error := declared_too_large(request.headers, limits):
-        raise error
     form = await read_form(request, limits, file_parts)
     fields = check_fields(form, refused)
     names = gw.router.parse(fields.backend, gw.settings.default_backend)
     own = backend_options_from_json(fields.backend_options, names, limits)
-    names, parsed = checked_backends(
-        gw, fields.backend, options_from_json(fields.options, limits), fields.prompt, own
-    )
+    names, parsed = checked_backends(gw, names, options_from_json(fields.options, limits), fields.prompt, own)
     started = time.perf_counter()
     document, pages = await _document([value for key, value in form if key == "file"], limits, fields.dpi)
     seconds = time.perf_counter() - started
