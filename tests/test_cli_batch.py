@@ -150,6 +150,9 @@ def test_failed_pages_and_files_are_named_and_read_again(
     assert "notes.txt" not in rows
     assert "pdf_bogus_count.pdf: page 2:" in done.stderr and "pdf_bogus_count.pdf: page 3:" in done.stderr
     assert "cut.png: the image cannot be decoded" in done.stderr
+    # the failed files are counted as failed, not among the files read
+    assert "1 file read in" in done.stderr
+    assert ", 3 failed, 1 with failed pages; 3 pages, 2 failed" in done.stderr
     rows = summary(out)
     assert rows["pdf_bogus_count.pdf"]["status"] == "partial" and rows["pdf_bogus_count.pdf"]["pages"] == "3"
     assert rows["cut.png"]["status"] == "failed" and "cannot be decoded" in rows["cut.png"]["error"]

@@ -290,8 +290,9 @@ def run_batch(
 
 
 def print_summary(summary: Summary, console: Console) -> None:
-    """One line for the files, one for the pages, and where the CSV is."""
-    read = [o for o in summary.outcomes if o.status != "skipped"]
+    """One line for the files, one for the pages, and where the CSV is. Files read are those with a
+    reading (`ok` or `partial`); a file that could not be read is counted among the failed only."""
+    read = [o for o in summary.outcomes if o.status in ("ok", "partial")]
     pages = sum(o.pages for o in read)
     failed_pages = sum(len(o.problems) for o in read if o.status == "partial")
     line = f"{len(read)} {'file' if len(read) == 1 else 'files'} read in {summary.seconds:.1f} s"
