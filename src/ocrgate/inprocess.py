@@ -18,6 +18,7 @@ from ocrgate import flow
 from ocrgate.backends.base import Backend, WholeFile
 from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendUnavailable
+from ocrgate.recognizer import Progress
 from ocrgate.render import BoxesMode
 from ocrgate.schema import OCRResponse, PageResult, TextLayerMode
 
@@ -60,7 +61,7 @@ class LocalRecognizer:
         return await anyio.to_thread.run_sync(self._page, page, options, limiter=self._slots())
 
     async def file(
-        self, document: Document, options: Mapping[str, Any], progress: flow.Progress | None = None
+        self, document: Document, options: Mapping[str, Any], progress: Progress | None = None
     ) -> list[PageResult]:
         def report(done: int, total: int) -> None:  # called from the engine's thread
             if progress is not None:

@@ -238,7 +238,7 @@ class BackendPool:
         options: Mapping[str, Any] | None = None,
         request_id: str | None = None,
     ) -> RemoteRecognizer:
-        """This pool as a recognizer of the one flow (`ocrgate.flow.Recognizer`); `options` are this
+        """This pool as a recognizer of the one flow (`ocrgate.recognizer.Recognizer`); `options` are this
         backend's own request options, merged over the ones the flow gives every backend;
         `request_id` goes to the workers with every call (`X-Request-ID`), so their logs name it."""
         return RemoteRecognizer(

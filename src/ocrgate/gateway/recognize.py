@@ -17,12 +17,13 @@ from ocrgate.documents import Document, PageImage
 from ocrgate.errors import BackendUnavailable, OCRGateError
 from ocrgate.gateway.state import Gateway
 from ocrgate.gateway.uploads import Upload
+from ocrgate.recognizer import Progress, Recognizer
 from ocrgate.schema import CompareResponse, OCRResponse, PageResult
 
 
 class Unavailable:
     """A backend that is down, as a recognizer of a comparison: every page and file fails at once with
-    the error that says why (`flow.Recognizer`), so it is answered like a backend that read nothing."""
+    the error that says why (`recognizer.Recognizer`), so it is answered like a backend that read nothing."""
 
     window = 1
 
@@ -36,7 +37,7 @@ class Unavailable:
         raise copy.copy(self.error)
 
     async def file(
-        self, document: Document, options: Mapping[str, Any], progress: flow.Progress | None = None
+        self, document: Document, options: Mapping[str, Any], progress: Progress | None = None
     ) -> list[PageResult]:
         raise copy.copy(self.error)
 
@@ -62,7 +63,7 @@ async def recognize_now(
     started = time.perf_counter()
     try:
         with contextlib.ExitStack() as held:
-            recognizers: list[flow.Recognizer] = []
+            recognizers: list[Recognizer] = []
             for name in upload.backends:
                 pool = gw.router.pool(name)
                 window = 1 if pool.reads_whole(document.media_type) else min(pool.window, count)

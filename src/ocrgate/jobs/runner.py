@@ -33,6 +33,7 @@ from ocrgate.errors import InputError, InternalError, OCRGateError, StorageError
 from ocrgate.gateway.routing import Router
 from ocrgate.jobs import ACTIVE, JobRecord, JobStore, PageKey, PageTask, events
 from ocrgate.jobs.watchdog import WORKER_WAIT_S, Deadline, Watchdog, page_stuck_s
+from ocrgate.recognizer import Recognizer
 from ocrgate.render import RenderedPage, respond
 from ocrgate.schema import CompareResponse, JobEvent, JobProgress, JobStatus, OCRResponse, Timings
 
@@ -324,7 +325,7 @@ class JobRunner:
         pages: dict[str, list[int]] = defaultdict(list)
         for task in tasks:
             pages[task.backend].append(task.index)
-        recognizers: list[flow.Recognizer] = []
+        recognizers: list[Recognizer] = []
         for backend, indices in pages.items():
             try:
                 pool = self.router.pool(backend)

@@ -30,7 +30,7 @@ import anyio
 from ocrgate.config import Settings
 from ocrgate.documents import Document, PageImage
 from ocrgate.errors import Timeout
-from ocrgate.flow import Progress, Recognizer
+from ocrgate.recognizer import Progress, Recognizer
 from ocrgate.schema import PageResult
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def check_interval_s(stuck_s: float) -> float:
 
 
 class Deadline:
-    """A recognizer whose page calls end after `seconds` with `Timeout` (`ocrgate.flow.Recognizer`)."""
+    """A recognizer whose page calls end after `seconds` with `Timeout` (`ocrgate.recognizer.Recognizer`)."""
 
     def __init__(self, inner: Recognizer, seconds: float) -> None:
         self.inner, self.seconds = inner, seconds
