@@ -273,6 +273,11 @@ class Page(BaseModel):
     markdown: str
     blocks: list[Block]
     flags: list[str] = Field(default_factory=list)
+    page_name: str | None = Field(
+        default=None,
+        description="in a job made of several files: the file this page came from, with `#N` (1-based) "
+        "for a page of a file of several (`report.pdf#2`), as the job's `page_names` lists them; else null",
+    )
     boxes_image: str | None = Field(
         default=None,
         description="the boxes picture, an SVG document: the page (the upload itself, or a JPEG preview "

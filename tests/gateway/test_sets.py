@@ -54,6 +54,7 @@ def test_a_pdf_page_that_cannot_be_loaded_fails_that_page_of_the_set(
     assert cluster.ended_job(job["id"])["status"] == "failed"  # as the PDF alone: a page of it failed
     pages = httpx.get(f"{cluster.url}/v1/jobs/{job['id']}/result").json()["pages"]
     assert "quick" in pages[0]["markdown"].lower() and "harbour office" in pages[1]["markdown"]
+    assert [page["page_name"] for page in pages] == job["page_names"]  # each page names its file
     for index in (2, 3):
         flag = next(f for f in pages[index]["flags"] if f.startswith("failed: "))
         assert flag.startswith(f"failed: file 2 of 2, bogus.pdf: page {index} of the PDF cannot be loaded"), (

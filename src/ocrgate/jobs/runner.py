@@ -49,15 +49,22 @@ def job_status(store: JobStore, job: JobRecord, progress: dict[str, JobProgress]
 
 
 def job_pages(store: JobStore, job: JobRecord) -> dict[str, list[RenderedPage]]:
-    """Each backend's pages stored so far, by page (a failed one: `RenderedPage.failed`, with its reason)."""
+    """Each backend's pages stored so far, by page (a failed one: `RenderedPage.failed`, with its reason);
+    in a job made of several files each page carries its name in the set (`Page.page_name`)."""
     pages: dict[str, list[RenderedPage]] = {}
+    names = job.page_names
     for backend in job.backends:
         pages[backend] = []
         for outcome in store.page_results(job.id, backend):
             if outcome.result_json:
-                pages[backend].append(RenderedPage.model_validate_json(outcome.result_json))
+                rendered = RenderedPage.model_validate_json(outcome.result_json)
             elif outcome.status == "failed":
-                pages[backend].append(RenderedPage.failed(outcome.index, outcome.error or "failed"))
+                rendered = RenderedPage.failed(outcome.index, outcome.error or "failed")
+            else:
+                continue
+            if outcome.index < len(names):
+                rendered.page.page_name = names[outcome.index]
+            pages[backend].append(rendered)
     return pages
 
 
