@@ -42,6 +42,13 @@ class Limits(BaseModel):
         description="seconds a request's body may go without a byte before it is answered 408 "
         "`request_timeout` (a client that stopped sending would otherwise hold its request open)",
     )
+    body_min_rate_bytes_s: float = Field(
+        default=500.0,
+        ge=0,
+        description="bytes per second a request's body must come at on average, after a first "
+        "`body_idle_timeout_s` of grace (Apache's `mod_reqtimeout` MinRate), else 408 `request_timeout`: "
+        "a body trickled a byte at a time cannot hold its request open; 0: no minimum",
+    )
     header_timeout_s: float = Field(
         default=20.0,
         gt=0,

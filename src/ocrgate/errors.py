@@ -84,7 +84,8 @@ class FieldTooLarge(InputError):
 
 
 class BodyTimeout(InputError):
-    """The client stopped sending the request's body (`limits.body_idle_timeout_s` without a byte)."""
+    """The client stopped sending the request's body (`limits.body_idle_timeout_s` without a byte), or
+    sent it too slowly (`limits.body_min_rate_bytes_s`)."""
 
     code = "request_timeout"
     status = 408

@@ -8,6 +8,7 @@ siblings (depths, sizes, fields, numbers)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import socket
@@ -235,6 +236,37 @@ def test_a_body_that_stops_coming_is_a_408_and_the_gateway_goes_on(tmp_path: Pat
                 and "1 s without a byte" in error_body["error"]["message"]
             )
         assert httpx.get(f"{running.url}/health", timeout=10).status_code == 200
+    finally:
+        assert running.stop() == []
+
+
+def test_a_body_trickled_too_slowly_is_a_408(tmp_path: Path, png: bytes) -> None:
+    """A client that keeps sending a few bytes now and then, never idle for `body_idle_timeout_s`, gets
+    a 408 `request_timeout` once its body falls behind `body_min_rate_bytes_s` after that grace; a
+    body sent at once is read as ever."""
+    limits = {"body_idle_timeout_s": 1.0, "body_min_rate_bytes_s": 200.0}
+    running = Cluster(tmp_path, {"noop": noop_backend()}, limits=limits).start()
+    try:
+        body, content_type = multipart(
+            ('form-data; name="file"; filename="p.png"', png), ('form-data; name="backend"', b"noop")
+        )
+        with socket.create_connection(("127.0.0.1", running.port), timeout=30) as conn:
+            head = f"POST /v1/ocr HTTP/1.1\r\nHost: gw\r\nContent-Type: {content_type}\r\n"
+            conn.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode())
+            started, answer, sent = time.monotonic(), b"", 0
+            conn.settimeout(0.3)  # 10 bytes every 0.3 s: never idle, about 33 bytes a second
+            while not (b"\r\n\r\n" in answer and answer.rstrip().endswith(b"}")) and sent < len(body):
+                conn.sendall(body[sent : sent + 10])
+                sent += 10
+                with contextlib.suppress(TimeoutError):
+                    answer += conn.recv(65536)
+        assert 1.0 < time.monotonic() - started < 10
+        status, _, rest = answer.partition(b"\r\n")
+        assert b" 408 " in status, answer[:300]
+        message = json.loads(rest.partition(b"\r\n\r\n")[2])["error"]["message"]
+        assert "came too slowly" in message and "200 bytes a second after the first 1 s" in message
+        whole = httpx.post(f"{running.url}/v1/ocr", content=body, headers={"content-type": content_type})
+        assert whole.status_code == 200, whole.text
     finally:
         assert running.stop() == []
 

@@ -20,8 +20,10 @@ Its concerns, outermost first, in the order of the separate layers they were:
 7. the upload limit (`middleware.body_limit`): a declared Content-Length over it is refused before a
    byte is read; a body that grows past it while it streams in is cut off at that point and the app's
    answer replaced by 413 `file_too_large`, sent at once; a body that stops coming for
-   `limits.body_idle_timeout_s` is answered 408 `request_timeout` (`BodyTimeout`, raised into the app
-   from `receive`), so a client that stalls cannot hold its request open.
+   `limits.body_idle_timeout_s`, or comes slower than `limits.body_min_rate_bytes_s` on average once
+   that many seconds of grace are over (Apache's `mod_reqtimeout` rule: the deadline moves a second
+   for every that many bytes), is answered 408 `request_timeout` (`BodyTimeout`, raised into the app
+   from `receive`), so a client that stalls or trickles cannot hold its request open.
 """
 
 from __future__ import annotations
@@ -55,6 +57,13 @@ _LIMIT_HEADERS = {b"content-length": "content-length", b"content-type": "content
 
 class _BodyOverLimit(Exception):
     """Raised into the app from `receive` when the body passes the limit; never leaves the middleware."""
+
+
+def _too_slow(received: int, seconds: float, limits: Limits) -> str:
+    return (
+        f"the request's body came too slowly ({received:,} bytes in {seconds:.1f} s; the least is "
+        f"{limits.body_min_rate_bytes_s:g} bytes a second after the first {limits.body_idle_timeout_s:g} s)"
+    )
 
 
 def route_of(scope: Scope) -> str:
@@ -155,15 +164,25 @@ class GatewayMiddleware:
         started = False  # an answer started going out (the app's, or one made here)
         body_done = False  # the body's last part came: no more waiting bounded by the idle limit
 
+        idle, rate = self.limits.body_idle_timeout_s, self.limits.body_min_rate_bytes_s
+        loop = asyncio.get_running_loop()
+        body_started = loop.time()
+
         async def receive_counted() -> Message:
             nonlocal received, over, body_done
             if body_done:  # what is left to receive is the client going away, which may take any time
                 return await receive()
+            wait = idle
+            if rate:  # the body's deadline: the grace, and a second more for every `rate` bytes come
+                wait = min(wait, body_started + idle + received / rate - loop.time())
+                if wait <= 0:
+                    raise BodyTimeout(_too_slow(received, loop.time() - body_started, self.limits))
             try:
-                async with asyncio.timeout(self.limits.body_idle_timeout_s):
+                async with asyncio.timeout(wait):
                     message = await receive()
             except TimeoutError:
-                idle = self.limits.body_idle_timeout_s
+                if wait < idle:
+                    raise BodyTimeout(_too_slow(received, loop.time() - body_started, self.limits)) from None
                 raise BodyTimeout(f"the request's body stopped coming ({idle:g} s without a byte)") from None
             if message["type"] == "http.request":
                 body_done = not message.get("more_body", False)
