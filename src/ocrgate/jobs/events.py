@@ -75,6 +75,13 @@ def settled_pages(runner: JobRunner, job: JobRecord, sent: set[tuple[str, int]])
             if outcome.status in ("done", "failed") and (backend, outcome.index) not in sent:
                 sent.add((backend, outcome.index))
                 events.append(
-                    runner.page_event(job.id, backend, outcome.index, outcome.result_json, outcome.error)
+                    runner.page_event(
+                        job.id,
+                        backend,
+                        outcome.index,
+                        outcome.result_json,
+                        outcome.error,
+                        job.page_name(outcome.index),
+                    )
                 )
     return events

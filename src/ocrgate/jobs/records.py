@@ -81,6 +81,10 @@ class JobRecord(BaseModel):
     backend_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     page_names: list[str] = Field(default_factory=list)
 
+    def page_name(self, index: int) -> str | None:
+        """Page `index`'s name in a set of several files (`Page.page_name`); None for one file's pages."""
+        return self.page_names[index] if index < len(self.page_names) else None
+
 
 class PageTask(BaseModel):
     """A queued page: run page `index` on `backend`; `attempts` already failed."""

@@ -52,7 +52,6 @@ def job_pages(store: JobStore, job: JobRecord) -> dict[str, list[RenderedPage]]:
     """Each backend's pages stored so far, by page (a failed one: `RenderedPage.failed`, with its reason);
     in a job made of several files each page carries its name in the set (`Page.page_name`)."""
     pages: dict[str, list[RenderedPage]] = {}
-    names = job.page_names
     for backend in job.backends:
         pages[backend] = []
         for outcome in store.page_results(job.id, backend):
@@ -62,8 +61,7 @@ def job_pages(store: JobStore, job: JobRecord) -> dict[str, list[RenderedPage]]:
                 rendered = RenderedPage.failed(outcome.index, outcome.error or "failed")
             else:
                 continue
-            if outcome.index < len(names):
-                rendered.page.page_name = names[outcome.index]
+            rendered.page.page_name = job.page_name(outcome.index)
             pages[backend].append(rendered)
     return pages
 
@@ -111,7 +109,10 @@ class JobSink:
         saved = self.store.save_page(self.job.id, backend, page.page.index, result_json)
         self.runner.inflight.discard(key)
         if saved:
-            self.runner.publish(self.runner.page_event(key.job_id, backend, key.index, result_json, None))
+            name = self.job.page_name(key.index)
+            self.runner.publish(
+                self.runner.page_event(key.job_id, backend, key.index, result_json, None, name)
+            )
         else:
             log.info("job %s page %d (%s): result dropped, the page was settled", *key)
 
@@ -226,12 +227,21 @@ class JobRunner:
         return progress
 
     def page_event(
-        self, job_id: str, backend: str, index: int, result_json: str | None, error: str | None
+        self,
+        job_id: str,
+        backend: str,
+        index: int,
+        result_json: str | None,
+        error: str | None,
+        page_name: str | None = None,
     ) -> JobEvent:
+        """A page's `page` event: the page read (without its boxes picture; `page_name`: its name in a
+        set of several files, `JobRecord.page_name`), or the error of a failed one."""
         page, timings = None, None
         if result_json:
             rendered = RenderedPage.model_validate_json(result_json)
-            page, timings = rendered.page.model_copy(update={"boxes_image": None}), rendered.timings
+            page = rendered.page.model_copy(update={"boxes_image": None, "page_name": page_name})
+            timings = rendered.timings
         return JobEvent(
             event="page",
             job_id=job_id,
