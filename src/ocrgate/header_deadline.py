@@ -5,11 +5,12 @@ without end for a connection's first request and for the rest of a request's hea
 began: a client that opens connections and sends nothing, or a few bytes of headers now and then
 (the "slowloris" pattern), holds them, and their file descriptors, for ever. `protocol_class` gives
 uvicorn's own HTTP protocol (httptools when installed, else h11; `uvicorn.Config(http=...)`, its
-documented way to choose one) with one timer more: from a connection's opening, and from the first
-byte of each request after the first, the headers must be complete within `timeout_s`, else the
-connection is answered 408 `request_timeout` (the error body of every other error) and closed.
-Once the headers are in, the request is the app's (the gateway bounds a body that stops coming,
-`limits.body_idle_timeout_s`); between requests uvicorn's keep-alive timeout applies as before.
+documented way to choose one) with one timer more per connection: from its opening, and from the
+first byte of each request after the first, the headers must be complete within `timeout_s`, else
+the connection is answered 408 `request_timeout` (the error body and headers of every other error,
+`timeout_answer`) and closed. Once the headers are in, the request is the app's (the gateway bounds
+a body that stops coming or trickles, `limits.body_idle_timeout_s` and `limits.body_min_rate_bytes_s`);
+between requests uvicorn's keep-alive timeout applies as before.
 """
 
 from __future__ import annotations
@@ -20,23 +21,24 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ocrgate.http_errors import REQUEST_ID_HEADER
+from ocrgate.schema import new_request_id
+
 _MESSAGE = "the request's headers did not come in time ({:g} s)"
 
 
-def timeout_answer(timeout_s: float) -> bytes:
-    """The raw HTTP/1.1 408 the connection gets (the app never saw the request, so no request id)."""
-    body = json.dumps(
-        {
-            "success": False,
-            "request_id": None,
-            "error": {"code": "request_timeout", "message": _MESSAGE.format(timeout_s)},
-        }
-    ).encode()
+def timeout_answer(timeout_s: float, request_id: str) -> bytes:
+    """The raw HTTP/1.1 408 the connection gets: the error body and headers of every other answer
+    (`X-Request-ID`, a new id, as in the body: the app never saw the request; `nosniff`), and
+    `Connection: close`."""
+    error = {"code": "request_timeout", "message": _MESSAGE.format(timeout_s)}
+    body = json.dumps({"success": False, "request_id": request_id, "error": error}, separators=(",", ":"))
     head = (
         "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        f"content-length: {len(body)}\r\nx-content-type-options: nosniff\r\n"
+        f"{REQUEST_ID_HEADER.lower()}: {request_id}\r\nconnection: close\r\n\r\n"
     )
-    return head.encode("ascii") + body
+    return (head + body).encode("ascii")
 
 
 class _HeaderDeadline:
@@ -50,7 +52,6 @@ class _HeaderDeadline:
     """
 
     timeout_s: float
-    _answer: bytes
     _since: float | None = None  # when the headers being awaited began; None while none are awaited
     _timer: asyncio.TimerHandle | None = None
     loop: asyncio.AbstractEventLoop
@@ -68,7 +69,7 @@ class _HeaderDeadline:
         if self._since is not None and self._between_requests():
             left = self._since + self.timeout_s - self.loop.time()
             if left <= 0:
-                self.transport.write(self._answer)
+                self.transport.write(timeout_answer(self.timeout_s, new_request_id()))
                 self.transport.close()
                 return
         self._timer = self.loop.call_later(left, self._check)
@@ -102,5 +103,5 @@ def protocol_class(timeout_s: float) -> type[asyncio.Protocol]:
         pass
     else:
         base = HttpToolsProtocol
-    attributes = {"timeout_s": timeout_s, "_answer": timeout_answer(timeout_s)}
+    attributes = {"timeout_s": timeout_s}
     return type(f"HeaderDeadline{base.__name__}", (_HeaderDeadline, base), attributes)

@@ -56,8 +56,13 @@ def answer_to(port: int, *pieces: bytes, pause_s: float = 0.0) -> tuple[bytes, f
 def assert_timed_out(received: bytes) -> None:
     status, _, rest = received.partition(b"\r\n")
     assert b" 408 " in status, received[:300]
-    body = json.loads(rest.partition(b"\r\n\r\n")[2])
+    head, _, raw = rest.partition(b"\r\n\r\n")
+    body = json.loads(raw)
     assert body["error"]["code"] == "request_timeout" and "headers did not come" in body["error"]["message"]
+    headers = dict(line.split(b": ", 1) for line in head.split(b"\r\n"))
+    # the headers every answer has, the request id a new one, as the body's
+    assert headers[b"x-request-id"].decode() == body["request_id"] and len(body["request_id"]) == 32
+    assert headers[b"x-content-type-options"] == b"nosniff" and headers[b"connection"] == b"close"
 
 
 @pytest.mark.parametrize(

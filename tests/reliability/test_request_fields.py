@@ -265,6 +265,17 @@ def test_a_body_trickled_too_slowly_is_a_408(tmp_path: Path, png: bytes) -> None
         assert b" 408 " in status, answer[:300]
         message = json.loads(rest.partition(b"\r\n\r\n")[2])["error"]["message"]
         assert "came too slowly" in message and "200 bytes a second after the first 1 s" in message
+        assert b"connection: close" in answer.lower()
+        with socket.create_connection(("127.0.0.1", running.port), timeout=30) as conn:  # no byte of it
+            conn.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode())
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+                if answer.rstrip().endswith(b"}"):
+                    break
+            assert conn.recv(65536) == b""  # closed: nothing it sends later is read as a next request
+        assert b" 408 " in answer.partition(b"\r\n")[0] and b"1 s without a byte" in answer, answer[:300]
+        assert b"connection: close" in answer.lower()
         whole = httpx.post(f"{running.url}/v1/ocr", content=body, headers={"content-type": content_type})
         assert whole.status_code == 200, whole.text
     finally:

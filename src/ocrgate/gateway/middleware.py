@@ -23,7 +23,8 @@ Its concerns, outermost first, in the order of the separate layers they were:
    `limits.body_idle_timeout_s`, or comes slower than `limits.body_min_rate_bytes_s` on average once
    that many seconds of grace are over (Apache's `mod_reqtimeout` rule: the deadline moves a second
    for every that many bytes), is answered 408 `request_timeout` (`BodyTimeout`, raised into the app
-   from `receive`), so a client that stalls or trickles cannot hold its request open.
+   from `receive`) with `Connection: close`, so a client that stalls or trickles cannot hold its
+   request open, and what it sends later is not read as a next request.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ _REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode("ascii")
 access_log = logging.getLogger("ocrgate.access")
 #: the request headers the upload limit reads (`declared_too_large`)
 _LIMIT_HEADERS = {b"content-length": "content-length", b"content-type": "content-type"}
+#: on the 408 for a body that did not come in time (RFC 9110, 15.5.9: the server closes the connection)
+_CLOSE = [(b"connection", b"close")]
 
 
 class _BodyOverLimit(Exception):
@@ -163,25 +166,28 @@ class GatewayMiddleware:
         over = False  # the body passed the limit: whatever the app answers after is dropped
         started = False  # an answer started going out (the app's, or one made here)
         body_done = False  # the body's last part came: no more waiting bounded by the idle limit
+        timed_out = False  # the body did not come in time: the answer closes the connection
 
         idle, rate = self.limits.body_idle_timeout_s, self.limits.body_min_rate_bytes_s
         loop = asyncio.get_running_loop()
         body_started = loop.time()
 
         async def receive_counted() -> Message:
-            nonlocal received, over, body_done
+            nonlocal received, over, body_done, timed_out
             if body_done:  # what is left to receive is the client going away, which may take any time
                 return await receive()
             wait = idle
             if rate:  # the body's deadline: the grace, and a second more for every `rate` bytes come
                 wait = min(wait, body_started + idle + received / rate - loop.time())
                 if wait <= 0:
+                    timed_out = True
                     raise BodyTimeout(_too_slow(received, loop.time() - body_started, self.limits))
             try:
                 async with asyncio.timeout(wait):
                     message = await receive()
             except TimeoutError:
-                if wait < idle:
+                timed_out = True
+                if wait < idle and received:  # before any byte the two deadlines are one: idle says it
                     raise BodyTimeout(_too_slow(received, loop.time() - body_started, self.limits)) from None
                 raise BodyTimeout(f"the request's body stopped coming ({idle:g} s without a byte)") from None
             if message["type"] == "http.request":
@@ -198,6 +204,8 @@ class GatewayMiddleware:
                 return
             if message["type"] == "http.response.start":
                 started = True
+                if timed_out:  # what comes of the body later must not be read as the next request
+                    add_missing_headers(message, _CLOSE)
             await send(message)
 
         task = asyncio.current_task()
