@@ -9,7 +9,7 @@ import pytest
 
 from ocrgate.errors import InputError
 from ocrgate.gateway.form import _PLAIN_DISPOSITION, parsed_part_names, part_names
-from ocrgate.gateway.formatting import download_name
+from ocrgate.gateway.formatting import content_disposition, download_name
 
 # what may sit in a name, the characters the pattern refuses (", \, %) among them: those take the
 # parsers' way, which the answers below must still agree with
@@ -55,7 +55,9 @@ def test_the_other_forms_take_the_parsers_way() -> None:
         ("C:\\scans\\scan.png", "scan.tesseract.hocr"),  # a job stored before names came in bare
         ("../../scan.png", "scan.tesseract.hocr"),
         ("..", "ocr.tesseract.hocr"),  # a name that is only a step is no name
-        (".hidden", ".hidden.tesseract.hocr"),
+        (".hidden", "hidden.tesseract.hocr"),  # not a hidden file
+        (".png", "png.tesseract.hocr"),
+        ("...", "ocr.tesseract.hocr"),
         ("a\x07b.tar.gz", "ab.tar.tesseract.hocr"),  # control characters left out
         ("scan.png + 3 more", "scan+3.tesseract.hocr"),  # a set of files
         (None, "ocr.tesseract.hocr"),
@@ -63,3 +65,17 @@ def test_the_other_forms_take_the_parsers_way() -> None:
 )
 def test_a_download_is_named_after_the_file_alone(stored: str | None, saved: str) -> None:
     assert download_name(stored, ".hocr", "tesseract") == saved
+
+
+@pytest.mark.parametrize(
+    ("name", "fallback"),
+    [
+        ("rapport été.md", "rapport ete.md"),  # accents dropped, the letters kept
+        ("Ångström ﬁle.md", "Angstrom file.md"),  # compatibility forms too (NFKD)
+        ("報告.md", "__.md"),  # no ASCII form
+        ('a"b%c.md', "a_b_c.md"),
+    ],
+)
+def test_a_download_name_has_a_readable_ascii_fallback(name: str, fallback: str) -> None:
+    header = content_disposition(name)
+    assert f'filename="{fallback}"' in header and "filename*=UTF-8''" in header

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from typing import Any
 from urllib.parse import quote
 
@@ -106,14 +107,18 @@ def _stem(name: str | None) -> str:
         return f"{_stem(whole[1])}+{whole[2]}"
     base = bare_file_name(name or "")  # jobs stored before names came in bare may still hold folders
     stem = base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
-    stem = re.sub(r"[\x00-\x1f\x7f]", "", stem).strip()
+    # no control characters; no leading dot, which would make the download a hidden file
+    stem = re.sub(r"[\x00-\x1f\x7f]", "", stem).strip().lstrip(".")
     return stem or "ocr"
 
 
 def content_disposition(filename: str, inline: bool = False) -> str:
     """`attachment` (or `inline`: a browser shows it, `curl -OJ` still saves it under that name)
-    naming `filename`: an ASCII fallback and the UTF-8 name (RFC 6266, RFC 8187)."""
-    fallback = re.sub(r'[^\x20-\x7e]|["\\%]', "_", filename)
+    naming `filename`: an ASCII fallback (`rapport été.md` -> `rapport ete.md`, for clients that read
+    only it, as curl does) and the UTF-8 name (RFC 6266, RFC 8187)."""
+    # accents dropped where a letter has one (NFKD: é -> e + a combining mark), the rest replaced
+    plain = "".join(c for c in unicodedata.normalize("NFKD", filename) if not unicodedata.combining(c))
+    fallback = re.sub(r'[^\x20-\x7e]|["\\%]', "_", plain)
     kind = "inline" if inline else "attachment"
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
