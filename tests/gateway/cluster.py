@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -136,6 +137,23 @@ class Cluster:
                 return job
             time.sleep(0.5)
         raise TimeoutError(job_id)
+
+    def page_events(self, job_id: str) -> list[dict[str, Any]]:
+        """The data of each `page` event on the job's event stream, until its `job` event (for a job
+        that has ended: its pages replayed)."""
+        pages = []
+        with httpx.stream(
+            "GET", f"{self.url}/v1/jobs/{job_id}/events", headers=self.headers, timeout=30
+        ) as answer:
+            event = ""
+            for line in answer.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event == "page":
+                    pages.append(json.loads(line[5:]))
+                elif line.startswith("data:") and event == "job":
+                    break
+        return pages
 
     def workers(self) -> dict[str, list[dict[str, Any]]]:
         """Each backend's workers as the gateway sees them, with their /health answers."""

@@ -4,7 +4,6 @@ names the file, the searchable PDF keeps each page's size, and `format` is refus
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,23 +35,6 @@ def submit(cluster: Cluster, files: list[tuple[str, bytes]], **fields: str) -> h
     )
 
 
-def replayed_page_names(cluster: Cluster, job_id: str) -> dict[int, str | None]:
-    """The `page_name` of each page read, from the ended job's event stream (its pages replayed)."""
-    names = {}
-    with httpx.stream("GET", f"{cluster.url}/v1/jobs/{job_id}/events", timeout=30) as answer:
-        event = ""
-        for line in answer.iter_lines():
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:") and event == "page":
-                data = json.loads(line[5:])
-                if data["page"] is not None:
-                    names[data["index"]] = data["page"]["page_name"]
-            elif line.startswith("data:") and event == "job":
-                break
-    return names
-
-
 def test_a_pdf_page_that_cannot_be_loaded_fails_that_page_of_the_set(
     cluster: Cluster, phototest: Path
 ) -> None:
@@ -73,7 +55,8 @@ def test_a_pdf_page_that_cannot_be_loaded_fails_that_page_of_the_set(
     pages = httpx.get(f"{cluster.url}/v1/jobs/{job['id']}/result").json()["pages"]
     assert "quick" in pages[0]["markdown"].lower() and "harbour office" in pages[1]["markdown"]
     assert [page["page_name"] for page in pages] == job["page_names"]  # each page names its file
-    assert replayed_page_names(cluster, job["id"]) == {0: "phototest.png", 1: "bogus.pdf#1"}  # and events
+    named = {e["index"]: e["page"]["page_name"] for e in cluster.page_events(job["id"]) if e["page"]}
+    assert named == {0: "phototest.png", 1: "bogus.pdf#1"}  # and its events
     for index in (2, 3):
         flag = next(f for f in pages[index]["flags"] if f.startswith("failed: "))
         assert flag.startswith(f"failed: file 2 of 2, bogus.pdf: page {index} of the PDF cannot be loaded"), (

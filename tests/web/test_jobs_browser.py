@@ -44,18 +44,7 @@ def pdf_file(tmp_path: Path, phototest: Path, pages: int, name: str = "scan.pdf"
 
 def page_timings(cluster: Cluster, job_id: str) -> dict[tuple[str, int], float]:
     """Each page's own total seconds, by (backend, page), from the job's event stream."""
-    totals: dict[tuple[str, int], float] = {}
-    with httpx.stream("GET", f"{cluster.url}/v1/jobs/{job_id}/events", timeout=30) as answer:
-        event = ""
-        for line in answer.iter_lines():
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:") and event == "page":
-                data = json.loads(line[5:])
-                totals[data["backend"], data["index"]] = data["timings"]["total"]
-            elif line.startswith("data:") and event == "job":
-                break
-    return totals
+    return {(e["backend"], e["index"]): e["timings"]["total"] for e in cluster.page_events(job_id)}
 
 
 def test_a_finished_job_downloads_in_every_format(
