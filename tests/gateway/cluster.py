@@ -160,6 +160,16 @@ class Cluster:
         backends = httpx.get(f"{self.url}/v1/backends", headers=self.headers, timeout=5).json()
         return {b["name"]: b["workers"] for b in backends}
 
+    def answering_workers(self, timeout_s: float = 60) -> dict[str, list[dict[str, Any]]]:
+        """`workers` once every one of them has answered the gateway's health check: the cluster is
+        healthy as soon as one worker per backend is, while its other replicas may still be loading."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            workers = self.workers()
+            if all(w["health"] for ws in workers.values() for w in ws) or time.monotonic() > deadline:
+                return workers
+            time.sleep(0.3)
+
     def worker_pids(self) -> list[int]:
         return [w["health"]["pid"] for ws in self.workers().values() for w in ws if w["health"]]
 

@@ -54,7 +54,7 @@ def small_pdf(phototest: Path) -> bytes:
 
 
 def test_each_worker_sees_only_its_pinned_gpu(cluster: Cluster) -> None:
-    workers = cluster.workers()
+    workers = cluster.answering_workers()
     pinned = sorted(w["health"]["device"]["cuda_visible_devices"] for w in workers["rapidocr"])
     assert pinned == ["0", "1"]
     assert workers["tesseract"][0]["health"]["device"]["cuda_visible_devices"] == ""

@@ -136,7 +136,7 @@ class Scorecard(BaseModel):
 
 def page_name(job: JobRecord, index: int) -> str:
     """A page's name: its file's (a set of several files), else `page N` (1-based)."""
-    return job.page_names[index] if index < len(job.page_names) else f"page {index + 1}"
+    return job.page_name(index) or f"page {index + 1}"
 
 
 def page_seconds(timings: Timings) -> float:
