@@ -27,6 +27,11 @@ class Gateway:
     #: the server's stop, once it has begun (`gateway.shutdown`)
     drain: Drain = field(default_factory=Drain)
 
+    def backends_named(self, value: str | None) -> list[str]:
+        """The backends a request names (one, a comma list or `all`; None: the configured default),
+        checked (`Router.parse`)."""
+        return self.router.parse(value, self.settings.default_backend)
+
 
 # Both dependencies are `async def` though they never wait: FastAPI runs a plain `def` dependency in its
 # thread pool, and two thread hand-offs cost each request more than these few lookups do.

@@ -192,17 +192,15 @@ async def _document(
 
 def checked_backends(
     gw: Gateway,
-    backend: str | list[str] | None,
+    names: list[str],
     options: dict[str, Any],
     prompt: str | None,
     own: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
-    """The backends named (one, a comma list or `all`; default: the configured default; or the names
-    `Router.parse` already gave) and the options (the prompt among them), checked against each
-    backend's published schema (with that backend's `own` options over them) and, as they travel to
-    the workers, against `limits.max_options_bytes`."""
+    """The backends `names` (`Gateway.backends_named`) and the options (the prompt among them),
+    checked against each backend's published schema (with that backend's `own` options over them) and,
+    as they travel to the workers, against `limits.max_options_bytes`."""
     limits = gw.settings.limits
-    names = backend if isinstance(backend, list) else gw.router.parse(backend, gw.settings.default_backend)
     if prompt:
         options = {**options, "prompt": prompt}
     options = {k: v for k, v in options.items() if v is not None}
@@ -234,7 +232,7 @@ async def checked_upload(
     limits = gw.settings.limits
     form = await read_form(request, limits, file_parts)
     fields = check_fields(form, refused)
-    names = gw.router.parse(fields.backend, gw.settings.default_backend)
+    names = gw.backends_named(fields.backend)
     own = backend_options_from_json(fields.backend_options, names, limits)
     names, parsed = checked_backends(gw, names, options_from_json(fields.options, limits), fields.prompt, own)
     started = time.perf_counter()

@@ -150,7 +150,7 @@ def _page_dpi(document: Document) -> Callable[[int], int]:
 async def _mistral(gw: Gateway, request: MistralOCRRequest, request_id: str | None) -> JSONResponse:
     _refuse_unsupported(request)
     assert not isinstance(request.document, FileChunk)
-    names, options = checked_backends(gw, request.model, request.options, request.prompt)
+    names, options = checked_backends(gw, gw.backends_named(request.model), request.options, request.prompt)
     started = time.perf_counter()
     data, name = await _document_bytes(gw, request.document)
     limits = gw.settings.limits
@@ -184,7 +184,7 @@ async def _mistral(gw: Gateway, request: MistralOCRRequest, request_id: str | No
 async def _seed(
     gw: Gateway, request: SeedOCRRequest, request_id: str | None
 ) -> OCRResponse | CompareResponse:
-    names, options = checked_backends(gw, request.backend, request.options, request.prompt)
+    names, options = checked_backends(gw, gw.backends_named(request.backend), request.options, request.prompt)
     limits = gw.settings.limits
     started = time.perf_counter()
     max_bytes = limits.max_upload_bytes
