@@ -20,6 +20,7 @@ from PIL import Image, PngImagePlugin, UnidentifiedImageError
 from ocrgate.config import Limits
 from ocrgate.errors import CorruptFile, ImageTooLarge, OCRGateError, TooManyPages
 from ocrgate.images import normalise, page_frames, tifffile_page_image, tifffile_pages
+from ocrgate.png_header import ordinary_png
 
 if TYPE_CHECKING:
     import tifffile
@@ -107,7 +108,10 @@ class _ImageErrors:
 
 def image_frames(data: bytes, media_type: str, limits: Limits) -> list[Frame]:
     """An image file's pages from its headers alone (no pixels decoded), every page's declared size
-    checked against the pixel limit."""
+    checked against the pixel limit. An ordinary PNG's are read without Pillow (`png_header`)."""
+    if media_type == "image/png" and (png := ordinary_png(data, _pixels_pillow_opens(limits))) is not None:
+        headers_as_stored = png.mode in _SHOWN_AS_STORED[media_type]
+        return [Frame(0, _declared_dpi(png.dpi), headers_as_stored)]
     with _ImageErrors(limits):
         source = _pillow_open(data, media_type)
         if source is None:
@@ -208,6 +212,13 @@ def _pillow_open(data: bytes, media_type: str) -> Image.Image | None:
         if media_type != "image/tiff":
             raise
         return None
+
+
+def _pixels_pillow_opens(limits: Limits) -> int:
+    """The most pixels a page may have: `limits.max_page_pixels`, and what Pillow opens at all (twice
+    its `MAX_IMAGE_PIXELS`; over that it refuses the file before ocrgate's own check)."""
+    bomb = Image.MAX_IMAGE_PIXELS
+    return limits.max_page_pixels if bomb is None else min(limits.max_page_pixels, 2 * bomb)
 
 
 def _declared_dpi(value: object) -> float | None:
