@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import ocrgate.image_files as image_files
@@ -159,3 +161,38 @@ def test_the_fast_path_reads_every_png_of_the_evaluation_set_as_pillow(
     assert all(ordinary_png(path.read_bytes(), limits.max_page_pixels) for path in files)
     monkeypatch.setattr(image_files, "ordinary_png", lambda *_: None)
     assert intake == {path.name: read(path.read_bytes(), limits) for path in files}
+
+
+@settings(max_examples=300, deadline=None)
+@given(changes=st.lists(st.tuples(st.integers(0, 120), st.integers(0, 255)), min_size=1, max_size=4))
+def test_a_png_with_bytes_changed_in_its_headers_reads_as_pillow_reads_it(
+    changes: list[tuple[int, int]],
+) -> None:
+    """Bytes of a real PNG's first chunks changed at random (with their checksums made right again
+    half the time, so that the chunk's meaning is what changes): the intake answers as Pillow does."""
+    data = bytearray(_SMALL_PNG)
+    for position, value in changes:
+        data[position % len(data)] = value
+    files = [bytes(data), _checksums_mended(bytes(data))]
+    limits = Limits(max_page_pixels=10_000_000)
+    for changed in files:
+        intake = read(changed, limits)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(image_files, "ordinary_png", lambda *_: None)
+            assert intake == read(changed, limits)
+
+
+def _checksums_mended(data: bytes) -> bytes:
+    """`data` with every whole chunk's CRC-32 made right (walked as long as the lengths hold)."""
+    out, pos = bytearray(data), 8
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack_from(">I", data, pos)
+        end = pos + 8 + length
+        if end + 4 > len(data):
+            break
+        out[end : end + 4] = struct.pack(">I", zlib.crc32(data[pos + 4 : end]))
+        pos = end + 4
+    return bytes(out)
+
+
+_SMALL_PNG = image_bytes(Image.new("L", (40, 20), 255), "PNG", dpi=(200, 200))
