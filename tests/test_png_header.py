@@ -77,6 +77,12 @@ def siblings(page: Image.Image, plain: bytes) -> dict[str, bytes]:
     files["72 x 96 dpi"] = image_bytes(page, "PNG", dpi=(72, 96))
     files["aspect only"] = after_header(plain, chunk(b"pHYs", struct.pack(">IIB", 2, 1, 0)))
     files["zero resolution"] = after_header(plain, chunk(b"pHYs", struct.pack(">IIB", 0, 0, 1)))
+    files["two pHYs, metres then aspect"] = after_header(
+        plain,
+        chunk(b"pHYs", struct.pack(">IIB", 11811, 11811, 1)),
+        chunk(b"pHYs", struct.pack(">IIB", 1, 1, 0)),
+    )
+    files["pixels cut short"] = plain[: plain.index(b"IDAT") + 20]
     files["pHYs cut short"] = after_header(plain, chunk(b"pHYs", b"\0\0\0\1"))
     files["sRGB gAMA cHRM tIME"] = after_header(
         plain,
@@ -124,6 +130,8 @@ ORDINARY = {
     "300 dpi",
     "72 x 96 dpi",
     "aspect only",
+    "two pHYs, metres then aspect",
+    "pixels cut short",
     "zero resolution",
     "sRGB gAMA cHRM tIME",
     "text",

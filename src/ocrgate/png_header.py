@@ -74,6 +74,8 @@ def ordinary_png(data: bytes, max_pixels: int) -> PngHeader | None:
         if pos + 12 > len(data):
             return None
         length, kind = _CHUNK.unpack_from(data, pos)
+        if kind == b"IDAT":  # the pixels: Pillow stops here too, their length and checksum unread
+            return None if header is None else _answer(header, dpi, max_pixels)
         end = pos + 8 + length
         if end + 4 > len(data) or zlib.crc32(view[pos + 4 : end]) != int.from_bytes(data[end : end + 4]):
             return None
@@ -82,13 +84,12 @@ def ordinary_png(data: bytes, max_pixels: int) -> PngHeader | None:
             if kind != b"IHDR" or length != 13:
                 return None
             header = _HEADER.unpack(body)
-        elif kind == b"IDAT":
-            return _answer(header, dpi, max_pixels)
         elif kind == b"pHYs":
             if length != 9:
                 return None
             x, y, unit = struct.unpack(">IIB", body)
-            dpi = (x * 0.0254, y * 0.0254) if unit == 1 else None
+            if unit == 1:  # metres; another unit leaves what an earlier pHYs said, as in Pillow
+                dpi = (x * 0.0254, y * 0.0254)
         elif kind in _PLAIN:
             wanted = _PLAIN[kind]
             if wanted is not None and length != wanted:
