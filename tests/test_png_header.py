@@ -47,6 +47,32 @@ def with_header(data: bytes, change: Callable[[bytearray], None]) -> bytes:
     return data[:8] + chunk(b"IHDR", bytes(body)) + data[IHDR_END:]
 
 
+def chunk_at(data: bytes, kind: bytes) -> tuple[int, int]:
+    """Where the first chunk of `kind` starts and ends (its length field to its checksum)."""
+    start = data.index(kind) - 4
+    return start, start + 12 + struct.unpack_from(">I", data, start)[0]
+
+
+def without(data: bytes, kind: bytes) -> bytes:
+    start, end = chunk_at(data, kind)
+    return data[:start] + data[end:]
+
+
+def after_pixels(data: bytes, kind: bytes) -> bytes:
+    """`data` with its chunk of `kind` moved to just before IEND, where Pillow's open does not read."""
+    start, end = chunk_at(data, kind)
+    moved = data[:start] + data[end:]
+    iend = moved.index(b"IEND") - 4
+    return moved[:iend] + data[start:end] + moved[iend:]
+
+
+def palette_png(page: Image.Image, colours: int) -> bytes:
+    """A grey ramp the page's size as a palette PNG of `colours` colours (Pillow writes 1, 2, 4 or 8
+    bits an index for 2, 4, 16 or 256)."""
+    ramp = Image.linear_gradient("L").resize(page.size)
+    return image_bytes(ramp.quantize(colours), "PNG")
+
+
 def read(data: bytes, limits: Limits) -> object:
     """`image_frames`'s answer, or its typed error as (type, message)."""
     try:
@@ -83,6 +109,9 @@ def siblings(page: Image.Image, plain: bytes) -> dict[str, bytes]:
         chunk(b"pHYs", struct.pack(">IIB", 1, 1, 0)),
     )
     files["pixels cut short"] = plain[: plain.index(b"IDAT") + 20]
+    for colours, bits in ((2, 1), (4, 2), (16, 4), (256, 8)):
+        files[f"{bits}-bit palette without its palette"] = without(palette_png(page, colours), b"PLTE")
+    files["palette after the pixels"] = after_pixels(palette_png(page, 16), b"PLTE")
     files["pHYs cut short"] = after_header(plain, chunk(b"pHYs", b"\0\0\0\1"))
     files["sRGB gAMA cHRM tIME"] = after_header(
         plain,
@@ -151,6 +180,18 @@ def test_a_png_reads_as_pillow_reads_it(
     intake = read(data, limits)
     monkeypatch.setattr(image_files, "ordinary_png", lambda *_: None)
     assert intake == read(data, limits)
+
+
+@pytest.mark.parametrize("colours", [2, 4, 16, 256])
+def test_a_palette_png_without_its_palette_is_refused_as_corrupt(page: Image.Image, colours: int) -> None:
+    """Colour type 3 needs a PLTE chunk before its pixels (PNG specification, 11.2.3): Pillow opens one
+    without and decodes it black, a browser shows nothing; the intake says what is wrong instead."""
+    whole = palette_png(page, colours)
+    assert read(whole, Limits())[0].headers_as_stored  # type: ignore[index]
+    for broken in (without(whole, b"PLTE"), after_pixels(whole, b"PLTE")):
+        kind, message = read(broken, Limits())  # type: ignore[misc]
+        assert kind == "CorruptFile"
+        assert "palette-indexed (colour type 3) but has no palette (PLTE chunk)" in message
 
 
 def test_a_png_over_the_pixel_limit_is_left_to_pillow_and_refused(plain: bytes) -> None:

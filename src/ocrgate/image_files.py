@@ -72,6 +72,12 @@ class Frame(NamedTuple):
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
+#: a PNG of colour type 3 must have a PLTE chunk before its pixels (PNG specification, 11.2.3); Pillow
+#: opens one without, and decodes it to a black page a browser refuses to show
+_NO_PALETTE = (
+    "the image cannot be decoded: the PNG is palette-indexed (colour type 3) but has no palette "
+    "(PLTE chunk) before its pixels"
+)
 #: Pillow cannot identify a file of a type ocrgate recognised from its first bytes: its header stops
 #: before its end (a file cut short after a PNG's IHDR) or holds what the type does not allow
 _UNREADABLE_HEADER = "the image cannot be decoded: its header is cut short or not one its type allows"
@@ -116,6 +122,8 @@ def image_frames(data: bytes, media_type: str, limits: Limits) -> list[Frame]:
         source = _pillow_open(data, media_type)
         if source is None:
             return _tifffile_frames(data, limits)
+        if source.format == "PNG" and source.mode == "P" and source.palette is None:
+            raise CorruptFile(_NO_PALETTE)
         frames = getattr(source, "n_frames", 1) if source.format == "TIFF" else 1
         if frames > limits.max_pages:
             raise TooManyPages(f"the image has {frames:,} pages; the limit is {limits.max_pages:,}")

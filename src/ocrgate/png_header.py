@@ -9,8 +9,9 @@ image header (IHDR: size, bit depth, colour type) and the physical pixel size (p
 `ordinary_png` answers only for a file whose every chunk before the first IDAT is one it knows and
 whose checksums are right, so that Pillow would read it to the same size, mode and resolution without
 an error; for anything else (transparency, an animation, a colour profile, compressed text, a bad
-checksum, a header cut short, a size over the limit, ...) it answers None and the caller opens the
-file with Pillow as before, which raises the intake's typed errors. The chunk layout is the PNG
+checksum, a header cut short, a palette image without its palette, a size over the limit, ...) it
+answers None and the caller opens the file with Pillow as before, which raises the intake's typed
+errors. The chunk layout is the PNG
 specification's (W3C, Portable Network Graphics, 3rd edition, sections 5.3 and 11), the mode of each
 bit depth and colour type Pillow's (`PngImagePlugin._MODES`).
 """
@@ -69,13 +70,13 @@ def ordinary_png(data: bytes, max_pixels: int) -> PngHeader | None:
     if not data.startswith(SIGNATURE):
         return None
     view = memoryview(data)
-    pos, header, dpi, text = len(SIGNATURE), None, None, 0
+    pos, header, dpi, text, palette = len(SIGNATURE), None, None, 0, False
     for _ in range(_CHUNKS):
         if pos + 12 > len(data):
             return None
         length, kind = _CHUNK.unpack_from(data, pos)
         if kind == b"IDAT":  # the pixels: Pillow stops here too, their length and checksum unread
-            return None if header is None else _answer(header, dpi, max_pixels)
+            return None if header is None else _answer(header, dpi, palette, max_pixels)
         end = pos + 8 + length
         if end + 4 > len(data) or zlib.crc32(view[pos + 4 : end]) != int.from_bytes(data[end : end + 4]):
             return None
@@ -94,6 +95,7 @@ def ordinary_png(data: bytes, max_pixels: int) -> PngHeader | None:
             wanted = _PLAIN[kind]
             if wanted is not None and length != wanted:
                 return None
+            palette = palette or kind == b"PLTE"
             if kind == b"tEXt":
                 text += length
                 if text > _TEXT_BYTES or bytes(body[:13]).split(b"\0", 1)[0] in _READ_KEYS:
@@ -105,11 +107,14 @@ def ordinary_png(data: bytes, max_pixels: int) -> PngHeader | None:
 
 
 def _answer(
-    header: tuple[int, int, int, int, int, int, int], dpi: tuple[float, float] | None, max_pixels: int
+    header: tuple[int, int, int, int, int, int, int],
+    dpi: tuple[float, float] | None,
+    palette: bool,
+    max_pixels: int,
 ) -> PngHeader | None:
     width, height, depth, colour, compression, filtering, interlace = header
     mode = MODES.get((depth, colour))
-    if mode is None or compression or filtering or interlace > 1:
+    if mode is None or compression or filtering or interlace > 1 or (mode == "P" and not palette):
         return None
     if not 0 < width * height <= max_pixels:
         return None
