@@ -22,6 +22,7 @@ import io
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -33,6 +34,7 @@ from bench.common import (
     a4_jpeg,
     a4_png,
     base_parser,
+    collector_paused,
     cpu_seconds,
     fast_servers,
     latency_ms,
@@ -62,35 +64,54 @@ def multipart(page: SamplePage, backend: str, boxes: str) -> tuple[bytes, dict[s
     return request.read(), {"content-type": request.headers["content-type"]}
 
 
+@dataclass
+class Answers:
+    """What a path's answers said, without keeping them all (a `boxes=first` answer of an A4 page is
+    about 400 KB; keeping 400 of them made the client's collector pause for up to 67 ms): the last
+    answer, and each answer's `timings` (seconds; the gateway's answers have them, the worker's not)."""
+
+    last: dict[str, Any] = field(default_factory=dict)
+    timings: list[dict[str, float]] = field(default_factory=list)
+
+    def add(self, answer: dict[str, Any]) -> None:
+        self.last = answer
+        if "timings" in answer:
+            self.timings.append(answer["timings"])
+
+
 def interleaved(
     calls: dict[str, Callable[[], httpx.Response]],
     rounds: int,
     warmup: int,
     servers: dict[str, int] | None = None,
-) -> tuple[dict[str, list[float]], dict[str, list[dict[str, Any]]], dict[str, float]]:
-    """Each call once per round, the order rotating round by round; seconds per call, answers, and
-    for each call named in `servers` (call -> the pid of the process that answers it) the CPU seconds
-    that process spent per call (`cpu_seconds` read around each call, outside the timed part)."""
+) -> tuple[dict[str, list[float]], dict[str, Answers], dict[str, float]]:
+    """Each call once per round, the order rotating round by round; seconds per call, what the answers
+    said (`Answers`), and for each call named in `servers` (call -> the pid of the process that
+    answers it) the CPU seconds that process spent per call (`cpu_seconds` read around each call,
+    outside the timed part). The client's own garbage collector runs between rounds, never inside a
+    timed call (`collector_paused`)."""
     names = list(calls)
     seconds: dict[str, list[float]] = {n: [] for n in names}
-    answers: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    answers = {n: Answers() for n in names}
     cpu: dict[str, float] = dict.fromkeys(servers or {}, 0.0)
-    for number in range(warmup + rounds):
-        shift = number % len(names)
-        for name in names[shift:] + names[:shift]:
-            pid = (servers or {}).get(name)
-            cpu_before = cpu_seconds(pid) if pid else None
-            started = time.perf_counter()
-            response = calls[name]()
-            elapsed = time.perf_counter() - started
-            cpu_after = cpu_seconds(pid) if pid else None
-            if response.status_code != 200:
-                raise RuntimeError(f"{name}: HTTP {response.status_code}: {response.text[:300]}")
-            if number >= warmup:
-                seconds[name].append(elapsed)
-                answers[name].append(response.json())
-                if cpu_before is not None and cpu_after is not None:
-                    cpu[name] += cpu_after - cpu_before
+    with collector_paused() as collect:
+        for number in range(warmup + rounds):
+            shift = number % len(names)
+            for name in names[shift:] + names[:shift]:
+                pid = (servers or {}).get(name)
+                cpu_before = cpu_seconds(pid) if pid else None
+                started = time.perf_counter()
+                response = calls[name]()
+                elapsed = time.perf_counter() - started
+                cpu_after = cpu_seconds(pid) if pid else None
+                if response.status_code != 200:
+                    raise RuntimeError(f"{name}: HTTP {response.status_code}: {response.text[:300]}")
+                if number >= warmup:
+                    seconds[name].append(elapsed)
+                    answers[name].add(response.json())
+                    if cpu_before is not None and cpu_after is not None:
+                        cpu[name] += cpu_after - cpu_before
+            collect()
     return seconds, answers, {name: total / rounds for name, total in cpu.items()}
 
 
@@ -157,8 +178,8 @@ def measure(
     finally:
         for client in clients.values():
             client.close()
-    picture = answers["ocrgate_first"][-1]["pages"][0].get("boxes_image") or ""
-    none = answers["ocrgate_none"][-1]["pages"][0].get("boxes_image")
+    picture = answers["ocrgate_first"].last["pages"][0].get("boxes_image") or ""
+    none = answers["ocrgate_none"].last["pages"][0].get("boxes_image")
     assert picture and not none, "boxes=first must bring a picture, boxes=none none"
     lat = {name: latency_ms(seconds[name]) for name in PATHS}
     base = lat["direct"]
@@ -197,7 +218,7 @@ def measure(
         for boxes in ("none", "first")
     }
     for boxes in ("none", "first"):  # what the gateway says it spent (medians, ms)
-        inside = [a["timings"] for a in answers[f"ocrgate_{boxes}"]]
+        inside = answers[f"ocrgate_{boxes}"].timings
         case[f"ocrgate_{boxes}_timings_p50_ms"] = {
             key: 1000 * statistics.median(t[key] for t in inside)
             for key in ("decode", "queue", "ocr", "render", "total")
