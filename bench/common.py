@@ -240,6 +240,16 @@ def cpu_seconds(pid: int) -> float | None:
     return total / 1e9
 
 
+def minor_faults(pid: int) -> int | None:
+    """Minor page faults of process `pid` so far, all its threads, ended ones too (proc(5):
+    `/proc/PID/stat` field 10, `minflt`); None where there is no such file."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[7])  # fields after the command's ")": state is field 3, minflt field 10
+
+
 def worker_urls(cluster: Cluster, backend: str) -> list[str]:
     return [w["url"] for w in cluster.workers()[backend]]
 

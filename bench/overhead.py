@@ -37,10 +37,12 @@ from bench.common import (
     collector_paused,
     cpu_seconds,
     fast_servers,
+    fmt,
     latency_ms,
     machine,
     machine_line,
     main_for,
+    minor_faults,
     running_cluster,
     running_proxy,
     small_page,
@@ -79,40 +81,70 @@ class Answers:
             self.timings.append(answer["timings"])
 
 
+@dataclass
+class Usage:
+    """What the process that answers a path spent on its calls: CPU seconds (`cpu_seconds`, all its
+    threads) and minor page faults (`minor_faults`: memory the kernel mapped and zeroed for it), read
+    around each call outside the timed part. A call during which one of its threads ended is left
+    out of the CPU mean (that thread's time leaves the sum over live threads)."""
+
+    cpu_s: float = 0.0
+    cpu_calls: int = 0
+    faults: int = 0
+    fault_calls: int = 0
+
+    def add(self, before: tuple[float | None, int | None], after: tuple[float | None, int | None]) -> None:
+        if before[0] is not None and after[0] is not None and after[0] >= before[0]:
+            self.cpu_s += after[0] - before[0]
+            self.cpu_calls += 1
+        if before[1] is not None and after[1] is not None:
+            self.faults += after[1] - before[1]
+            self.fault_calls += 1
+
+    def cpu_ms(self) -> float | None:
+        return 1000 * self.cpu_s / self.cpu_calls if self.cpu_calls else None
+
+    def faults_per_call(self) -> float | None:
+        return self.faults / self.fault_calls if self.fault_calls else None
+
+
+def _counters(pid: int | None) -> tuple[float | None, int | None]:
+    return (cpu_seconds(pid), minor_faults(pid)) if pid else (None, None)
+
+
 def interleaved(
     calls: dict[str, Callable[[], httpx.Response]],
     rounds: int,
     warmup: int,
     servers: dict[str, int] | None = None,
-) -> tuple[dict[str, list[float]], dict[str, Answers], dict[str, float]]:
+) -> tuple[dict[str, list[float]], dict[str, Answers], dict[str, Usage]]:
     """Each call once per round, the order rotating round by round; seconds per call, what the answers
     said (`Answers`), and for each call named in `servers` (call -> the pid of the process that
-    answers it) the CPU seconds that process spent per call (`cpu_seconds` read around each call,
-    outside the timed part). The client's own garbage collector runs between rounds, never inside a
-    timed call (`collector_paused`)."""
+    answers it) what that process spent on it (`Usage`). The client's own garbage collector runs
+    between rounds, never inside a timed call (`collector_paused`)."""
     names = list(calls)
     seconds: dict[str, list[float]] = {n: [] for n in names}
     answers = {n: Answers() for n in names}
-    cpu: dict[str, float] = dict.fromkeys(servers or {}, 0.0)
+    usage = {name: Usage() for name in servers or {}}
     with collector_paused() as collect:
         for number in range(warmup + rounds):
             shift = number % len(names)
             for name in names[shift:] + names[:shift]:
                 pid = (servers or {}).get(name)
-                cpu_before = cpu_seconds(pid) if pid else None
+                before = _counters(pid)
                 started = time.perf_counter()
                 response = calls[name]()
                 elapsed = time.perf_counter() - started
-                cpu_after = cpu_seconds(pid) if pid else None
+                after = _counters(pid)
                 if response.status_code != 200:
                     raise RuntimeError(f"{name}: HTTP {response.status_code}: {response.text[:300]}")
                 if number >= warmup:
                     seconds[name].append(elapsed)
                     answers[name].add(response.json())
-                    if cpu_before is not None and cpu_after is not None:
-                        cpu[name] += cpu_after - cpu_before
+                    if name in usage:
+                        usage[name].add(before, after)
             collect()
-    return seconds, answers, {name: total / rounds for name, total in cpu.items()}
+    return seconds, answers, usage
 
 
 def ratio(ocrgate_added: float, proxy_added: float) -> float | None:
@@ -174,7 +206,7 @@ def measure(
         ),
     }
     try:
-        seconds, answers, cpu = interleaved(calls, rounds, warmup=max(5, rounds // 20), servers=servers)
+        seconds, answers, usage = interleaved(calls, rounds, warmup=max(5, rounds // 20), servers=servers)
     finally:
         for client in clients.values():
             client.close()
@@ -202,7 +234,9 @@ def measure(
         "preview_picture_ms_p50": picture_ms(page, upload=False),
         # CPU milliseconds per request of the process that answers: the worker for direct, else the
         # proxy or the gateway (whose worker does what it does for direct, plus the picture)
-        "server_cpu_ms": {name: 1000 * value for name, value in cpu.items()},
+        "server_cpu_ms": {name: use.cpu_ms() for name, use in usage.items()},
+        # minor page faults per request of that process: memory mapped and zeroed for it afresh
+        "server_minor_faults": {name: use.faults_per_call() for name, use in usage.items()},
     }
     # a ratio needs the proxy to add something: where noise makes its added latency 0 or less (the
     # direct path's p99 had a slower moment than the proxy's), the ratio is undefined (None)
@@ -311,10 +345,20 @@ def run(args: Any) -> Report:
     lines += [
         "CPU per request of the process that answers (ms, last run; Linux schedstat, all its threads): "
         "the worker for direct, the proxy, the gateway. A gateway process at full load serves at most "
-        "1000 / its figure pages per second, so this caps throughput where latency ratios are noisy:",
+        "1000 / its figure pages per second, so this caps throughput where latency ratios are noisy. "
+        "Minor page faults: memory the kernel mapped and zeroed for that process during the call "
+        "(`/proc/PID/stat`), none when its heap is reused (`ocrgate.heap`):",
         "",
         *table(
-            ["page", "worker (direct)", "proxy", "ocrgate boxes=none", "ocrgate boxes=first", "none / proxy"],
+            [
+                "page",
+                "worker (direct)",
+                "proxy",
+                "ocrgate boxes=none",
+                "ocrgate boxes=first",
+                "none / proxy",
+                "minor page faults per request: worker (direct) / proxy / none / first",
+            ],
             [cpu_row(c) for c in cases],
         ),
     ]
@@ -374,10 +418,12 @@ def run(args: Any) -> Report:
 
 def cpu_row(case: dict[str, Any]) -> list[Any]:
     cpu = case.get("server_cpu_ms") or {}
-    if not cpu.get("proxy"):
-        return [case["page"], "-", "-", "-", "-", "-"]
+    faults = case.get("server_minor_faults") or {}
+    if not cpu.get("proxy") or not cpu.get("ocrgate_none"):
+        return [case["page"], "-", "-", "-", "-", "-", "-"]
     none, proxy = cpu["ocrgate_none"], cpu["proxy"]
-    return [case["page"], cpu["direct"], proxy, none, cpu["ocrgate_first"], f"{none / proxy:.2f}"]
+    counts = " / ".join(fmt(faults.get(name)) for name in PATHS)
+    return [case["page"], cpu["direct"], proxy, none, cpu["ocrgate_first"], f"{none / proxy:.2f}", counts]
 
 
 def span(values: list[float | None]) -> str:
