@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from ocrgate.batching import DEFAULT_BATCH_WAIT_MS
+from ocrgate.heap import MMAP_THRESHOLD_MAX
 
 CONFIG_ENV = "OCRGATE_CONFIG"
 
@@ -187,6 +188,20 @@ class GatewayConfig(BaseModel):
         ge=0,
         description="on SIGTERM / Ctrl-C, how long requests in flight may take to finish (seconds); "
         "one still running then is answered 503 `shutting_down`",
+    )
+    malloc_mmap_threshold_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=0,
+        le=MMAP_THRESHOLD_MAX,
+        description="glibc: a block at least this large is mapped for itself and unmapped when freed; "
+        "smaller ones reuse the heap (`ocrgate.heap`; 0 = glibc's own policy, 128 KiB and rising)",
+    )
+    malloc_trim_threshold_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=0,
+        le=2**31 - 1,
+        description="glibc: free memory at the heap's top kept for the next requests, up to this many "
+        "bytes, before it goes back to the system (0 = glibc's own policy)",
     )
     job_store: Literal["sqlite", "postgres"] = Field(
         default="sqlite", description="sqlite: one gateway (data_dir); postgres: gateways sharing jobs"

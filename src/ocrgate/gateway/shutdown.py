@@ -28,6 +28,7 @@ from fastapi import FastAPI
 
 from ocrgate.errors import ShuttingDown
 from ocrgate.header_deadline import protocol_class
+from ocrgate.heap import keep_large_buffers
 
 log = logging.getLogger("ocrgate.gateway")
 
@@ -101,7 +102,10 @@ class GatewayServer(uvicorn.Server):
 def run_gateway(app: FastAPI, host: str, port: int, grace_s: float) -> None:
     """Serve the gateway `app` (`create_gateway_app`) on host:port until SIGTERM or Ctrl-C, then stop as
     the module says; requests in flight get `grace_s` seconds. Exits with status 3 when the server
-    cannot start (the port is taken), as `uvicorn.run` does."""
+    cannot start (the port is taken), as `uvicorn.run` does. The C heap's policy for large buffers is
+    set first (`ocrgate.heap`, `[gateway] malloc_*_threshold_bytes`)."""
+    gateway = app.state.gateway.settings.gateway
+    keep_large_buffers(gateway.malloc_mmap_threshold_bytes, gateway.malloc_trim_threshold_bytes)
     config = uvicorn.Config(
         app,
         host=host,
