@@ -68,14 +68,18 @@ class WorkerDeployment:
 
 @serve.ingress()
 class GatewayDeployment:
-    """A gateway replica: the same routes, schema, jobs and web client as `ocrgate gateway`."""
+    """A gateway replica: the same routes, schema, jobs and web client as `ocrgate gateway`, and the same
+    heap policy for large buffers (`ocrgate.heap`), set in the replica's own process."""
 
     def __init__(self, settings: dict[str, Any]) -> None:
         from ocrgate.backends import registry
         from ocrgate.gateway.app import create_gateway_app
+        from ocrgate.heap import keep_large_buffers
 
         loaded = Settings.model_validate(settings)
         registry.configure(loaded.backends)
+        gateway = loaded.gateway
+        keep_large_buffers(gateway.malloc_mmap_threshold_bytes, gateway.malloc_trim_threshold_bytes)
         self.asgi = create_gateway_app(loaded)
 
     def __serve_build_asgi_app__(self) -> Any:
