@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import importlib.util
 import io
 import json
@@ -21,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -290,29 +289,6 @@ def running_proxy(workers: str | list[str], timeout_s: float = 60) -> Iterator[s
 
 
 # ---------------------------------------------------------------------------------------------- statistics
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[Callable[[], object]]:
-    """The client's own garbage collector kept out of the timed calls, as `timeit` does (Python docs,
-    `timeit`: "By default, timeit() temporarily turns off garbage collection during the timing").
-
-    Measured here (2 cores, `bench.overhead`), the client's collector paused it 42 times for its young
-    generations (up to 5.5 ms) and 4 times for the oldest (16-67 ms, growing with what it kept) during
-    one run, inside whichever request was in flight, any path alike: noise on the p99 that the
-    servers did not cause. Inside the block, the objects made before it are frozen (`gc.freeze`,
-    left out of every collection) and automatic collection is off; the caller runs the function
-    yielded (a collection of the young generations) between timed calls. The servers measured keep
-    their collector as it is.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.disable()
-    try:
-        yield lambda: gc.collect(1)
-    finally:
-        gc.enable()
-        gc.unfreeze()
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -22,7 +22,6 @@ import io
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -34,15 +33,12 @@ from bench.common import (
     a4_jpeg,
     a4_png,
     base_parser,
-    collector_paused,
-    cpu_seconds,
     fast_servers,
     fmt,
     latency_ms,
     machine,
     machine_line,
     main_for,
-    minor_faults,
     running_cluster,
     running_proxy,
     small_page,
@@ -50,6 +46,7 @@ from bench.common import (
     verdict,
     worker_urls,
 )
+from bench.interleave import interleaved
 
 TARGETS = {"none": {"p50": 1.5, "p99": 2.0}, "first": {"p50": 2.5, "p99": 2.5}}
 PATHS = ("direct", "proxy", "ocrgate_none", "ocrgate_first")
@@ -64,87 +61,6 @@ def multipart(page: SamplePage, backend: str, boxes: str) -> tuple[bytes, dict[s
         data={"backend": backend, "boxes": boxes},
     )
     return request.read(), {"content-type": request.headers["content-type"]}
-
-
-@dataclass
-class Answers:
-    """What a path's answers said, without keeping them all (a `boxes=first` answer of an A4 page is
-    about 400 KB; keeping 400 of them made the client's collector pause for up to 67 ms): the last
-    answer, and each answer's `timings` (seconds; the gateway's answers have them, the worker's not)."""
-
-    last: dict[str, Any] = field(default_factory=dict)
-    timings: list[dict[str, float]] = field(default_factory=list)
-
-    def add(self, answer: dict[str, Any]) -> None:
-        self.last = answer
-        if "timings" in answer:
-            self.timings.append(answer["timings"])
-
-
-@dataclass
-class Usage:
-    """What the process that answers a path spent on its calls: CPU seconds (`cpu_seconds`, all its
-    threads) and minor page faults (`minor_faults`: memory the kernel mapped and zeroed for it), read
-    around each call outside the timed part. A call during which one of its threads ended is left
-    out of the CPU mean (that thread's time leaves the sum over live threads)."""
-
-    cpu_s: float = 0.0
-    cpu_calls: int = 0
-    faults: int = 0
-    fault_calls: int = 0
-
-    def add(self, before: tuple[float | None, int | None], after: tuple[float | None, int | None]) -> None:
-        if before[0] is not None and after[0] is not None and after[0] >= before[0]:
-            self.cpu_s += after[0] - before[0]
-            self.cpu_calls += 1
-        if before[1] is not None and after[1] is not None:
-            self.faults += after[1] - before[1]
-            self.fault_calls += 1
-
-    def cpu_ms(self) -> float | None:
-        return 1000 * self.cpu_s / self.cpu_calls if self.cpu_calls else None
-
-    def faults_per_call(self) -> float | None:
-        return self.faults / self.fault_calls if self.fault_calls else None
-
-
-def _counters(pid: int | None) -> tuple[float | None, int | None]:
-    return (cpu_seconds(pid), minor_faults(pid)) if pid else (None, None)
-
-
-def interleaved(
-    calls: dict[str, Callable[[], httpx.Response]],
-    rounds: int,
-    warmup: int,
-    servers: dict[str, int] | None = None,
-) -> tuple[dict[str, list[float]], dict[str, Answers], dict[str, Usage]]:
-    """Each call once per round, the order rotating round by round; seconds per call, what the answers
-    said (`Answers`), and for each call named in `servers` (call -> the pid of the process that
-    answers it) what that process spent on it (`Usage`). The client's own garbage collector runs
-    between rounds, never inside a timed call (`collector_paused`)."""
-    names = list(calls)
-    seconds: dict[str, list[float]] = {n: [] for n in names}
-    answers = {n: Answers() for n in names}
-    usage = {name: Usage() for name in servers or {}}
-    with collector_paused() as collect:
-        for number in range(warmup + rounds):
-            shift = number % len(names)
-            for name in names[shift:] + names[:shift]:
-                pid = (servers or {}).get(name)
-                before = _counters(pid)
-                started = time.perf_counter()
-                response = calls[name]()
-                elapsed = time.perf_counter() - started
-                after = _counters(pid)
-                if response.status_code != 200:
-                    raise RuntimeError(f"{name}: HTTP {response.status_code}: {response.text[:300]}")
-                if number >= warmup:
-                    seconds[name].append(elapsed)
-                    answers[name].add(response.json())
-                    if name in usage:
-                        usage[name].add(before, after)
-            collect()
-    return seconds, answers, usage
 
 
 def ratio(ocrgate_added: float, proxy_added: float) -> float | None:
