@@ -32,10 +32,11 @@ def faults_per_request(tmp: Path, page: Path, gateway: dict[str, int]) -> float:
     cluster = noop_cluster(tmp, gateway=gateway)
     try:
         pid = gateway_pid(cluster)
+        data = page.read_bytes()
         with httpx.Client(base_url=cluster.url, timeout=60) as client:
 
             def read() -> None:
-                files = {"file": (page.name, page.read_bytes(), "image/png")}
+                files = {"file": (page.name, data, "image/png")}
                 answer = client.post("/v1/ocr", files=files, data={"backend": "noop", "boxes": "first"})
                 assert answer.status_code == 200, answer.text
                 assert answer.json()["pages"][0]["boxes_image"].startswith("<svg")
