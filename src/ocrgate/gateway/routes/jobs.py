@@ -148,12 +148,25 @@ def get_job_result(
 class JobEventStream(EventSourceResponse):
     """A job's event stream that the server's stop ends cleanly: sse-starlette stops the stream when the
     server begins to stop (SIGTERM, Ctrl-C); this then sends one last `stopping` event (its data
-    `{"job_id", "message"}`, with `retry: RECONNECT_MS`) and the end of the chunked body, where the
-    connection would otherwise be cut mid-body. A stream whose client went away gets nothing more."""
+    `{"job_id", "message"}`, with `retry: RECONNECT_MS`) as the end of the chunked body. sse-starlette
+    3.7 ends such a body itself (an empty last chunk), which this replaces with the `stopping` event;
+    earlier releases left it unended, and this sends it. A stream whose events ran out (the job's end)
+    ends as the library ends it, and one whose client went away gets nothing more."""
 
     def __init__(self, content: AsyncIterator[dict[str, str]], job_id: str) -> None:
-        super().__init__(content, ping=10)
+        self.exhausted = False
+        super().__init__(self._watched(content), ping=10)
         self.job_id = job_id
+
+    async def _watched(self, content: AsyncIterator[dict[str, str]]) -> AsyncIterator[dict[str, str]]:
+        async for event in content:
+            yield event
+        self.exhausted = True
+
+    def _stopping(self) -> bytes:
+        message = "the gateway is stopping; the job goes on when it is back: open this stream again"
+        data = json.dumps({"job_id": self.job_id, "message": message})
+        return ServerSentEvent(data=data, event="stopping", retry=RECONNECT_MS).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = ended = gone = False
@@ -167,19 +180,19 @@ class JobEventStream(EventSourceResponse):
         async def watched_send(message: Message) -> None:
             nonlocal started, ended
             started = started or message["type"] == "http.response.start"
-            ended = ended or (message["type"] == "http.response.body" and not message.get("more_body"))
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                ended = True
+                if not self.exhausted and scope["method"] != "HEAD":  # the stop ended it, not the job
+                    message = {**message, "body": message.get("body", b"") + self._stopping()}
             await send(message)
 
         await super().__call__(scope, watched_receive, watched_send)
         if ended or gone:
             return
-        message = "the gateway is stopping; the job goes on when it is back: open this stream again"
-        data = json.dumps({"job_id": self.job_id, "message": message})
-        last = ServerSentEvent(data=data, event="stopping", retry=RECONNECT_MS).encode()
         with contextlib.suppress(OSError):  # the client may be gone by now
             if not started:
                 await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            await send({"type": "http.response.body", "body": last, "more_body": False})
+            await send({"type": "http.response.body", "body": self._stopping(), "more_body": False})
 
 
 @router.get("/v1/jobs/{job_id}/events", responses=ERRORS)
