@@ -37,7 +37,7 @@ serve: $(VENV)/.installed
 
 test: $(VENV)/.installed-test $(MINERU_TEST_VENV)/.installed
 	$(BIN)/ruff check src tests
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" --durations=15 $(PYTEST_ARGS)
 
 test-long: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)

@@ -61,9 +61,11 @@ def test_a_boxes_picture_of_a_whole_page_reuses_the_heap(tmp_path: Path, eval_di
         tmp_path / "glibc", page, {"malloc_mmap_threshold_bytes": 0, "malloc_trim_threshold_bytes": 0}
     )
     # each answer moves buffers of 0.3-0.5 MB (upload, base64, SVG, JSON): about 100 pages of 4 KiB
-    # each; glibc's own policy maps and zeroes them afresh for every request (about 490 faults here)
-    assert glibc > 100
+    # each. glibc's own policy maps and zeroes them afresh for every request on Debian's Python 3.11
+    # (about 490 faults); where its dynamic threshold settles (16 cores, Python 3.12: 0-58) there is
+    # nothing to remove, and the kept heap must still not fault
     assert kept < 10, f"{kept} minor faults per request with the heap kept (glibc's policy: {glibc})"
+    assert kept <= glibc or glibc < 10, (kept, glibc)
 
 
 def test_nothing_asked_changes_nothing() -> None:
