@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated
 
 import anyio
@@ -153,14 +153,15 @@ class JobEventStream(EventSourceResponse):
     earlier releases left it unended, and this sends it. A stream whose events ran out (the job's end)
     ends as the library ends it, and one whose client went away gets nothing more."""
 
-    def __init__(self, content: AsyncIterator[dict[str, str]], job_id: str) -> None:
+    def __init__(self, content: AsyncGenerator[dict[str, str], None], job_id: str) -> None:
         self.exhausted = False
         super().__init__(self._watched(content), ping=10)
         self.job_id = job_id
 
-    async def _watched(self, content: AsyncIterator[dict[str, str]]) -> AsyncIterator[dict[str, str]]:
-        async for event in content:
-            yield event
+    async def _watched(self, content: AsyncGenerator[dict[str, str], None]) -> AsyncIterator[dict[str, str]]:
+        async with contextlib.aclosing(content):  # cut short: the job's listener goes at once
+            async for event in content:
+                yield event
         self.exhausted = True
 
     def _stopping(self) -> bytes:
@@ -201,7 +202,7 @@ async def job_events(job_id: str, gw: GatewayDep, owner: OwnerDep) -> EventSourc
     when the gateway stops first, one `stopping` event (`JobEventStream`): open the stream again."""
     owned_job(gw, job_id, owner)
 
-    async def stream() -> AsyncIterator[dict[str, str]]:
+    async def stream() -> AsyncGenerator[dict[str, str], None]:
         async for event in gw.runner.events(job_id):
             yield {"event": event.event, "data": event.model_dump_json()}
 
